@@ -1,0 +1,195 @@
+// Package config holds opsguard's process config: every number the
+// Operations Security policy names (SLAs, retention, intervals,
+// tolerances) plus the settings of the server itself. A missing file or a
+// missing key means the policy's default; an unknown key or a value of the
+// wrong type is an error that names the file, the line and the key.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole process config.
+type Config struct {
+	Server        Server        `yaml:"server" json:"server"`
+	Ledger        Ledger        `yaml:"ledger" json:"ledger"`
+	Auth          Auth          `yaml:"auth" json:"auth"`
+	Controls      Controls      `yaml:"controls" json:"controls"`
+	Change        Change        `yaml:"change" json:"change"`
+	Backup        Backup        `yaml:"backup" json:"backup"`
+	Capacity      Capacity      `yaml:"capacity" json:"capacity"`
+	Configuration Configuration `yaml:"configuration" json:"configuration"`
+	Logging       Logging       `yaml:"logging" json:"logging"`
+	Vuln          Vuln          `yaml:"vuln" json:"vuln"`
+	Governance    Governance    `yaml:"governance" json:"governance"`
+	Notifications Notifications `yaml:"notifications" json:"notifications"`
+}
+
+// Server is where opsguard keeps its data and how it listens.
+type Server struct {
+	// DataDir holds the SQLite database, the evidence and, by default, the
+	// ledger key. Env: OPSGUARD_DATA_DIR.
+	DataDir string `yaml:"data_dir" json:"data_dir"`
+	// Listen is the HTTP listen address. Env: OPSGUARD_LISTEN.
+	Listen string `yaml:"listen" json:"listen"`
+	// Database is a postgres:// URL; empty means SQLite in DataDir.
+	// Env: OPSGUARD_DATABASE_URL.
+	Database string `yaml:"database" json:"database"`
+	// TLSCertFile and TLSKeyFile switch the listener to HTTPS when both are set.
+	TLSCertFile string `yaml:"tls_cert_file" json:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file" json:"tls_key_file"`
+	// SecureCookies marks session cookies Secure. Default true; set false
+	// only for plain-HTTP development on loopback.
+	SecureCookies *bool `yaml:"secure_cookies" json:"secure_cookies"`
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+}
+
+// Ledger configures the tamper-evident ledger.
+type Ledger struct {
+	// KeyFile is the Ed25519 note signing key. Default <data_dir>/ledger.key;
+	// the public key is written beside it as ledger.pub and the newest
+	// checkpoint as ledger.checkpoint, so that it may live apart from the data.
+	KeyFile string `yaml:"key_file" json:"key_file"`
+	// CheckpointInterval is how often the server re-publishes the newest
+	// checkpoint even without writes.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval" json:"checkpoint_interval"`
+	// WitnessURL, when set, receives every new checkpoint as a POST.
+	WitnessURL string `yaml:"witness_url" json:"witness_url"`
+}
+
+// Auth configures sign-in and sessions.
+type Auth struct {
+	SessionTTL time.Duration `yaml:"session_ttl" json:"session_ttl"`
+	// MaxFailedSignIns within SignInWindow per user name and per client
+	// address; more attempts are refused until the window passes.
+	MaxFailedSignIns int           `yaml:"max_failed_sign_ins" json:"max_failed_sign_ins"`
+	SignInWindow     time.Duration `yaml:"sign_in_window" json:"sign_in_window"`
+	// TokenTTLDays is the default lifetime of a new API token; 0 means none.
+	TokenTTLDays int `yaml:"token_ttl_days" json:"token_ttl_days"`
+}
+
+// Controls configures the control engine's schedule.
+type Controls struct {
+	// Interval between scheduled runs of every control (GV-3).
+	Interval time.Duration `yaml:"interval" json:"interval"`
+}
+
+// Change holds the numbers of CM-1 … CM-10.
+type Change struct {
+	// PostFactoReviewBusinessDays is the window for reviewing an emergency change (CM-7).
+	PostFactoReviewBusinessDays int `yaml:"post_facto_review_business_days" json:"post_facto_review_business_days"`
+	// SyncInterval between scheduled syncs of every watched repository.
+	SyncInterval time.Duration `yaml:"sync_interval" json:"sync_interval"`
+}
+
+// Backup holds the numbers of BK-1 … BK-7.
+type Backup struct {
+	MaxAgeHours                  int `yaml:"max_age_hours" json:"max_age_hours"`                                     // BK-1
+	RetentionDays                int `yaml:"retention_days" json:"retention_days"`                                   // BK-2
+	OffsiteCopies                int `yaml:"offsite_copies" json:"offsite_copies"`                                   // BK-3
+	RestoreTestIntervalDays      int `yaml:"restore_test_interval_days" json:"restore_test_interval_days"`           // BK-4
+	TabletopExerciseIntervalDays int `yaml:"tabletop_exercise_interval_days" json:"tabletop_exercise_interval_days"` // BK-6
+}
+
+// Capacity holds the thresholds of CP-1 … CP-3.
+type Capacity struct {
+	CheckInterval    time.Duration `yaml:"check_interval" json:"check_interval"`
+	CPUPercent       float64       `yaml:"cpu_percent" json:"cpu_percent"`
+	MemoryPercent    float64       `yaml:"memory_percent" json:"memory_percent"`
+	DiskPercent      float64       `yaml:"disk_percent" json:"disk_percent"`
+	InodePercent     float64       `yaml:"inode_percent" json:"inode_percent"`
+	DiskFullWarnDays int           `yaml:"disk_full_warn_days" json:"disk_full_warn_days"`
+	AlertAfter       time.Duration `yaml:"alert_after" json:"alert_after"`
+}
+
+// Configuration holds the numbers of CF-1 … CF-5.
+type Configuration struct {
+	ClockMaxOffsetMS int `yaml:"clock_max_offset_ms" json:"clock_max_offset_ms"` // CF-3
+}
+
+// Logging holds the numbers of LG-1 … LG-4.
+type Logging struct {
+	RetentionDays int `yaml:"retention_days" json:"retention_days"` // LG-2
+}
+
+// Vuln holds the numbers of VM-1 … VM-8.
+type Vuln struct {
+	SLADays                        SLADays `yaml:"sla_days" json:"sla_days"` // VM-3
+	ScanIntervalDays               int     `yaml:"scan_interval_days" json:"scan_interval_days"`
+	ExternalAssessmentIntervalDays int     `yaml:"external_assessment_interval_days" json:"external_assessment_interval_days"` // VM-1
+	EPSSThreshold                  float64 `yaml:"epss_threshold" json:"epss_threshold"`                                       // VM-6
+	EscalationReminderDays         int     `yaml:"escalation_reminder_days" json:"escalation_reminder_days"`                   // VM-4
+}
+
+// SLADays is the remediation SLA per severity, in days.
+type SLADays struct {
+	Critical int `yaml:"critical" json:"critical"`
+	High     int `yaml:"high" json:"high"`
+	Medium   int `yaml:"medium" json:"medium"`
+	Low      int `yaml:"low" json:"low"`
+}
+
+// Governance holds the numbers of GV-1 … GV-5.
+type Governance struct {
+	ReviewIntervalDays    int    `yaml:"review_interval_days" json:"review_interval_days"`     // GV-2
+	DefaultClassification string `yaml:"default_classification" json:"default_classification"` // GV-5
+}
+
+// Notifications names the channels and which event kinds go where.
+type Notifications struct {
+	Channels []Channel `yaml:"channels" json:"channels"`
+	// Routes maps an event kind (or "*" for every other kind) to channel names.
+	Routes map[string][]string `yaml:"routes" json:"routes"`
+}
+
+// Channel is one notification channel. Secrets are read from files so that
+// the config itself can be shared.
+type Channel struct {
+	Name string `yaml:"name" json:"name"`
+	Type string `yaml:"type" json:"type"` // webhook | email
+	// Webhook
+	URL        string `yaml:"url" json:"url,omitempty"`
+	SecretFile string `yaml:"secret_file" json:"secret_file,omitempty"`
+	// Email
+	SMTPAddr     string   `yaml:"smtp_addr" json:"smtp_addr,omitempty"`
+	From         string   `yaml:"from" json:"from,omitempty"`
+	To           []string `yaml:"to" json:"to,omitempty"`
+	Username     string   `yaml:"username" json:"username,omitempty"`
+	PasswordFile string   `yaml:"password_file" json:"password_file,omitempty"`
+}
+
+// Default returns the policy's defaults (../shared/policy/REQUIREMENTS.md).
+func Default() Config {
+	secure := true
+	return Config{
+		Server: Server{
+			DataDir:         "./opsguard-data",
+			Listen:          "127.0.0.1:8080",
+			SecureCookies:   &secure,
+			ShutdownTimeout: 15 * time.Second,
+		},
+		Ledger:   Ledger{CheckpointInterval: time.Minute},
+		Auth:     Auth{SessionTTL: 12 * time.Hour, MaxFailedSignIns: 5, SignInWindow: 15 * time.Minute, TokenTTLDays: 365},
+		Controls: Controls{Interval: 24 * time.Hour},
+		Change:   Change{PostFactoReviewBusinessDays: 3, SyncInterval: 15 * time.Minute},
+		Backup: Backup{
+			MaxAgeHours: 26, RetentionDays: 7, OffsiteCopies: 1,
+			RestoreTestIntervalDays: 365, TabletopExerciseIntervalDays: 365,
+		},
+		Capacity: Capacity{
+			CheckInterval: time.Minute, CPUPercent: 90, MemoryPercent: 90,
+			DiskPercent: 85, InodePercent: 85, DiskFullWarnDays: 14, AlertAfter: 5 * time.Minute,
+		},
+		Configuration: Configuration{ClockMaxOffsetMS: 100},
+		Logging:       Logging{RetentionDays: 365},
+		Vuln: Vuln{
+			SLADays:                        SLADays{Critical: 7, High: 30, Medium: 90, Low: 180},
+			ScanIntervalDays:               7,
+			ExternalAssessmentIntervalDays: 365,
+			EPSSThreshold:                  0.1,
+			EscalationReminderDays:         7,
+		},
+		Governance: Governance{ReviewIntervalDays: 365, DefaultClassification: "Company Internal"},
+	}
+}

@@ -1,0 +1,224 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Source is what Verify reads: the stored log, in one consistent snapshot.
+type Source interface {
+	// Checkpoints returns every stored checkpoint, by size.
+	Checkpoints(ctx context.Context) ([]Checkpoint, error)
+	// ScanEntries calls fn for every entry by sequence number. The entry is
+	// reused between calls.
+	ScanEntries(ctx context.Context, fn func(*Entry) error) error
+	// ScanBlobs calls fn for every evidence blob.
+	ScanBlobs(ctx context.Context, fn func(Blob) error) error
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Entries     int64    `json:"entries"`
+	Checkpoints int      `json:"checkpoints"`
+	Blobs       int      `json:"blobs"`
+	Size        int64    `json:"size"`      // of the newest valid checkpoint
+	Root        []byte   `json:"root_hash"` // of the newest valid checkpoint
+	External    int64    `json:"external_size,omitempty"`
+	FirstBadSeq int64    `json:"first_bad_seq,omitempty"`
+	Problems    []string `json:"problems,omitempty"`
+}
+
+// OK reports whether nothing was found wrong.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+func (r *Report) bad(seq int64, format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	if seq > 0 && (r.FirstBadSeq == 0 || seq < r.FirstBadSeq) {
+		r.FirstBadSeq = seq
+	}
+}
+
+// target is a signed root the recomputed tree must match at its size.
+type target struct {
+	size  int64
+	root  []byte
+	label string
+}
+
+// Verify recomputes the tree from src and checks every entry against its
+// hashes, the tree against every stored checkpoint and against external
+// (the checkpoint kept outside the database; nil to skip), and every blob
+// against its hash. Problems are reported, not returned as errors; an
+// error means the check itself could not run.
+func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (*Report, error) {
+	rep := &Report{}
+	cps, err := src.Checkpoints(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	rep.Checkpoints = len(cps)
+	targets := checkSignatures(cps, v, rep)
+	if external != nil {
+		_, size, root, err := OpenCheckpoint(external, v)
+		if err != nil {
+			rep.bad(0, "checkpoint file: %v", err)
+		} else {
+			rep.External = size
+			targets = append(targets, target{size, root, "the checkpoint kept outside the database"})
+		}
+	}
+	sort.SliceStable(targets, func(i, j int) bool { return targets[i].size < targets[j].size })
+
+	rng := factory.NewEmptyRange(0)
+	var count, expect, good int64 = 0, 1, 0
+	// precise is the newest seq already blamed by its own hashes; a root
+	// mismatch over a range holding it adds no new blame.
+	var precise int64
+	mismatched, later := false, 0 // later: checkpoints failing only because an earlier one did
+	refs := map[string]int64{}
+	ti := 0
+	err = src.ScanEntries(ctx, func(e *Entry) error {
+		switch {
+		case e.Seq > expect:
+			rep.bad(expect, "entries %d..%d are missing: deleted from the ledger", expect, e.Seq-1)
+			precise = count + 1
+		case e.Seq < expect:
+			rep.bad(e.Seq, "entry %d is out of order or repeated", e.Seq)
+			precise = count + 1
+		}
+		expect = e.Seq + 1
+		if sum := sha256.Sum256(e.Payload); !bytes.Equal(sum[:], e.PayloadHash) {
+			rep.bad(e.Seq, "entry %d: payload does not match its hash: edited", e.Seq)
+			precise = count + 1
+		}
+		leaf := e.ComputeLeafHash()
+		if !bytes.Equal(leaf, e.LeafHash) {
+			rep.bad(e.Seq, "entry %d: fields do not match its leaf hash: edited", e.Seq)
+			precise = count + 1
+		}
+		collectRefs(e, refs)
+		if err := rng.Append(leaf, nil); err != nil {
+			return err
+		}
+		count++
+		for ; ti < len(targets) && targets[ti].size == count; ti++ {
+			root, err := rng.GetRootHash(nil)
+			if err != nil {
+				return err
+			}
+			switch {
+			case bytes.Equal(root, targets[ti].root):
+				good = count
+			case !mismatched:
+				// Every later root includes the same damage: report the
+				// first, count the rest.
+				mismatched = true
+				blame := good + 1
+				if precise > good {
+					blame = 0
+				}
+				rep.bad(blame, "%s (size %d) does not match the stored entries: an entry in %d..%d was edited, inserted or deleted", targets[ti].label, targets[ti].size, good+1, count)
+			default:
+				later++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read entries: %w", err)
+	}
+	rep.Entries = count
+	if later > 0 {
+		rep.bad(0, "%d later checkpoints no longer match for the same reason", later)
+	}
+	for ; ti < len(targets); ti++ {
+		rep.bad(count+1, "%s covers %d entries but the ledger holds %d: entries %d..%d were deleted", targets[ti].label, targets[ti].size, count, count+1, targets[ti].size)
+	}
+	if count > rep.Size {
+		rep.bad(rep.Size+1, "entries %d..%d are not covered by any signed checkpoint: written behind the server's back", rep.Size+1, count)
+	}
+	if err := verifyBlobs(ctx, src, refs, rep); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// checkSignatures verifies every checkpoint's signature (in parallel: there
+// is one per write transaction) and returns the valid ones as targets.
+func checkSignatures(cps []Checkpoint, v note.Verifier, rep *Report) []target {
+	errs := make([]error, len(cps))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(cps); i += workers {
+				errs[i] = cps[i].verify(v)
+			}
+		}(w)
+	}
+	wg.Wait()
+	targets := make([]target, 0, len(cps))
+	for i, cp := range cps {
+		if errs[i] != nil {
+			rep.bad(0, "checkpoint at size %d: %v", cp.Size, errs[i])
+			continue
+		}
+		targets = append(targets, target{cp.Size, cp.Root, fmt.Sprintf("signed checkpoint %d", cp.Size)})
+		if cp.Size >= rep.Size {
+			rep.Size, rep.Root = cp.Size, cp.Root
+		}
+	}
+	return targets
+}
+
+// collectRefs notes the evidence an entry's payload refers to under
+// "evidence" (a list of "sha256:<hex>").
+func collectRefs(e *Entry, refs map[string]int64) {
+	if !bytes.Contains(e.Payload, []byte(`"sha256:`)) {
+		return
+	}
+	var p struct {
+		Evidence []string `json:"evidence"`
+	}
+	if json.Unmarshal(e.Payload, &p) != nil {
+		return
+	}
+	for _, r := range p.Evidence {
+		if _, ok := refs[r]; !ok {
+			refs[r] = e.Seq
+		}
+	}
+}
+
+func verifyBlobs(ctx context.Context, src Source, refs map[string]int64, rep *Report) error {
+	seen := map[string]bool{}
+	err := src.ScanBlobs(ctx, func(b Blob) error {
+		rep.Blobs++
+		sum := sha256.Sum256(b.Content)
+		if hex.EncodeToString(sum[:]) != b.SHA256 {
+			rep.bad(refs[b.Ref()], "evidence %s: content does not match its hash: edited", b.Ref())
+		}
+		seen[b.Ref()] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read evidence: %w", err)
+	}
+	for ref, seq := range refs {
+		if !seen[ref] {
+			rep.bad(seq, "entry %d refers to evidence %s, which is missing", seq, ref)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/opsguard/opsguard/ledger"
+)
+
+// The ledger's queries. *Tx implements ledger.Tx and ledger.Source.
+
+var (
+	_ ledger.Tx     = (*Tx)(nil)
+	_ ledger.Source = (*Tx)(nil)
+)
+
+// LockLedger serialises appenders: PostgreSQL replicas take a transaction
+// advisory lock; SQLite's BEGIN IMMEDIATE already holds the write lock.
+func (tx *Tx) LockLedger(ctx context.Context) error {
+	if tx.db.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(7274002)")
+	return err
+}
+
+// LedgerHead returns the newest checkpoint with its frontier.
+func (tx *Tx) LedgerHead(ctx context.Context) (ledger.Checkpoint, bool, error) {
+	cps, err := tx.checkpoints(ctx, "SELECT size, root_hash, note, frontier, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
+	if err != nil || len(cps) == 0 {
+		return ledger.Checkpoint{}, false, err
+	}
+	return cps[0], true, nil
+}
+
+// Checkpoints returns every checkpoint by size.
+func (tx *Tx) Checkpoints(ctx context.Context) ([]ledger.Checkpoint, error) {
+	return tx.checkpoints(ctx, "SELECT size, root_hash, note, '', created_at FROM ledger_checkpoints ORDER BY size")
+}
+
+// Checkpoint returns the checkpoint of the given size.
+func (tx *Tx) Checkpoint(ctx context.Context, size int64) (ledger.Checkpoint, error) {
+	cps, err := tx.checkpoints(ctx, "SELECT size, root_hash, note, '', created_at FROM ledger_checkpoints WHERE size = ?", size)
+	if err != nil {
+		return ledger.Checkpoint{}, err
+	}
+	if len(cps) == 0 {
+		return ledger.Checkpoint{}, fmt.Errorf("checkpoint of size %d: %w", size, ErrNotFound)
+	}
+	return cps[0], nil
+}
+
+func (tx *Tx) checkpoints(ctx context.Context, q string, args ...any) ([]ledger.Checkpoint, error) {
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ledger.Checkpoint
+	for rows.Next() {
+		var cp ledger.Checkpoint
+		var noteText, created string
+		var frontier []byte
+		if err := rows.Scan(&cp.Size, &cp.Root, &noteText, &frontier, &created); err != nil {
+			return nil, err
+		}
+		cp.Note = []byte(noteText)
+		if len(frontier)%32 != 0 {
+			return nil, fmt.Errorf("checkpoint %d: frontier of %d bytes", cp.Size, len(frontier))
+		}
+		for i := 0; i < len(frontier); i += 32 {
+			cp.Frontier = append(cp.Frontier, frontier[i:i+32])
+		}
+		if cp.Time, err = parseTS(created); err != nil {
+			return nil, err
+		}
+		out = append(out, cp)
+	}
+	return out, rows.Err()
+}
+
+// InsertCheckpoint stores a signed checkpoint.
+func (tx *Tx) InsertCheckpoint(ctx context.Context, cp ledger.Checkpoint) error {
+	var frontier []byte
+	for _, h := range cp.Frontier {
+		frontier = append(frontier, h...)
+	}
+	if frontier == nil {
+		frontier = []byte{}
+	}
+	_, err := tx.exec(ctx, "INSERT INTO ledger_checkpoints (size, root_hash, note, frontier, created_at) VALUES (?, ?, ?, ?, ?)",
+		cp.Size, cp.Root, string(cp.Note), frontier, ts(cp.Time))
+	return err
+}
+
+// ledgerInsertRows is how many entries go in one INSERT: fewer round trips
+// to PostgreSQL, well under SQLite's limit of bound parameters.
+const ledgerInsertRows = 200
+
+// InsertLedgerEntries stores entries.
+func (tx *Tx) InsertLedgerEntries(ctx context.Context, es []ledger.Entry) error {
+	const head = "INSERT INTO ledger_entries (seq, time, actor, kind, subject, payload, payload_hash, leaf_hash) VALUES "
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?)"
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, 8*ledgerInsertRows)
+	for start := 0; start < len(es); start += ledgerInsertRows {
+		chunk := es[start:min(start+ledgerInsertRows, len(es))]
+		args = args[:0]
+		for i := range chunk {
+			e := &chunk[i]
+			args = append(args, e.Seq, ts(e.Time), e.Actor, e.Kind, e.Subject, string(e.Payload), e.PayloadHash, e.LeafHash)
+		}
+		q := head + strings.Repeat(row+", ", len(chunk)-1) + row
+		var err error
+		if len(chunk) == ledgerInsertRows {
+			if full == nil {
+				if full, err = tx.prepare(ctx, q); err != nil {
+					return err
+				}
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.exec(ctx, q, args...)
+		}
+		if err != nil {
+			return fmt.Errorf("insert entries %d..%d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
+		}
+	}
+	return nil
+}
+
+const entryColumns = "seq, time, actor, kind, subject, payload, payload_hash, leaf_hash"
+
+func scanEntry(rows *sql.Rows, e *ledger.Entry, payload *[]byte, tbuf *string) error {
+	if err := rows.Scan(&e.Seq, tbuf, &e.Actor, &e.Kind, &e.Subject, payload, &e.PayloadHash, &e.LeafHash); err != nil {
+		return err
+	}
+	e.Payload = *payload
+	t, err := parseTS(*tbuf)
+	e.Time = t
+	return err
+}
+
+// ScanEntries calls fn for every entry in sequence order.
+func (tx *Tx) ScanEntries(ctx context.Context, fn func(*ledger.Entry) error) error {
+	rows, err := tx.query(ctx, "SELECT "+entryColumns+" FROM ledger_entries ORDER BY seq")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var e ledger.Entry
+	var payload []byte
+	var t string
+	for rows.Next() {
+		if err := scanEntry(rows, &e, &payload, &t); err != nil {
+			return err
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// EntryFilter selects entries for listing.
+type EntryFilter struct {
+	Kind    string
+	Subject string
+	Actor   string
+	Before  int64 // only seq < Before; 0 for the newest
+	Limit   int
+}
+
+// ListEntries returns entries newest first.
+func (tx *Tx) ListEntries(ctx context.Context, f EntryFilter) ([]ledger.Entry, error) {
+	var where []string
+	var args []any
+	if f.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, f.Kind)
+	}
+	if f.Subject != "" {
+		where, args = append(where, "subject = ?"), append(args, f.Subject)
+	}
+	if f.Actor != "" {
+		where, args = append(where, "actor = ?"), append(args, f.Actor)
+	}
+	if f.Before > 0 {
+		where, args = append(where, "seq < ?"), append(args, f.Before)
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	q := "SELECT " + entryColumns + " FROM ledger_entries"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq DESC LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ledger.Entry
+	var t string
+	for rows.Next() {
+		var e ledger.Entry
+		var payload []byte
+		if err := scanEntry(rows, &e, &payload, &t); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Entry returns the entry with sequence number seq.
+func (tx *Tx) Entry(ctx context.Context, seq int64) (ledger.Entry, error) {
+	rows, err := tx.query(ctx, "SELECT "+entryColumns+" FROM ledger_entries WHERE seq = ?", seq)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return ledger.Entry{}, err
+		}
+		return ledger.Entry{}, fmt.Errorf("ledger entry %d: %w", seq, ErrNotFound)
+	}
+	var e ledger.Entry
+	var payload []byte
+	var t string
+	err = scanEntry(rows, &e, &payload, &t)
+	return e, err
+}
+
+// LedgerSize is the number of stored entries.
+func (tx *Tx) LedgerSize(ctx context.Context) (int64, error) {
+	var n int64
+	err := tx.queryRow(ctx, "SELECT COUNT(*) FROM ledger_entries").Scan(&n)
+	return n, err
+}
+
+// LeafHashes returns the stored leaf hashes of the first size entries, for
+// proofs. It fails when the stored entries are not contiguous.
+func (tx *Tx) LeafHashes(ctx context.Context, size int64) ([][]byte, error) {
+	rows, err := tx.query(ctx, "SELECT seq, leaf_hash FROM ledger_entries WHERE seq <= ? ORDER BY seq", size)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, size)
+	for rows.Next() {
+		var seq int64
+		var h []byte
+		if err := rows.Scan(&seq, &h); err != nil {
+			return nil, err
+		}
+		if seq != int64(len(out))+1 {
+			return nil, fmt.Errorf("ledger entry %d is missing; run opsguard ledger verify", len(out)+1)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// PutBlob stores evidence once by content hash.
+func (tx *Tx) PutBlob(ctx context.Context, b ledger.Blob) error {
+	_, err := tx.exec(ctx, `INSERT INTO evidence_blobs (sha256, size_bytes, media_type, content, created_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`, b.SHA256, len(b.Content), b.MediaType, b.Content, ts(nowUTC()))
+	return err
+}
+
+// Blob returns the evidence with the given hex SHA-256.
+func (tx *Tx) Blob(ctx context.Context, sha string) (ledger.Blob, error) {
+	b := ledger.Blob{SHA256: sha}
+	err := tx.queryRow(ctx, "SELECT media_type, content FROM evidence_blobs WHERE sha256 = ?", sha).Scan(&b.MediaType, &b.Content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, fmt.Errorf("evidence sha256:%s: %w", sha, ErrNotFound)
+	}
+	return b, err
+}
+
+// ScanBlobs calls fn for every evidence blob.
+func (tx *Tx) ScanBlobs(ctx context.Context, fn func(ledger.Blob) error) error {
+	rows, err := tx.query(ctx, "SELECT sha256, media_type, content FROM evidence_blobs ORDER BY sha256")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b ledger.Blob
+		if err := rows.Scan(&b.SHA256, &b.MediaType, &b.Content); err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,281 @@
+// Package store is opsguard's only SQL layer: it opens SQLite (the embedded
+// default) or PostgreSQL, runs the embedded migrations, and holds every
+// query, one file per table group. Domain packages reach it through small
+// interfaces they declare themselves; store implements them on *Tx.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+// The two supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// ErrNotFound is returned when a row asked for by key does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DB is an open store. For SQLite it holds two pools: one connection for
+// writes (so writers in this process queue in Go instead of spinning on
+// SQLITE_BUSY) and several for reads, which WAL lets run beside the writer.
+type DB struct {
+	dialect Dialect
+	write   *sql.DB
+	read    *sql.DB
+	rebound sync.Map // query → query with $n placeholders (PostgreSQL)
+}
+
+// Open opens the database named by dsn: a postgres:// URL, or else the path
+// of a SQLite file (its directory is created). Migrations run before Open
+// returns.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var db *DB
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err = openPostgres(ctx, dsn)
+	} else {
+		db, err = openSQLite(ctx, dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+	// BEGIN IMMEDIATE takes the write lock up front: a deferred transaction
+	// that reads then writes can fail with SQLITE_BUSY that no timeout cures.
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{dialect: SQLite, write: w, read: r}, nil
+}
+
+func openPostgres(ctx context.Context, url string) (*DB, error) {
+	d, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	d.SetMaxOpenConns(16)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.PingContext(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", redact(url), err)
+	}
+	return &DB{dialect: Postgres, write: d, read: d}, nil
+}
+
+// redact hides the password of a database URL for messages.
+func redact(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 {
+		return url
+	}
+	userinfo := url[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return url[:scheme+3] + userinfo[:i] + ":xxxxx" + url[at:]
+	}
+	return url
+}
+
+// Dialect reports the engine.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers (for /readyz).
+func (db *DB) Ping(ctx context.Context) error {
+	return db.read.PingContext(ctx)
+}
+
+// Tx is one transaction. Every domain write happens inside one, together
+// with the ledger entries that record it.
+type Tx struct {
+	db          *DB
+	tx          *sql.Tx
+	readOnly    bool
+	afterCommit []func()
+}
+
+// Update runs fn in a read-write transaction and commits when fn returns nil.
+// Functions registered with AfterCommit run after a successful commit.
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	return db.run(ctx, db.write, false, fn)
+}
+
+// View runs fn in a read-only transaction: one consistent snapshot.
+func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
+	return db.run(ctx, db.read, true, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: readOnly && db.dialect == Postgres}
+	if readOnly && db.dialect == Postgres {
+		// REPEATABLE READ gives one snapshot for the whole read, as WAL does in SQLite.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	stx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{db: db, tx: stx, readOnly: readOnly}
+	if err := fn(tx); err != nil {
+		stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
+	return nil
+}
+
+// AfterCommit registers f to run once the transaction has committed.
+func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
+
+// Dialect reports the engine of the transaction's database.
+func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
+
+func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, tx.db.bind(q), args...)
+}
+
+func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(ctx, tx.db.bind(q), args...)
+}
+
+func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, tx.db.bind(q), args...)
+}
+
+func (tx *Tx) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	return tx.tx.PrepareContext(ctx, tx.db.bind(q))
+}
+
+// bind rewrites ? placeholders to $1, $2, … for PostgreSQL. Queries in this
+// package never hold a literal question mark.
+func (db *DB) bind(q string) string {
+	if db.dialect != Postgres {
+		return q
+	}
+	if v, ok := db.rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	db.rebound.Store(q, b.String())
+	return b.String()
+}
+
+// TimeFormat is how times are stored: UTC, microseconds, fixed width so
+// that text order is time order.
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+func ts(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+func nowUTC() time.Time { return time.Now().UTC() }
+
+func nullTS(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return ts(*t)
+}
+
+func parseTS(s string) (time.Time, error) {
+	t, err := time.Parse(TimeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+func parseNullTS(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := parseTS(s.String)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// isUniqueViolation reports whether err is a unique-constraint failure in
+// either engine.
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+}
+
+// Exec runs one statement outside the domain services. It exists for tests
+// that tamper with the database behind opsguard's back, and for tools;
+// services never call it.
+func (db *DB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := db.write.ExecContext(ctx, db.bind(q), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

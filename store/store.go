@@ -18,6 +18,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	_ "modernc.org/sqlite"             // registers "sqlite"
+
+	"github.com/opsguard/opsguard"
 )
 
 // Dialect names the SQL engine behind a DB.
@@ -30,7 +32,7 @@ const (
 )
 
 // ErrNotFound is returned when a row asked for by key does not exist.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = &opsguard.Error{Code: opsguard.ENotFound, Message: "not found"}
 
 // DB is an open store. For SQLite it holds two pools: one connection for
 // writes (so writers in this process queue in Go instead of spinning on

@@ -1,0 +1,72 @@
+// Package auth holds opsguard's identities: users and their roles, API
+// tokens for scripts and agents, browser sessions, and the rules of who may
+// do what. Passwords are stored as argon2id hashes, tokens and session ids
+// as SHA-256 hashes; none of them is ever logged or ledgered.
+package auth
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Role is what a user is allowed to do.
+type Role string
+
+// The roles of the design.
+const (
+	Admin           Role = "admin"
+	SecurityOfficer Role = "security_officer" // the Information Security Officer
+	EngineeringHead Role = "engineering_head"
+	InfraOps        Role = "infra_ops"
+	Engineer        Role = "engineer"
+	Auditor         Role = "auditor" // reads everything, changes nothing
+	Agent           Role = "agent"   // a host's token: posts facts, nothing else
+)
+
+// Roles lists every role.
+var Roles = []Role{Admin, SecurityOfficer, EngineeringHead, InfraOps, Engineer, Auditor, Agent}
+
+// ParseRole checks that s names a role.
+func ParseRole(s string) (Role, error) {
+	r := Role(s)
+	if !slices.Contains(Roles, r) {
+		names := make([]string, len(Roles))
+		for i, r := range Roles {
+			names[i] = string(r)
+		}
+		return "", fmt.Errorf("unknown role %q (one of %s)", s, strings.Join(names, ", "))
+	}
+	return r, nil
+}
+
+// Permission is one thing a role may do. Routes and commands name the
+// permission they need; the table below is the only place that grants them.
+type Permission string
+
+// The permissions.
+const (
+	// Read is reading anything: registers, results, the ledger.
+	Read Permission = "read"
+	// ManageUsers is creating and disabling users and others' tokens.
+	ManageUsers Permission = "users.manage"
+	// OwnTokens is creating and revoking one's own API tokens.
+	OwnTokens Permission = "tokens.own"
+	// RunControls is running the control catalog on demand.
+	RunControls Permission = "controls.run"
+	// PostFacts is a host agent sending what it observed.
+	PostFacts Permission = "facts.post"
+)
+
+var grants = map[Role][]Permission{
+	Admin:           {Read, ManageUsers, OwnTokens, RunControls},
+	SecurityOfficer: {Read, OwnTokens, RunControls},
+	EngineeringHead: {Read, OwnTokens, RunControls},
+	InfraOps:        {Read, OwnTokens},
+	Engineer:        {Read, OwnTokens},
+	Auditor:         {Read, OwnTokens},
+	Agent:           {PostFacts},
+}
+
+// Can reports whether the role holds permission p.
+func (r Role) Can(p Permission) bool { return slices.Contains(grants[r], p) }

@@ -1,0 +1,507 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/id"
+	"github.com/opsguard/opsguard/ledger"
+)
+
+// Tx is what the service needs from a store transaction.
+type Tx interface {
+	ledger.Tx
+	InsertUser(ctx context.Context, u User, passwordHash string) error
+	UserByName(ctx context.Context, username string) (User, string, error)
+	UserByID(ctx context.Context, id string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	SetUserDisabled(ctx context.Context, id string, at time.Time) error
+	InsertToken(ctx context.Context, t Token, secretHash []byte) error
+	TokenByID(ctx context.Context, id string) (Token, []byte, error)
+	ListTokens(ctx context.Context, userID string) ([]Token, error)
+	SetTokenRevoked(ctx context.Context, id string, at time.Time) error
+	InsertSession(ctx context.Context, s Session) error
+	SessionByHash(ctx context.Context, hash []byte) (Session, error)
+	EndSession(ctx context.Context, hash []byte, at time.Time) error
+}
+
+// Store runs transactions.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+}
+
+// Options tune the service.
+type Options struct {
+	SessionTTL       time.Duration
+	MaxFailedSignIns int
+	SignInWindow     time.Duration
+	TokenTTL         time.Duration // default lifetime of a token; 0 means none
+	Argon2           Argon2Params
+	Now              func() time.Time
+}
+
+// Service manages users, tokens and sessions; every change is ledgered.
+type Service struct {
+	store   Store
+	log     *ledger.Log
+	opts    Options
+	limiter *limiter
+}
+
+// NewService returns the service over store and log.
+func NewService(store Store, log *ledger.Log, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Argon2 == (Argon2Params{}) {
+		opts.Argon2 = DefaultArgon2
+	}
+	if opts.SessionTTL == 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	if opts.MaxFailedSignIns == 0 {
+		opts.MaxFailedSignIns = 5
+	}
+	if opts.SignInWindow == 0 {
+		opts.SignInWindow = 15 * time.Minute
+	}
+	return &Service{store: store, log: log, opts: opts, limiter: newLimiter(opts.MaxFailedSignIns, opts.SignInWindow)}
+}
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,63}$`)
+
+// NewUser is the input of CreateUser.
+type NewUser struct {
+	Username    string
+	DisplayName string
+	Email       string
+	Role        Role
+	Password    string
+}
+
+func (n NewUser) validate() error {
+	if !usernameRE.MatchString(n.Username) {
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("username %q: use 2 to 64 lower-case letters, digits, '.', '_' or '-'", n.Username), Details: map[string]any{"field": "username"}}
+	}
+	if _, err := ParseRole(string(n.Role)); err != nil {
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error(), Details: map[string]any{"field": "role"}}
+	}
+	if len(n.Password) < MinPasswordLength {
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("password must have at least %d characters", MinPasswordLength), Details: map[string]any{"field": "password"}}
+	}
+	if strings.ContainsAny(n.DisplayName+n.Email, "\n\r") {
+		return opsguard.Errorf(opsguard.EInvalid, "display name and email must be one line")
+	}
+	return nil
+}
+
+// CreateUser adds a user. Only an administrator may.
+func (s *Service) CreateUser(ctx context.Context, by Principal, n NewUser) (User, error) {
+	if !by.Can(ManageUsers) {
+		return User{}, opsguard.Errorf(opsguard.EForbidden, "only an administrator may create users")
+	}
+	if err := n.validate(); err != nil {
+		return User{}, err
+	}
+	u := User{ID: id.New("usr"), Username: n.Username, DisplayName: n.DisplayName, Email: n.Email, Role: n.Role,
+		CreatedAt: s.now(), CreatedBy: by.Name()}
+	if u.DisplayName == "" {
+		u.DisplayName = u.Username
+	}
+	hash := HashPassword(n.Password, s.opts.Argon2)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, _, err := tx.UserByName(ctx, u.Username); err == nil {
+			return opsguard.Errorf(opsguard.EConflict, "user %q already exists", u.Username)
+		} else if opsguard.ErrorCode(err) != opsguard.ENotFound {
+			return err
+		}
+		if err := tx.InsertUser(ctx, u, hash); err != nil {
+			return err
+		}
+		_, err := s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.created", Subject: "user/" + u.ID,
+			Payload: map[string]any{"username": u.Username, "display_name": u.DisplayName, "email": u.Email, "role": u.Role}})
+		return err
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("create user %s: %w", n.Username, err)
+	}
+	return u, nil
+}
+
+// DisableUser stops a user from signing in; their sessions and tokens stop
+// working at once. The last active administrator cannot be disabled.
+func (s *Service) DisableUser(ctx context.Context, by Principal, username string) (User, error) {
+	if !by.Can(ManageUsers) {
+		return User{}, opsguard.Errorf(opsguard.EForbidden, "only an administrator may disable users")
+	}
+	var u User
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if u, _, err = tx.UserByName(ctx, username); err != nil {
+			return err
+		}
+		if !u.Active() {
+			return opsguard.Errorf(opsguard.EConflict, "user %q is already disabled", username)
+		}
+		if u.Role == Admin {
+			users, err := tx.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			admins := 0
+			for _, o := range users {
+				if o.Role == Admin && o.Active() {
+					admins++
+				}
+			}
+			if admins <= 1 {
+				return opsguard.Errorf(opsguard.EConflict, "%q is the last active administrator", username)
+			}
+		}
+		at := s.now()
+		if err := tx.SetUserDisabled(ctx, u.ID, at); err != nil {
+			return err
+		}
+		u.DisabledAt = &at
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.disabled", Subject: "user/" + u.ID,
+			Payload: map[string]any{"username": u.Username}})
+		return err
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("disable user %s: %w", username, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user.
+func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
+	var users []User
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		users, err = tx.ListUsers(ctx)
+		return err
+	})
+	return users, err
+}
+
+// HasUsers reports whether any user exists (first-run detection).
+func (s *Service) HasUsers(ctx context.Context) (bool, error) {
+	users, err := s.ListUsers(ctx)
+	return len(users) > 0, err
+}
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
+
+// randomSecret returns n random bytes, URL-safe base64.
+func randomSecret(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashSecret(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// errUnauthenticated is the one answer to every bad credential, so that a
+// caller learns nothing about which part was wrong.
+var errUnauthenticated = opsguard.Errorf(opsguard.EUnauthenticated, "authentication required: the credentials are missing, wrong, expired or revoked")
+
+// Token secrets are "<token id>.<secret>": the id finds the row, the
+// secret is compared in constant time against its stored hash.
+func splitToken(bearer string) (string, string, bool) {
+	id, secret, ok := strings.Cut(bearer, ".")
+	if !ok || !strings.HasPrefix(id, "tok_") || len(id) != 36 || len(secret) < 32 {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(id[4:]); err != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// CreateToken makes an API token for the user named owner and returns the
+// secret, shown this once. Users make their own tokens; an administrator
+// may make them for anyone (agents' tokens, for instance).
+func (s *Service) CreateToken(ctx context.Context, by Principal, owner, name string, ttl time.Duration) (Token, string, error) {
+	if owner == "" {
+		owner = by.User.Username
+	}
+	if !by.Can(ManageUsers) && !(by.Can(OwnTokens) && owner == by.User.Username && by.Via != "cli") {
+		return Token{}, "", opsguard.Errorf(opsguard.EForbidden, "you may create tokens only for yourself")
+	}
+	if name == "" || len(name) > 100 || strings.ContainsAny(name, "\n\r") {
+		return Token{}, "", &opsguard.Error{Code: opsguard.EInvalid, Message: "a token needs a one-line name of at most 100 characters", Details: map[string]any{"field": "name"}}
+	}
+	if ttl == 0 {
+		ttl = s.opts.TokenTTL
+	}
+	if ttl < 0 {
+		return Token{}, "", opsguard.Errorf(opsguard.EInvalid, "token lifetime must not be negative")
+	}
+	t := Token{ID: id.New("tok"), Name: name, CreatedAt: s.now(), CreatedBy: by.Name()}
+	if ttl > 0 {
+		exp := t.CreatedAt.Add(ttl)
+		t.ExpiresAt = &exp
+	}
+	secret := t.ID + "." + randomSecret(32)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		u, _, err := tx.UserByName(ctx, owner)
+		if err != nil {
+			return err
+		}
+		if !u.Active() {
+			return opsguard.Errorf(opsguard.EConflict, "user %q is disabled", owner)
+		}
+		t.UserID, t.Username = u.ID, u.Username
+		if err := tx.InsertToken(ctx, t, hashSecret(secret)); err != nil {
+			return err
+		}
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "token.created", Subject: "token/" + t.ID,
+			Payload: map[string]any{"user": u.Username, "name": t.Name, "expires_at": t.ExpiresAt}})
+		return err
+	})
+	if err != nil {
+		return Token{}, "", fmt.Errorf("create token for %s: %w", owner, err)
+	}
+	return t, secret, nil
+}
+
+// RevokeToken ends a token at once. Owners revoke their own; an
+// administrator revokes any.
+func (s *Service) RevokeToken(ctx context.Context, by Principal, tokenID string) (Token, error) {
+	var t Token
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if t, _, err = tx.TokenByID(ctx, tokenID); err != nil {
+			return err
+		}
+		if !by.Can(ManageUsers) && !(by.Can(OwnTokens) && t.UserID == by.User.ID) {
+			return opsguard.Errorf(opsguard.EForbidden, "you may revoke only your own tokens")
+		}
+		if t.RevokedAt != nil {
+			return opsguard.Errorf(opsguard.EConflict, "token %s is already revoked", tokenID)
+		}
+		at := s.now()
+		if err := tx.SetTokenRevoked(ctx, t.ID, at); err != nil {
+			return err
+		}
+		t.RevokedAt = &at
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "token.revoked", Subject: "token/" + t.ID,
+			Payload: map[string]any{"user": t.Username, "name": t.Name}})
+		return err
+	})
+	if err != nil {
+		return Token{}, fmt.Errorf("revoke token %s: %w", tokenID, err)
+	}
+	return t, nil
+}
+
+// ListTokens returns the tokens (never their secrets) of username, or of
+// everyone when username is empty.
+func (s *Service) ListTokens(ctx context.Context, by Principal, username string) ([]Token, error) {
+	if !by.Can(Read) {
+		return nil, opsguard.Errorf(opsguard.EForbidden, "listing tokens needs read access")
+	}
+	var out []Token
+	err := s.store.View(ctx, func(tx Tx) error {
+		userID := ""
+		if username != "" {
+			u, _, err := tx.UserByName(ctx, username)
+			if err != nil {
+				return err
+			}
+			userID = u.ID
+		}
+		var err error
+		out, err = tx.ListTokens(ctx, userID)
+		return err
+	})
+	return out, err
+}
+
+// AuthenticateToken returns the principal of a bearer token. Revocation,
+// expiry and a disabled owner take effect on the next request: nothing is
+// cached.
+func (s *Service) AuthenticateToken(ctx context.Context, bearer string) (Principal, error) {
+	tid, _, ok := splitToken(bearer)
+	if !ok {
+		return Principal{}, errUnauthenticated
+	}
+	var p Principal
+	err := s.store.View(ctx, func(tx Tx) error {
+		t, hash, err := tx.TokenByID(ctx, tid)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(hash, hashSecret(bearer)) != 1 || t.RevokedAt != nil ||
+			(t.ExpiresAt != nil && !s.opts.Now().Before(*t.ExpiresAt)) {
+			return errUnauthenticated
+		}
+		u, err := tx.UserByID(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		if !u.Active() {
+			return errUnauthenticated
+		}
+		p = Principal{User: u, Via: "token:" + t.ID}
+		return nil
+	})
+	if err != nil {
+		if c := opsguard.ErrorCode(err); c == opsguard.ENotFound || c == opsguard.EUnauthenticated {
+			return Principal{}, errUnauthenticated
+		}
+		return Principal{}, err
+	}
+	return p, nil
+}
+
+// SignIn checks a password and opens a session, returning its secret id.
+// Failures are ledgered (LG-1) and, past the limit, refused outright.
+func (s *Service) SignIn(ctx context.Context, username, password, remoteAddr string) (Principal, string, error) {
+	now := s.opts.Now()
+	if !s.limiter.allow(now, "user:"+username, "addr:"+remoteAddr) {
+		if s.limiter.firstRefusal(now, "user:"+username, "addr:"+remoteAddr) {
+			s.recordFailure(ctx, username, remoteAddr, "rate limited")
+		}
+		return Principal{}, "", opsguard.Errorf(opsguard.ERateLimited, "too many failed sign-ins; try again later")
+	}
+	var u User
+	var hash string
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		u, hash, err = tx.UserByName(ctx, username)
+		return err
+	})
+	if err != nil && opsguard.ErrorCode(err) != opsguard.ENotFound {
+		return Principal{}, "", err
+	}
+	ok := false
+	if err == nil {
+		if ok, err = CheckPassword(hash, password); err != nil {
+			return Principal{}, "", err
+		}
+	} else {
+		// Spend the same time on an unknown user as on a wrong password.
+		CheckPassword(dummyHash(s.opts.Argon2), password)
+	}
+	if !ok || !u.Active() {
+		s.limiter.fail(now, "user:"+username, "addr:"+remoteAddr)
+		reason := "wrong password"
+		switch {
+		case u.ID == "":
+			reason = "unknown user"
+		case ok:
+			reason = "user disabled"
+		}
+		s.recordFailure(ctx, username, remoteAddr, reason)
+		return Principal{}, "", opsguard.Errorf(opsguard.EUnauthenticated, "wrong user name or password")
+	}
+	secret := randomSecret(32)
+	sess := Session{IDHash: hashSecret(secret), UserID: u.ID, CSRFToken: randomSecret(32), RemoteAddr: remoteAddr,
+		CreatedAt: s.now(), ExpiresAt: s.now().Add(s.opts.SessionTTL)}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertSession(ctx, sess); err != nil {
+			return err
+		}
+		_, err := s.log.Append(ctx, tx, ledger.Event{Actor: u.Username, Kind: "auth.signed_in", Subject: "user/" + u.ID,
+			Payload: map[string]any{"remote_addr": remoteAddr, "session": hex.EncodeToString(sess.IDHash[:8])}})
+		return err
+	})
+	if err != nil {
+		return Principal{}, "", fmt.Errorf("sign in: %w", err)
+	}
+	s.limiter.reset("user:" + username)
+	return Principal{User: u, Via: "session", CSRFToken: sess.CSRFToken}, secret, nil
+}
+
+func (s *Service) recordFailure(ctx context.Context, username, remoteAddr, reason string) {
+	if !usernameRE.MatchString(username) {
+		username = fmt.Sprintf("%q", username) // keep the ledger's subject one clean line
+		username = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return '?'
+			}
+			return r
+		}, username)
+	}
+	_ = s.store.Update(ctx, func(tx Tx) error {
+		_, err := s.log.Append(ctx, tx, ledger.Event{Actor: "anonymous", Kind: "auth.sign_in_failed", Subject: "username/" + username,
+			Payload: map[string]any{"remote_addr": remoteAddr, "reason": reason}})
+		return err
+	})
+}
+
+// Authenticate returns the principal of a session secret.
+func (s *Service) Authenticate(ctx context.Context, sessionSecret string) (Principal, error) {
+	if sessionSecret == "" {
+		return Principal{}, errUnauthenticated
+	}
+	var p Principal
+	err := s.store.View(ctx, func(tx Tx) error {
+		sess, err := tx.SessionByHash(ctx, hashSecret(sessionSecret))
+		if err != nil {
+			return err
+		}
+		if sess.EndedAt != nil || !s.opts.Now().Before(sess.ExpiresAt) {
+			return errUnauthenticated
+		}
+		u, err := tx.UserByID(ctx, sess.UserID)
+		if err != nil {
+			return err
+		}
+		if !u.Active() {
+			return errUnauthenticated
+		}
+		p = Principal{User: u, Via: "session", CSRFToken: sess.CSRFToken}
+		return nil
+	})
+	if err != nil {
+		if c := opsguard.ErrorCode(err); c == opsguard.ENotFound || c == opsguard.EUnauthenticated {
+			return Principal{}, errUnauthenticated
+		}
+		return Principal{}, err
+	}
+	return p, nil
+}
+
+// SignOut ends a session.
+func (s *Service) SignOut(ctx context.Context, p Principal, sessionSecret string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.EndSession(ctx, hashSecret(sessionSecret), s.now()); err != nil {
+			return err
+		}
+		_, err := s.log.Append(ctx, tx, ledger.Event{Actor: p.Name(), Kind: "auth.signed_out", Subject: "user/" + p.User.ID})
+		return err
+	})
+}
+
+var (
+	dummyOnce sync.Once
+	dummy     string
+)
+
+func dummyHash(p Argon2Params) string {
+	dummyOnce.Do(func() { dummy = HashPassword(randomSecret(16), p) })
+	return dummy
+}
+
+// IsUnauthenticated reports whether err means bad or missing credentials.
+func IsUnauthenticated(err error) bool {
+	var e *opsguard.Error
+	return errors.As(err, &e) && e.Code == opsguard.EUnauthenticated
+}

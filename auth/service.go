@@ -34,6 +34,8 @@ type Tx interface {
 	InsertSession(ctx context.Context, s Session) error
 	SessionByHash(ctx context.Context, hash []byte) (Session, error)
 	EndSession(ctx context.Context, hash []byte, at time.Time) error
+	// LedgerSubjects maps each subject with an entry of kind to its first seq.
+	LedgerSubjects(ctx context.Context, kind string) (map[string]int64, error)
 }
 
 // Store runs transactions.

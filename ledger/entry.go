@@ -94,7 +94,9 @@ func marshalPayload(p any) ([]byte, error) {
 		if !json.Valid(v) {
 			return nil, fmt.Errorf("not valid JSON")
 		}
-		return v, nil
+		// Marshal compacts and escapes, as it will when the entry is
+		// exported, so the stored bytes are the exported bytes.
+		return json.Marshal(v)
 	default:
 		return json.Marshal(v)
 	}

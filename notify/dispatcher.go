@@ -70,7 +70,8 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a Dispatcher sending kind k to the channels named in
-// routes[k], or in routes[DefaultRoute] when k has no route. It fails if a
+// routes[k], or in routes[DefaultRoute] when k has no route (an empty
+// routes[k] silences k). It fails if a
 // route names an unknown channel, so a typo in the config is caught at start
 // rather than when the first alert silently goes nowhere.
 func NewDispatcher(channels []Channel, routes map[string][]string, rec Recorder, opts Options) (*Dispatcher, error) {
@@ -89,6 +90,9 @@ func NewDispatcher(channels []Channel, routes map[string][]string, rec Recorder,
 	}
 	d := &Dispatcher{routes: make(map[string][]Channel, len(routes)), rec: rec, opts: opts.withDefaults()}
 	for kind, names := range routes {
+		// Keep the key even for an empty list: it silences the kind
+		// instead of sending it to the default route.
+		d.routes[kind] = make([]Channel, 0, len(names))
 		for _, name := range names {
 			ch, ok := byName[name]
 			if !ok {

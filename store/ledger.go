@@ -307,3 +307,23 @@ func (tx *Tx) ScanBlobs(ctx context.Context, fn func(ledger.Blob) error) error {
 	}
 	return rows.Err()
 }
+
+// LedgerSubjects returns, for entries of kind, each subject with the
+// sequence number of its first such entry.
+func (tx *Tx) LedgerSubjects(ctx context.Context, kind string) (map[string]int64, error) {
+	rows, err := tx.query(ctx, "SELECT subject, MIN(seq) FROM ledger_entries WHERE kind = ? GROUP BY subject", kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var s string
+		var seq int64
+		if err := rows.Scan(&s, &seq); err != nil {
+			return nil, err
+		}
+		out[s] = seq
+	}
+	return out, rows.Err()
+}

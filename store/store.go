@@ -281,3 +281,28 @@ func (db *DB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// WithJobLock returns a function that runs a job only while holding the
+// named lock: with PostgreSQL, a session advisory lock, so that exactly one
+// replica runs each scheduled job; with SQLite (one process), at once.
+func (db *DB) WithJobLock(name string) func(ctx context.Context, job func(context.Context) error) error {
+	return func(ctx context.Context, job func(context.Context) error) error {
+		if db.dialect != Postgres {
+			return job(ctx)
+		}
+		conn, err := db.write.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(hashtext($1))", "opsguard-job:"+name).Scan(&got); err != nil {
+			return fmt.Errorf("job lock %s: %w", name, err)
+		}
+		if !got {
+			return nil // another replica runs it
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", "opsguard-job:"+name)
+		return job(ctx)
+	}
+}

@@ -1,0 +1,170 @@
+// Package app wires one opsguard instance together from its process
+// config: the store, the ledger, the services and the control engine. The
+// command line, the server and the end-to-end tests build it the same way.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/config"
+	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/notify"
+	"github.com/opsguard/opsguard/store"
+)
+
+// App is one wired instance.
+type App struct {
+	Config   config.Config
+	DB       *store.DB
+	Log      *ledger.Log
+	Auth     *auth.Service
+	Controls *control.Engine
+	Notify   *notify.Dispatcher
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Options tune Open.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Argon2 overrides the password hashing cost (tests).
+	Argon2 auth.Argon2Params
+}
+
+// DSN is the database the config names: its PostgreSQL URL, or the SQLite
+// file in the data directory.
+func DSN(cfg config.Config) string {
+	if cfg.Server.Database != "" {
+		return cfg.Server.Database
+	}
+	return filepath.Join(cfg.Server.DataDir, "opsguard.db")
+}
+
+// Open opens an initialised instance: its key must exist.
+func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	key, err := ledger.LoadKey(cfg.KeyFile())
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, DSN(cfg))
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, DB: db, Logger: opts.Logger, Now: opts.Now}
+	a.Log = ledger.New(key, ledger.Options{Now: opts.Now, Logger: opts.Logger, WitnessURL: cfg.Ledger.WitnessURL})
+	a.Auth = auth.NewService(store.Bind[auth.Tx](db), a.Log, auth.Options{
+		SessionTTL:       cfg.Auth.SessionTTL,
+		MaxFailedSignIns: cfg.Auth.MaxFailedSignIns,
+		SignInWindow:     cfg.Auth.SignInWindow,
+		TokenTTL:         time.Duration(cfg.Auth.TokenTTLDays) * 24 * time.Hour,
+		Argon2:           opts.Argon2,
+		Now:              opts.Now,
+	})
+	if a.Notify, err = a.dispatcher(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.Controls = control.NewEngine(store.Bind[control.Tx](db), a.Log, opts.Now, opts.Logger)
+	if err := a.registerControls(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) registerControls() error {
+	cs := []control.Control{
+		control.LedgerVerifies(a.VerifyLedger),
+		control.CheckpointPublished(a.LedgerSize, a.publishedSize, a.Now),
+		a.Controls.RunsOnSchedule(a.Config.Controls.Interval),
+	}
+	cs = append(cs, a.Auth.Controls()...)
+	return a.Controls.Register(cs...)
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// InitResult says what Init created.
+type InitResult struct {
+	KeyCreated    bool
+	PublicKey     string
+	KeyPath       string
+	AdminCreated  bool
+	AdminUsername string
+	// AdminPassword is set only when Init generated it: print it once.
+	AdminPassword string
+}
+
+// Init prepares the data directory: the ledger key (unless it exists), the
+// database and its migrations, and a first administrator when there are no
+// users. password may be empty: then one is generated and returned.
+func Init(ctx context.Context, cfg config.Config, adminUser, password string, opts Options) (*App, InitResult, error) {
+	res := InitResult{KeyPath: cfg.KeyFile()}
+	if _, err := os.Stat(cfg.KeyFile()); errors.Is(err, fs.ErrNotExist) {
+		k, err := ledger.CreateKey(cfg.KeyFile())
+		if err != nil {
+			return nil, res, err
+		}
+		res.KeyCreated = true
+		res.PublicKey = k.Public
+	} else if err != nil {
+		return nil, res, fmt.Errorf("ledger key: %w", err)
+	}
+	a, err := Open(ctx, cfg, opts)
+	if err != nil {
+		return nil, res, err
+	}
+	res.PublicKey = a.Log.Key().Public
+	has, err := a.Auth.HasUsers(ctx)
+	if err != nil {
+		a.Close()
+		return nil, res, err
+	}
+	if has {
+		return a, res, nil
+	}
+	if adminUser == "" {
+		adminUser = "admin"
+	}
+	generated := password == ""
+	if generated {
+		password = auth.GeneratePassword()
+	}
+	if _, err := a.Auth.CreateUser(ctx, auth.CLI("init"), auth.NewUser{Username: adminUser, DisplayName: "Administrator", Role: auth.Admin, Password: password}); err != nil {
+		a.Close()
+		return nil, res, err
+	}
+	res.AdminCreated, res.AdminUsername = true, adminUser
+	if generated {
+		res.AdminPassword = password
+	}
+	return a, res, nil
+}
+
+// ReadSecretFile reads a secret (password, HMAC key) from a file, trimming
+// one trailing newline.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}

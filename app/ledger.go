@@ -1,0 +1,269 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/store"
+)
+
+// VerifyLedger checks the whole ledger in one snapshot against its
+// checkpoints and the checkpoint file outside the database.
+func (a *App) VerifyLedger(ctx context.Context) (*ledger.Report, error) {
+	ext, err := ledger.ReadCheckpointFile(a.Log.Key().CheckpointPath())
+	if err != nil {
+		return nil, err
+	}
+	var rep *ledger.Report
+	err = a.DB.View(ctx, func(tx *store.Tx) error {
+		rep, err = ledger.Verify(ctx, tx, a.Log.Verifier(), ext)
+		return err
+	})
+	return rep, err
+}
+
+// LedgerSize is the size of the newest checkpoint.
+func (a *App) LedgerSize(ctx context.Context) (int64, error) {
+	cp, _, err := a.Head(ctx)
+	return cp.Size, err
+}
+
+// Head returns the newest checkpoint.
+func (a *App) Head(ctx context.Context) (ledger.Checkpoint, bool, error) {
+	var cp ledger.Checkpoint
+	var ok bool
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		var err error
+		cp, ok, err = tx.LedgerHead(ctx)
+		return err
+	})
+	cp.Frontier = nil
+	return cp, ok, err
+}
+
+func (a *App) publishedSize() (int64, error) {
+	b, err := ledger.ReadCheckpointFile(a.Log.Key().CheckpointPath())
+	if err != nil || b == nil {
+		return 0, err
+	}
+	_, size, _, err := ledger.OpenCheckpoint(b, a.Log.Verifier())
+	return size, err
+}
+
+// Republish writes the newest checkpoint out again (file and witness): the
+// server does it every ledger.checkpoint_interval, so a witness that missed
+// one catches up and a deleted file comes back.
+func (a *App) Republish(ctx context.Context) error {
+	cp, ok, err := a.Head(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	a.Log.Publish(ctx, cp)
+	return nil
+}
+
+// Entries lists ledger entries newest first.
+func (a *App) Entries(ctx context.Context, f store.EntryFilter) ([]ledger.Entry, error) {
+	var es []ledger.Entry
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		var err error
+		es, err = tx.ListEntries(ctx, f)
+		return err
+	})
+	return es, err
+}
+
+// Entry returns one ledger entry.
+func (a *App) Entry(ctx context.Context, seq int64) (ledger.Entry, error) {
+	var e ledger.Entry
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		var err error
+		e, err = tx.Entry(ctx, seq)
+		return err
+	})
+	return e, err
+}
+
+// Evidence returns a stored evidence blob.
+func (a *App) Evidence(ctx context.Context, sha string) (ledger.Blob, error) {
+	var b ledger.Blob
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		var err error
+		b, err = tx.Blob(ctx, sha)
+		return err
+	})
+	return b, err
+}
+
+// InclusionProof is an entry with its audit path to a signed checkpoint.
+type InclusionProof struct {
+	Entry      ledger.Entry `json:"entry"`
+	Size       int64        `json:"size"`
+	Checkpoint string       `json:"checkpoint"`
+	Hashes     [][]byte     `json:"hashes"`
+	PublicKey  string       `json:"public_key"`
+}
+
+// ConsistencyProof proves that one checkpoint extends another.
+type ConsistencyProof struct {
+	From           int64    `json:"from"`
+	To             int64    `json:"to"`
+	FromCheckpoint string   `json:"from_checkpoint"`
+	ToCheckpoint   string   `json:"to_checkpoint"`
+	Hashes         [][]byte `json:"hashes"`
+	PublicKey      string   `json:"public_key"`
+}
+
+// Inclusion proves entry seq is in the checkpoint of size (0: the newest).
+func (a *App) Inclusion(ctx context.Context, seq, size int64) (InclusionProof, error) {
+	var p InclusionProof
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		cp, err := a.checkpointAt(ctx, tx, size)
+		if err != nil {
+			return err
+		}
+		if seq < 1 || seq > cp.Size {
+			return opsguard.Errorf(opsguard.EInvalid, "entry %d is not in the checkpoint of size %d", seq, cp.Size)
+		}
+		leaves, err := tx.LeafHashes(ctx, cp.Size)
+		if err != nil {
+			return err
+		}
+		if p.Entry, err = tx.Entry(ctx, seq); err != nil {
+			return err
+		}
+		p.Size, p.Checkpoint = cp.Size, string(cp.Note)
+		p.Hashes, err = ledger.InclusionProof(leaves, seq-1, cp.Size)
+		return err
+	})
+	p.PublicKey = a.Log.Key().Public
+	return p, err
+}
+
+// Consistency proves the checkpoint of size to extends the one of size from.
+func (a *App) Consistency(ctx context.Context, from, to int64) (ConsistencyProof, error) {
+	p := ConsistencyProof{From: from, To: to, PublicKey: a.Log.Key().Public}
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		cp2, err := a.checkpointAt(ctx, tx, to)
+		if err != nil {
+			return err
+		}
+		cp1, err := a.checkpointAt(ctx, tx, from)
+		if err != nil {
+			return err
+		}
+		if cp1.Size > cp2.Size {
+			return opsguard.Errorf(opsguard.EInvalid, "from (%d) must not be larger than to (%d)", cp1.Size, cp2.Size)
+		}
+		leaves, err := tx.LeafHashes(ctx, cp2.Size)
+		if err != nil {
+			return err
+		}
+		p.From, p.To = cp1.Size, cp2.Size
+		p.FromCheckpoint, p.ToCheckpoint = string(cp1.Note), string(cp2.Note)
+		p.Hashes, err = ledger.ConsistencyProof(leaves, cp1.Size, cp2.Size)
+		return err
+	})
+	return p, err
+}
+
+func (a *App) checkpointAt(ctx context.Context, tx *store.Tx, size int64) (ledger.Checkpoint, error) {
+	if size == 0 {
+		cp, ok, err := tx.LedgerHead(ctx)
+		if err != nil {
+			return cp, err
+		}
+		if !ok {
+			return cp, opsguard.Errorf(opsguard.ENotFound, "the ledger is empty")
+		}
+		return cp, nil
+	}
+	cp, err := tx.Checkpoint(ctx, size)
+	if err != nil {
+		return cp, opsguard.Errorf(opsguard.ENotFound, "no signed checkpoint of size %d (checkpoints are signed at the end of each write)", size)
+	}
+	return cp, nil
+}
+
+// Export is everything needed to verify the ledger offline with the public
+// key alone: entries, checkpoints and evidence.
+type Export struct {
+	Format      string              `json:"format"`
+	PublicKey   string              `json:"public_key"`
+	Checkpoints []ledger.Checkpoint `json:"checkpoints"`
+	Entries     []ledger.Entry      `json:"entries"`
+	Blobs       []ledger.Blob       `json:"evidence"`
+}
+
+// ExportFormat names the export's layout.
+const ExportFormat = "opsguard-ledger-export/v1"
+
+// ExportLedger collects the whole ledger in one snapshot.
+func (a *App) ExportLedger(ctx context.Context) (*Export, error) {
+	x := &Export{Format: ExportFormat, PublicKey: a.Log.Key().Public}
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		var err error
+		if x.Checkpoints, err = tx.Checkpoints(ctx); err != nil {
+			return err
+		}
+		if err := tx.ScanEntries(ctx, func(e *ledger.Entry) error {
+			c := *e
+			c.Payload = append([]byte(nil), e.Payload...)
+			x.Entries = append(x.Entries, c)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.ScanBlobs(ctx, func(b ledger.Blob) error {
+			x.Blobs = append(x.Blobs, b)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export ledger: %w", err)
+	}
+	return x, nil
+}
+
+// Verify checks an export offline: against its own public key, or against
+// trusted when given (the key an auditor got by other means).
+func (x *Export) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {
+	if x.Format != ExportFormat {
+		return nil, fmt.Errorf("export: format %q, want %q", x.Format, ExportFormat)
+	}
+	pub := x.PublicKey
+	if trusted != "" {
+		pub = trusted
+	}
+	v, err := ledger.NewVerifier(pub)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.Verify(ctx, exportSource{x}, v, nil)
+}
+
+type exportSource struct{ x *Export }
+
+func (s exportSource) Checkpoints(context.Context) ([]ledger.Checkpoint, error) {
+	return s.x.Checkpoints, nil
+}
+
+func (s exportSource) ScanEntries(_ context.Context, fn func(*ledger.Entry) error) error {
+	for i := range s.x.Entries {
+		if err := fn(&s.x.Entries[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s exportSource) ScanBlobs(_ context.Context, fn func(ledger.Blob) error) error {
+	for _, b := range s.x.Blobs {
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

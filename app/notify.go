@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/notify"
+	"github.com/opsguard/opsguard/store"
+)
+
+// dispatcher builds the notification channels of the config.
+func (a *App) dispatcher() (*notify.Dispatcher, error) {
+	var chans []notify.Channel
+	for _, c := range a.Config.Notifications.Channels {
+		switch c.Type {
+		case "webhook":
+			secret, err := ReadSecretFile(c.SecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("notification channel %s: %w", c.Name, err)
+			}
+			w, err := notify.NewWebhook(c.Name, notify.WebhookConfig{URL: c.URL, Secret: []byte(secret)})
+			if err != nil {
+				return nil, err
+			}
+			chans = append(chans, w)
+		case "email":
+			var pw string
+			if c.PasswordFile != "" {
+				var err error
+				if pw, err = ReadSecretFile(c.PasswordFile); err != nil {
+					return nil, fmt.Errorf("notification channel %s: %w", c.Name, err)
+				}
+			}
+			e, err := notify.NewEmail(c.Name, notify.EmailConfig{Addr: c.SMTPAddr, From: c.From, To: c.To, Username: c.Username, Password: pw})
+			if err != nil {
+				return nil, err
+			}
+			chans = append(chans, e)
+		}
+	}
+	return notify.NewDispatcher(chans, a.Config.Notifications.Routes, attemptRecorder{a.DB, a.Log}, notify.Options{Now: a.Now, Logger: a.Logger})
+}
+
+// attemptRecorder stores each delivery attempt and ledgers it.
+type attemptRecorder struct {
+	db  *store.DB
+	log *ledger.Log
+}
+
+func (r attemptRecorder) RecordAttempt(ctx context.Context, at notify.Attempt) error {
+	return r.db.Update(ctx, func(tx *store.Tx) error {
+		aid, err := tx.InsertNotificationAttempt(ctx, at)
+		if err != nil {
+			return err
+		}
+		_, err = r.log.Append(ctx, tx, ledger.Event{Actor: "system", Kind: "notification.attempt", Subject: "notification/" + at.MessageID,
+			Payload: map[string]any{"attempt_id": aid, "kind": at.Kind, "channel": at.Channel, "attempt": at.Number,
+				"time": at.Time.UTC().Format(time.RFC3339Nano), "ok": at.OK, "error": at.Error}})
+		return err
+	})
+}

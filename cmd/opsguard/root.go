@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"runtime/debug"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsguard/opsguard/app"
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// globals are the flags every command shares.
+type globals struct {
+	configPath string
+	dataDir    string
+	database   string
+	output     string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "opsguard",
+		Short:         "Operate and prove an Operations Security policy",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	f := root.PersistentFlags()
+	f.StringVarP(&g.configPath, "config", "c", os.Getenv("OPSGUARD_CONFIG"), "process config file (YAML; env OPSGUARD_CONFIG)")
+	f.StringVar(&g.dataDir, "data-dir", "", "data directory (env OPSGUARD_DATA_DIR; default ./opsguard-data)")
+	f.StringVar(&g.database, "database", "", "postgres:// URL instead of SQLite in the data directory (env OPSGUARD_DATABASE_URL)")
+	f.StringVarP(&g.output, "output", "o", "table", "output of listings: table or json")
+	root.AddCommand(
+		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), versionCmd(),
+	)
+	return root
+}
+
+// config loads the process config: file, then environment, then flags.
+func (g *globals) config() (config.Config, error) {
+	cfg, err := config.Load(g.configPath)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.ApplyEnv(os.Getenv)
+	if g.dataDir != "" {
+		cfg.Server.DataDir = g.dataDir
+	}
+	if g.database != "" {
+		cfg.Server.Database = g.database
+	}
+	if g.output != "table" && g.output != "json" {
+		return cfg, fmt.Errorf("--output %q: want table or json", g.output)
+	}
+	return cfg, cfg.Validate()
+}
+
+// open opens the initialised instance named by the config.
+func (g *globals) open(ctx context.Context) (*app.App, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	return app.Open(ctx, cfg, app.Options{Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+}
+
+// cliPrincipal is the operator at this shell: whoever can read the data
+// directory and the key administers it; the ledger names their OS account.
+func cliPrincipal() auth.Principal {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return auth.CLI(name)
+}
+
+// emit prints v as JSON or, for tables, calls table with a tab writer.
+func (g *globals) emit(w io.Writer, v any, table func(tw *tabwriter.Writer)) error {
+	if g.output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	table(tw)
+	return tw.Flush()
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			v := version
+			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+				v = bi.Main.Version
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "opsguard %s\n", v)
+		},
+	}
+}
+
+func configCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Work with the process config"}
+	c.AddCommand(&cobra.Command{
+		Use:   "check FILE",
+		Short: "Validate a process config without starting anything",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return g.emit(cmd.OutOrStdout(), cfg, nil)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (SLA days critical %d, high %d, medium %d, low %d; controls every %s)\n", args[0],
+				cfg.Vuln.SLADays.Critical, cfg.Vuln.SLADays.High, cfg.Vuln.SLADays.Medium, cfg.Vuln.SLADays.Low, cfg.Controls.Interval)
+			return nil
+		},
+	})
+	return c
+}

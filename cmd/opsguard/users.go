@@ -1,0 +1,190 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsguard/opsguard/auth"
+)
+
+func userCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "user", Short: "Manage users"}
+	var role, display, email, pwFile string
+	add := &cobra.Command{
+		Use:   "add USERNAME",
+		Short: "Create a user (password from --password-file, OPSGUARD_USER_PASSWORD, a prompt or stdin)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := auth.ParseRole(role)
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(pwFile, "OPSGUARD_USER_PASSWORD", cmd.InOrStdin(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, err := a.Auth.CreateUser(cmd.Context(), cliPrincipal(), auth.NewUser{Username: args[0], DisplayName: display, Email: email, Role: r, Password: pw})
+			if err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "Created user %s (%s) with id %s.\n", u.Username, u.Role, u.ID)
+			})
+		},
+	}
+	add.Flags().StringVar(&role, "role", "", "role: admin, security_officer, engineering_head, infra_ops, engineer, auditor or agent")
+	add.Flags().StringVar(&display, "name", "", "display name")
+	add.Flags().StringVar(&email, "email", "", "email address")
+	add.Flags().StringVar(&pwFile, "password-file", "", "file holding the password")
+	add.MarkFlagRequired("role")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			us, err := a.Auth.ListUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if us == nil {
+				us = []auth.User{}
+			}
+			return g.emit(cmd.OutOrStdout(), us, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "USERNAME\tROLE\tNAME\tEMAIL\tCREATED\tSTATE")
+				for _, u := range us {
+					state := "active"
+					if !u.Active() {
+						state = "disabled " + u.DisabledAt.Format(time.DateOnly)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, u.DisplayName, u.Email, u.CreatedAt.Format(time.DateOnly), state)
+				}
+			})
+		},
+	}
+	disable := &cobra.Command{
+		Use:   "disable USERNAME",
+		Short: "Disable a user: their sessions and tokens stop at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, err := a.Auth.DisableUser(cmd.Context(), cliPrincipal(), args[0])
+			if err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Disabled %s.\n", u.Username) })
+		},
+	}
+	c.AddCommand(add, list, disable)
+	return c
+}
+
+func tokenCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "token", Short: "Manage API tokens"}
+	var owner, name string
+	var ttlDays int
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API token for a user; the secret is printed once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if owner == "" {
+				return fmt.Errorf("--user is required")
+			}
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			t, secret, err := a.Auth.CreateToken(cmd.Context(), cliPrincipal(), owner, name, time.Duration(ttlDays)*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				Token  auth.Token `json:"token"`
+				Secret string     `json:"secret"`
+			}{t, secret}
+			return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "Token %s for %s. Its secret, shown this once:\n%s\n", t.ID, t.Username, secret)
+			})
+		},
+	}
+	create.Flags().StringVar(&owner, "user", "", "user the token acts as")
+	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. ci-trivy")
+	create.Flags().IntVar(&ttlDays, "ttl-days", 0, "lifetime in days (default: auth.token_ttl_days of the config)")
+	create.MarkFlagRequired("name")
+
+	var listUser string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List API tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ts, err := a.Auth.ListTokens(cmd.Context(), cliPrincipal(), listUser)
+			if err != nil {
+				return err
+			}
+			if ts == nil {
+				ts = []auth.Token{}
+			}
+			return g.emit(cmd.OutOrStdout(), ts, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "ID\tUSER\tNAME\tCREATED\tEXPIRES\tSTATE")
+				for _, t := range ts {
+					exp, state := "never", "active"
+					if t.ExpiresAt != nil {
+						exp = t.ExpiresAt.Format(time.DateOnly)
+						if time.Now().After(*t.ExpiresAt) {
+							state = "expired"
+						}
+					}
+					if t.RevokedAt != nil {
+						state = "revoked " + t.RevokedAt.Format(time.DateOnly)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.Name, t.CreatedAt.Format(time.DateOnly), exp, state)
+				}
+			})
+		},
+	}
+	list.Flags().StringVar(&listUser, "user", "", "only this user's tokens")
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke an API token at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			t, err := a.Auth.RevokeToken(cmd.Context(), cliPrincipal(), args[0])
+			if err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Revoked %s (%s of %s).\n", t.ID, t.Name, t.Username) })
+		},
+	}
+	c.AddCommand(create, list, revoke)
+	return c
+}

@@ -1,0 +1,93 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/opsguard/opsguard/ledger"
+)
+
+// LedgerVerifies is LG-3: the ledger recomputes to its signed checkpoints
+// and the one kept outside the database.
+func LedgerVerifies(verify func(ctx context.Context) (*ledger.Report, error)) Control {
+	return Control{
+		ID: "LG-3.ledger-verifies", Requirement: "LG-3",
+		Title: "The ledger of evidence verifies against its signed checkpoints",
+		Evaluate: func(ctx context.Context) (Outcome, error) {
+			rep, err := verify(ctx)
+			if err != nil {
+				return Outcome{}, err
+			}
+			refs := []Ref{{Kind: "checkpoint", ID: strconv.FormatInt(rep.Size, 10)}}
+			if !rep.OK() {
+				if rep.FirstBadSeq > 0 {
+					refs = append(refs, Ref{Kind: "ledger", ID: strconv.FormatInt(rep.FirstBadSeq, 10), Note: "first bad entry"})
+				}
+				return Outcome{Status: Fail, Summary: fmt.Sprintf("The ledger does not verify: %s", rep.Problems[0]), Refs: refs}, nil
+			}
+			return Outcome{Status: Pass, Refs: refs, Summary: fmt.Sprintf(
+				"All %d entries, %d checkpoints and %d evidence files verify; the checkpoint outside the database covers %d entries.",
+				rep.Entries, rep.Checkpoints, rep.Blobs, rep.External)}, nil
+		},
+	}
+}
+
+// CheckpointPublished is LG-3: the newest checkpoint is also kept outside
+// the database, so that cutting the log's tail is detectable.
+func CheckpointPublished(head func(ctx context.Context) (int64, error), external func() (int64, error), now func() time.Time) Control {
+	return Control{
+		ID: "LG-3.checkpoint-published", Requirement: "LG-3",
+		Title: "The newest checkpoint is kept outside the database",
+		Evaluate: func(ctx context.Context) (Outcome, error) {
+			size, err := head(ctx)
+			if err != nil {
+				return Outcome{}, err
+			}
+			ext, err := external()
+			if err != nil {
+				return Outcome{Status: Fail, Summary: "The checkpoint file beside the ledger key cannot be read: " + err.Error()}, nil
+			}
+			ref := []Ref{{Kind: "checkpoint", ID: strconv.FormatInt(size, 10)}}
+			switch {
+			case size == 0:
+				return Outcome{Status: NotApplicable, Summary: "The ledger is empty."}, nil
+			case ext == 0:
+				return Outcome{Status: Fail, Summary: "No checkpoint is kept outside the database.", Refs: ref}, nil
+			case ext > size:
+				return Outcome{Status: Fail, Summary: fmt.Sprintf("The checkpoint outside the database covers %d entries but the database has %d: entries were cut off.", ext, size), Refs: ref}, nil
+			case ext < size:
+				// The file is written after each commit; a lag means the
+				// writes to it fail.
+				return Outcome{Status: Fail, Summary: fmt.Sprintf("The checkpoint outside the database covers %d of %d entries: it is not being updated.", ext, size), Refs: ref}, nil
+			}
+			return Outcome{Status: Pass, Summary: fmt.Sprintf("The checkpoint outside the database covers all %d entries.", size), Refs: ref}, nil
+		},
+	}
+}
+
+// RunsOnSchedule is GV-3: compliance is checked continuously, so the
+// previous run must be no older than the schedule allows.
+func (e *Engine) RunsOnSchedule(interval time.Duration) Control {
+	return Control{
+		ID: "GV-3.controls-on-schedule", Requirement: "GV-3",
+		Title: "Every control is evaluated on schedule",
+		Evaluate: func(ctx context.Context) (Outcome, error) {
+			last, ok, err := e.LastRun(ctx)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if !ok {
+				return Outcome{Status: NotApplicable, Summary: "This is the first run of the controls."}, nil
+			}
+			ref := []Ref{{Kind: "run", ID: last.ID}}
+			age := e.now().Sub(last.StartedAt)
+			// Allow one missed beat: a run takes time, a restart delays one.
+			if age > interval+interval/2 {
+				return Outcome{Status: Fail, Refs: ref, Summary: fmt.Sprintf("The previous run was %s ago; the schedule is every %s.", age.Round(time.Minute), interval)}, nil
+			}
+			return Outcome{Status: Pass, Refs: ref, Summary: fmt.Sprintf("The previous run was %s ago, within the schedule of every %s.", age.Round(time.Second), interval)}, nil
+		},
+	}
+}

@@ -1,0 +1,89 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/opsguard/opsguard"
+)
+
+// maxBody bounds JSON request bodies; uploads of reports use their own limit.
+const maxBody = 1 << 20
+
+// ErrorBody is the one error shape of the API.
+type ErrorBody struct {
+	Error struct {
+		Code    string         `json:"code"`
+		Message string         `json:"message"`
+		Details map[string]any `json:"details,omitempty"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string, details map[string]any) {
+	var b ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	b.Error.Details = map[string]any{"request_id": requestIDOf(r)}
+	for k, v := range details {
+		b.Error.Details[k] = v
+	}
+	writeJSON(w, status, b)
+}
+
+// decode reads a JSON body into v strictly: unknown fields, wrong types,
+// trailing data and truncation are errors that say where.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return opsguard.Errorf(opsguard.EInvalid, "request body: unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func bodyError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return err
+	case errors.Is(err, io.EOF):
+		return opsguard.Errorf(opsguard.EInvalid, "request body: empty, want a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return opsguard.Errorf(opsguard.EInvalid, "request body: truncated JSON")
+	case errors.As(err, &se):
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("request body: invalid JSON at byte %d: %v", se.Offset, se), Details: map[string]any{"offset": se.Offset}}
+	case errors.As(err, &te):
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("request body: field %q must be %s, not %s", te.Field, te.Type, te.Value), Details: map[string]any{"field": te.Field, "offset": te.Offset}}
+	}
+	return &opsguard.Error{Code: opsguard.EInvalid, Message: "request body: " + err.Error()}
+}
+
+// intParam reads an optional integer query parameter.
+func intParam(r *http.Request, name string, def int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("query parameter %s: want a non-negative integer, got %q", name, s), Details: map[string]any{"field": name}}
+	}
+	return n, nil
+}

@@ -1,0 +1,236 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/store"
+)
+
+type ledgerReport = ledger.Report
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+func parsePages() *template.Template {
+	funcs := template.FuncMap{
+		"hex":  hex.EncodeToString,
+		"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"short": func(s string, n int) string {
+			if len(s) <= n {
+				return s
+			}
+			return s[:n] + "…"
+		},
+		"statusLabel": func(s control.Status) string { return strings.ReplaceAll(string(s), "_", " ") },
+		"str":         func(b []byte) string { return string(b) },
+	}
+	return template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
+}
+
+func (s *Server) uiRoutes() []Route {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	return []Route{
+		{Method: "GET", Pattern: "/static/", Public: true, UI: true, Summary: "Style sheet and images", handle: func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			files.ServeHTTP(w, r)
+			return nil
+		}},
+		{Method: "GET", Pattern: "/login", Public: true, UI: true, Summary: "Sign-in page", handle: s.uiLogin},
+		{Method: "POST", Pattern: "/login", Public: true, UI: true, Summary: "Sign in", handle: s.uiLoginPost},
+		{Method: "POST", Pattern: "/logout", Perm: auth.Read, UI: true, Summary: "Sign out", handle: s.uiLogout},
+		{Method: "GET", Pattern: "/{$}", Perm: auth.Read, UI: true, Summary: "Compliance dashboard", handle: s.uiDashboard},
+		{Method: "POST", Pattern: "/controls/run", Perm: auth.RunControls, UI: true, Summary: "Run every control now", handle: s.uiRunControls},
+		{Method: "GET", Pattern: "/ledger", Perm: auth.Read, UI: true, Summary: "Ledger page", handle: s.uiLedger},
+		{Method: "POST", Pattern: "/ledger/verify", Perm: auth.Read, UI: true, Summary: "Verify the ledger now", handle: s.uiVerify},
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Title string
+	Me    *auth.Principal
+	CSRF  string
+	Data  any
+	Error string
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, p); err != nil {
+		s.logger.Error("render", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, status, "error.html", page{Title: http.StatusText(status), Error: msg, Data: requestIDOf(r)})
+}
+
+func (s *Server) uiLogin(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	s.render(w, http.StatusOK, "login.html", page{Title: "Sign in", Data: safeNext(r.URL.Query().Get("next"))})
+	return nil
+}
+
+// safeNext keeps redirects after sign-in on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) uiLoginPost(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return opsguard.Errorf(opsguard.EInvalid, "sign-in form: %v", err)
+	}
+	next := safeNext(r.PostFormValue("next"))
+	_, secret, err := s.app.Auth.SignIn(r.Context(), r.PostFormValue("username"), r.PostFormValue("password"), remoteIP(r))
+	if err != nil {
+		code := opsguard.ErrorCode(err)
+		if code != opsguard.EUnauthenticated && code != opsguard.ERateLimited {
+			return err
+		}
+		s.render(w, status(code), "login.html", page{Title: "Sign in", Error: opsguard.ErrorMessage(err), Data: next})
+		return nil
+	}
+	s.setSession(w, secret)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) uiLogout(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if c, err := r.Cookie(sessionCookie); err == nil && p.Via == "session" {
+		if err := s.app.Auth.SignOut(r.Context(), p, c.Value); err != nil {
+			return err
+		}
+	}
+	s.clearSession(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// areaView is one policy area on the dashboard.
+type areaView struct {
+	control.Area
+	Items  []control.Item
+	Counts map[string]int
+}
+
+type dashboard struct {
+	Areas   []areaView
+	Totals  map[string]int
+	LastRun *control.Run
+	CanRun  bool
+}
+
+func (s *Server) uiDashboard(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	cat, err := s.app.Controls.Catalog(r.Context())
+	if err != nil {
+		return err
+	}
+	d := dashboard{Totals: map[string]int{}, CanRun: p.Can(auth.RunControls)}
+	for _, a := range control.Areas {
+		av := areaView{Area: a, Counts: map[string]int{}}
+		for _, it := range cat {
+			if it.Area == a.Code {
+				av.Items = append(av.Items, it)
+				av.Counts[string(it.Status)]++
+				d.Totals[string(it.Status)]++
+			}
+		}
+		d.Areas = append(d.Areas, av)
+	}
+	if last, ok, err := s.app.Controls.LastRun(r.Context()); err != nil {
+		return err
+	} else if ok {
+		d.LastRun = &last
+	}
+	s.render(w, http.StatusOK, "dashboard.html", page{Title: "Compliance", Me: &p, CSRF: p.CSRFToken, Data: d})
+	return nil
+}
+
+func (s *Server) uiRunControls(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if _, err := s.app.Controls.Run(r.Context(), p.Name(), "manual"); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return nil
+}
+
+type ledgerView struct {
+	Head    *ledger.Checkpoint
+	Entries []ledger.Entry
+	Next    int64 // seq for the older page, 0 when none
+	Report  *ledger.Report
+	Public  string
+}
+
+func (s *Server) ledgerView(r *http.Request) (ledgerView, error) {
+	var v ledgerView
+	before, err := intParam(r, "before", 0)
+	if err != nil {
+		return v, err
+	}
+	cp, ok, err := s.app.Head(r.Context())
+	if err != nil {
+		return v, err
+	}
+	if ok {
+		v.Head = &cp
+	}
+	const pageSize = 50
+	if v.Entries, err = s.app.Entries(r.Context(), store.EntryFilter{Before: before, Limit: pageSize}); err != nil {
+		return v, err
+	}
+	if n := len(v.Entries); n == pageSize && v.Entries[n-1].Seq > 1 {
+		v.Next = v.Entries[n-1].Seq
+	}
+	v.Public = s.app.Log.Key().Public
+	return v, nil
+}
+
+func (s *Server) uiLedger(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	v, err := s.ledgerView(r)
+	if err != nil {
+		return err
+	}
+	s.render(w, http.StatusOK, "ledger.html", page{Title: "Ledger", Me: &p, CSRF: p.CSRFToken, Data: v})
+	return nil
+}
+
+func (s *Server) uiVerify(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	v, err := s.ledgerView(r)
+	if err != nil {
+		return err
+	}
+	if v.Report, err = s.app.VerifyLedger(r.Context()); err != nil {
+		return err
+	}
+	s.render(w, http.StatusOK, "ledger.html", page{Title: "Ledger", Me: &p, CSRF: p.CSRFToken, Data: v})
+	return nil
+}

@@ -70,10 +70,10 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a Dispatcher sending kind k to the channels named in
-// routes[k], or in routes[DefaultRoute] when k has no route (an empty
-// routes[k] silences k). It fails if a
-// route names an unknown channel, so a typo in the config is caught at start
-// rather than when the first alert silently goes nowhere.
+// routes[k], or in routes[DefaultRoute] when k has no route; an empty
+// routes[k] silences k. It fails if a route names an unknown channel, so a
+// typo in the config is caught at start rather than when the first alert
+// silently goes nowhere.
 func NewDispatcher(channels []Channel, routes map[string][]string, rec Recorder, opts Options) (*Dispatcher, error) {
 	if rec == nil {
 		return nil, fmt.Errorf("dispatcher: a Recorder is required: %w", ErrInvalidConfig)

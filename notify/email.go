@@ -106,6 +106,11 @@ func (e *Email) Send(ctx context.Context, m Message) error {
 }
 
 func (e *Email) send(ctx context.Context, m Message) error {
+	// Compose first: a message that cannot be rendered needs no connection.
+	msg, err := e.compose(m)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", e.cfg.Addr)
@@ -128,7 +133,7 @@ func (e *Email) send(ctx context.Context, m Message) error {
 	if err := e.secure(c); err != nil {
 		return err
 	}
-	if err := e.transfer(c, m); err != nil {
+	if err := e.transfer(c, msg); err != nil {
 		return err
 	}
 	return c.Quit()
@@ -168,7 +173,7 @@ func (e *Email) tlsConfig() *tls.Config {
 	return cfg
 }
 
-func (e *Email) transfer(c *smtp.Client, m Message) error {
+func (e *Email) transfer(c *smtp.Client, msg []byte) error {
 	if err := c.Mail(e.from.Address); err != nil {
 		return fmt.Errorf("mail from: %w", err)
 	}
@@ -176,10 +181,6 @@ func (e *Email) transfer(c *smtp.Client, m Message) error {
 		if err := c.Rcpt(to.Address); err != nil {
 			return fmt.Errorf("rcpt to %s: %w", to.Address, err)
 		}
-	}
-	msg, err := e.compose(m)
-	if err != nil {
-		return err
 	}
 	w, err := c.Data()
 	if err != nil {

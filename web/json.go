@@ -27,9 +27,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	// Compact on purpose: indenting would rewrite ledger payloads, whose
+	// exact bytes are hashed into the tree.
+	json.NewEncoder(w).Encode(v)
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string, details map[string]any) {

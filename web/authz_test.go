@@ -1,0 +1,129 @@
+package web_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/opsguard/opsguard/auth"
+)
+
+// allowed is the written rule of who may call each route. A route missing
+// here fails the test: adding a route means deciding who may use it.
+var allowed = map[string][]auth.Role{
+	"POST /api/v1/session":                  nil, // public: signing in
+	"GET /static/":                          nil, // public: the sign-in page's style
+	"GET /login":                            nil,
+	"POST /login":                           nil,
+	"DELETE /api/v1/session":                readers,
+	"GET /api/v1/me":                        readers,
+	"GET /api/v1/openapi.json":              readers,
+	"GET /api/v1/config":                    readers,
+	"GET /api/v1/users":                     readers,
+	"POST /api/v1/users":                    {auth.Admin},
+	"POST /api/v1/users/{username}/disable": {auth.Admin},
+	"GET /api/v1/tokens":                    readers,
+	"POST /api/v1/tokens":                   readers,
+	"DELETE /api/v1/tokens/{id}":            readers,
+	"GET /api/v1/catalog":                   readers,
+	"GET /api/v1/controls":                  readers,
+	"GET /api/v1/controls/{id}/history":     readers,
+	"POST /api/v1/controls/runs":            {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
+	"GET /api/v1/ledger/checkpoint":         readers,
+	"GET /api/v1/ledger/entries":            readers,
+	"GET /api/v1/ledger/entries/{seq}":      readers,
+	"POST /api/v1/ledger/verify":            readers,
+	"GET /api/v1/ledger/proof/inclusion":    readers,
+	"GET /api/v1/ledger/proof/consistency":  readers,
+	"GET /api/v1/ledger/evidence/{sha256}":  readers,
+	"GET /api/v1/ledger/export":             readers,
+	"GET /metrics":                          readers,
+	"POST /logout":                          readers,
+	"GET /{$}":                              readers,
+	"POST /controls/run":                    {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
+	"GET /ledger":                           readers,
+	"POST /ledger/verify":                   readers,
+}
+
+// readers are every human role: the auditor reads everything; the agent
+// (a host's token) reads nothing.
+var readers = []auth.Role{auth.Admin, auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer, auth.Auditor}
+
+// concrete turns a route pattern into a path that matches it.
+func concrete(pattern string) string {
+	r := strings.NewReplacer("{$}", "", "{username}", "nobody", "{id}", "tok_00000000000000000000000000000000",
+		"{seq}", "1", "{sha256}", strings.Repeat("0", 64))
+	p := r.Replace(pattern)
+	if p == "/static/" {
+		p = "/static/style.css"
+	}
+	return p
+}
+
+func TestEveryRouteHasARule(t *testing.T) {
+	e := newSQLiteEnv(t)
+	seen := map[string]bool{}
+	for _, rt := range e.server.Routes() {
+		key := rt.Method + " " + rt.Pattern
+		seen[key] = true
+		roles, ok := allowed[key]
+		if !ok {
+			t.Errorf("route %s has no rule in the authorisation test", key)
+			continue
+		}
+		if rt.Public != (roles == nil) {
+			t.Errorf("route %s: public %v, but the rule says %v", key, rt.Public, roles)
+		}
+	}
+	for key := range allowed {
+		if !seen[key] {
+			t.Errorf("rule for %s names no route", key)
+		}
+	}
+}
+
+func TestEveryRouteTimesEveryRole(t *testing.T) {
+	e := newSQLiteEnv(t)
+	for _, rt := range e.server.Routes() {
+		key := rt.Method + " " + rt.Pattern
+		if rt.Public {
+			continue
+		}
+		path := concrete(rt.Pattern)
+		t.Run(key, func(t *testing.T) {
+			resp := e.do(rt.Method, path, "", nil, nil)
+			switch {
+			case rt.UI && rt.Method == "GET":
+				if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+					t.Errorf("anonymous: %d %s, want a redirect to /login", resp.StatusCode, resp.Header.Get("Location"))
+				}
+			case resp.StatusCode != http.StatusUnauthorized:
+				t.Errorf("anonymous: %d, want 401", resp.StatusCode)
+			case !rt.UI:
+				errorOf(t, resp)
+			}
+			for _, role := range auth.Roles {
+				resp := e.do(rt.Method, path, e.tokens[role], nil, nil)
+				want := contains(allowed[key], role)
+				got := resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden
+				if got != want {
+					t.Errorf("%s: status %d, allowed %v", role, resp.StatusCode, want)
+				}
+				if !want && !rt.UI {
+					if b := errorOf(t, resp); b.Error.Code != "forbidden" {
+						t.Errorf("%s: code %q", role, b.Error.Code)
+					}
+				}
+			}
+		})
+	}
+}
+
+func contains(rs []auth.Role, r auth.Role) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}

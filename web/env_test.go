@@ -1,0 +1,165 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opsguard/opsguard/app"
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/config"
+	"github.com/opsguard/opsguard/store/storetest"
+	"github.com/opsguard/opsguard/web"
+)
+
+var ctx = context.Background()
+
+const password = "correct horse battery staple"
+
+// env is a running opsguard server with one user and one API token per role.
+type env struct {
+	t      *testing.T
+	app    *app.App
+	server *web.Server
+	http   *httptest.Server
+	tokens map[auth.Role]string
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t *testing.T, dsn string) *env {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Server.DataDir = dir
+	if !strings.HasSuffix(dsn, ".db") {
+		cfg.Server.Database = dsn
+	}
+	insecure := false
+	cfg.Server.SecureCookies = &insecure // httptest serves plain HTTP
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	a, _, err := app.Init(ctx, cfg, "admin", password, app.Options{Logger: logger, Argon2: auth.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	e := &env{t: t, app: a, tokens: map[auth.Role]string{}, logs: logs}
+	cli := auth.CLI("test")
+	for _, r := range auth.Roles {
+		name := strings.ReplaceAll(string(r), "_", "-")
+		if r != auth.Admin {
+			if _, err := a.Auth.CreateUser(ctx, cli, auth.NewUser{Username: name, Role: r, Password: password}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			name = "admin"
+		}
+		_, secret, err := a.Auth.CreateToken(ctx, cli, name, "test", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[r] = secret
+	}
+	e.server = web.New(a, logger)
+	e.http = httptest.NewServer(e.server.Handler())
+	t.Cleanup(e.http.Close)
+	return e
+}
+
+func newSQLiteEnv(t *testing.T) *env {
+	return newEnv(t, filepath.Join(t.TempDir(), "opsguard.db"))
+}
+
+// do sends a request; token may be "" for none.
+func (e *env) do(method, path, token string, body io.Reader, hdr map[string]string) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.http.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// jsonBody decodes a response body into v.
+func jsonBody(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: decode body: %v", resp.Request.URL.Path, err)
+	}
+}
+
+// errorOf decodes the error shape and checks it is one.
+func errorOf(t *testing.T, resp *http.Response) web.ErrorBody {
+	t.Helper()
+	var b web.ErrorBody
+	jsonBody(t, resp, &b)
+	if b.Error.Code == "" || b.Error.Message == "" || b.Error.Details["request_id"] == nil {
+		t.Fatalf("%s %s: not the error shape: %+v", resp.Request.Method, resp.Request.URL.Path, b)
+	}
+	return b
+}
+
+// signIn signs in through the API and returns the session cookie and CSRF token.
+func (e *env) signIn(user string) (*http.Cookie, string) {
+	e.t.Helper()
+	resp := e.do("POST", "/api/v1/session", "", strings.NewReader(`{"username":"`+user+`","password":"`+password+`"}`), nil)
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("sign in %s: %d", user, resp.StatusCode)
+	}
+	var me struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	jsonBody(e.t, resp, &me)
+	for _, c := range resp.Cookies() {
+		if c.Name == "opsguard_session" {
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+				e.t.Errorf("session cookie not HttpOnly/SameSite=Lax: %+v", c)
+			}
+			return c, me.CSRFToken
+		}
+	}
+	e.t.Fatal("no session cookie")
+	return nil, ""
+}
+
+var _ = storetest.Backends

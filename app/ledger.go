@@ -202,7 +202,7 @@ const ExportFormat = "opsguard-ledger-export/v1"
 
 // ExportLedger collects the whole ledger in one snapshot.
 func (a *App) ExportLedger(ctx context.Context) (*Export, error) {
-	x := &Export{Format: ExportFormat, PublicKey: a.Log.Key().Public}
+	x := &Export{Format: ExportFormat, PublicKey: a.Log.Key().Public, Entries: []ledger.Entry{}, Blobs: []ledger.Blob{}}
 	err := a.DB.View(ctx, func(tx *store.Tx) error {
 		var err error
 		if x.Checkpoints, err = tx.Checkpoints(ctx); err != nil {

@@ -1,0 +1,165 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opsguard/opsguard/app"
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/config"
+	"github.com/opsguard/opsguard/notify"
+	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/store/storetest"
+)
+
+var ctx = context.Background()
+
+var cheap = app.Options{Argon2: auth.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}}
+
+func testConfig(t *testing.T, dsn string) config.Config {
+	cfg := config.Default()
+	cfg.Server.DataDir = t.TempDir()
+	if config.IsPostgresURL(dsn) {
+		cfg.Server.Database = dsn
+	}
+	return cfg
+}
+
+func TestInitIsIdempotent(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			cfg := testConfig(t, b.DSN(t))
+			a, res, err := app.Init(ctx, cfg, "", "", cheap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.KeyCreated || !res.AdminCreated || res.AdminUsername != "admin" || len(res.AdminPassword) < 20 || !strings.HasPrefix(res.PublicKey, "opsguard/") {
+				t.Fatalf("first init: %+v", res)
+			}
+			if _, _, err := a.Auth.SignIn(ctx, "admin", res.AdminPassword, "127.0.0.1"); err != nil {
+				t.Errorf("generated password does not sign in: %v", err)
+			}
+			a.Close()
+			if fi, err := os.Stat(cfg.KeyFile()); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("key file mode: %v %v", fi.Mode(), err)
+			}
+			a, res2, err := app.Init(ctx, cfg, "", "", cheap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if res2.KeyCreated || res2.AdminCreated || res2.PublicKey != res.PublicKey {
+				t.Errorf("second init changed something: %+v", res2)
+			}
+		})
+	}
+}
+
+func TestExportVerifiesOfflineAndCatchesEdits(t *testing.T) {
+	cfg := testConfig(t, "")
+	a, _, err := app.Init(ctx, cfg, "admin", "correct horse battery", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cli := auth.CLI("t")
+	for _, n := range []string{"alice", "bob", "carol"} {
+		a.Auth.CreateUser(ctx, cli, auth.NewUser{Username: n, Role: auth.Engineer, Password: "correct horse battery"})
+	}
+	x, err := a.ExportLedger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(x)
+	var back app.Export
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := back.Verify(ctx, a.Log.Key().Public)
+	if err != nil || !rep.OK() || rep.Entries != 4 {
+		t.Fatalf("export: %+v %v", rep, err)
+	}
+	back.Entries[2].Actor = "mallory"
+	if rep, _ := back.Verify(ctx, a.Log.Key().Public); rep.OK() || rep.FirstBadSeq != 3 {
+		t.Errorf("edited export verified: %+v", rep)
+	}
+	// Another key's export is refused when the trusted key is given.
+	other := testConfig(t, "")
+	o, _, _ := app.Init(ctx, other, "admin", "correct horse battery", cheap)
+	defer o.Close()
+	ox, _ := o.ExportLedger(ctx)
+	if rep, _ := ox.Verify(ctx, a.Log.Key().Public); rep.OK() {
+		t.Error("an export signed by another key verified against ours")
+	}
+}
+
+// Notifications configured in the process config reach a real loopback
+// receiver, and every attempt is stored and ledgered.
+func TestNotificationAttemptsAreRecorded(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		bodies = append(bodies, string(b))
+		if !notify.VerifySignature([]byte("s3cret"), b, r.Header.Get("X-Opsguard-Signature")) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if calls == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	cfg := testConfig(t, "")
+	secret := filepath.Join(t.TempDir(), "hook.secret")
+	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	cfg.Notifications = config.Notifications{
+		Channels: []config.Channel{{Name: "ops", Type: "webhook", URL: srv.URL, SecretFile: secret}},
+		Routes:   map[string][]string{"ledger.verify_failed": {"ops"}},
+	}
+	a, _, err := app.Init(ctx, cfg, "admin", "correct horse battery", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	err = a.Notify.Notify(ctx, notify.Message{ID: "msg1", Kind: "ledger.verify_failed", Subject: "ledger", Summary: "the ledger does not verify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts []notify.Attempt
+	a.DB.View(ctx, func(tx *store.Tx) error { var err error; attempts, err = tx.NotificationAttempts(ctx, "msg1"); return err })
+	if len(attempts) != 2 || attempts[0].OK || !strings.Contains(attempts[0].Error, "502") || !attempts[1].OK {
+		t.Fatalf("attempts = %+v", attempts)
+	}
+	es, _ := a.Entries(ctx, store.EntryFilter{Kind: "notification.attempt"})
+	if len(es) != 2 || es[0].Subject != "notification/msg1" {
+		t.Errorf("ledgered attempts = %+v", es)
+	}
+	if rep, _ := a.VerifyLedger(ctx); !rep.OK() {
+		t.Error(rep.Problems)
+	}
+	if !strings.Contains(bodies[1], `"summary":"the ledger does not verify"`) {
+		t.Errorf("body = %s", bodies[1])
+	}
+}
+
+func TestOpenWithoutInit(t *testing.T) {
+	cfg := testConfig(t, "")
+	if _, err := app.Open(ctx, cfg, cheap); err == nil || !strings.Contains(err.Error(), "opsguard init") {
+		t.Errorf("open of an empty data dir: %v", err)
+	}
+}

@@ -141,7 +141,11 @@ func TestNotificationAttemptsAreRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	var attempts []notify.Attempt
-	a.DB.View(ctx, func(tx *store.Tx) error { var err error; attempts, err = tx.NotificationAttempts(ctx, "msg1"); return err })
+	a.DB.View(ctx, func(tx *store.Tx) error {
+		var err error
+		attempts, err = tx.NotificationAttempts(ctx, "msg1")
+		return err
+	})
 	if len(attempts) != 2 || attempts[0].OK || !strings.Contains(attempts[0].Error, "502") || !attempts[1].OK {
 		t.Fatalf("attempts = %+v", attempts)
 	}

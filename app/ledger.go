@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
@@ -16,12 +17,7 @@ func (a *App) VerifyLedger(ctx context.Context) (*ledger.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rep *ledger.Report
-	err = a.DB.View(ctx, func(tx *store.Tx) error {
-		rep, err = ledger.Verify(ctx, tx, a.Log.Verifier(), ext)
-		return err
-	})
-	return rep, err
+	return ledger.Verify(ctx, store.LedgerSource(a.DB), a.Log.Verifier(), ext)
 }
 
 // LedgerSize is the size of the newest checkpoint.
@@ -208,9 +204,11 @@ func (a *App) ExportLedger(ctx context.Context) (*Export, error) {
 		if x.Checkpoints, err = tx.Checkpoints(ctx); err != nil {
 			return err
 		}
-		if err := tx.ScanEntries(ctx, func(e *ledger.Entry) error {
-			c := *e
+		if err := tx.ScanEntries(ctx, 1, 0, func(e *ledger.Entry) error {
+			c := *e // the scan lends its buffers: keep copies
 			c.Payload = append([]byte(nil), e.Payload...)
+			c.PayloadHash = append([]byte(nil), e.PayloadHash...)
+			c.LeafHash = append([]byte(nil), e.LeafHash...)
 			x.Entries = append(x.Entries, c)
 			return nil
 		}); err != nil {
@@ -237,6 +235,9 @@ func (x *Export) Verify(ctx context.Context, trusted string) (*ledger.Report, er
 	if trusted != "" {
 		pub = trusted
 	}
+	// Entries out of order would hide from the range scans: order them,
+	// and Verify reports any gap or repetition.
+	sort.SliceStable(x.Entries, func(i, j int) bool { return x.Entries[i].Seq < x.Entries[j].Seq })
 	v, err := ledger.NewVerifier(pub)
 	if err != nil {
 		return nil, err
@@ -246,13 +247,27 @@ func (x *Export) Verify(ctx context.Context, trusted string) (*ledger.Report, er
 
 type exportSource struct{ x *Export }
 
-func (s exportSource) Checkpoints(context.Context) ([]ledger.Checkpoint, error) {
-	return s.x.Checkpoints, nil
+func (s exportSource) Snapshot(context.Context) ([]ledger.Checkpoint, int64, error) {
+	var max int64
+	for _, e := range s.x.Entries {
+		max = maxInt(max, e.Seq)
+	}
+	return s.x.Checkpoints, max, nil
 }
 
-func (s exportSource) ScanEntries(_ context.Context, fn func(*ledger.Entry) error) error {
-	for i := range s.x.Entries {
-		if err := fn(&s.x.Entries[i]); err != nil {
+func maxInt(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// ScanEntries walks the export's entries in seq order within [from, to].
+func (s exportSource) ScanEntries(_ context.Context, from, to int64, fn func(*ledger.Entry) error) error {
+	i := sort.Search(len(s.x.Entries), func(i int) bool { return s.x.Entries[i].Seq >= from })
+	for ; i < len(s.x.Entries) && s.x.Entries[i].Seq <= to; i++ {
+		e := s.x.Entries[i] // a copy: ranges are walked concurrently
+		if err := fn(&e); err != nil {
 			return err
 		}
 	}

@@ -49,12 +49,8 @@ func verify(t testing.TB, db *store.DB, l *ledger.Log) *ledger.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep *ledger.Report
-	if err := db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		rep, err = ledger.Verify(ctx, tx, l.Verifier(), ext)
-		return err
-	}); err != nil {
+	rep, err := ledger.Verify(ctx, store.LedgerSource(db), l.Verifier(), ext)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return rep
@@ -302,5 +298,28 @@ func TestCheckpointTimeIsUTC(t *testing.T) {
 	}
 	if rep := verify(t, db, l); !rep.OK() {
 		t.Error(rep.Problems)
+	}
+}
+
+func TestTimeFormatting(t *testing.T) {
+	times := []time.Time{
+		time.Date(2026, 11, 23, 9, 5, 7, 123456000, time.UTC),
+		time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 999999000, time.FixedZone("x", -7*3600)),
+	}
+	for _, tm := range times {
+		got := string(ledger.AppendTime(nil, tm))
+		if want := tm.UTC().Format(ledger.TimeFormat); got != want {
+			t.Errorf("AppendTime = %s, want %s", got, want)
+		}
+		back, err := ledger.ParseTime(got)
+		if err != nil || !back.Equal(tm) {
+			t.Errorf("ParseTime(%s) = %v %v", got, back, err)
+		}
+	}
+	for _, bad := range []string{"2026-02-31T00:00:00.000000Z", "2026-13-01T00:00:00.000000Z", "2026-01-01T00:00:00.00000xZ", "yesterday"} {
+		if _, err := ledger.ParseTime(bad); err == nil {
+			t.Errorf("ParseTime(%q) accepted", bad)
+		}
 	}
 }

@@ -14,13 +14,15 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// Source is what Verify reads: the stored log, in one consistent snapshot.
+// Source is what Verify reads.
 type Source interface {
-	// Checkpoints returns every stored checkpoint, by size.
-	Checkpoints(ctx context.Context) ([]Checkpoint, error)
-	// ScanEntries calls fn for every entry by sequence number. The entry is
-	// reused between calls.
-	ScanEntries(ctx context.Context, fn func(*Entry) error) error
+	// Snapshot returns every stored checkpoint (by size) and the highest
+	// stored sequence number, read in one consistent snapshot.
+	Snapshot(ctx context.Context) (cps []Checkpoint, maxSeq int64, err error)
+	// ScanEntries calls fn for every entry with from <= seq <= to, in
+	// order. The entry passed to fn is reused between calls. Ranges may be
+	// scanned concurrently.
+	ScanEntries(ctx context.Context, from, to int64, fn func(*Entry) error) error
 	// ScanBlobs calls fn for every evidence blob.
 	ScanBlobs(ctx context.Context, fn func(Blob) error) error
 }
@@ -54,6 +56,21 @@ type target struct {
 	label string
 }
 
+// chunkSize is how many entries one worker checks at a time. Chunks are
+// scanned and hashed in parallel and folded into the tree in order.
+const chunkSize = 16384
+
+// chunk is the checked content of one range of sequence numbers.
+type chunk struct {
+	leaves  [][]byte // leaf hashes of the rows found, in order
+	bad     []bool   // rows whose own hashes did not match
+	seqs    []int64  // their sequence numbers
+	refs    map[string]int64
+	problem []string // per-row problems, in order
+	badSeqs []int64
+	err     error
+}
+
 // Verify recomputes the tree from src and checks every entry against its
 // hashes, the tree against every stored checkpoint and against external
 // (the checkpoint kept outside the database; nil to skip), and every blob
@@ -61,7 +78,7 @@ type target struct {
 // error means the check itself could not run.
 func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (*Report, error) {
 	rep := &Report{}
-	cps, err := src.Checkpoints(ctx)
+	cps, maxSeq, err := src.Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
@@ -78,63 +95,64 @@ func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (
 	}
 	sort.SliceStable(targets, func(i, j int) bool { return targets[i].size < targets[j].size })
 
+	chunks := scanChunks(ctx, src, maxSeq)
 	rng := factory.NewEmptyRange(0)
-	var count, expect, good int64 = 0, 1, 0
-	// precise is the newest seq already blamed by its own hashes; a root
-	// mismatch over a range holding it adds no new blame.
-	var precise int64
+	var count, expect, good, precise int64 = 0, 1, 0, 0
 	mismatched, later := false, 0 // later: checkpoints failing only because an earlier one did
 	refs := map[string]int64{}
 	ti := 0
-	err = src.ScanEntries(ctx, func(e *Entry) error {
-		switch {
-		case e.Seq > expect:
-			rep.bad(expect, "entries %d..%d are missing: deleted from the ledger", expect, e.Seq-1)
-			precise = count + 1
-		case e.Seq < expect:
-			rep.bad(e.Seq, "entry %d is out of order or repeated", e.Seq)
-			precise = count + 1
+	for c := range chunks {
+		if c.err != nil {
+			return nil, fmt.Errorf("read entries: %w", c.err)
 		}
-		expect = e.Seq + 1
-		if sum := sha256.Sum256(e.Payload); !bytes.Equal(sum[:], e.PayloadHash) {
-			rep.bad(e.Seq, "entry %d: payload does not match its hash: edited", e.Seq)
-			precise = count + 1
-		}
-		leaf := e.ComputeLeafHash()
-		if !bytes.Equal(leaf, e.LeafHash) {
-			rep.bad(e.Seq, "entry %d: fields do not match its leaf hash: edited", e.Seq)
-			precise = count + 1
-		}
-		collectRefs(e, refs)
-		if err := rng.Append(leaf, nil); err != nil {
-			return err
-		}
-		count++
-		for ; ti < len(targets) && targets[ti].size == count; ti++ {
-			root, err := rng.GetRootHash(nil)
-			if err != nil {
-				return err
-			}
+		for r, leaf := range c.leaves {
+			seq := c.seqs[r]
 			switch {
-			case bytes.Equal(root, targets[ti].root):
-				good = count
-			case !mismatched:
-				// Every later root includes the same damage: report the
-				// first, count the rest.
-				mismatched = true
-				blame := good + 1
-				if precise > good {
-					blame = 0
+			case seq > expect:
+				rep.bad(expect, "entries %d..%d are missing: deleted from the ledger", expect, seq-1)
+				precise = count + 1
+			case seq < expect:
+				rep.bad(seq, "entry %d is out of order or repeated", seq)
+				precise = count + 1
+			}
+			expect = seq + 1
+			if c.bad[r] {
+				precise = count + 1
+			}
+			if err := rng.Append(leaf, nil); err != nil {
+				return nil, err
+			}
+			count++
+			for ; ti < len(targets) && targets[ti].size == count; ti++ {
+				root, err := rng.GetRootHash(nil)
+				if err != nil {
+					return nil, err
 				}
-				rep.bad(blame, "%s (size %d) does not match the stored entries: an entry in %d..%d was edited, inserted or deleted", targets[ti].label, targets[ti].size, good+1, count)
-			default:
-				later++
+				switch {
+				case bytes.Equal(root, targets[ti].root):
+					good = count
+				case !mismatched:
+					// Every later root includes the same damage: report the
+					// first, count the rest.
+					mismatched = true
+					blame := good + 1
+					if precise > good {
+						blame = 0
+					}
+					rep.bad(blame, "%s (size %d) does not match the stored entries: an entry in %d..%d was edited, inserted or deleted", targets[ti].label, targets[ti].size, good+1, count)
+				default:
+					later++
+				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read entries: %w", err)
+		for i, p := range c.problem {
+			rep.bad(c.badSeqs[i], "%s", p)
+		}
+		for r, seq := range c.refs {
+			if _, ok := refs[r]; !ok {
+				refs[r] = seq
+			}
+		}
 	}
 	rep.Entries = count
 	if later > 0 {
@@ -143,13 +161,93 @@ func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (
 	for ; ti < len(targets); ti++ {
 		rep.bad(count+1, "%s covers %d entries but the ledger holds %d: entries %d..%d were deleted", targets[ti].label, targets[ti].size, count, count+1, targets[ti].size)
 	}
-	if count > rep.Size {
-		rep.bad(rep.Size+1, "entries %d..%d are not covered by any signed checkpoint: written behind the server's back", rep.Size+1, count)
+	if maxSeq > rep.Size {
+		rep.bad(rep.Size+1, "entries %d..%d are not covered by any signed checkpoint: written behind the server's back", rep.Size+1, maxSeq)
 	}
 	if err := verifyBlobs(ctx, src, refs, rep); err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// scanChunks reads and checks the ranges of [1, maxSeq] on as many workers
+// as there are processors and delivers the chunks in order.
+func scanChunks(ctx context.Context, src Source, maxSeq int64) <-chan *chunk {
+	n := int((maxSeq + chunkSize - 1) / chunkSize)
+	slots := make([]chan *chunk, n)
+	for i := range slots {
+		slots[i] = make(chan *chunk, 1)
+	}
+	out := make(chan *chunk)
+	ctx, cancel := context.WithCancel(ctx)
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := 0; i < n; i++ {
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	workers := runtime.GOMAXPROCS(0)
+	// Bound the chunks in flight so memory stays flat on huge ledgers.
+	window := make(chan struct{}, 2*workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for i := range next {
+				window <- struct{}{}
+				from := int64(i)*chunkSize + 1
+				slots[i] <- checkChunk(ctx, src, from, min(from+chunkSize-1, maxSeq))
+			}
+		}()
+	}
+	go func() {
+		defer close(out)
+		defer cancel()
+		for i := 0; i < n; i++ {
+			var c *chunk
+			select {
+			case c = <-slots[i]:
+			case <-ctx.Done():
+				return
+			}
+			<-window
+			out <- c
+			if c.err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// checkChunk checks each entry of [from, to] against its own hashes.
+func checkChunk(ctx context.Context, src Source, from, to int64) *chunk {
+	c := &chunk{leaves: make([][]byte, 0, to-from+1), refs: map[string]int64{}}
+	buf := make([]byte, 0, 256)
+	c.err = src.ScanEntries(ctx, from, to, func(e *Entry) error {
+		bad := false
+		if sum := sha256.Sum256(e.Payload); !bytes.Equal(sum[:], e.PayloadHash) {
+			c.problem = append(c.problem, fmt.Sprintf("entry %d: payload does not match its hash: edited", e.Seq))
+			c.badSeqs = append(c.badSeqs, e.Seq)
+			bad = true
+		}
+		buf = e.appendLeafData(buf[:0])
+		leaf := hashLeaf(buf)
+		if !bytes.Equal(leaf, e.LeafHash) {
+			c.problem = append(c.problem, fmt.Sprintf("entry %d: fields do not match its leaf hash: edited", e.Seq))
+			c.badSeqs = append(c.badSeqs, e.Seq)
+			bad = true
+		}
+		collectRefs(e, c.refs)
+		c.leaves = append(c.leaves, leaf)
+		c.bad = append(c.bad, bad)
+		c.seqs = append(c.seqs, e.Seq)
+		return ctx.Err()
+	})
+	return c
 }
 
 // checkSignatures verifies every checkpoint's signature (in parallel: there

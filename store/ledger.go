@@ -14,7 +14,7 @@ import (
 
 var (
 	_ ledger.Tx     = (*Tx)(nil)
-	_ ledger.Source = (*Tx)(nil)
+	_ ledger.Source = ledgerSource{}
 )
 
 // LockLedger serialises appenders: PostgreSQL replicas take a transaction
@@ -149,18 +149,27 @@ func scanEntry(rows *sql.Rows, e *ledger.Entry, payload *[]byte, tbuf *string) e
 	return err
 }
 
-// ScanEntries calls fn for every entry in sequence order.
-func (tx *Tx) ScanEntries(ctx context.Context, fn func(*ledger.Entry) error) error {
-	rows, err := tx.query(ctx, "SELECT "+entryColumns+" FROM ledger_entries ORDER BY seq")
+// ScanEntries calls fn for every entry with from <= seq <= to (to 0: no
+// upper bound) in sequence order. The entry is reused between calls and its
+// byte slices are valid only during fn: this is the hot path of verify, so
+// the driver's buffers are lent, not copied.
+func (tx *Tx) ScanEntries(ctx context.Context, from, to int64, fn func(*ledger.Entry) error) error {
+	if to <= 0 {
+		to = 1<<63 - 1
+	}
+	rows, err := tx.query(ctx, "SELECT "+entryColumns+" FROM ledger_entries WHERE seq >= ? AND seq <= ? ORDER BY seq", from, to)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var e ledger.Entry
-	var payload []byte
-	var t string
+	var payload, payloadHash, leafHash, t sql.RawBytes
 	for rows.Next() {
-		if err := scanEntry(rows, &e, &payload, &t); err != nil {
+		if err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Kind, &e.Subject, &payload, &payloadHash, &leafHash); err != nil {
+			return err
+		}
+		e.Payload, e.PayloadHash, e.LeafHash = []byte(payload), []byte(payloadHash), []byte(leafHash)
+		if e.Time, err = parseTS(string(t)); err != nil {
 			return err
 		}
 		if err := fn(&e); err != nil {
@@ -326,4 +335,34 @@ func (tx *Tx) LedgerSubjects(ctx context.Context, kind string) (map[string]int64
 		out[s] = seq
 	}
 	return out, rows.Err()
+}
+
+// LedgerSource is the ledger of db as ledger.Verify reads it: ranges of
+// entries are scanned concurrently, each in a read transaction of its own.
+// Entries up to the snapshot's highest sequence number never change in
+// normal operation, so separate snapshots see the same rows.
+func LedgerSource(db *DB) ledger.Source { return ledgerSource{db} }
+
+type ledgerSource struct{ db *DB }
+
+// Snapshot reads the checkpoints and the highest sequence number together.
+func (s ledgerSource) Snapshot(ctx context.Context) ([]ledger.Checkpoint, int64, error) {
+	var cps []ledger.Checkpoint
+	var max int64
+	err := s.db.View(ctx, func(tx *Tx) error {
+		var err error
+		if cps, err = tx.Checkpoints(ctx); err != nil {
+			return err
+		}
+		return tx.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM ledger_entries").Scan(&max)
+	})
+	return cps, max, err
+}
+
+func (s ledgerSource) ScanEntries(ctx context.Context, from, to int64, fn func(*ledger.Entry) error) error {
+	return s.db.View(ctx, func(tx *Tx) error { return tx.ScanEntries(ctx, from, to, fn) })
+}
+
+func (s ledgerSource) ScanBlobs(ctx context.Context, fn func(ledger.Blob) error) error {
+	return s.db.View(ctx, func(tx *Tx) error { return tx.ScanBlobs(ctx, fn) })
 }

@@ -82,7 +82,7 @@ func (db *DB) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.tx.ExecContext(ctx, m.SQL); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, db.dialectSQL(m.SQL)); err != nil {
 				return err
 			}
 			_, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, ts(time.Now()))
@@ -100,4 +100,14 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := db.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
 	return v, err
+}
+
+// dialectSQL expands the few macros that let one migration serve both
+// engines.
+func (db *DB) dialectSQL(q string) string {
+	pk := "BIGINT PRIMARY KEY"
+	if db.dialect == SQLite {
+		pk = "INTEGER PRIMARY KEY" // the rowid itself: rows are stored in key order
+	}
+	return strings.ReplaceAll(q, "{{int64_pk}}", pk)
 }

@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite"             // registers "sqlite"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/ledger"
 )
 
 // Dialect names the SQL engine behind a DB.
@@ -77,7 +78,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)&_pragma=mmap_size(1073741824)&_pragma=cache_size(-65536)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -243,7 +244,7 @@ func nullTS(t *time.Time) any {
 }
 
 func parseTS(s string) (time.Time, error) {
-	t, err := time.Parse(TimeFormat, s)
+	t, err := ledger.ParseTime(s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
 	}

@@ -293,12 +293,10 @@ func TestConcurrentWriters(t *testing.T) {
 				t.Errorf("writer: %v", err)
 			}
 			db := storetest.Open(t, dsn)
-			var rep *ledger.Report
-			db.View(ctx, func(tx *store.Tx) error {
-				var err error
-				rep, err = ledger.Verify(ctx, tx, l.Verifier(), nil)
-				return err
-			})
+			rep, err := ledger.Verify(ctx, store.LedgerSource(db), l.Verifier(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !rep.OK() || rep.Entries != writers*each || rep.Checkpoints != writers*each {
 				t.Errorf("after concurrent writes: %+v", rep)
 			}

@@ -1,9 +1,11 @@
 -- Foundation: the ledger, evidence, identities, control results, notification attempts.
 -- One schema for SQLite and PostgreSQL: times are UTC RFC 3339 text with
 -- microseconds (sortable as text), identifiers are opaque text, hashes are bytes.
+-- {{int64_pk}} is a 64-bit integer primary key: INTEGER PRIMARY KEY in SQLite,
+-- where it is the rowid and rows are stored in its order, BIGINT in PostgreSQL.
 
 CREATE TABLE ledger_entries (
-    seq          BIGINT PRIMARY KEY,
+    seq          {{int64_pk}},
     time         TEXT   NOT NULL,
     actor        TEXT   NOT NULL,
     kind         TEXT   NOT NULL,
@@ -19,7 +21,7 @@ CREATE INDEX ledger_entries_kind ON ledger_entries (kind, seq);
 -- frontier holds the compact range [0, size) so the next append need not
 -- re-read the log; it is checked against the signed root before use.
 CREATE TABLE ledger_checkpoints (
-    size       BIGINT PRIMARY KEY,
+    size       {{int64_pk}},
     root_hash  BYTEA  NOT NULL,
     note       TEXT   NOT NULL,
     frontier   BYTEA  NOT NULL,

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -107,18 +108,22 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	return &DB{dialect: Postgres, write: d, read: d}, nil
 }
 
-// redact hides the password of a database URL for messages.
-func redact(url string) string {
-	at := strings.LastIndex(url, "@")
-	scheme := strings.Index(url, "://")
-	if at < 0 || scheme < 0 {
-		return url
+// redact hides the password of a database URL for messages, whether it is
+// in the user information or in a password query parameter.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the database URL (unparsable, not shown)"
 	}
-	userinfo := url[scheme+3 : at]
-	if i := strings.Index(userinfo, ":"); i >= 0 {
-		return url[:scheme+3] + userinfo[:i] + ":xxxxx" + url[at:]
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
-	return url
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // Dialect reports the engine.

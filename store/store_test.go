@@ -53,6 +53,10 @@ func TestOpenBadDatabase(t *testing.T) {
 	if got := err.Error(); !strings.Contains(got, "open postgres") || strings.Contains(got, "secret") {
 		t.Errorf("error %q: want it to name postgres and hide the password", got)
 	}
+	_, err = store.Open(ctx, "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2&password=qsecretq")
+	if err == nil || strings.Contains(err.Error(), "qsecretq") {
+		t.Errorf("a password in the query leaked: %v", err)
+	}
 	if _, err := store.Open(ctx, filepath.Join(t.TempDir(), "missing-dir", "x", "\x00bad.db")); err == nil {
 		t.Error("a path with a NUL opened")
 	}

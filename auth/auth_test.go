@@ -195,7 +195,11 @@ func TestTokens(t *testing.T) {
 		}
 		f.now = f.now.Add(time.Second)
 		_, secret, _ = f.svc.CreateToken(ctx, f.admin, "bob", "agent", time.Hour)
-		for _, bad := range []string{"", "tok_x", secret[:len(secret)-1] + "A", strings.Replace(secret, ".", "", 1)} {
+		flipped := secret[:len(secret)-1] + "A"
+		if flipped == secret {
+			flipped = secret[:len(secret)-1] + "B"
+		}
+		for _, bad := range []string{"", "tok_x", flipped, strings.Replace(secret, ".", "", 1)} {
 			if _, err := f.svc.AuthenticateToken(ctx, bad); !auth.IsUnauthenticated(err) {
 				t.Errorf("bad token %q accepted: %v", bad, err)
 			}

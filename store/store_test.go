@@ -307,3 +307,33 @@ func TestConcurrentWriters(t *testing.T) {
 		})
 	}
 }
+
+// With PostgreSQL, a scheduled job runs on one replica at a time.
+func TestJobLockIsExclusive(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	a, b := storetest.Open(t, dsn), storetest.Open(t, dsn)
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- a.WithJobLock("controls")(ctx, func(context.Context) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	ran := false
+	if err := b.WithJobLock("controls")(ctx, func(context.Context) error { ran = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ran {
+		t.Error("a second replica ran the job while the first held the lock")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WithJobLock("controls")(ctx, func(context.Context) error { ran = true; return nil }); err != nil || !ran {
+		t.Errorf("after release the job did not run: %v", err)
+	}
+}

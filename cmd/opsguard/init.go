@@ -16,6 +16,7 @@ import (
 
 type initFlags struct {
 	admin        string
+	password     string
 	passwordFile string
 }
 
@@ -26,8 +27,8 @@ func initCmd(g *globals) *cobra.Command {
 		Short: "Initialise the data directory: database, ledger key and first administrator",
 		Long: `init creates what opsguard needs and is safe to run again: an existing key,
 database or user is kept. The first administrator's password comes from
---password-file, else OPSGUARD_ADMIN_PASSWORD, else a prompt on a terminal,
-else it is generated and printed once.`,
+--password or --password-file, else OPSGUARD_ADMIN_PASSWORD, else a prompt on
+a terminal, else it is generated and printed once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.config()
@@ -49,11 +50,15 @@ else it is generated and printed once.`,
 	}
 	c.Flags().StringVar(&f.admin, "admin", "admin", "user name of the first administrator")
 	c.Flags().StringVar(&f.passwordFile, "password-file", "", "file holding the first administrator's password")
+	c.Flags().StringVar(&f.password, "password", "", "the first administrator's password (visible to other local users in the process list: prefer --password-file)")
 	return c
 }
 
 // adminPassword finds the first admin's password; "" means generate one.
 func adminPassword(f initFlags, in io.Reader, prompt io.Writer) (string, error) {
+	if f.password != "" {
+		return f.password, nil
+	}
 	if f.passwordFile != "" {
 		return app.ReadSecretFile(f.passwordFile)
 	}

@@ -48,9 +48,23 @@ func (l *limiter) allow(now time.Time, keys ...string) bool {
 	return true
 }
 
+// sweepAt is the number of keys past which a failure sweeps out stale
+// ones, so that guessing many user names cannot grow the maps without bound.
+const sweepAt = 10000
+
 func (l *limiter) fail(now time.Time, keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.failures)+len(l.refused) > sweepAt {
+		for k := range l.failures {
+			l.recent(now, k)
+		}
+		for k, t := range l.refused {
+			if now.Sub(t) >= l.window {
+				delete(l.refused, k)
+			}
+		}
+	}
 	for _, k := range keys {
 		l.failures[k] = append(l.recent(now, k), now)
 	}

@@ -38,8 +38,9 @@ type Server struct {
 	// TLSCertFile and TLSKeyFile switch the listener to HTTPS when both are set.
 	TLSCertFile string `yaml:"tls_cert_file" json:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file" json:"tls_key_file"`
-	// SecureCookies marks session cookies Secure. Default true; set false
-	// only for plain-HTTP development on loopback.
+	// SecureCookies marks session cookies Secure. Unset means Secure on
+	// every request but plain HTTP to a loopback address (the first-run
+	// setup), where browsers would otherwise drop the cookie.
 	SecureCookies *bool `yaml:"secure_cookies" json:"secure_cookies"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
@@ -161,12 +162,10 @@ type Channel struct {
 
 // Default returns the policy's defaults (../shared/policy/REQUIREMENTS.md).
 func Default() Config {
-	secure := true
 	return Config{
 		Server: Server{
 			DataDir:         "./opsguard-data",
 			Listen:          "127.0.0.1:8080",
-			SecureCookies:   &secure,
 			ShutdownTimeout: 15 * time.Second,
 		},
 		Ledger:   Ledger{CheckpointInterval: time.Minute},

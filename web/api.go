@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/hex"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,13 +64,33 @@ type meResponse struct {
 	CSRFToken string    `json:"csrf_token,omitempty"`
 }
 
-func (s *Server) setSession(w http.ResponseWriter, secret string) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true, Secure: s.secure,
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, secret string) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true, Secure: s.secureCookie(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: int(s.app.Config.Auth.SessionTTL / time.Second)})
 }
 
-func (s *Server) clearSession(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secureCookie(r), SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+// secureCookie decides the cookie's Secure attribute: the config's choice,
+// else Secure unless the request is plain HTTP to a loopback host.
+func (s *Server) secureCookie(r *http.Request) bool {
+	if s.secure != nil {
+		return *s.secure
+	}
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip == nil || !ip.IsLoopback()
 }
 
 func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -81,7 +102,7 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request, _ auth.Princi
 	if err != nil {
 		return err
 	}
-	s.setSession(w, secret)
+	s.setSession(w, r, secret)
 	writeJSON(w, http.StatusOK, meResponse{User: p.User, Via: p.Via, CSRFToken: p.CSRFToken})
 	return nil
 }
@@ -92,7 +113,7 @@ func (s *Server) apiSignOut(w http.ResponseWriter, r *http.Request, p auth.Princ
 			return err
 		}
 	}
-	s.clearSession(w)
+	s.clearSession(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -217,3 +217,29 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		}
 	}
 }
+
+// Session cookies are Secure except on plain HTTP to a loopback host, and
+// the config can force either way.
+func TestSessionCookieSecure(t *testing.T) {
+	e := newSQLiteEnv(t)
+	body := `{"username":"admin","password":"` + password + `"}`
+	cookie := func(hdr map[string]string) *http.Cookie {
+		resp := e.do("POST", "/api/v1/session", "", strings.NewReader(body), hdr)
+		for _, c := range resp.Cookies() {
+			if c.Name == "opsguard_session" {
+				return c
+			}
+		}
+		t.Fatalf("no cookie (%d)", resp.StatusCode)
+		return nil
+	}
+	if c := cookie(nil); c.Secure {
+		t.Error("loopback plain HTTP got a Secure cookie, which browsers would not send back")
+	}
+	if c := cookie(map[string]string{"X-Forwarded-Proto": "https"}); !c.Secure {
+		t.Error("behind a TLS proxy the cookie is not Secure")
+	}
+	if c := cookie(map[string]string{"Host": "opsguard.example.com"}); !c.Secure {
+		t.Error("a non-loopback host got a cookie without Secure")
+	}
+}

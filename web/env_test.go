@@ -59,8 +59,6 @@ func newEnv(t *testing.T, dsn string) *env {
 	if !strings.HasSuffix(dsn, ".db") {
 		cfg.Server.Database = dsn
 	}
-	insecure := false
-	cfg.Server.SecureCookies = &insecure // httptest serves plain HTTP
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	a, _, err := app.Init(ctx, cfg, "admin", password, app.Options{Logger: logger, Argon2: auth.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
@@ -109,6 +107,10 @@ func (e *env) do(method, path, token string, body io.Reader, hdr map[string]stri
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

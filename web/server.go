@@ -47,7 +47,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	pages   *template.Template
-	secure  bool // Secure attribute on cookies
+	secure  *bool // Secure attribute on cookies; nil: decide per request
 	cop     *http.CrossOriginProtection
 }
 
@@ -57,7 +57,7 @@ func New(a *app.App, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{app: a, logger: logger, mux: http.NewServeMux(), cop: http.NewCrossOriginProtection()}
-	s.secure = a.Config.Server.SecureCookies == nil || *a.Config.Server.SecureCookies
+	s.secure = a.Config.Server.SecureCookies
 	s.metrics = newMetrics(a)
 	s.pages = parsePages()
 	s.routes = append(s.apiRoutes(), s.uiRoutes()...)

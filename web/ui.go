@@ -118,7 +118,7 @@ func (s *Server) uiLoginPost(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		s.render(w, status(code), "login.html", page{Title: "Sign in", Error: opsguard.ErrorMessage(err), Data: next})
 		return nil
 	}
-	s.setSession(w, secret)
+	s.setSession(w, r, secret)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
@@ -129,7 +129,7 @@ func (s *Server) uiLogout(w http.ResponseWriter, r *http.Request, p auth.Princip
 			return err
 		}
 	}
-	s.clearSession(w)
+	s.clearSession(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

@@ -241,11 +241,13 @@ func TestBinaryServeSignInAndSIGTERM(t *testing.T) {
 	if session == nil || session.Value == "" {
 		t.Fatalf("POST /api/v1/session set no opsguard_session cookie: %q", resp.Header.Values("Set-Cookie"))
 	}
-	if !session.Secure || !session.HttpOnly {
-		t.Errorf("session cookie is not Secure and HttpOnly by default: %+v", session)
+	// Plain HTTP to loopback is the first-run setup: Secure would make
+	// browsers drop the cookie there (TestSessionCookieSecure covers the rest).
+	if session.Secure || !session.HttpOnly {
+		t.Errorf("session cookie on loopback HTTP: want HttpOnly and not Secure: %+v", session)
 	}
 
-	// A client keeps a Secure cookie off plain HTTP, so send it by hand.
+	// Send the cookie by hand rather than through a cookie jar.
 	get := func(path string, withCookie bool, v any) int {
 		t.Helper()
 		req, err := http.NewRequest("GET", base+path, nil)

@@ -42,6 +42,13 @@ var allowed = map[string][]auth.Role{
 	"GET /{$}":                              readers,
 	"POST /controls/run":                    {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
 	"GET /ledger":                           readers,
+	"GET /controls/{id}":                    readers,
+	"GET /users":                            readers,
+	"POST /users":                           {auth.Admin},
+	"POST /users/{username}/disable":        {auth.Admin},
+	"GET /tokens":                           readers,
+	"POST /tokens":                          readers,
+	"POST /tokens/{id}/revoke":              readers,
 	"POST /ledger/verify":                   readers,
 }
 

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +56,13 @@ func (s *Server) uiRoutes() []Route {
 		{Method: "POST", Pattern: "/logout", Perm: auth.Read, UI: true, Summary: "Sign out", handle: s.uiLogout},
 		{Method: "GET", Pattern: "/{$}", Perm: auth.Read, UI: true, Summary: "Compliance dashboard", handle: s.uiDashboard},
 		{Method: "POST", Pattern: "/controls/run", Perm: auth.RunControls, UI: true, Summary: "Run every control now", handle: s.uiRunControls},
+		{Method: "GET", Pattern: "/controls/{id}", Perm: auth.Read, UI: true, Summary: "A control and its history", handle: s.uiControl},
+		{Method: "GET", Pattern: "/users", Perm: auth.Read, UI: true, Summary: "Users", handle: s.uiUsers},
+		{Method: "POST", Pattern: "/users", Perm: auth.ManageUsers, UI: true, Summary: "Create a user", handle: s.uiCreateUser},
+		{Method: "POST", Pattern: "/users/{username}/disable", Perm: auth.ManageUsers, UI: true, Summary: "Disable a user", handle: s.uiDisableUser},
+		{Method: "GET", Pattern: "/tokens", Perm: auth.Read, UI: true, Summary: "API tokens", handle: s.uiTokens},
+		{Method: "POST", Pattern: "/tokens", Perm: auth.OwnTokens, UI: true, Summary: "Create an API token", handle: s.uiCreateToken},
+		{Method: "POST", Pattern: "/tokens/{id}/revoke", Perm: auth.OwnTokens, UI: true, Summary: "Revoke an API token", handle: s.uiRevokeToken},
 		{Method: "GET", Pattern: "/ledger", Perm: auth.Read, UI: true, Summary: "Ledger page", handle: s.uiLedger},
 		{Method: "POST", Pattern: "/ledger/verify", Perm: auth.Read, UI: true, Summary: "Verify the ledger now", handle: s.uiVerify},
 	}
@@ -233,4 +241,133 @@ func (s *Server) uiVerify(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 	s.render(w, http.StatusOK, "ledger.html", page{Title: "Ledger", Me: &p, CSRF: p.CSRFToken, Data: v})
 	return nil
+}
+
+type controlView struct {
+	Control control.Control
+	Req     control.Requirement
+	History []control.Result
+}
+
+func (s *Server) uiControl(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id := r.PathValue("id")
+	var v controlView
+	found := false
+	for _, c := range s.app.Controls.Controls() {
+		if c.ID == id {
+			v.Control, found = c, true
+		}
+	}
+	if !found {
+		return opsguard.Errorf(opsguard.ENotFound, "no control %q", id)
+	}
+	v.Req, _ = control.RequirementByID(v.Control.Requirement)
+	var err error
+	if v.History, err = s.app.Controls.History(r.Context(), id, 100); err != nil {
+		return err
+	}
+	s.render(w, http.StatusOK, "control.html", page{Title: v.Control.ID, Me: &p, CSRF: p.CSRFToken, Data: v})
+	return nil
+}
+
+type usersView struct {
+	Users     []auth.User
+	Roles     []auth.Role
+	CanManage bool
+	Flash     string
+}
+
+func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, flash, problem string) error {
+	us, err := s.app.Auth.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	v := usersView{Users: us, Roles: auth.Roles, CanManage: p.Can(auth.ManageUsers), Flash: flash}
+	s.render(w, status, "users.html", page{Title: "Users", Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
+	return nil
+}
+
+func (s *Server) uiUsers(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.usersPage(w, r, p, http.StatusOK, "", "")
+}
+
+// formError re-renders a page with the message of a user's mistake; other
+// errors go to the error page.
+func formError(err error, render func(status int, msg string) error) error {
+	switch code := opsguard.ErrorCode(err); code {
+	case opsguard.EInvalid, opsguard.EConflict, opsguard.EForbidden, opsguard.ENotFound:
+		return render(status(code), opsguard.ErrorMessage(err))
+	}
+	return err
+}
+
+func (s *Server) uiCreateUser(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	u, err := s.app.Auth.CreateUser(r.Context(), p, auth.NewUser{Username: r.PostFormValue("username"), DisplayName: r.PostFormValue("display_name"),
+		Email: r.PostFormValue("email"), Role: auth.Role(r.PostFormValue("role")), Password: r.PostFormValue("password")})
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.usersPage(w, r, p, st, "", msg) })
+	}
+	return s.usersPage(w, r, p, http.StatusCreated, "Created "+u.Username+" ("+string(u.Role)+").", "")
+}
+
+func (s *Server) uiDisableUser(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	u, err := s.app.Auth.DisableUser(r.Context(), p, r.PathValue("username"))
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.usersPage(w, r, p, st, "", msg) })
+	}
+	return s.usersPage(w, r, p, http.StatusOK, "Disabled "+u.Username+": their sessions and tokens no longer work.", "")
+}
+
+type tokensView struct {
+	Tokens    []auth.Token
+	Users     []auth.User
+	CanCreate bool
+	CanManage bool
+	Me        string
+	NewSecret string
+	NewToken  *auth.Token
+	Flash     string
+}
+
+func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, v tokensView, problem string) error {
+	owner := p.User.Username
+	if p.Can(auth.ManageUsers) {
+		owner = "" // administrators see every token
+	}
+	var err error
+	if v.Tokens, err = s.app.Auth.ListTokens(r.Context(), p, owner); err != nil {
+		return err
+	}
+	if p.Can(auth.ManageUsers) {
+		if v.Users, err = s.app.Auth.ListUsers(r.Context()); err != nil {
+			return err
+		}
+	}
+	v.CanCreate, v.CanManage, v.Me = p.Can(auth.OwnTokens), p.Can(auth.ManageUsers), p.User.Username
+	s.render(w, status, "tokens.html", page{Title: "API tokens", Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
+	return nil
+}
+
+func (s *Server) uiTokens(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.tokensPage(w, r, p, http.StatusOK, tokensView{}, "")
+}
+
+func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	days, err := strconv.Atoi(r.PostFormValue("ttl_days"))
+	if err != nil || days < 0 {
+		days = s.app.Config.Auth.TokenTTLDays
+	}
+	t, secret, err := s.app.Auth.CreateToken(r.Context(), p, r.PostFormValue("user"), r.PostFormValue("name"), time.Duration(days)*24*time.Hour)
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.tokensPage(w, r, p, st, tokensView{}, msg) })
+	}
+	return s.tokensPage(w, r, p, http.StatusCreated, tokensView{NewSecret: secret, NewToken: &t}, "")
+}
+
+func (s *Server) uiRevokeToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	t, err := s.app.Auth.RevokeToken(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.tokensPage(w, r, p, st, tokensView{}, msg) })
+	}
+	return s.tokensPage(w, r, p, http.StatusOK, tokensView{Flash: "Revoked " + t.Name + " of " + t.Username + "."}, "")
 }

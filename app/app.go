@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsguard/opsguard/auth"
@@ -32,6 +33,8 @@ type App struct {
 	Notify   *notify.Dispatcher
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	pending sync.WaitGroup // notifications on their way
 }
 
 // Options tune Open.
@@ -82,6 +85,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.Controls = control.NewEngine(store.Bind[control.Tx](db), a.Log, opts.Now, opts.Logger)
+	a.Controls.OnChange = a.controlChanged
 	if err := a.registerControls(); err != nil {
 		db.Close()
 		return nil, err
@@ -99,8 +103,18 @@ func (a *App) registerControls() error {
 	return a.Controls.Register(cs...)
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close waits (a bounded time) for notifications on their way, then
+// releases the database.
+func (a *App) Close() error {
+	done := make(chan struct{})
+	go func() { a.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		a.Logger.Warn("closing with notifications still being delivered")
+	}
+	return a.DB.Close()
+}
 
 // InitResult says what Init created.
 type InitResult struct {

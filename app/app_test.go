@@ -167,3 +167,59 @@ func TestOpenWithoutInit(t *testing.T) {
 		t.Errorf("open of an empty data dir: %v", err)
 	}
 }
+
+// A control that starts failing, or recovers, is notified once per change.
+func TestControlChangesAreNotified(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Kind    string `json:"kind"`
+			Subject string `json:"subject"`
+		}
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		got = append(got, m.Kind+" "+m.Subject)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	cfg := testConfig(t, "")
+	secret := filepath.Join(t.TempDir(), "hook.secret")
+	os.WriteFile(secret, []byte("s"), 0o600)
+	cfg.Notifications = config.Notifications{
+		Channels: []config.Channel{{Name: "iso", Type: "webhook", URL: srv.URL, SecretFile: secret}},
+		Routes:   map[string][]string{"control.failed": {"iso"}, "control.recovered": {"iso"}},
+	}
+	a, _, err := app.Init(ctx, cfg, "admin", "correct horse battery", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func() []string {
+		a.Close() // waits for deliveries; reopen for the next step
+		var err error
+		if a, err = app.Open(ctx, cfg, cheap); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = nil
+		return out
+	}
+	a.Controls.Run(ctx, "test", "manual")
+	if n := wait(); len(n) != 1 || n[0] != "control.failed control/GV-4.roles-assigned" {
+		t.Fatalf("first run: %v", n)
+	}
+	a.Controls.Run(ctx, "test", "manual")
+	if n := wait(); len(n) != 0 {
+		t.Fatalf("an unchanged failure was notified again: %v", n)
+	}
+	for _, r := range []auth.Role{auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer} {
+		a.Auth.CreateUser(ctx, auth.CLI("t"), auth.NewUser{Username: strings.ReplaceAll(string(r), "_", "-"), Role: r, Password: "correct horse battery"})
+	}
+	a.Controls.Run(ctx, "test", "manual")
+	if n := wait(); len(n) != 1 || n[0] != "control.recovered control/GV-4.roles-assigned" {
+		t.Fatalf("after assigning the roles: %v", n)
+	}
+	a.Close()
+}

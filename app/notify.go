@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
@@ -60,4 +61,24 @@ func (r attemptRecorder) RecordAttempt(ctx context.Context, at notify.Attempt) e
 				"time": at.Time.UTC().Format(time.RFC3339Nano), "ok": at.OK, "error": at.Error}})
 		return err
 	})
+}
+
+// controlChanged tells the configured channels that a control started or
+// stopped failing ("control.failed", "control.recovered"). Delivery runs in
+// the background with its retries; Close waits for it.
+func (a *App) controlChanged(ctx context.Context, r control.Result, previous control.Status) {
+	kind := "control.recovered"
+	if r.Status == control.Fail || r.Status == control.Error {
+		kind = "control.failed"
+	}
+	m := notify.Message{Kind: kind, Subject: "control/" + r.ControlID, Time: r.EvaluatedAt,
+		Summary: fmt.Sprintf("%s (%s) is now %s: %s", r.ControlID, r.Requirement, r.Status, r.Summary),
+		Data:    map[string]any{"control": r.ControlID, "requirement": r.Requirement, "status": r.Status, "previous": previous, "run": r.RunID, "refs": r.Refs}}
+	a.pending.Add(1)
+	go func() {
+		defer a.pending.Done()
+		if err := a.Notify.Notify(context.WithoutCancel(ctx), m); err != nil {
+			a.Logger.Error("notify", "kind", kind, "control", r.ControlID, "err", err)
+		}
+	}()
 }

@@ -37,6 +37,11 @@ type Engine struct {
 	mu       sync.Mutex // guards controls
 	controls []Control
 	running  sync.Mutex // one run at a time in this process
+
+	// OnChange, when set, is called after a run is recorded for each
+	// control whose outcome turned from passing to failing or back, so the
+	// responsible people hear of it (the app sends a notification).
+	OnChange func(ctx context.Context, r Result, previous Status)
 }
 
 // NewEngine returns an engine with no controls.
@@ -86,6 +91,14 @@ func (e *Engine) Run(ctx context.Context, actor, trigger string) (Run, error) {
 	e.running.Lock()
 	defer e.running.Unlock()
 	run := Run{ID: id.New("run"), Trigger: trigger, Actor: actor, StartedAt: e.nowUTC()}
+	var before []Result
+	if err := e.store.View(ctx, func(tx Tx) error {
+		var err error
+		before, err = tx.LatestControlResults(ctx)
+		return err
+	}); err != nil {
+		return Run{}, fmt.Errorf("read previous results: %w", err)
+	}
 	for _, c := range e.Controls() {
 		out := evaluate(ctx, c)
 		run.Results = append(run.Results, Result{RunID: run.ID, ControlID: c.ID, Requirement: c.Requirement,
@@ -120,8 +133,29 @@ func (e *Engine) Run(ctx context.Context, actor, trigger string) (Run, error) {
 	if err != nil {
 		return Run{}, fmt.Errorf("record control run: %w", err)
 	}
+	e.reportChanges(ctx, before, run.Results)
 	e.logger.Info("controls run", "run", run.ID, "trigger", trigger, "pass", run.Counts()[Pass], "fail", run.Counts()[Fail], "error", run.Counts()[Error])
 	return run, nil
+}
+
+// failing reports whether a status counts as a failure.
+func failing(s Status) bool { return s == Fail || s == Error }
+
+func (e *Engine) reportChanges(ctx context.Context, before, after []Result) {
+	if e.OnChange == nil {
+		return
+	}
+	prev := map[string]Status{}
+	for _, r := range before {
+		prev[r.ControlID] = r.Status
+	}
+	for _, r := range after {
+		p, seen := prev[r.ControlID]
+		// A first result that fails is news too; a first pass is not.
+		if failing(r.Status) != failing(p) && (seen || failing(r.Status)) {
+			e.OnChange(ctx, r, p)
+		}
+	}
 }
 
 func evaluate(ctx context.Context, c Control) (out Outcome) {

@@ -79,6 +79,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		TokenTTL:         time.Duration(cfg.Auth.TokenTTLDays) * 24 * time.Hour,
 		Argon2:           opts.Argon2,
 		Now:              opts.Now,
+		Logger:           opts.Logger,
 	})
 	if a.Notify, err = a.dispatcher(); err != nil {
 		db.Close()

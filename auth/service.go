@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ type Options struct {
 	TokenTTL         time.Duration // default lifetime of a token; 0 means none
 	Argon2           Argon2Params
 	Now              func() time.Time
+	Logger           *slog.Logger
 }
 
 // Service manages users, tokens and sessions; every change is ledgered.
@@ -66,6 +68,9 @@ type Service struct {
 func NewService(store Store, log *ledger.Log, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Argon2 == (Argon2Params{}) {
 		opts.Argon2 = DefaultArgon2
@@ -441,11 +446,38 @@ func (s *Service) recordFailure(ctx context.Context, username, remoteAddr, reaso
 			return r
 		}, username)
 	}
-	_ = s.store.Update(ctx, func(tx Tx) error {
-		_, err := s.log.Append(ctx, tx, ledger.Event{Actor: "anonymous", Kind: "auth.sign_in_failed", Subject: "username/" + username,
-			Payload: map[string]any{"remote_addr": remoteAddr, "reason": reason}})
+	s.record(ctx, ledger.Event{Actor: "anonymous", Kind: "auth.sign_in_failed", Subject: "username/" + username,
+		Payload: map[string]any{"remote_addr": remoteAddr, "reason": reason}})
+}
+
+// record ledgers a security event in a transaction of its own. The request
+// it describes fails either way, so a failure to record is logged, loudly.
+func (s *Service) record(ctx context.Context, ev ledger.Event) {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		_, err := s.log.Append(ctx, tx, ev)
 		return err
 	})
+	if err != nil {
+		s.opts.Logger.Error("could not ledger a security event", "kind", ev.Kind, "subject", ev.Subject, "err", err)
+	}
+}
+
+// RecordDenied ledgers an attempt by p at something its role may not do
+// (LG-1: unauthorised access attempts).
+func (s *Service) RecordDenied(ctx context.Context, p Principal, action, remoteAddr string) {
+	s.record(ctx, ledger.Event{Actor: p.Name(), Kind: "auth.denied", Subject: "user/" + p.User.ID,
+		Payload: map[string]any{"action": action, "role": p.User.Role, "via": p.Via, "remote_addr": remoteAddr}})
+}
+
+// RecordRejected ledgers a request whose token or session was refused (bad,
+// expired or revoked), at most once per client address per sign-in window,
+// so a client retrying a dead token cannot flood the ledger.
+func (s *Service) RecordRejected(ctx context.Context, remoteAddr, credential string) {
+	if !s.limiter.firstRefusal(s.opts.Now(), "rejected:"+remoteAddr) {
+		return
+	}
+	s.record(ctx, ledger.Event{Actor: "anonymous", Kind: "auth.credential_rejected", Subject: "addr/" + remoteAddr,
+		Payload: map[string]any{"credential": credential}})
 }
 
 // Authenticate returns the principal of a session secret.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 )
 
@@ -241,5 +242,31 @@ func TestSessionCookieSecure(t *testing.T) {
 	}
 	if c := cookie(map[string]string{"Host": "opsguard.example.com"}); !c.Secure {
 		t.Error("a non-loopback host got a cookie without Secure")
+	}
+}
+
+// LG-1: forbidden attempts and refused credentials are in the ledger; a
+// client hammering with a dead token is recorded once per window.
+func TestUnauthorisedAttemptsAreLedgered(t *testing.T) {
+	e := newSQLiteEnv(t)
+	e.do("POST", "/api/v1/users", e.tokens[auth.Engineer], strings.NewReader(`{}`), nil)
+	for i := 0; i < 5; i++ {
+		e.do("GET", "/api/v1/me", "tok_00000000000000000000000000000000.deadbeefdeadbeefdeadbeefdeadbeefdeadbeef", nil, nil)
+	}
+	e.do("GET", "/api/v1/me", "", nil, nil) // no credentials: not an attempt to record
+	kinds := map[string]int{}
+	var denied string
+	es, _ := e.app.Entries(ctx, store.EntryFilter{Limit: 1000})
+	for _, en := range es {
+		kinds[en.Kind]++
+		if en.Kind == "auth.denied" {
+			denied = en.Actor + " " + string(en.Payload)
+		}
+	}
+	if kinds["auth.denied"] != 1 || !strings.Contains(denied, "engineer") || !strings.Contains(denied, "POST /api/v1/users") {
+		t.Errorf("denied: %d entries, %s", kinds["auth.denied"], denied)
+	}
+	if kinds["auth.credential_rejected"] != 1 {
+		t.Errorf("rejected tokens ledgered %d times, want once", kinds["auth.credential_rejected"])
 	}
 }

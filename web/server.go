@@ -113,6 +113,16 @@ func (s *Server) principal(r *http.Request) (auth.Principal, bool, error) {
 	return p, true, err
 }
 
+// presentedCredentials reports whether the request carried a token or a
+// session cookie (as opposed to none at all).
+func presentedCredentials(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return true
+	}
+	_, err := r.Cookie(sessionCookie)
+	return err == nil
+}
+
 func unsafeMethod(m string) bool {
 	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
 }
@@ -129,6 +139,13 @@ func (s *Server) wrap(rt Route) http.Handler {
 			return
 		}
 		p, bySession, err := s.principal(r)
+		if err != nil && opsguard.ErrorCode(err) == opsguard.EUnauthenticated && presentedCredentials(r) {
+			kind := "token"
+			if r.Header.Get("Authorization") == "" {
+				kind = "session"
+			}
+			s.app.Auth.RecordRejected(r.Context(), remoteIP(r), kind)
+		}
 		if err != nil {
 			if rt.UI && r.Method == http.MethodGet {
 				http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -139,6 +156,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		setActor(r, p.Name())
 		if !p.Can(rt.Perm) {
+			s.app.Auth.RecordDenied(r.Context(), p, rt.Method+" "+rt.Pattern, remoteIP(r))
 			s.fail(w, r, rt.UI, &opsguard.Error{Code: opsguard.EForbidden,
 				Message: "your role " + string(p.User.Role) + " may not do this", Details: map[string]any{"needs": string(rt.Perm)}})
 			return

@@ -24,7 +24,7 @@ var ctx = context.Background()
 
 var cheap = app.Options{Argon2: auth.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}}
 
-func testConfig(t *testing.T, dsn string) config.Config {
+func testConfig(t testing.TB, dsn string) config.Config {
 	cfg := config.Default()
 	cfg.Server.DataDir = t.TempDir()
 	if config.IsPostgresURL(dsn) {

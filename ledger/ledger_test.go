@@ -124,6 +124,9 @@ func TestTamperingIsDetected(t *testing.T) {
 		{"insert at tail", []string{
 			"INSERT INTO ledger_entries SELECT seq + 1, time, actor, kind, subject, payload, payload_hash, leaf_hash FROM ledger_entries WHERE seq = 30",
 		}, 31, "not covered"},
+		{"insert below the first", []string{
+			"INSERT INTO ledger_entries SELECT 0, time, actor, kind, subject, payload, payload_hash, leaf_hash FROM ledger_entries WHERE seq = 1",
+		}, 1, "below the first entry"},
 		{"forged checkpoint", []string{
 			"UPDATE ledger_checkpoints SET note = replace(note, '\n\n', '\n\n') || '', root_hash = leaf_hash FROM ledger_entries WHERE ledger_checkpoints.size = 20 AND ledger_entries.seq = 1",
 		}, 0, "checkpoint at size 20"},

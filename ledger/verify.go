@@ -16,9 +16,9 @@ import (
 
 // Source is what Verify reads.
 type Source interface {
-	// Snapshot returns every stored checkpoint (by size) and the highest
-	// stored sequence number, read in one consistent snapshot.
-	Snapshot(ctx context.Context) (cps []Checkpoint, maxSeq int64, err error)
+	// Snapshot returns every stored checkpoint (by size) and the lowest and
+	// highest stored sequence numbers, read in one consistent snapshot.
+	Snapshot(ctx context.Context) (cps []Checkpoint, minSeq, maxSeq int64, err error)
 	// ScanEntries calls fn for every entry with from <= seq <= to, in
 	// order. The entry passed to fn is reused between calls. Ranges may be
 	// scanned concurrently.
@@ -78,7 +78,7 @@ type chunk struct {
 // error means the check itself could not run.
 func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (*Report, error) {
 	rep := &Report{}
-	cps, maxSeq, err := src.Snapshot(ctx)
+	cps, minSeq, maxSeq, err := src.Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
@@ -95,7 +95,9 @@ func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (
 	}
 	sort.SliceStable(targets, func(i, j int) bool { return targets[i].size < targets[j].size })
 
-	chunks := scanChunks(ctx, src, maxSeq)
+	// Scan from the lowest stored number, not from 1: a row slipped in
+	// below the first entry must be seen to be reported.
+	chunks := scanChunks(ctx, src, min(minSeq, 1), maxSeq)
 	rng := factory.NewEmptyRange(0)
 	var count, expect, good, precise int64 = 0, 1, 0, 0
 	mismatched, later := false, 0 // later: checkpoints failing only because an earlier one did
@@ -110,6 +112,10 @@ func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (
 			switch {
 			case seq > expect:
 				rep.bad(expect, "entries %d..%d are missing: deleted from the ledger", expect, seq-1)
+				precise = count + 1
+			case seq < 1:
+				// FirstBadSeq counts from 1; the message names the row.
+				rep.bad(1, "entry %d is numbered below the first entry: inserted behind the server's back", seq)
 				precise = count + 1
 			case seq < expect:
 				rep.bad(seq, "entry %d is out of order or repeated", seq)
@@ -170,10 +176,13 @@ func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (
 	return rep, nil
 }
 
-// scanChunks reads and checks the ranges of [1, maxSeq] on as many workers
-// as there are processors and delivers the chunks in order.
-func scanChunks(ctx context.Context, src Source, maxSeq int64) <-chan *chunk {
-	n := int((maxSeq + chunkSize - 1) / chunkSize)
+// scanChunks reads and checks the ranges of [first, last] on as many
+// workers as there are processors and delivers the chunks in order.
+func scanChunks(ctx context.Context, src Source, first, last int64) <-chan *chunk {
+	n := 0
+	if last >= first {
+		n = int((last - first + chunkSize) / chunkSize)
+	}
 	slots := make([]chan *chunk, n)
 	for i := range slots {
 		slots[i] = make(chan *chunk, 1)
@@ -198,8 +207,8 @@ func scanChunks(ctx context.Context, src Source, maxSeq int64) <-chan *chunk {
 		go func() {
 			for i := range next {
 				window <- struct{}{}
-				from := int64(i)*chunkSize + 1
-				slots[i] <- checkChunk(ctx, src, from, min(from+chunkSize-1, maxSeq))
+				from := first + int64(i)*chunkSize
+				slots[i] <- checkChunk(ctx, src, from, min(from+chunkSize-1, last))
 			}
 		}()
 	}

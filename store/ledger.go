@@ -345,18 +345,18 @@ func LedgerSource(db *DB) ledger.Source { return ledgerSource{db} }
 
 type ledgerSource struct{ db *DB }
 
-// Snapshot reads the checkpoints and the highest sequence number together.
-func (s ledgerSource) Snapshot(ctx context.Context) ([]ledger.Checkpoint, int64, error) {
+// Snapshot reads the checkpoints and the range of sequence numbers together.
+func (s ledgerSource) Snapshot(ctx context.Context) ([]ledger.Checkpoint, int64, int64, error) {
 	var cps []ledger.Checkpoint
-	var max int64
+	var lo, hi int64
 	err := s.db.View(ctx, func(tx *Tx) error {
 		var err error
 		if cps, err = tx.Checkpoints(ctx); err != nil {
 			return err
 		}
-		return tx.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM ledger_entries").Scan(&max)
+		return tx.queryRow(ctx, "SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) FROM ledger_entries").Scan(&lo, &hi)
 	})
-	return cps, max, err
+	return cps, lo, hi, err
 }
 
 func (s ledgerSource) ScanEntries(ctx context.Context, from, to int64, fn func(*ledger.Entry) error) error {

@@ -284,3 +284,67 @@ func TestRolePermissions(t *testing.T) {
 		t.Error("unknown role parsed")
 	}
 }
+
+func TestSetPassword(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		alice := f.user(t, "alice", auth.Engineer)
+		bob := f.user(t, "bob", auth.Engineer)
+		_, other, _ := f.svc.SignIn(ctx, "alice", "correct horse battery", "10.0.0.1")
+		if err := f.svc.SetPassword(ctx, alice, "alice", "wrong current pw", "a new long password"); opsguard.ErrorCode(err) != opsguard.EForbidden {
+			t.Errorf("wrong current password: %v", err)
+		}
+		if err := f.svc.SetPassword(ctx, bob, "alice", "", "a new long password"); opsguard.ErrorCode(err) != opsguard.EForbidden {
+			t.Errorf("bob changed alice's password: %v", err)
+		}
+		if err := f.svc.SetPassword(ctx, alice, "alice", "correct horse battery", "short"); opsguard.ErrorCode(err) != opsguard.EInvalid {
+			t.Errorf("short password: %v", err)
+		}
+		if err := f.svc.SetPassword(ctx, alice, "alice", "correct horse battery", "a new long password"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Authenticate(ctx, other); !auth.IsUnauthenticated(err) {
+			t.Error("a session survived the password change")
+		}
+		if _, _, err := f.svc.SignIn(ctx, "alice", "correct horse battery", "10.0.0.1"); err == nil {
+			t.Error("the old password still signs in")
+		}
+		if _, _, err := f.svc.SignIn(ctx, "alice", "a new long password", "10.0.0.1"); err != nil {
+			t.Errorf("the new password: %v", err)
+		}
+		// An administrator resets without the current one.
+		if err := f.svc.SetPassword(ctx, f.admin, "bob", "", "reset by the admin"); err != nil {
+			t.Errorf("admin reset: %v", err)
+		}
+		kinds := strings.Join(f.kinds(t), ",")
+		if strings.Count(kinds, "user.password_changed") != 2 {
+			t.Errorf("ledger = %s", kinds)
+		}
+	})
+}
+
+func TestSetRole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		alice := f.user(t, "alice", auth.Engineer)
+		admin := f.user(t, "root", auth.Admin)
+		if _, err := f.svc.SetRole(ctx, alice, "alice", auth.EngineeringHead); opsguard.ErrorCode(err) != opsguard.EForbidden {
+			t.Errorf("self-promotion: %v", err)
+		}
+		u, err := f.svc.SetRole(ctx, admin, "alice", auth.EngineeringHead)
+		if err != nil || u.Role != auth.EngineeringHead {
+			t.Fatalf("promote: %+v %v", u, err)
+		}
+		if _, err := f.svc.SetRole(ctx, admin, "root", auth.Auditor); opsguard.ErrorCode(err) != opsguard.EConflict {
+			t.Errorf("last admin demoted: %v", err)
+		}
+		if _, err := f.svc.SetRole(ctx, admin, "alice", "boss"); opsguard.ErrorCode(err) != opsguard.EInvalid {
+			t.Errorf("unknown role: %v", err)
+		}
+		var e []ledger.Entry
+		db.View(ctx, func(tx *store.Tx) error { var err error; e, err = tx.ListEntries(ctx, store.EntryFilter{Kind: "user.role_changed"}); return err })
+		if len(e) != 1 || !strings.Contains(string(e[0].Payload), `"from":"engineer","to":"engineering_head"`) {
+			t.Errorf("ledger: %+v", e)
+		}
+	})
+}

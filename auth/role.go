@@ -52,6 +52,8 @@ const (
 	ManageUsers Permission = "users.manage"
 	// OwnTokens is creating and revoking one's own API tokens.
 	OwnTokens Permission = "tokens.own"
+	// OwnAccount is changing one's own password.
+	OwnAccount Permission = "account.own"
 	// RunControls is running the control catalog on demand.
 	RunControls Permission = "controls.run"
 	// PostFacts is a host agent sending what it observed.
@@ -59,12 +61,12 @@ const (
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, RunControls},
-	SecurityOfficer: {Read, OwnTokens, RunControls},
-	EngineeringHead: {Read, OwnTokens, RunControls},
-	InfraOps:        {Read, OwnTokens},
-	Engineer:        {Read, OwnTokens},
-	Auditor:         {Read, OwnTokens},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls},
+	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls},
+	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls},
+	InfraOps:        {Read, OwnTokens, OwnAccount},
+	Engineer:        {Read, OwnTokens, OwnAccount},
+	Auditor:         {Read, OwnTokens, OwnAccount},
 	Agent:           {PostFacts},
 }
 

@@ -28,6 +28,10 @@ type Tx interface {
 	UserByID(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
 	SetUserDisabled(ctx context.Context, id string, at time.Time) error
+	SetUserPassword(ctx context.Context, id, hash string) error
+	SetUserRole(ctx context.Context, id string, r Role) error
+	// EndUserSessions ends every open session of a user.
+	EndUserSessions(ctx context.Context, userID string, at time.Time) (int64, error)
 	InsertToken(ctx context.Context, t Token, secretHash []byte) error
 	TokenByID(ctx context.Context, id string) (Token, []byte, error)
 	ListTokens(ctx context.Context, userID string) ([]Token, error)
@@ -163,18 +167,8 @@ func (s *Service) DisableUser(ctx context.Context, by Principal, username string
 			return opsguard.Errorf(opsguard.EConflict, "user %q is already disabled", username)
 		}
 		if u.Role == Admin {
-			users, err := tx.ListUsers(ctx)
-			if err != nil {
+			if err := s.keepOneAdmin(ctx, tx, username); err != nil {
 				return err
-			}
-			admins := 0
-			for _, o := range users {
-				if o.Role == Admin && o.Active() {
-					admins++
-				}
-			}
-			if admins <= 1 {
-				return opsguard.Errorf(opsguard.EConflict, "%q is the last active administrator", username)
 			}
 		}
 		at := s.now()
@@ -190,6 +184,107 @@ func (s *Service) DisableUser(ctx context.Context, by Principal, username string
 		return User{}, fmt.Errorf("disable user %s: %w", username, err)
 	}
 	return u, nil
+}
+
+// SetPassword changes username's password. Users change their own and
+// must give the current one; an administrator may reset anyone's. Every
+// open session of the user ends, so a stolen session dies with the old
+// password.
+func (s *Service) SetPassword(ctx context.Context, by Principal, username, current, password string) error {
+	self := by.User.Username == username && by.Via != "cli"
+	if !self && !by.Can(ManageUsers) {
+		return opsguard.Errorf(opsguard.EForbidden, "you may change only your own password")
+	}
+	if len(password) < MinPasswordLength {
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("password must have at least %d characters", MinPasswordLength), Details: map[string]any{"field": "password"}}
+	}
+	var u User
+	var old string
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		u, old, err = tx.UserByName(ctx, username)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", username, err)
+	}
+	if self {
+		if ok, err := CheckPassword(old, current); err != nil {
+			return err
+		} else if !ok {
+			s.recordFailure(ctx, username, "", "wrong current password on a password change")
+			return &opsguard.Error{Code: opsguard.EForbidden, Message: "the current password is wrong", Details: map[string]any{"field": "current_password"}}
+		}
+	}
+	hash := HashPassword(password, s.opts.Argon2)
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.SetUserPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		ended, err := tx.EndUserSessions(ctx, u.ID, s.now())
+		if err != nil {
+			return err
+		}
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.password_changed", Subject: "user/" + u.ID,
+			Payload: map[string]any{"username": u.Username, "by_self": self, "sessions_ended": ended}})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", username, err)
+	}
+	return nil
+}
+
+// SetRole gives a user another role. Only an administrator may, and the
+// last active administrator keeps the role.
+func (s *Service) SetRole(ctx context.Context, by Principal, username string, role Role) (User, error) {
+	if !by.Can(ManageUsers) {
+		return User{}, opsguard.Errorf(opsguard.EForbidden, "only an administrator may change roles")
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return User{}, &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error(), Details: map[string]any{"field": "role"}}
+	}
+	var u User
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if u, _, err = tx.UserByName(ctx, username); err != nil {
+			return err
+		}
+		if u.Role == role {
+			return opsguard.Errorf(opsguard.EConflict, "%s already has the role %s", username, role)
+		}
+		if u.Role == Admin && u.Active() {
+			if err := s.keepOneAdmin(ctx, tx, username); err != nil {
+				return err
+			}
+		}
+		old := u.Role
+		if err := tx.SetUserRole(ctx, u.ID, role); err != nil {
+			return err
+		}
+		u.Role = role
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.role_changed", Subject: "user/" + u.ID,
+			Payload: map[string]any{"username": u.Username, "from": old, "to": role}})
+		return err
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("set role of %s: %w", username, err)
+	}
+	return u, nil
+}
+
+// keepOneAdmin refuses a change that would leave no active administrator.
+func (s *Service) keepOneAdmin(ctx context.Context, tx Tx, username string) error {
+	users, err := tx.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range users {
+		if o.Role == Admin && o.Active() && o.Username != username {
+			return nil
+		}
+	}
+	return opsguard.Errorf(opsguard.EConflict, "%q is the last active administrator", username)
 }
 
 // ListUsers returns every user.

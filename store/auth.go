@@ -82,6 +82,25 @@ func (tx *Tx) SetUserDisabled(ctx context.Context, id string, at time.Time) erro
 	return tx.updateOne(ctx, "user "+id, "UPDATE users SET disabled_at = ? WHERE id = ?", ts(at), id)
 }
 
+// SetUserPassword stores a new password hash.
+func (tx *Tx) SetUserPassword(ctx context.Context, id, hash string) error {
+	return tx.updateOne(ctx, "user "+id, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id)
+}
+
+// SetUserRole changes a user's role.
+func (tx *Tx) SetUserRole(ctx context.Context, id string, r auth.Role) error {
+	return tx.updateOne(ctx, "user "+id, "UPDATE users SET role = ? WHERE id = ?", string(r), id)
+}
+
+// EndUserSessions ends every open session of a user.
+func (tx *Tx) EndUserSessions(ctx context.Context, userID string, at time.Time) (int64, error) {
+	res, err := tx.exec(ctx, "UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL", ts(at), userID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func (tx *Tx) updateOne(ctx context.Context, what, q string, args ...any) error {
 	res, err := tx.exec(ctx, q, args...)
 	if err != nil {

@@ -30,6 +30,8 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/users", Perm: auth.Read, Summary: "List users", handle: s.apiUsers},
 		{Method: "POST", Pattern: "/api/v1/users", Perm: auth.ManageUsers, Summary: "Create a user", handle: s.apiCreateUser},
 		{Method: "POST", Pattern: "/api/v1/users/{username}/disable", Perm: auth.ManageUsers, Summary: "Disable a user", handle: s.apiDisableUser},
+		{Method: "POST", Pattern: "/api/v1/users/{username}/role", Perm: auth.ManageUsers, Summary: "Give a user another role", handle: s.apiSetRole},
+		{Method: "POST", Pattern: "/api/v1/users/{username}/password", Perm: auth.OwnAccount, Summary: "Change your password (administrators: reset anyone's)", handle: s.apiSetPassword},
 
 		{Method: "GET", Pattern: "/api/v1/tokens", Perm: auth.Read, Summary: "List API tokens (never their secrets)", handle: s.apiTokens},
 		{Method: "POST", Pattern: "/api/v1/tokens", Perm: auth.OwnTokens, Summary: "Create an API token; the secret is shown once", handle: s.apiCreateToken},
@@ -186,6 +188,43 @@ func (s *Server) apiDisableUser(w http.ResponseWriter, r *http.Request, p auth.P
 		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+type setRoleRequest struct {
+	Role string `json:"role"`
+}
+
+func (s *Server) apiSetRole(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req setRoleRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	u, err := s.app.Auth.SetRole(r.Context(), p, r.PathValue("username"), auth.Role(req.Role))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+type setPasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	Password        string `json:"password"`
+}
+
+func (s *Server) apiSetPassword(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req setPasswordRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.app.Auth.SetPassword(r.Context(), p, r.PathValue("username"), req.CurrentPassword, req.Password); err != nil {
+		return err
+	}
+	if p.Via == "session" && p.User.Username == r.PathValue("username") {
+		s.clearSession(w, r) // the change ended this session too
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

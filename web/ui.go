@@ -60,6 +60,9 @@ func (s *Server) uiRoutes() []Route {
 		{Method: "GET", Pattern: "/users", Perm: auth.Read, UI: true, Summary: "Users", handle: s.uiUsers},
 		{Method: "POST", Pattern: "/users", Perm: auth.ManageUsers, UI: true, Summary: "Create a user", handle: s.uiCreateUser},
 		{Method: "POST", Pattern: "/users/{username}/disable", Perm: auth.ManageUsers, UI: true, Summary: "Disable a user", handle: s.uiDisableUser},
+		{Method: "POST", Pattern: "/users/{username}/role", Perm: auth.ManageUsers, UI: true, Summary: "Change a user's role", handle: s.uiSetRole},
+		{Method: "GET", Pattern: "/account", Perm: auth.OwnAccount, UI: true, Summary: "Your account", handle: s.uiAccount},
+		{Method: "POST", Pattern: "/account/password", Perm: auth.OwnAccount, UI: true, Summary: "Change your password", handle: s.uiSetPassword},
 		{Method: "GET", Pattern: "/tokens", Perm: auth.Read, UI: true, Summary: "API tokens", handle: s.uiTokens},
 		{Method: "POST", Pattern: "/tokens", Perm: auth.OwnTokens, UI: true, Summary: "Create an API token", handle: s.uiCreateToken},
 		{Method: "POST", Pattern: "/tokens/{id}/revoke", Perm: auth.OwnTokens, UI: true, Summary: "Revoke an API token", handle: s.uiRevokeToken},
@@ -370,4 +373,35 @@ func (s *Server) uiRevokeToken(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return formError(err, func(st int, msg string) error { return s.tokensPage(w, r, p, st, tokensView{}, msg) })
 	}
 	return s.tokensPage(w, r, p, http.StatusOK, tokensView{Flash: "Revoked " + t.Name + " of " + t.Username + "."}, "")
+}
+
+func (s *Server) uiSetRole(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	u, err := s.app.Auth.SetRole(r.Context(), p, r.PathValue("username"), auth.Role(r.PostFormValue("role")))
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.usersPage(w, r, p, st, "", msg) })
+	}
+	return s.usersPage(w, r, p, http.StatusOK, u.Username+" is now "+string(u.Role)+".", "")
+}
+
+func (s *Server) uiAccount(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	s.render(w, http.StatusOK, "account.html", page{Title: "Your account", Me: &p, CSRF: p.CSRFToken})
+	return nil
+}
+
+func (s *Server) uiSetPassword(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if r.PostFormValue("password") != r.PostFormValue("password_again") {
+		s.render(w, http.StatusBadRequest, "account.html", page{Title: "Your account", Me: &p, CSRF: p.CSRFToken, Error: "the two new passwords differ"})
+		return nil
+	}
+	err := s.app.Auth.SetPassword(r.Context(), p, p.User.Username, r.PostFormValue("current_password"), r.PostFormValue("password"))
+	if err != nil {
+		return formError(err, func(st int, msg string) error {
+			s.render(w, st, "account.html", page{Title: "Your account", Me: &p, CSRF: p.CSRFToken, Error: msg})
+			return nil
+		})
+	}
+	// Every session ended with the old password: sign in again.
+	s.clearSession(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
 }

@@ -107,3 +107,40 @@ func TestControlPage(t *testing.T) {
 		t.Errorf("unknown control: %d", st)
 	}
 }
+
+func TestChangePasswordAndRole(t *testing.T) {
+	e := newSQLiteEnv(t)
+	eng, csrf := e.signIn("engineer")
+	st, body := e.form(eng, "/account/password", url.Values{"csrf_token": {csrf}, "current_password": {password}, "password": {"new password one"}, "password_again": {"new password two"}})
+	if st != http.StatusBadRequest || !strings.Contains(body, "differ") {
+		t.Errorf("mismatched new passwords: %d", st)
+	}
+	st, body = e.form(eng, "/account/password", url.Values{"csrf_token": {csrf}, "current_password": {"not the password"}, "password": {"new password one"}, "password_again": {"new password one"}})
+	if st != http.StatusForbidden || !strings.Contains(body, "current password is wrong") {
+		t.Errorf("wrong current password: %d", st)
+	}
+	if st, _ := e.form(eng, "/account/password", url.Values{"csrf_token": {csrf}, "current_password": {password}, "password": {"new password one"}, "password_again": {"new password one"}}); st != http.StatusSeeOther {
+		t.Fatalf("change: %d", st)
+	}
+	if st, _ := e.page(eng, "/account"); st != http.StatusSeeOther {
+		t.Errorf("the old session still works after the change: %d", st)
+	}
+	resp := e.do("POST", "/api/v1/session", "", strings.NewReader(`{"username":"engineer","password":"new password one"}`), nil)
+	if resp.StatusCode != 200 {
+		t.Errorf("sign in with the new password: %d", resp.StatusCode)
+	}
+	// Roles: over the API, admins only.
+	if resp := e.do("POST", "/api/v1/users/engineer/role", e.tokens[auth.EngineeringHead], strings.NewReader(`{"role":"admin"}`), nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("engineering head changed a role: %d", resp.StatusCode)
+	}
+	resp = e.do("POST", "/api/v1/users/engineer/role", e.tokens[auth.Admin], strings.NewReader(`{"role":"engineering_head"}`), nil)
+	var u auth.User
+	jsonBody(t, resp, &u)
+	if resp.StatusCode != 200 || u.Role != auth.EngineeringHead {
+		t.Errorf("promote: %d %+v", resp.StatusCode, u)
+	}
+	// The engineer's token now carries the new role at once.
+	if resp := e.do("POST", "/api/v1/controls/runs", e.tokens[auth.Engineer], nil, nil); resp.StatusCode != http.StatusCreated {
+		t.Errorf("promoted user cannot run controls: %d", resp.StatusCode)
+	}
+}

@@ -31,6 +31,18 @@ func TestBinaryLedgerAndTokenCommands(t *testing.T) {
 		t.Errorf("token list:\n%s", list.stdout)
 	}
 
+	mustRun(t, env, "new password for bob\n", "user", "add", "bob", "--role", "engineer")
+	var bob struct {
+		Role string `json:"role"`
+	}
+	if r := mustRun(t, env, "", "user", "role", "bob", "security_officer", "-o", "json"); json.Unmarshal([]byte(r.stdout), &bob) != nil || bob.Role != "security_officer" {
+		t.Errorf("user role:\n%s", r)
+	}
+	mustRun(t, env, "another password\n", "user", "passwd", "bob")
+	if r := run(t, env, "", "user", "role", "admin", "auditor"); r.code == 0 || !strings.Contains(r.stderr, "last active administrator") {
+		t.Errorf("demoting the last admin:\n%s", r)
+	}
+
 	// GV-4 fails on a fresh install (no security officer yet): exit 1, results printed.
 	runOut := run(t, env, "", "controls", "run")
 	if runOut.code != 1 || !strings.Contains(runOut.stdout, "GV-4.roles-assigned") || !strings.Contains(runOut.stderr, "controls fail") {

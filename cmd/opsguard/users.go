@@ -92,7 +92,51 @@ func userCmd(g *globals) *cobra.Command {
 			return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Disabled %s.\n", u.Username) })
 		},
 	}
-	c.AddCommand(add, list, disable)
+	var newPwFile string
+	passwd := &cobra.Command{
+		Use:   "passwd USERNAME",
+		Short: "Reset a user's password (from --password-file, OPSGUARD_USER_PASSWORD, a prompt or stdin); their sessions end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pw, err := readPassword(newPwFile, "OPSGUARD_USER_PASSWORD", cmd.InOrStdin(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.Auth.SetPassword(cmd.Context(), cliPrincipal(), args[0], "", pw); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Changed the password of %s; their open sessions have ended.\n", args[0])
+			return nil
+		},
+	}
+	passwd.Flags().StringVar(&newPwFile, "password-file", "", "file holding the new password")
+	roleCmd := &cobra.Command{
+		Use:   "role USERNAME ROLE",
+		Short: "Give a user another role",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := auth.ParseRole(args[1])
+			if err != nil {
+				return err
+			}
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, err := a.Auth.SetRole(cmd.Context(), cliPrincipal(), args[0], r)
+			if err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "%s is now %s.\n", u.Username, u.Role) })
+		},
+	}
+	c.AddCommand(add, list, disable, passwd, roleCmd)
 	return c
 }
 

@@ -16,12 +16,12 @@ func controlsCmd(g *globals) *cobra.Command {
 		Short: "List every requirement of the policy with its controls and latest results",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			cat, err := a.Controls.Catalog(cmd.Context())
+			defer b.Close()
+			cat, err := b.Catalog(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -47,12 +47,12 @@ func controlsCmd(g *globals) *cobra.Command {
 		Short: "Evaluate every control now and record the results (exit 1 when any fails)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			r, err := a.Controls.Run(cmd.Context(), cliPrincipal().Name(), "manual")
+			defer b.Close()
+			r, err := b.RunControls(cmd.Context())
 			if err != nil {
 				return err
 			}

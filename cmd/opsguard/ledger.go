@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/opsguard/opsguard/app"
 	"github.com/opsguard/opsguard/ledger"
@@ -24,7 +24,8 @@ func ledgerCmd(g *globals) *cobra.Command {
 		Long: `verify recomputes the Merkle tree of every entry and checks it against every
 signed checkpoint in the database and the newest one kept beside the key. With
 --export it checks an exported ledger offline instead, against --public-key
-(or the key the export carries).`,
+(or the key the export carries). With --server it downloads the ledger and
+checks it here, against --public-key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var rep *ledger.Report
@@ -34,12 +35,16 @@ signed checkpoint in the database and the newest one kept beside the key. With
 					return err
 				}
 			} else {
-				a, err := g.open(cmd.Context())
+				trusted, err := trustedKey(cmd, g, pubFile)
 				if err != nil {
 					return err
 				}
-				defer a.Close()
-				if rep, err = a.VerifyLedger(cmd.Context()); err != nil {
+				b, err := g.backend(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				if rep, err = b.Verify(cmd.Context(), trusted); err != nil {
 					return err
 				}
 			}
@@ -61,33 +66,23 @@ signed checkpoint in the database and the newest one kept beside the key. With
 		},
 	}
 	verify.Flags().StringVar(&exportFile, "export", "", "verify this exported ledger offline")
-	verify.Flags().StringVar(&pubFile, "public-key", "", "file with the trusted public key for --export")
+	verify.Flags().StringVar(&pubFile, "public-key", "", "file with the trusted public key (for --export and --server)")
 
 	checkpoint := &cobra.Command{
 		Use:   "checkpoint",
 		Short: "Print the newest signed checkpoint and publish it again (file beside the key, witness URL)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			cp, ok, err := a.Head(cmd.Context())
+			defer b.Close()
+			cp, err := b.Head(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if !ok {
-				return fmt.Errorf("the ledger is empty")
-			}
-			a.Log.Publish(cmd.Context(), cp)
-			out := struct {
-				Size      int64  `json:"size"`
-				Root      string `json:"root_hash"`
-				Note      string `json:"note"`
-				PublicKey string `json:"public_key"`
-			}{cp.Size, hex.EncodeToString(cp.Root), string(cp.Note), a.Log.Key().Public}
-			return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) { fmt.Fprint(tw, string(cp.Note)) })
+			return g.emit(cmd.OutOrStdout(), cp, func(tw *tabwriter.Writer) { fmt.Fprint(tw, cp.Note) })
 		},
 	}
 
@@ -102,16 +97,20 @@ signed checkpoint in the database and the newest one kept beside the key. With
 			if err != nil {
 				return fmt.Errorf("SEQ %q: want a number", args[0])
 			}
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			p, err := a.Inclusion(cmd.Context(), seq, size)
+			defer b.Close()
+			p, err := b.Inclusion(cmd.Context(), seq, size)
 			if err != nil {
 				return err
 			}
-			if err := ledger.VerifyInclusion(a.Log.Verifier(), []byte(p.Checkpoint), &p.Entry, p.Hashes); err != nil {
+			v, err := proofVerifier(cmd, g, pubFile, p.PublicKey)
+			if err != nil {
+				return err
+			}
+			if err := ledger.VerifyInclusion(v, []byte(p.Checkpoint), &p.Entry, p.Hashes); err != nil {
 				return fmt.Errorf("the proof does not verify: %w", err)
 			}
 			return g.emit(cmd.OutOrStdout(), p, func(tw *tabwriter.Writer) {
@@ -124,6 +123,7 @@ signed checkpoint in the database and the newest one kept beside the key. With
 		},
 	}
 	inclusion.Flags().Int64Var(&size, "size", 0, "size of the checkpoint to prove against (default the newest)")
+	proof.PersistentFlags().StringVar(&pubFile, "public-key", "", "file with the trusted public key to check the proof with (with --server)")
 	consistency := &cobra.Command{
 		Use:   "consistency FROM TO",
 		Short: "Prove that the checkpoint of size TO extends the one of size FROM",
@@ -134,16 +134,20 @@ signed checkpoint in the database and the newest one kept beside the key. With
 			if err1 != nil || err2 != nil {
 				return fmt.Errorf("FROM and TO must be checkpoint sizes")
 			}
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			p, err := a.Consistency(cmd.Context(), from, to)
+			defer b.Close()
+			p, err := b.Consistency(cmd.Context(), from, to)
 			if err != nil {
 				return err
 			}
-			if err := ledger.VerifyConsistency(a.Log.Verifier(), []byte(p.FromCheckpoint), []byte(p.ToCheckpoint), p.Hashes); err != nil {
+			v, err := proofVerifier(cmd, g, pubFile, p.PublicKey)
+			if err != nil {
+				return err
+			}
+			if err := ledger.VerifyConsistency(v, []byte(p.FromCheckpoint), []byte(p.ToCheckpoint), p.Hashes); err != nil {
 				return fmt.Errorf("the proof does not verify: %w", err)
 			}
 			return g.emit(cmd.OutOrStdout(), p, func(tw *tabwriter.Writer) {
@@ -162,12 +166,12 @@ signed checkpoint in the database and the newest one kept beside the key. With
 		Short: "Write the whole ledger (entries, checkpoints, evidence) as JSON, verifiable offline",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			x, err := a.ExportLedger(cmd.Context())
+			defer b.Close()
+			x, err := b.Export(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -212,6 +216,31 @@ func verifyExport(cmd *cobra.Command, file, pubFile string) (*ledger.Report, err
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning: checking against the public key inside the export; give --public-key to check against a key you trust")
 	}
 	return x.Verify(cmd.Context(), trusted)
+}
+
+// trustedKey reads --public-key; with --server and no key, it warns that
+// the server's own key will be believed.
+func trustedKey(cmd *cobra.Command, g *globals, pubFile string) (string, error) {
+	if pubFile != "" {
+		return app.ReadSecretFile(pubFile)
+	}
+	if g.server != "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: checking against the public key the server sends; give --public-key to check against a key you trust")
+	}
+	return "", nil
+}
+
+// proofVerifier is the key a proof is checked with: the trusted one when
+// given (and the server's must match it), else the one that came with it.
+func proofVerifier(cmd *cobra.Command, g *globals, pubFile, served string) (note.Verifier, error) {
+	trusted, err := trustedKey(cmd, g, pubFile)
+	if err != nil {
+		return nil, err
+	}
+	if trusted != "" && !sameKey(trusted, served) {
+		return nil, fmt.Errorf("the ledger's key %s is not the trusted key", served)
+	}
+	return ledger.NewVerifier(served)
 }
 
 func printReport(tw *tabwriter.Writer, rep *ledger.Report) {

@@ -27,6 +27,8 @@ type globals struct {
 	dataDir    string
 	database   string
 	output     string
+	server     string
+	tokenFile  string
 }
 
 func newRoot() *cobra.Command {
@@ -42,6 +44,8 @@ func newRoot() *cobra.Command {
 	f.StringVar(&g.dataDir, "data-dir", "", "data directory (env OPSGUARD_DATA_DIR; default ./opsguard-data)")
 	f.StringVar(&g.database, "database", "", "postgres:// URL instead of SQLite in the data directory (env OPSGUARD_DATABASE_URL)")
 	f.StringVarP(&g.output, "output", "o", "table", "output of listings: table or json")
+	f.StringVar(&g.server, "server", os.Getenv("OPSGUARD_SERVER"), "act through this server's API instead of the local data directory (env OPSGUARD_SERVER)")
+	f.StringVar(&g.tokenFile, "token-file", "", "API token for --server (default: env OPSGUARD_TOKEN)")
 	root.AddCommand(
 		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), versionCmd(),
 	)

@@ -26,12 +26,12 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			u, err := a.Auth.CreateUser(cmd.Context(), cliPrincipal(), auth.NewUser{Username: args[0], DisplayName: display, Email: email, Role: r, Password: pw})
+			defer b.Close()
+			u, err := b.CreateUser(cmd.Context(), auth.NewUser{Username: args[0], DisplayName: display, Email: email, Role: r, Password: pw})
 			if err != nil {
 				return err
 			}
@@ -51,12 +51,12 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			us, err := a.Auth.ListUsers(cmd.Context())
+			defer b.Close()
+			us, err := b.ListUsers(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -80,12 +80,12 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "Disable a user: their sessions and tokens stop at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			u, err := a.Auth.DisableUser(cmd.Context(), cliPrincipal(), args[0])
+			defer b.Close()
+			u, err := b.DisableUser(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -102,12 +102,12 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			if err := a.Auth.SetPassword(cmd.Context(), cliPrincipal(), args[0], "", pw); err != nil {
+			defer b.Close()
+			if err := b.SetPassword(cmd.Context(), args[0], pw); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Changed the password of %s; their open sessions have ended.\n", args[0])
@@ -124,12 +124,12 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			u, err := a.Auth.SetRole(cmd.Context(), cliPrincipal(), args[0], r)
+			defer b.Close()
+			u, err := b.SetRole(cmd.Context(), args[0], r)
 			if err != nil {
 				return err
 			}
@@ -152,12 +152,12 @@ func tokenCmd(g *globals) *cobra.Command {
 			if owner == "" {
 				return fmt.Errorf("--user is required")
 			}
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			t, secret, err := a.Auth.CreateToken(cmd.Context(), cliPrincipal(), owner, name, time.Duration(ttlDays)*24*time.Hour)
+			defer b.Close()
+			t, secret, err := b.CreateToken(cmd.Context(), owner, name, time.Duration(ttlDays)*24*time.Hour)
 			if err != nil {
 				return err
 			}
@@ -181,12 +181,12 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "List API tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			ts, err := a.Auth.ListTokens(cmd.Context(), cliPrincipal(), listUser)
+			defer b.Close()
+			ts, err := b.ListTokens(cmd.Context(), listUser)
 			if err != nil {
 				return err
 			}
@@ -217,12 +217,12 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "Revoke an API token at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context())
+			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			t, err := a.Auth.RevokeToken(cmd.Context(), cliPrincipal(), args[0])
+			defer b.Close()
+			t, err := b.RevokeToken(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/opsguard/opsguard/app"
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/ledger"
+)
+
+// backend is what the administrative commands act on: the data directory
+// in-process, or a server through its API when --server is given. Both run
+// the same services with the same rules; only the actor differs (the OS
+// user here, the token's user there).
+type backend interface {
+	Close() error
+	ListUsers(ctx context.Context) ([]auth.User, error)
+	CreateUser(ctx context.Context, n auth.NewUser) (auth.User, error)
+	DisableUser(ctx context.Context, username string) (auth.User, error)
+	SetRole(ctx context.Context, username string, r auth.Role) (auth.User, error)
+	SetPassword(ctx context.Context, username, password string) error
+	CreateToken(ctx context.Context, owner, name string, ttl time.Duration) (auth.Token, string, error)
+	ListTokens(ctx context.Context, username string) ([]auth.Token, error)
+	RevokeToken(ctx context.Context, id string) (auth.Token, error)
+	Catalog(ctx context.Context) ([]control.Item, error)
+	RunControls(ctx context.Context) (control.Run, error)
+	Head(ctx context.Context) (checkpointInfo, error)
+	Inclusion(ctx context.Context, seq, size int64) (app.InclusionProof, error)
+	Consistency(ctx context.Context, from, to int64) (app.ConsistencyProof, error)
+	Export(ctx context.Context) (*app.Export, error)
+	// Verify checks the whole ledger; trusted, when set, is the public key
+	// the caller holds, which the ledger's own must equal.
+	Verify(ctx context.Context, trusted string) (*ledger.Report, error)
+}
+
+// checkpointInfo is the newest signed checkpoint.
+type checkpointInfo struct {
+	Size      int64  `json:"size"`
+	Root      string `json:"root_hash"`
+	Note      string `json:"note"`
+	PublicKey string `json:"public_key"`
+}
+
+// backend opens the server named by --server, or the data directory.
+func (g *globals) backend(ctx context.Context) (backend, error) {
+	if g.server != "" {
+		if _, err := g.config(); err != nil { // checks -o
+			return nil, err
+		}
+		return newRemote(g.server, g.tokenFile)
+	}
+	a, err := g.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return local{a: a, p: cliPrincipal()}, nil
+}
+
+// local runs the services in-process on the data directory.
+type local struct {
+	a *app.App
+	p auth.Principal
+}
+
+func (l local) Close() error { return l.a.Close() }
+
+func (l local) ListUsers(ctx context.Context) ([]auth.User, error) { return l.a.Auth.ListUsers(ctx) }
+
+func (l local) CreateUser(ctx context.Context, n auth.NewUser) (auth.User, error) {
+	return l.a.Auth.CreateUser(ctx, l.p, n)
+}
+
+func (l local) DisableUser(ctx context.Context, username string) (auth.User, error) {
+	return l.a.Auth.DisableUser(ctx, l.p, username)
+}
+
+func (l local) SetRole(ctx context.Context, username string, r auth.Role) (auth.User, error) {
+	return l.a.Auth.SetRole(ctx, l.p, username, r)
+}
+
+func (l local) SetPassword(ctx context.Context, username, password string) error {
+	return l.a.Auth.SetPassword(ctx, l.p, username, "", password)
+}
+
+func (l local) CreateToken(ctx context.Context, owner, name string, ttl time.Duration) (auth.Token, string, error) {
+	return l.a.Auth.CreateToken(ctx, l.p, owner, name, ttl)
+}
+
+func (l local) ListTokens(ctx context.Context, username string) ([]auth.Token, error) {
+	return l.a.Auth.ListTokens(ctx, l.p, username)
+}
+
+func (l local) RevokeToken(ctx context.Context, id string) (auth.Token, error) {
+	return l.a.Auth.RevokeToken(ctx, l.p, id)
+}
+
+func (l local) Catalog(ctx context.Context) ([]control.Item, error) { return l.a.Controls.Catalog(ctx) }
+
+func (l local) RunControls(ctx context.Context) (control.Run, error) {
+	return l.a.Controls.Run(ctx, l.p.Name(), "manual")
+}
+
+// Head prints the newest checkpoint and publishes it again (file beside
+// the key, witness), which only the data directory's owner can do.
+func (l local) Head(ctx context.Context) (checkpointInfo, error) {
+	cp, ok, err := l.a.Head(ctx)
+	if err != nil {
+		return checkpointInfo{}, err
+	}
+	if !ok {
+		return checkpointInfo{}, fmt.Errorf("the ledger is empty")
+	}
+	l.a.Log.Publish(ctx, cp)
+	return checkpointInfo{cp.Size, hex.EncodeToString(cp.Root), string(cp.Note), l.a.Log.Key().Public}, nil
+}
+
+func (l local) Inclusion(ctx context.Context, seq, size int64) (app.InclusionProof, error) {
+	return l.a.Inclusion(ctx, seq, size)
+}
+
+func (l local) Consistency(ctx context.Context, from, to int64) (app.ConsistencyProof, error) {
+	return l.a.Consistency(ctx, from, to)
+}
+
+func (l local) Export(ctx context.Context) (*app.Export, error) { return l.a.ExportLedger(ctx) }
+
+func (l local) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {
+	if trusted != "" && !sameKey(trusted, l.a.Log.Key().Public) {
+		return nil, fmt.Errorf("the ledger's key %s is not the trusted key", l.a.Log.Key().Public)
+	}
+	return l.a.VerifyLedger(ctx)
+}

@@ -1,0 +1,90 @@
+package main_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The command line acts on a running server through its API with a token,
+// under the same rules, and checks proofs and the ledger on this side.
+func TestBinaryRemoteMode(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addr := freeAddr(t)
+	srv := exec.Command(bin, "serve", "--listen", addr)
+	srv.Env = environ("OPSGUARD_DATA_DIR="+data, "OPSGUARD_ADMIN_PASSWORD="+randomPassword(t))
+	var stderr lockedBuffer
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() })
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not healthy:\n%s", stderr.String())
+		}
+	}
+	local := []string{"OPSGUARD_DATA_DIR=" + data}
+	mustRun(t, local, "correct horse battery\n", "user", "add", "ines", "--role", "security_officer")
+	mustRun(t, local, "correct horse battery\n", "user", "add", "erik", "--role", "engineer")
+	tok := func(user string) string {
+		var out struct {
+			Secret string `json:"secret"`
+		}
+		r := mustRun(t, local, "", "token", "create", "--user", user, "--name", "cli", "-o", "json")
+		json.Unmarshal([]byte(r.stdout), &out)
+		return out.Secret
+	}
+	iso := []string{"OPSGUARD_SERVER=http://" + addr, "OPSGUARD_TOKEN=" + tok("ines")}
+	eng := []string{"OPSGUARD_SERVER=http://" + addr, "OPSGUARD_TOKEN=" + tok("erik")}
+
+	var users []struct {
+		Username string `json:"username"`
+	}
+	r := mustRun(t, eng, "", "user", "list", "-o", "json")
+	if json.Unmarshal([]byte(r.stdout), &users) != nil || len(users) != 3 {
+		t.Fatalf("remote user list:\n%s", r)
+	}
+	// The server's rules hold: an engineer may not run controls or add users.
+	if r := run(t, eng, "", "controls", "run"); r.code == 0 || !strings.Contains(r.stderr, "forbidden") {
+		t.Errorf("engineer ran controls remotely:\n%s", r)
+	}
+	if r := run(t, eng, "correct horse battery\n", "user", "add", "eve", "--role", "admin"); r.code == 0 || !strings.Contains(r.stderr, "forbidden") {
+		t.Errorf("engineer added a user remotely:\n%s", r)
+	}
+	r = run(t, iso, "", "controls", "run")
+	if !strings.Contains(r.stdout, "LG-3.ledger-verifies") || !strings.Contains(r.stdout, "ledger entry") {
+		t.Errorf("remote controls run:\n%s", r)
+	}
+	pub := filepath.Join(data, "ledger.pub")
+	if r := mustRun(t, eng, "", "ledger", "verify", "--public-key", pub); !strings.Contains(r.stdout, "OK:") {
+		t.Errorf("remote verify:\n%s", r)
+	}
+	if r := mustRun(t, eng, "", "ledger", "proof", "inclusion", "1", "--public-key", pub); !strings.Contains(r.stdout, "Entry 1") {
+		t.Errorf("remote proof:\n%s", r)
+	}
+	// A key the auditor holds that is not the ledger's is refused.
+	other := filepath.Join(dir, "other")
+	mustRun(t, []string{"OPSGUARD_DATA_DIR=" + other}, "", "init", "--password", "correct horse battery")
+	if r := run(t, eng, "", "ledger", "verify", "--public-key", filepath.Join(other, "ledger.pub")); r.code == 0 {
+		t.Errorf("verify against another key passed:\n%s", r)
+	}
+	bad := []string{"OPSGUARD_SERVER=http://" + addr, "OPSGUARD_TOKEN=tok_00000000000000000000000000000000.nope-nope-nope-nope-nope-nope-nope"}
+	if r := run(t, bad, "", "user", "list"); r.code == 0 || !strings.Contains(r.stderr, "unauthenticated") {
+		t.Errorf("bad token:\n%s", r)
+	}
+	if r := run(t, iso, "", "init"); r.code == 0 || !strings.Contains(r.stderr, "drop --server") {
+		t.Errorf("init with --server:\n%s", r)
+	}
+}

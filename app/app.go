@@ -97,7 +97,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 func (a *App) registerControls() error {
 	cs := []control.Control{
 		control.LedgerVerifies(a.VerifyLedger),
-		control.CheckpointPublished(a.LedgerSize, a.publishedSize, a.Now),
+		control.CheckpointPublished(a.Republish, a.LedgerSize, a.publishedSize),
 		a.Controls.RunsOnSchedule(a.Config.Controls.Interval),
 	}
 	cs = append(cs, a.Auth.Controls()...)

@@ -15,6 +15,7 @@ import (
 	"github.com/opsguard/opsguard/app"
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/config"
+	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
@@ -222,4 +223,43 @@ func TestControlChangesAreNotified(t *testing.T) {
 		t.Fatalf("after assigning the roles: %v", n)
 	}
 	a.Close()
+}
+
+// Cutting the tail of the ledger together with its checkpoints is caught
+// by both LG-3 controls, thanks to the checkpoint kept beside the key.
+func TestTruncatedLedgerFailsLG3(t *testing.T) {
+	cfg := testConfig(t, "")
+	a, _, err := app.Init(ctx, cfg, "admin", "correct horse battery", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, n := range []string{"u1", "u2", "u3"} {
+		a.Auth.CreateUser(ctx, auth.CLI("t"), auth.NewUser{Username: n, Role: auth.Engineer, Password: "correct horse battery"})
+	}
+	run, _ := a.Controls.Run(ctx, "t", "manual")
+	status := func(r control.Run) map[string]control.Result {
+		m := map[string]control.Result{}
+		for _, x := range r.Results {
+			m[x.ControlID] = x
+		}
+		return m
+	}
+	if s := status(run); s["LG-3.checkpoint-published"].Status != control.Pass || s["LG-3.ledger-verifies"].Status != control.Pass {
+		t.Fatalf("before: %+v", s)
+	}
+	// Cut everything after entry 2, checkpoints included.
+	a.DB.Exec(ctx, "DELETE FROM ledger_entries WHERE seq > 2")
+	a.DB.Exec(ctx, "DELETE FROM ledger_checkpoints WHERE size > 2")
+	a.DB.Exec(ctx, "DELETE FROM control_results")
+	a.DB.Exec(ctx, "DELETE FROM control_runs")
+	// The run itself appends entry 3 again; both controls still see the cut.
+	run, _ = a.Controls.Run(ctx, "t", "manual")
+	s := status(run)
+	if r := s["LG-3.checkpoint-published"]; r.Status != control.Fail || !strings.Contains(r.Summary, "cut off") {
+		t.Errorf("checkpoint-published: %+v", r)
+	}
+	if r := s["LG-3.ledger-verifies"]; r.Status != control.Fail {
+		t.Errorf("ledger-verifies: %+v", r)
+	}
 }

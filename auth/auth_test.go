@@ -342,7 +342,11 @@ func TestSetRole(t *testing.T) {
 			t.Errorf("unknown role: %v", err)
 		}
 		var e []ledger.Entry
-		db.View(ctx, func(tx *store.Tx) error { var err error; e, err = tx.ListEntries(ctx, store.EntryFilter{Kind: "user.role_changed"}); return err })
+		db.View(ctx, func(tx *store.Tx) error {
+			var err error
+			e, err = tx.ListEntries(ctx, store.EntryFilter{Kind: "user.role_changed"})
+			return err
+		})
 		if len(e) != 1 || !strings.Contains(string(e[0].Payload), `"from":"engineer","to":"engineering_head"`) {
 			t.Errorf("ledger: %+v", e)
 		}

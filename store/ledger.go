@@ -96,42 +96,51 @@ func (tx *Tx) InsertCheckpoint(ctx context.Context, cp ledger.Checkpoint) error 
 	return err
 }
 
-// ledgerInsertRows is how many entries go in one INSERT: fewer round trips
-// to PostgreSQL, well under SQLite's limit of bound parameters.
-const ledgerInsertRows = 200
+// insertChunks are the row counts of the multi-row INSERTs entries are
+// written with, largest first: few round trips to PostgreSQL, far below
+// SQLite's limit of bound parameters, and few distinct statements so that
+// each is compiled once per connection and reused.
+var insertChunks = []int{200, 50, 10, 1}
+
+func insertEntriesQuery(n int) string {
+	const head = "INSERT INTO ledger_entries (seq, time, actor, kind, subject, payload, payload_hash, leaf_hash) VALUES "
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?)"
+	return head + strings.Repeat(row+", ", n-1) + row
+}
+
+// hotStatements are prepared once when the store opens.
+func hotStatements() []string {
+	var qs []string
+	for _, n := range insertChunks {
+		qs = append(qs, insertEntriesQuery(n))
+	}
+	return qs
+}
 
 // InsertLedgerEntries stores entries.
 func (tx *Tx) InsertLedgerEntries(ctx context.Context, es []ledger.Entry) error {
-	const head = "INSERT INTO ledger_entries (seq, time, actor, kind, subject, payload, payload_hash, leaf_hash) VALUES "
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?)"
-	var full *sql.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
+	args := make([]any, 0, 8*insertChunks[0])
+	for len(es) > 0 {
+		n := insertChunks[len(insertChunks)-1]
+		for _, c := range insertChunks {
+			if c <= len(es) {
+				n = c
+				break
+			}
 		}
-	}()
-	args := make([]any, 0, 8*ledgerInsertRows)
-	for start := 0; start < len(es); start += ledgerInsertRows {
-		chunk := es[start:min(start+ledgerInsertRows, len(es))]
+		chunk := es[:n]
+		es = es[n:]
 		args = args[:0]
 		for i := range chunk {
 			e := &chunk[i]
 			args = append(args, e.Seq, ts(e.Time), e.Actor, e.Kind, e.Subject, string(e.Payload), e.PayloadHash, e.LeafHash)
 		}
-		q := head + strings.Repeat(row+", ", len(chunk)-1) + row
-		var err error
-		if len(chunk) == ledgerInsertRows {
-			if full == nil {
-				if full, err = tx.prepare(ctx, q); err != nil {
-					return err
-				}
-			}
-			_, err = full.ExecContext(ctx, args...)
-		} else {
-			_, err = tx.exec(ctx, q, args...)
-		}
+		stmt, err := tx.stmt(ctx, insertEntriesQuery(n))
 		if err != nil {
-			return fmt.Errorf("insert entries %d..%d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert entries %d..%d: %w", chunk[0].Seq, chunk[n-1].Seq, err)
 		}
 	}
 	return nil

@@ -44,6 +44,7 @@ type DB struct {
 	write   *sql.DB
 	read    *sql.DB
 	rebound sync.Map // query → query with $n placeholders (PostgreSQL)
+	stmts   sync.Map // query → *sql.Stmt prepared on the write pool
 }
 
 // Open opens the database named by dsn: a postgres:// URL, or else the path
@@ -64,6 +65,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.prepareHot(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -71,7 +76,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+	// A 64 MiB page cache and memory-mapped reads keep the ledger's hot
+	// pages in memory; without them each insert and scan is a system call.
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)"
 	// BEGIN IMMEDIATE takes the write lock up front: a deferred transaction
 	// that reads then writes can fail with SQLITE_BUSY that no timeout cures.
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
@@ -79,7 +87,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)&_pragma=mmap_size(1073741824)&_pragma=cache_size(-65536)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -131,6 +139,7 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -207,6 +216,30 @@ func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 func (tx *Tx) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 	return tx.tx.PrepareContext(ctx, tx.db.bind(q))
+}
+
+// stmt returns the statement q within tx: one of the hot statements
+// prepared at Open, so it is compiled once per connection rather than once
+// per transaction, or else a statement prepared for this transaction. (It
+// cannot prepare on the pool here: SQLite's one write connection is the
+// transaction's.)
+func (tx *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := tx.db.stmts.Load(q); ok {
+		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)), nil
+	}
+	return tx.prepare(ctx, q)
+}
+
+// prepareHot prepares the statements of the hot paths on the write pool.
+func (db *DB) prepareHot(ctx context.Context) error {
+	for _, q := range hotStatements() {
+		s, err := db.write.PrepareContext(ctx, db.bind(q))
+		if err != nil {
+			return fmt.Errorf("prepare %.60s…: %w", q, err)
+		}
+		db.stmts.Store(q, s)
+	}
+	return nil
 }
 
 // bind rewrites ? placeholders to $1, $2, … for PostgreSQL. Queries in this

@@ -318,6 +318,15 @@ func hashSecret(s string) []byte {
 	return h[:]
 }
 
+// credentialError maps a missing token, session or user to the one
+// unauthenticated answer, and keeps every other error (the database down).
+func credentialError(err error) error {
+	if c := opsguard.ErrorCode(err); err != nil && (c == opsguard.ENotFound || c == opsguard.EUnauthenticated) {
+		return errUnauthenticated
+	}
+	return err
+}
+
 // errUnauthenticated is the one answer to every bad credential, so that a
 // caller learns nothing about which part was wrong.
 var errUnauthenticated = opsguard.Errorf(opsguard.EUnauthenticated, "authentication required: the credentials are missing, wrong, expired or revoked")
@@ -463,13 +472,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, bearer string) (Princip
 		p = Principal{User: u, Via: "token:" + t.ID}
 		return nil
 	})
-	if err != nil {
-		if c := opsguard.ErrorCode(err); c == opsguard.ENotFound || c == opsguard.EUnauthenticated {
-			return Principal{}, errUnauthenticated
-		}
-		return Principal{}, err
-	}
-	return p, nil
+	return p, credentialError(err)
 }
 
 // SignIn checks a password and opens a session, returning its secret id.
@@ -599,13 +602,7 @@ func (s *Service) Authenticate(ctx context.Context, sessionSecret string) (Princ
 		p = Principal{User: u, Via: "session", CSRFToken: sess.CSRFToken}
 		return nil
 	})
-	if err != nil {
-		if c := opsguard.ErrorCode(err); c == opsguard.ENotFound || c == opsguard.EUnauthenticated {
-			return Principal{}, errUnauthenticated
-		}
-		return Principal{}, err
-	}
-	return p, nil
+	return p, credentialError(err)
 }
 
 // SignOut ends a session.

@@ -21,6 +21,7 @@ import (
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // App is one wired instance.
@@ -31,6 +32,7 @@ type App struct {
 	Auth     *auth.Service
 	Controls *control.Engine
 	Notify   *notify.Dispatcher
+	Vuln     *vuln.Service
 	Logger   *slog.Logger
 	Now      func() time.Time
 
@@ -85,6 +87,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		db.Close()
 		return nil, err
 	}
+	a.Vuln = vuln.NewService(store.Bind[vuln.Tx](db), a.Log, cfg.Vuln, opts.Now)
 	a.Controls = control.NewEngine(store.Bind[control.Tx](db), a.Log, opts.Now, opts.Logger)
 	a.Controls.OnChange = a.controlChanged
 	if err := a.registerControls(); err != nil {

@@ -56,16 +56,18 @@ const (
 	OwnAccount Permission = "account.own"
 	// RunControls is running the control catalog on demand.
 	RunControls Permission = "controls.run"
+	// ImportScans is uploading scanner and assessment reports.
+	ImportScans Permission = "scans.import"
 	// PostFacts is a host agent sending what it observed.
 	PostFacts Permission = "facts.post"
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls},
-	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls},
-	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls},
-	InfraOps:        {Read, OwnTokens, OwnAccount},
-	Engineer:        {Read, OwnTokens, OwnAccount},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans},
+	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans},
+	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans},
+	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans},
+	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans},
 	Auditor:         {Read, OwnTokens, OwnAccount},
 	Agent:           {PostFacts},
 }

@@ -60,7 +60,7 @@ func New(a *app.App, logger *slog.Logger) *Server {
 	s.secure = a.Config.Server.SecureCookies
 	s.metrics = newMetrics(a)
 	s.pages = parsePages()
-	s.routes = append(s.apiRoutes(), s.uiRoutes()...)
+	s.routes = append(append(s.apiRoutes(), s.vulnRoutes()...), s.uiRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // backend is what the administrative commands act on: the data directory
@@ -32,6 +33,9 @@ type backend interface {
 	Inclusion(ctx context.Context, seq, size int64) (app.InclusionProof, error)
 	Consistency(ctx context.Context, from, to int64) (app.ConsistencyProof, error)
 	Export(ctx context.Context) (*app.Export, error)
+	ImportScan(ctx context.Context, req vuln.ImportRequest) (vuln.Summary, error)
+	Findings(ctx context.Context, f findingQuery) ([]vuln.Finding, int, error)
+	Finding(ctx context.Context, id string) (vuln.Finding, error)
 	// Verify checks the whole ledger; trusted, when set, is the public key
 	// the caller holds, which the ledger's own must equal.
 	Verify(ctx context.Context, trusted string) (*ledger.Report, error)
@@ -127,6 +131,22 @@ func (l local) Consistency(ctx context.Context, from, to int64) (app.Consistency
 }
 
 func (l local) Export(ctx context.Context) (*app.Export, error) { return l.a.ExportLedger(ctx) }
+
+func (l local) ImportScan(ctx context.Context, req vuln.ImportRequest) (vuln.Summary, error) {
+	return l.a.Vuln.Import(ctx, l.p.Name(), req)
+}
+
+func (l local) Findings(ctx context.Context, q findingQuery) ([]vuln.Finding, int, error) {
+	f, err := q.filter()
+	if err != nil {
+		return nil, 0, err
+	}
+	return l.a.Vuln.List(ctx, f)
+}
+
+func (l local) Finding(ctx context.Context, id string) (vuln.Finding, error) {
+	return l.a.Vuln.Get(ctx, id)
+}
 
 func (l local) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {
 	if trusted != "" && !sameKey(trusted, l.a.Log.Key().Public) {

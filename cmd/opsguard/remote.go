@@ -17,6 +17,7 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // remote calls a server's API with an API token.
@@ -63,10 +64,16 @@ func (r *remote) call(ctx context.Context, method, path string, in, out any) err
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+r.token)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return r.do(req, out)
+}
+
+// do sends req with the token and decodes the answer into out.
+func (r *remote) do(req *http.Request, out any) error {
+	method, path := req.Method, req.URL.Path
+	req.Header.Set("Authorization", "Bearer "+r.token)
 	resp, err := r.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("server %s: %w", r.base.Host, err)
@@ -184,6 +191,32 @@ func (r *remote) Export(ctx context.Context) (*app.Export, error) {
 		return nil, err
 	}
 	return &x, nil
+}
+
+func (r *remote) ImportScan(ctx context.Context, req vuln.ImportRequest) (vuln.Summary, error) {
+	q := url.Values{"asset": {req.Asset}, "kind": {req.AssetKind}, "format": {req.Format}, "file": {req.File}}
+	httpReq, err := http.NewRequestWithContext(ctx, "POST", r.base.String()+"/api/v1/scans?"+q.Encode(), bytes.NewReader(req.Data))
+	if err != nil {
+		return vuln.Summary{}, err
+	}
+	var sum vuln.Summary
+	err = r.do(httpReq, &sum)
+	return sum, err
+}
+
+func (r *remote) Findings(ctx context.Context, f findingQuery) ([]vuln.Finding, int, error) {
+	var out struct {
+		Items []vuln.Finding `json:"items"`
+		Total int            `json:"total"`
+	}
+	err := r.call(ctx, "GET", "/api/v1/findings?"+f.values().Encode(), nil, &out)
+	return out.Items, out.Total, err
+}
+
+func (r *remote) Finding(ctx context.Context, id string) (vuln.Finding, error) {
+	var f vuln.Finding
+	err := r.call(ctx, "GET", "/api/v1/findings/"+url.PathEscape(id), nil, &f)
+	return f, err
 }
 
 // Verify does not take the server's word: it downloads the ledger and

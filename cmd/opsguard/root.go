@@ -43,11 +43,11 @@ func newRoot() *cobra.Command {
 	f.StringVarP(&g.configPath, "config", "c", os.Getenv("OPSGUARD_CONFIG"), "process config file (YAML; env OPSGUARD_CONFIG)")
 	f.StringVar(&g.dataDir, "data-dir", "", "data directory (env OPSGUARD_DATA_DIR; default ./opsguard-data)")
 	f.StringVar(&g.database, "database", "", "postgres:// URL instead of SQLite in the data directory (env OPSGUARD_DATABASE_URL)")
-	f.StringVarP(&g.output, "output", "o", "table", "output of listings: table or json")
+	f.StringVarP(&g.output, "output", "o", "table", "output of listings: table or json (vuln list: also csv)")
 	f.StringVar(&g.server, "server", os.Getenv("OPSGUARD_SERVER"), "act through this server's API instead of the local data directory (env OPSGUARD_SERVER)")
 	f.StringVar(&g.tokenFile, "token-file", "", "API token for --server (default: env OPSGUARD_TOKEN)")
 	root.AddCommand(
-		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), versionCmd(),
+		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), vulnCmd(g), versionCmd(),
 	)
 	return root
 }
@@ -65,8 +65,8 @@ func (g *globals) config() (config.Config, error) {
 	if g.database != "" {
 		cfg.Server.Database = g.database
 	}
-	if g.output != "table" && g.output != "json" {
-		return cfg, fmt.Errorf("--output %q: want table or json", g.output)
+	if g.output != "table" && g.output != "json" && g.output != "csv" {
+		return cfg, fmt.Errorf("--output %q: want table or json (csv for vuln list)", g.output)
 	}
 	return cfg, cfg.Validate()
 }

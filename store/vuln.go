@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/opsguard/opsguard/vuln"
+)
+
+// The queries of the vulnerability register. *Tx implements vuln.Tx.
+
+var _ vuln.Tx = (*Tx)(nil)
+
+// AssetByName returns an asset.
+func (tx *Tx) AssetByName(ctx context.Context, name string) (vuln.Asset, error) {
+	var a vuln.Asset
+	var created string
+	err := tx.queryRow(ctx, "SELECT id, name, kind, created_at FROM assets WHERE name = ?", name).Scan(&a.ID, &a.Name, &a.Kind, &created)
+	if err != nil {
+		return a, notFound(err, "asset "+name)
+	}
+	a.CreatedAt, err = parseTS(created)
+	return a, err
+}
+
+// InsertAsset stores an asset.
+func (tx *Tx) InsertAsset(ctx context.Context, a vuln.Asset) error {
+	_, err := tx.exec(ctx, "INSERT INTO assets (id, name, kind, created_at) VALUES (?, ?, ?, ?)", a.ID, a.Name, a.Kind, ts(a.CreatedAt))
+	return err
+}
+
+// InsertScan stores a scan.
+func (tx *Tx) InsertScan(ctx context.Context, s vuln.Scan) error {
+	_, err := tx.exec(ctx, `INSERT INTO scans (id, asset_id, format, tool, tool_version, target, complete, evidence, findings, imported_at, imported_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, s.AssetID, s.Format, s.Tool, s.ToolVersion, s.Target, s.Complete, s.Evidence, s.Findings, ts(s.ImportedAt), s.ImportedBy)
+	return err
+}
+
+const findingColumns = `f.id, f.asset_id, a.name, f.vuln_id, f.aliases, f.package, f.version, f.fixed_version, f.location, f.target,
+	f.title, f.description, f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
+	f.first_seen, f.last_seen, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression`
+
+func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
+	var f vuln.Finding
+	var aliases, first, last, due string
+	var closed sql.NullString
+	err := sc.Scan(&f.ID, &f.AssetID, &f.Asset, &f.VulnID, &aliases, &f.Package, &f.Version, &f.FixedVersion, &f.Location, &f.Target,
+		&f.Title, &f.Description, &f.Severity, &f.SeverityNote, &f.CVSSScore, &f.CVSSVector, &f.Risk, &f.RiskNote, &f.Status, &f.Resolution,
+		&first, &last, &f.SLADays, &due, &closed, &f.FixedByScan, &f.Regression)
+	if err != nil {
+		return f, err
+	}
+	if err := json.Unmarshal([]byte(aliases), &f.Aliases); err != nil {
+		return f, fmt.Errorf("finding %s aliases: %w", f.ID, err)
+	}
+	if f.FirstSeen, err = parseTS(first); err != nil {
+		return f, err
+	}
+	if f.LastSeen, err = parseTS(last); err != nil {
+		return f, err
+	}
+	if f.DueAt, err = parseTS(due); err != nil {
+		return f, err
+	}
+	f.ClosedAt, err = parseNullTS(closed)
+	return f, err
+}
+
+// AssetFindings returns every finding of an asset with its ids and tools.
+func (tx *Tx) AssetFindings(ctx context.Context, assetID string) ([]vuln.Finding, error) {
+	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.asset_id = ?", assetID)
+	if err != nil {
+		return nil, err
+	}
+	var out []vuln.Finding
+	pos := map[string]int{}
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		f.IDs = map[string]struct{}{}
+		pos[f.ID] = len(out)
+		out = append(out, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := tx.eachPair(ctx, "SELECT i.finding_id, i.vuln_id FROM finding_ids i JOIN findings f ON f.id = i.finding_id WHERE f.asset_id = ?", assetID,
+		func(fid, v string) { out[pos[fid]].IDs[v] = struct{}{} }); err != nil {
+		return nil, err
+	}
+	err = tx.eachPair(ctx, "SELECT t.finding_id, t.tool FROM finding_tools t JOIN findings f ON f.id = t.finding_id WHERE f.asset_id = ?", assetID,
+		func(fid, tool string) { out[pos[fid]].Tools = append(out[pos[fid]].Tools, tool) })
+	return out, err
+}
+
+func (tx *Tx) eachPair(ctx context.Context, q string, arg any, fn func(a, b string)) error {
+	rows, err := tx.query(ctx, q, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b string
+		if err := rows.Scan(&a, &b); err != nil {
+			return err
+		}
+		fn(a, b)
+	}
+	return rows.Err()
+}
+
+// InsertFindings stores new findings with their ids and the tool that saw them.
+func (tx *Tx) InsertFindings(ctx context.Context, fs []vuln.Finding, tool, scanID string) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	ins, err := tx.prepare(ctx, `INSERT INTO findings (id, asset_id, vuln_id, aliases, package, version, fixed_version, location, target,
+		title, description, severity, severity_note, cvss_score, cvss_vector, risk, risk_note, status, resolution,
+		first_seen, last_seen, sla_days, due_at, closed_at, fixed_by_scan, regression)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	idIns, err := tx.prepare(ctx, "INSERT INTO finding_ids (finding_id, vuln_id) VALUES (?, ?)")
+	if err != nil {
+		return err
+	}
+	defer idIns.Close()
+	toolIns, err := tx.prepare(ctx, "INSERT INTO finding_tools (finding_id, tool, scan_id) VALUES (?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer toolIns.Close()
+	for _, f := range fs {
+		aliases, _ := json.Marshal(nonNil(f.Aliases))
+		if _, err := ins.ExecContext(ctx, f.ID, f.AssetID, f.VulnID, string(aliases), f.Package, f.Version, f.FixedVersion, f.Location, f.Target,
+			f.Title, f.Description, string(f.Severity), f.SeverityNote, f.CVSSScore, f.CVSSVector, string(f.Risk), f.RiskNote, string(f.Status), string(f.Resolution),
+			ts(f.FirstSeen), ts(f.LastSeen), f.SLADays, ts(f.DueAt), nullTS(f.ClosedAt), f.FixedByScan, f.Regression); err != nil {
+			return fmt.Errorf("finding %s (%s): %w", f.ID, f.VulnID, err)
+		}
+		for v := range f.IDs {
+			if _, err := idIns.ExecContext(ctx, f.ID, v); err != nil {
+				return err
+			}
+		}
+		if _, err := toolIns.ExecContext(ctx, f.ID, tool, scanID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// AddFindingIDs records more identifiers of a finding's vulnerability.
+func (tx *Tx) AddFindingIDs(ctx context.Context, findingID string, ids []string) error {
+	for _, v := range ids {
+		if _, err := tx.exec(ctx, "INSERT INTO finding_ids (finding_id, vuln_id) VALUES (?, ?) ON CONFLICT DO NOTHING", findingID, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SeenAgain points the findings' rows for tool at scanID (adding missing
+// rows) and moves their last_seen.
+func (tx *Tx) SeenAgain(ctx context.Context, findingIDs []string, tool, scanID string, at time.Time) error {
+	if len(findingIDs) == 0 {
+		return nil
+	}
+	up, err := tx.prepare(ctx, `INSERT INTO finding_tools (finding_id, tool, scan_id) VALUES (?, ?, ?)
+		ON CONFLICT (finding_id, tool) DO UPDATE SET scan_id = excluded.scan_id`)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	for _, fid := range findingIDs {
+		if _, err := up.ExecContext(ctx, fid, tool, scanID); err != nil {
+			return err
+		}
+	}
+	_, err = tx.exec(ctx, "UPDATE findings SET last_seen = ? WHERE id IN (SELECT finding_id FROM finding_tools WHERE scan_id = ?)", ts(at), scanID)
+	return err
+}
+
+// RemoveFindingTool forgets that tool reports a finding.
+func (tx *Tx) RemoveFindingTool(ctx context.Context, findingID, tool string) error {
+	_, err := tx.exec(ctx, "DELETE FROM finding_tools WHERE finding_id = ? AND tool = ?", findingID, tool)
+	return err
+}
+
+// UpdateFindingState stores a finding's status and what goes with it.
+func (tx *Tx) UpdateFindingState(ctx context.Context, f vuln.Finding) error {
+	return tx.updateOne(ctx, "finding "+f.ID, "UPDATE findings SET status = ?, resolution = ?, closed_at = ?, fixed_by_scan = ?, regression = ? WHERE id = ?",
+		string(f.Status), string(f.Resolution), nullTS(f.ClosedAt), f.FixedByScan, f.Regression, f.ID)
+}
+
+// FindingByID returns one finding with its tools.
+func (tx *Tx) FindingByID(ctx context.Context, id string) (vuln.Finding, error) {
+	f, err := scanFinding(tx.queryRow(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.id = ?", id))
+	if err != nil {
+		return f, notFound(err, "finding "+id)
+	}
+	err = tx.eachPair(ctx, "SELECT finding_id, tool FROM finding_tools WHERE finding_id = ?", id, func(_, tool string) { f.Tools = append(f.Tools, tool) })
+	return f, err
+}
+
+// ListFindings returns a page of findings, soonest due first, and the total.
+func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding, int, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
+	if fl.Asset != "" {
+		add("a.name = ?", fl.Asset)
+	}
+	if fl.Status != "" {
+		add("f.status = ?", string(fl.Status))
+	}
+	if fl.Severity != "" {
+		add("f.severity = ?", string(fl.Severity))
+	}
+	if fl.Risk != "" {
+		add("f.risk = ?", string(fl.Risk))
+	}
+	if fl.Breached {
+		add("f.status <> 'closed' AND f.due_at < ?", ts(fl.Now))
+	}
+	if !fl.DueBefore.IsZero() {
+		add("f.due_at < ?", ts(fl.DueBefore))
+	}
+	from := " FROM findings f JOIN assets a ON a.id = f.asset_id"
+	if len(where) > 0 {
+		from += " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := tx.queryRow(ctx, "SELECT COUNT(*)"+from, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit := fl.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := tx.query(ctx, "SELECT "+findingColumns+from+" ORDER BY f.due_at, f.id LIMIT ? OFFSET ?", append(args, limit, fl.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []vuln.Finding
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, f)
+	}
+	return out, total, rows.Err()
+}

@@ -1,0 +1,13 @@
+// Package vuln is the one register of vulnerabilities (VM-1 … VM-8):
+// every scanner's report and every external assessment lands here, on an
+// asset, de-duplicated per (asset, vulnerability, package or code
+// location) with the aliases of a vulnerability merged, with a due date
+// from the remediation SLA of its risk. A finding that a newer complete
+// scan by the same tool no longer reports is closed as fixed, verified by
+// that scan, unless another tool's latest scan still reports it; one that
+// comes back is reopened as a regression.
+//
+// An import is one transaction: the raw report is kept as ledger evidence,
+// the scan, every new, fixed or reopened finding is ledgered with it, or
+// nothing is.
+package vuln

@@ -1,0 +1,121 @@
+package vuln
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/opsguard/opsguard/config"
+	"github.com/opsguard/opsguard/vuln/importers"
+)
+
+// Status is where a finding is in its life.
+type Status string
+
+// The statuses.
+const (
+	Open       Status = "open"
+	InProgress Status = "in_progress"
+	Closed     Status = "closed"
+)
+
+// Resolution is how a closed finding ended (VM-5).
+type Resolution string
+
+// The policy's four resolutions.
+const (
+	Fixed             Resolution = "fixed"
+	FalsePositive     Resolution = "false_positive"
+	NotAffectedUnused Resolution = "not_affected_unused"
+	RiskAccepted      Resolution = "risk_accepted"
+)
+
+// Risk is the policy's category (VM-6).
+type Risk string
+
+// The risk categories.
+const (
+	RiskHigh   Risk = "high"
+	RiskMedium Risk = "medium"
+	RiskLow    Risk = "low"
+)
+
+// Asset is what findings are found on: an image, a repository, a host, an
+// application, a URL.
+type Asset struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AssetKinds are the kinds of asset.
+var AssetKinds = []string{"image", "repository", "host", "application", "url", "other"}
+
+// Scan is one imported report.
+type Scan struct {
+	ID          string    `json:"id"`
+	AssetID     string    `json:"asset_id"`
+	Format      string    `json:"format"`
+	Tool        string    `json:"tool"`
+	ToolVersion string    `json:"tool_version"`
+	Target      string    `json:"target"`
+	Complete    bool      `json:"complete"`
+	Evidence    string    `json:"evidence"` // sha256:… of the raw report
+	Findings    int       `json:"findings"`
+	ImportedAt  time.Time `json:"imported_at"`
+	ImportedBy  string    `json:"imported_by"`
+}
+
+// Finding is one vulnerability at one place of one asset.
+type Finding struct {
+	ID           string              `json:"id"`
+	AssetID      string              `json:"asset_id"`
+	Asset        string              `json:"asset"`
+	VulnID       string              `json:"vuln_id"`
+	Aliases      []string            `json:"aliases"`
+	Package      string              `json:"package,omitempty"`
+	Version      string              `json:"version,omitempty"`
+	FixedVersion string              `json:"fixed_version,omitempty"`
+	Location     string              `json:"location,omitempty"`
+	Target       string              `json:"target,omitempty"`
+	Title        string              `json:"title"`
+	Description  string              `json:"description,omitempty"`
+	Severity     importers.Severity  `json:"severity"`
+	SeverityNote string              `json:"severity_note,omitempty"`
+	CVSSScore    float64             `json:"cvss_score,omitempty"`
+	CVSSVector   string              `json:"cvss_vector,omitempty"`
+	Risk         Risk                `json:"risk"`
+	RiskNote     string              `json:"risk_note"` // the SLA in force and why
+	Status       Status              `json:"status"`
+	Resolution   Resolution          `json:"resolution,omitempty"`
+	FirstSeen    time.Time           `json:"first_seen"`
+	LastSeen     time.Time           `json:"last_seen"`
+	SLADays      int                 `json:"sla_days"`
+	DueAt        time.Time           `json:"due_at"`
+	ClosedAt     *time.Time          `json:"closed_at,omitempty"`
+	FixedByScan  string              `json:"fixed_by_scan,omitempty"`
+	Regression   bool                `json:"regression"`
+	Tools        []string            `json:"tools,omitempty"`
+	IDs          map[string]struct{} `json:"-"`
+}
+
+// Breached reports whether the finding is open past its due date.
+func (f Finding) Breached(now time.Time) bool {
+	return f.Status != Closed && now.After(f.DueAt)
+}
+
+// sla is the remediation time of a severity level and the sentence that
+// explains it.
+func sla(days config.SLADays, sev importers.Severity) (int, Risk, string) {
+	switch sev {
+	case importers.Critical:
+		return days.Critical, RiskHigh, fmt.Sprintf("critical severity: %d days (vuln.sla_days.critical)", days.Critical)
+	case importers.High:
+		return days.High, RiskHigh, fmt.Sprintf("high severity: %d days (vuln.sla_days.high)", days.High)
+	case importers.Medium:
+		return days.Medium, RiskMedium, fmt.Sprintf("medium severity: %d days (vuln.sla_days.medium)", days.Medium)
+	case importers.Low:
+		return days.Low, RiskLow, fmt.Sprintf("low severity: %d days (vuln.sla_days.low)", days.Low)
+	}
+	return days.Low, RiskLow, fmt.Sprintf("informational: the low SLA of %d days (vuln.sla_days.low)", days.Low)
+}

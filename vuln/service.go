@@ -1,0 +1,397 @@
+package vuln
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/config"
+	"github.com/opsguard/opsguard/id"
+	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/vuln/importers"
+)
+
+// Tx is what the register needs from a store transaction.
+type Tx interface {
+	ledger.Tx
+	AssetByName(ctx context.Context, name string) (Asset, error)
+	InsertAsset(ctx context.Context, a Asset) error
+	InsertScan(ctx context.Context, s Scan) error
+	// AssetFindings returns every finding of an asset with its IDs and the
+	// tools whose latest scans report it.
+	AssetFindings(ctx context.Context, assetID string) ([]Finding, error)
+	InsertFindings(ctx context.Context, fs []Finding, tool, scanID string) error
+	AddFindingIDs(ctx context.Context, findingID string, ids []string) error
+	// SeenAgain records that scanID (by tool) reports the findings: their
+	// tool rows point at it and their last_seen becomes at.
+	SeenAgain(ctx context.Context, findingIDs []string, tool, scanID string, at time.Time) error
+	RemoveFindingTool(ctx context.Context, findingID, tool string) error
+	UpdateFindingState(ctx context.Context, f Finding) error
+	ListFindings(ctx context.Context, f Filter) ([]Finding, int, error)
+	FindingByID(ctx context.Context, id string) (Finding, error)
+}
+
+// Store runs transactions.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+}
+
+// Service is the register.
+type Service struct {
+	store Store
+	log   *ledger.Log
+	cfg   config.Vuln
+	now   func() time.Time
+}
+
+// NewService returns the register over store and log, with the SLAs of cfg.
+func NewService(store Store, log *ledger.Log, cfg config.Vuln, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, log: log, cfg: cfg, now: now}
+}
+
+// ImportRequest is one report to import.
+type ImportRequest struct {
+	Asset     string // the asset's name; default: the report's target
+	AssetKind string // image, repository, host, application, url, other
+	File      string // the report's name, for errors and the record
+	Format    string // an importer's name, or "auto"
+	Data      []byte
+}
+
+// Summary says what an import changed.
+type Summary struct {
+	Scan       string `json:"scan"`
+	Asset      string `json:"asset"`
+	Format     string `json:"format"`
+	Tool       string `json:"tool"`
+	Findings   int    `json:"findings"`   // in the report, after merging duplicates
+	New        int    `json:"new"`        // opened by this import
+	Unchanged  int    `json:"unchanged"`  // already known
+	Fixed      int    `json:"fixed"`      // closed: absent from this complete scan
+	Reopened   int    `json:"reopened"`   // fixed before, reported again
+	Statements int    `json:"statements"` // VEX statements in the report, not applied by import
+	LedgerSeq  int64  `json:"ledger_seq"`
+}
+
+// Import reads a report and records it on its asset in one transaction.
+func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (Summary, error) {
+	rep, err := importers.Parse(req.File, req.Format, req.Data)
+	if err != nil {
+		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error()}
+	}
+	if len(rep.Findings) == 0 && len(rep.Statements) > 0 {
+		return Summary{}, opsguard.Errorf(opsguard.EInvalid, "%s: a VEX document (%d statements) records decisions about findings; applying VEX is not supported yet, import scanner reports", req.File, len(rep.Statements))
+	}
+	name := strings.TrimSpace(req.Asset)
+	if name == "" {
+		name = rep.Target
+	}
+	if name == "" {
+		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: req.File + ": the report names no target: give the asset", Details: map[string]any{"field": "asset"}}
+	}
+	kind := req.AssetKind
+	if kind == "" {
+		kind = "other"
+	}
+	if !contains(AssetKinds, kind) {
+		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("asset kind %q: one of %s", kind, strings.Join(AssetKinds, ", ")), Details: map[string]any{"field": "kind"}}
+	}
+	incoming := merge(rep.Findings)
+	sum := Summary{Asset: name, Format: rep.Format, Tool: rep.Tool, Findings: len(incoming), Statements: len(rep.Statements)}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		return s.record(ctx, tx, actor, name, kind, req, rep, incoming, &sum)
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
+	}
+	return sum, nil
+}
+
+func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, req ImportRequest, rep *importers.Report, incoming []importers.Finding, sum *Summary) error {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	asset, err := s.asset(ctx, tx, actor, name, kind, now)
+	if err != nil {
+		return err
+	}
+	blob, err := s.log.PutBlob(ctx, tx, "application/octet-stream", req.Data)
+	if err != nil {
+		return err
+	}
+	scan := Scan{ID: id.New("scn"), AssetID: asset.ID, Format: rep.Format, Tool: rep.Tool, ToolVersion: rep.ToolVersion,
+		Target: rep.Target, Complete: rep.Complete, Evidence: blob.Ref(), Findings: len(incoming), ImportedAt: now, ImportedBy: actor}
+	sum.Scan = scan.ID
+	if err := tx.InsertScan(ctx, scan); err != nil {
+		return err
+	}
+	existing, err := tx.AssetFindings(ctx, asset.ID)
+	if err != nil {
+		return err
+	}
+	ix := newIndex(existing)
+	var events []ledger.Event
+	fresh := make([]Finding, 0, len(incoming)) // never reallocated: the index points into it
+	var again []string
+	seen := map[string]bool{}
+	for _, in := range incoming {
+		f := ix.match(in)
+		if f == nil {
+			nf := s.newFinding(asset, in, now)
+			fresh = append(fresh, nf)
+			ix.add(&fresh[len(fresh)-1])
+			events = append(events, ledger.Event{Actor: actor, Kind: "finding.opened", Subject: "finding/" + nf.ID,
+				Payload: map[string]any{"scan": scan.ID, "asset": name, "vuln": nf.VulnID, "package": nf.Package, "location": nf.Location,
+					"severity": nf.Severity, "risk": nf.Risk, "due_at": nf.DueAt, "sla": nf.RiskNote}})
+			continue
+		}
+		if seen[f.ID] {
+			continue
+		}
+		seen[f.ID] = true
+		if ids := newIDs(f, in); len(ids) > 0 {
+			if err := tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
+				return err
+			}
+		}
+		again = append(again, f.ID)
+		if f.Status == Closed && f.Resolution == Fixed {
+			f.Status, f.Resolution, f.ClosedAt, f.FixedByScan, f.Regression = Open, "", nil, "", true
+			if err := tx.UpdateFindingState(ctx, *f); err != nil {
+				return err
+			}
+			sum.Reopened++
+			events = append(events, ledger.Event{Actor: actor, Kind: "finding.reopened", Subject: "finding/" + f.ID,
+				Payload: map[string]any{"scan": scan.ID, "regression": true}})
+		} else {
+			sum.Unchanged++
+		}
+	}
+	sum.New = len(fresh)
+	if err := tx.InsertFindings(ctx, fresh, rep.Tool, scan.ID); err != nil {
+		return err
+	}
+	if err := tx.SeenAgain(ctx, again, rep.Tool, scan.ID, now); err != nil {
+		return err
+	}
+	if rep.Complete {
+		fixed, err := s.closeAbsent(ctx, tx, actor, existing, seen, rep.Tool, scan.ID, now)
+		if err != nil {
+			return err
+		}
+		sum.Fixed = len(fixed)
+		events = append(events, fixed...)
+	}
+	events = append(events, ledger.Event{Actor: actor, Kind: "scan.imported", Subject: "scan/" + scan.ID,
+		Payload: map[string]any{"asset": name, "asset_id": asset.ID, "file": req.File, "format": rep.Format, "tool": rep.Tool,
+			"tool_version": rep.ToolVersion, "target": rep.Target, "complete": rep.Complete, "evidence": []string{blob.Ref()},
+			"findings": sum.Findings, "new": sum.New, "unchanged": sum.Unchanged, "fixed": sum.Fixed, "reopened": sum.Reopened}})
+	es, err := s.log.Append(ctx, tx, events...)
+	if err != nil {
+		return err
+	}
+	sum.LedgerSeq = es[len(es)-1].Seq
+	return nil
+}
+
+// closeAbsent drops this tool from the open findings it no longer reports
+// and closes those no tool reports any more as fixed, verified by scanID.
+func (s *Service) closeAbsent(ctx context.Context, tx Tx, actor string, existing []Finding, seen map[string]bool, tool, scanID string, now time.Time) ([]ledger.Event, error) {
+	var events []ledger.Event
+	for i := range existing {
+		f := &existing[i]
+		if f.Status == Closed || seen[f.ID] || !contains(f.Tools, tool) {
+			continue
+		}
+		if err := tx.RemoveFindingTool(ctx, f.ID, tool); err != nil {
+			return nil, err
+		}
+		if len(f.Tools) > 1 {
+			continue // another tool's latest scan still reports it
+		}
+		at := now
+		f.Status, f.Resolution, f.ClosedAt, f.FixedByScan = Closed, Fixed, &at, scanID
+		if err := tx.UpdateFindingState(ctx, *f); err != nil {
+			return nil, err
+		}
+		events = append(events, ledger.Event{Actor: actor, Kind: "finding.fixed", Subject: "finding/" + f.ID,
+			Payload: map[string]any{"verified_by_scan": scanID, "tool": tool, "vuln": f.VulnID}})
+	}
+	return events, nil
+}
+
+func (s *Service) asset(ctx context.Context, tx Tx, actor, name, kind string, now time.Time) (Asset, error) {
+	a, err := tx.AssetByName(ctx, name)
+	if err == nil || opsguard.ErrorCode(err) != opsguard.ENotFound {
+		return a, err
+	}
+	a = Asset{ID: id.New("ast"), Name: name, Kind: kind, CreatedAt: now}
+	if err := tx.InsertAsset(ctx, a); err != nil {
+		return a, err
+	}
+	_, err = s.log.Append(ctx, tx, ledger.Event{Actor: actor, Kind: "asset.created", Subject: "asset/" + a.ID,
+		Payload: map[string]any{"name": name, "kind": kind}})
+	return a, err
+}
+
+func (s *Service) newFinding(a Asset, in importers.Finding, now time.Time) Finding {
+	days, risk, note := sla(s.cfg.SLADays, in.Severity)
+	f := Finding{ID: id.New("fnd"), AssetID: a.ID, Asset: a.Name, VulnID: in.VulnID, Aliases: in.Aliases,
+		Package: in.Package, Version: in.Version, FixedVersion: in.FixedVersion, Location: in.Location, Target: in.Target,
+		Title: in.Title, Description: in.Description, Severity: in.Severity, SeverityNote: in.SeveritySource,
+		CVSSScore: in.CVSSScore, CVSSVector: in.CVSSVector, Risk: risk, RiskNote: note, Status: Open,
+		FirstSeen: now, LastSeen: now, SLADays: days, DueAt: now.AddDate(0, 0, days), IDs: map[string]struct{}{}}
+	for _, x := range ids(in) {
+		f.IDs[x] = struct{}{}
+	}
+	return f
+}
+
+// ids are every identifier of an incoming finding.
+func ids(in importers.Finding) []string {
+	out := []string{in.VulnID}
+	for _, a := range in.Aliases {
+		if a != "" && a != in.VulnID {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// newIDs are the identifiers of in that f does not know yet.
+func newIDs(f *Finding, in importers.Finding) []string {
+	var out []string
+	for _, x := range ids(in) {
+		if _, ok := f.IDs[x]; !ok {
+			f.IDs[x] = struct{}{}
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// merge folds findings of one report that are the same finding (the same
+// place and overlapping ids), keeping the most severe statement of it.
+func merge(fs []importers.Finding) []importers.Finding {
+	out := make([]importers.Finding, 0, len(fs))
+	ix := map[string]int{}
+	for _, f := range fs {
+		pos := -1
+		for _, x := range ids(f) {
+			if i, ok := ix[place(f)+"|"+x]; ok {
+				pos = i
+				break
+			}
+		}
+		if pos < 0 {
+			pos = len(out)
+			out = append(out, f)
+		} else {
+			out[pos] = fold(out[pos], f)
+		}
+		for _, x := range ids(f) {
+			ix[place(f)+"|"+x] = pos
+		}
+	}
+	return out
+}
+
+func fold(a, b importers.Finding) importers.Finding {
+	for _, x := range ids(b) {
+		if x != a.VulnID && !contains(a.Aliases, x) {
+			a.Aliases = append(a.Aliases, x)
+		}
+	}
+	if rank(b.Severity) < rank(a.Severity) {
+		a.Severity, a.SeveritySource, a.CVSSScore, a.CVSSVector = b.Severity, b.SeveritySource, b.CVSSScore, b.CVSSVector
+	}
+	return a
+}
+
+func rank(s importers.Severity) int {
+	for i, x := range importers.Severities {
+		if x == s {
+			return i
+		}
+	}
+	return len(importers.Severities)
+}
+
+// place is where a finding is on its asset: its package or code location.
+func place(f importers.Finding) string { return f.Package + "|" + f.Location }
+
+// index finds the known finding an incoming one is, by place and any id.
+type index map[string]*Finding
+
+func newIndex(fs []Finding) index {
+	ix := index{}
+	for i := range fs {
+		ix.add(&fs[i])
+	}
+	return ix
+}
+
+func (ix index) add(f *Finding) {
+	for x := range f.IDs {
+		ix[f.Package+"|"+f.Location+"|"+x] = f
+	}
+}
+
+func (ix index) match(in importers.Finding) *Finding {
+	for _, x := range ids(in) {
+		if f, ok := ix[place(in)+"|"+x]; ok {
+			return f
+		}
+	}
+	return nil
+}
+
+func contains[T comparable](xs []T, x T) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Filter selects findings for the register.
+type Filter struct {
+	Asset     string
+	Status    Status
+	Severity  importers.Severity
+	Risk      Risk
+	Breached  bool
+	DueBefore time.Time
+	Now       time.Time // for Breached; set by the service
+	Limit     int
+	Offset    int
+}
+
+// List returns a page of the register, most urgent first, and the total.
+func (s *Service) List(ctx context.Context, f Filter) ([]Finding, int, error) {
+	f.Now = s.now().UTC()
+	var out []Finding
+	var total int
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, total, err = tx.ListFindings(ctx, f)
+		return err
+	})
+	return out, total, err
+}
+
+// Get returns one finding.
+func (s *Service) Get(ctx context.Context, findingID string) (Finding, error) {
+	var f Finding
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		f, err = tx.FindingByID(ctx, findingID)
+		return err
+	})
+	return f, err
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 type ledgerReport = ledger.Report
@@ -38,6 +39,9 @@ func parsePages() *template.Template {
 		},
 		"statusLabel": func(s control.Status) string { return strings.ReplaceAll(string(s), "_", " ") },
 		"str":         func(b []byte) string { return string(b) },
+		"date":        func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"list":        func(xs ...string) []string { return xs },
+		"breached":    func(f vuln.Finding, now time.Time) bool { return f.Breached(now) },
 	}
 	return template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
 }

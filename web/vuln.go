@@ -9,6 +9,8 @@ import (
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
@@ -21,7 +23,104 @@ func (s *Server) vulnRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/scans", Perm: auth.ImportScans, Summary: "Upload a scanner or assessment report (raw body) and get the import summary", handle: s.apiImportScan},
 		{Method: "GET", Pattern: "/api/v1/findings", Perm: auth.Read, Summary: "The register, soonest due first", handle: s.apiFindings},
 		{Method: "GET", Pattern: "/api/v1/findings/{id}", Perm: auth.Read, Summary: "One finding", handle: s.apiFinding},
+		{Method: "GET", Pattern: "/findings", Perm: auth.Read, UI: true, Summary: "The vulnerability register", handle: s.uiFindings},
+		{Method: "GET", Pattern: "/findings/{id}", Perm: auth.Read, UI: true, Summary: "A finding and its history", handle: s.uiFinding},
+		{Method: "POST", Pattern: "/scans", Perm: auth.ImportScans, UI: true, Summary: "Upload a report", handle: s.uiImportScan},
 	}
+}
+
+type registerView struct {
+	Items      []vuln.Finding
+	Total      int
+	Filter     vuln.Filter
+	Query      string
+	Counts     map[string]int
+	Now        time.Time
+	CanImport  bool
+	Imported   *vuln.Summary
+	Prev, Next string
+}
+
+func (s *Server) registerPage(w http.ResponseWriter, r *http.Request, p auth.Principal, st int, imported *vuln.Summary, problem string) error {
+	f, err := findingFilter(r)
+	if err != nil {
+		return err
+	}
+	if f.Limit == 100 && r.URL.Query().Get("limit") == "" {
+		f.Limit = 50
+	}
+	items, total, err := s.app.Vuln.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	v := registerView{Items: items, Total: total, Filter: f, Now: s.app.Now(), CanImport: p.Can(auth.ImportScans), Imported: imported, Counts: map[string]int{}}
+	for _, c := range []struct {
+		key string
+		f   vuln.Filter
+	}{{"open", vuln.Filter{Status: vuln.Open}}, {"in_progress", vuln.Filter{Status: vuln.InProgress}}, {"closed", vuln.Filter{Status: vuln.Closed}}, {"breached", vuln.Filter{Breached: true}}} {
+		c.f.Limit = 1
+		_, n, err := s.app.Vuln.List(r.Context(), c.f)
+		if err != nil {
+			return err
+		}
+		v.Counts[c.key] = n
+	}
+	q := r.URL.Query()
+	q.Del("offset")
+	v.Query = q.Encode()
+	if f.Offset > 0 {
+		v.Prev = fmt.Sprintf("%s&offset=%d", v.Query, max(0, f.Offset-f.Limit))
+	}
+	if f.Offset+len(items) < total {
+		v.Next = fmt.Sprintf("%s&offset=%d", v.Query, f.Offset+f.Limit)
+	}
+	s.render(w, st, "findings.html", page{Title: "Vulnerabilities", Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
+	return nil
+}
+
+func (s *Server) uiFindings(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.registerPage(w, r, p, http.StatusOK, nil, "")
+}
+
+func (s *Server) uiImportScan(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := r.ParseMultipartForm(32 << 20); err != nil {
+		return opsguard.Errorf(opsguard.EInvalid, "upload: %v", err)
+	}
+	file, hdr, err := r.FormFile("report")
+	if err != nil {
+		return opsguard.Errorf(opsguard.EInvalid, "upload: choose a report file")
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxReport))
+	if err != nil {
+		return err
+	}
+	sum, err := s.app.Vuln.Import(r.Context(), p.Name(), vuln.ImportRequest{Asset: r.FormValue("asset"), AssetKind: r.FormValue("kind"),
+		File: hdr.Filename, Format: r.FormValue("format"), Data: data})
+	r.URL.RawQuery = ""
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.registerPage(w, r, p, st, nil, msg) })
+	}
+	return s.registerPage(w, r, p, http.StatusCreated, &sum, "")
+}
+
+type findingView struct {
+	F       vuln.Finding
+	History []ledger.Entry
+	Now     time.Time
+}
+
+func (s *Server) uiFinding(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	f, err := s.app.Vuln.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	h, err := s.app.Entries(r.Context(), store.EntryFilter{Subject: "finding/" + f.ID, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	s.render(w, http.StatusOK, "finding.html", page{Title: f.VulnID, Me: &p, CSRF: p.CSRFToken, Data: findingView{f, h, s.app.Now()}})
+	return nil
 }
 
 func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

@@ -70,17 +70,25 @@ func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
 	return f, err
 }
 
-// AssetFindings returns every finding of an asset with its ids and tools.
+// AssetFindings returns every finding of an asset with what an import
+// matches and changes: identity, place, state, ids and tools (not the
+// long texts, which an import never needs).
 func (tx *Tx) AssetFindings(ctx context.Context, assetID string) ([]vuln.Finding, error) {
-	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.asset_id = ?", assetID)
+	rows, err := tx.query(ctx, `SELECT id, asset_id, vuln_id, package, location, status, resolution, closed_at, fixed_by_scan, regression
+		FROM findings WHERE asset_id = ?`, assetID)
 	if err != nil {
 		return nil, err
 	}
 	var out []vuln.Finding
 	pos := map[string]int{}
 	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
+		var f vuln.Finding
+		var closed sql.NullString
+		if err := rows.Scan(&f.ID, &f.AssetID, &f.VulnID, &f.Package, &f.Location, &f.Status, &f.Resolution, &closed, &f.FixedByScan, &f.Regression); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if f.ClosedAt, err = parseNullTS(closed); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -119,42 +127,62 @@ func (tx *Tx) eachPair(ctx context.Context, q string, arg any, fn func(a, b stri
 
 // InsertFindings stores new findings with their ids and the tool that saw them.
 func (tx *Tx) InsertFindings(ctx context.Context, fs []vuln.Finding, tool, scanID string) error {
-	if len(fs) == 0 {
-		return nil
-	}
-	ins, err := tx.prepare(ctx, `INSERT INTO findings (id, asset_id, vuln_id, aliases, package, version, fixed_version, location, target,
-		title, description, severity, severity_note, cvss_score, cvss_vector, risk, risk_note, status, resolution,
-		first_seen, last_seen, sla_days, due_at, closed_at, fixed_by_scan, regression)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	idIns, err := tx.prepare(ctx, "INSERT INTO finding_ids (finding_id, vuln_id) VALUES (?, ?)")
-	if err != nil {
-		return err
-	}
-	defer idIns.Close()
-	toolIns, err := tx.prepare(ctx, "INSERT INTO finding_tools (finding_id, tool, scan_id) VALUES (?, ?, ?)")
-	if err != nil {
-		return err
-	}
-	defer toolIns.Close()
+	const cols = 26
+	var rows, ids, tools [][]any
 	for _, f := range fs {
 		aliases, _ := json.Marshal(nonNil(f.Aliases))
-		if _, err := ins.ExecContext(ctx, f.ID, f.AssetID, f.VulnID, string(aliases), f.Package, f.Version, f.FixedVersion, f.Location, f.Target,
+		rows = append(rows, []any{f.ID, f.AssetID, f.VulnID, string(aliases), f.Package, f.Version, f.FixedVersion, f.Location, f.Target,
 			f.Title, f.Description, string(f.Severity), f.SeverityNote, f.CVSSScore, f.CVSSVector, string(f.Risk), f.RiskNote, string(f.Status), string(f.Resolution),
-			ts(f.FirstSeen), ts(f.LastSeen), f.SLADays, ts(f.DueAt), nullTS(f.ClosedAt), f.FixedByScan, f.Regression); err != nil {
-			return fmt.Errorf("finding %s (%s): %w", f.ID, f.VulnID, err)
-		}
+			ts(f.FirstSeen), ts(f.LastSeen), f.SLADays, ts(f.DueAt), nullTS(f.ClosedAt), f.FixedByScan, f.Regression})
 		for v := range f.IDs {
-			if _, err := idIns.ExecContext(ctx, f.ID, v); err != nil {
+			ids = append(ids, []any{f.ID, v})
+		}
+		tools = append(tools, []any{f.ID, tool, scanID})
+	}
+	if err := tx.insertRows(ctx, `INSERT INTO findings (id, asset_id, vuln_id, aliases, package, version, fixed_version, location, target,
+		title, description, severity, severity_note, cvss_score, cvss_vector, risk, risk_note, status, resolution,
+		first_seen, last_seen, sla_days, due_at, closed_at, fixed_by_scan, regression) VALUES `, cols, rows); err != nil {
+		return fmt.Errorf("insert findings: %w", err)
+	}
+	if err := tx.insertRows(ctx, "INSERT INTO finding_ids (finding_id, vuln_id) VALUES ", 2, ids); err != nil {
+		return fmt.Errorf("insert finding ids: %w", err)
+	}
+	if err := tx.insertRows(ctx, "INSERT INTO finding_tools (finding_id, tool, scan_id) VALUES ", 3, tools); err != nil {
+		return fmt.Errorf("insert finding tools: %w", err)
+	}
+	return nil
+}
+
+// insertRows inserts rows of cols values with multi-row INSERTs of up to
+// ~900 parameters each, one prepared statement per chunk size.
+func (tx *Tx) insertRows(ctx context.Context, head string, cols int, rows [][]any) error {
+	per := max(1, 900/cols)
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, s := range stmts {
+			s.Close()
+		}
+	}()
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	args := make([]any, 0, per*cols)
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		stmt, ok := stmts[n]
+		if !ok {
+			var err error
+			if stmt, err = tx.prepare(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", n), ", ")); err != nil {
 				return err
 			}
+			stmts[n] = stmt
 		}
-		if _, err := toolIns.ExecContext(ctx, f.ID, tool, scanID); err != nil {
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
 		}
+		rows = rows[n:]
 	}
 	return nil
 }
@@ -176,24 +204,29 @@ func (tx *Tx) AddFindingIDs(ctx context.Context, findingID string, ids []string)
 	return nil
 }
 
-// SeenAgain points the findings' rows for tool at scanID (adding missing
-// rows) and moves their last_seen.
+// SeenAgain points the findings' rows for tool at scanID and moves their
+// last_seen. Rows are updated in one statement per chunk and the missing
+// ones inserted, so a re-import of a large report stays a few statements.
 func (tx *Tx) SeenAgain(ctx context.Context, findingIDs []string, tool, scanID string, at time.Time) error {
-	if len(findingIDs) == 0 {
-		return nil
-	}
-	up, err := tx.prepare(ctx, `INSERT INTO finding_tools (finding_id, tool, scan_id) VALUES (?, ?, ?)
-		ON CONFLICT (finding_id, tool) DO UPDATE SET scan_id = excluded.scan_id`)
-	if err != nil {
-		return err
-	}
-	defer up.Close()
-	for _, fid := range findingIDs {
-		if _, err := up.ExecContext(ctx, fid, tool, scanID); err != nil {
+	const per = 500
+	for start := 0; start < len(findingIDs); start += per {
+		chunk := findingIDs[start:min(start+per, len(findingIDs))]
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		args := []any{scanID, tool}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := tx.exec(ctx, "UPDATE finding_tools SET scan_id = ? WHERE tool = ? AND finding_id IN ("+marks+")", args...); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO finding_tools (finding_id, tool, scan_id)
+			SELECT f.id, ?, ? FROM findings f WHERE f.id IN (`+marks+`)
+			AND NOT EXISTS (SELECT 1 FROM finding_tools t WHERE t.finding_id = f.id AND t.tool = ?)`,
+			append(append([]any{tool, scanID}, args[2:]...), tool)...); err != nil {
 			return err
 		}
 	}
-	_, err = tx.exec(ctx, "UPDATE findings SET last_seen = ? WHERE id IN (SELECT finding_id FROM finding_tools WHERE scan_id = ?)", ts(at), scanID)
+	_, err := tx.exec(ctx, "UPDATE findings SET last_seen = ? WHERE id IN (SELECT finding_id FROM finding_tools WHERE scan_id = ?)", ts(at), scanID)
 	return err
 }
 

@@ -53,23 +53,23 @@ func pkg(id, name string, sev importers.Severity, aliases ...string) importers.F
 	return importers.Finding{VulnID: id, Aliases: aliases, Package: name, Version: "1.0", Severity: sev, Title: id + " in " + name}
 }
 
-type fixture struct {
+type env struct {
 	db  *store.DB
 	svc *vuln.Service
 	now time.Time
 }
 
-func newFixture(t *testing.T, db *store.DB) *fixture {
+func newFixture(t testing.TB, db *store.DB) *env {
 	key, err := ledger.CreateKey(filepath.Join(t.TempDir(), "k.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{db: db, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+	f := &env{db: db, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
 	f.svc = vuln.NewService(store.Bind[vuln.Tx](db), ledger.New(key, ledger.Options{}), config.Default().Vuln, func() time.Time { return f.now })
 	return f
 }
 
-func (f *fixture) imp(t *testing.T, data []byte) vuln.Summary {
+func (f *env) imp(t *testing.T, data []byte) vuln.Summary {
 	t.Helper()
 	s, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{File: "r.json", Format: "auto", Data: data, AssetKind: "image"})
 	if err != nil {
@@ -78,7 +78,7 @@ func (f *fixture) imp(t *testing.T, data []byte) vuln.Summary {
 	return s
 }
 
-func (f *fixture) all(t *testing.T) map[string]vuln.Finding {
+func (f *env) all(t *testing.T) map[string]vuln.Finding {
 	t.Helper()
 	fs, _, err := f.svc.List(ctx, vuln.Filter{Limit: 1000})
 	if err != nil {

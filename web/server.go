@@ -174,8 +174,17 @@ func (s *Server) wrap(rt Route) http.Handler {
 
 func csrfOK(r *http.Request, want string) bool {
 	got := r.Header.Get("X-CSRF-Token")
-	if got == "" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case got != "":
+	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
 		got = r.PostFormValue("csrf_token")
+	case strings.HasPrefix(ct, "multipart/form-data"):
+		// Uploads: the form is parsed here (large parts spill to disk) and
+		// the handler reads it again for free.
+		if r.ParseMultipartForm(32<<20) == nil {
+			got = r.PostFormValue("csrf_token")
+		}
 	}
 	return want != "" && len(got) == len(want) && subtleEq(got, want)
 }

@@ -1,0 +1,128 @@
+package vuln_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/store/storetest"
+	"github.com/opsguard/opsguard/vuln"
+)
+
+// bigTrivy builds a Trivy report of n findings by repeating the real
+// vulnerabilities of a fixture with varied ids and packages.
+func bigTrivy(b *testing.B, n int) []byte {
+	var doc map[string]any
+	if err := json.Unmarshal(fixture.Read(b, "vuln/trivy/securecodebox-repo.json"), &doc); err != nil {
+		b.Fatal(err)
+	}
+	results := doc["Results"].([]any)
+	var samples []map[string]any
+	for _, r := range results {
+		vs, _ := r.(map[string]any)["Vulnerabilities"].([]any)
+		for _, v := range vs {
+			samples = append(samples, v.(map[string]any))
+		}
+	}
+	out := make([]any, 0, n)
+	for i := 0; i < n; i++ {
+		v := map[string]any{}
+		for k, x := range samples[i%len(samples)] {
+			v[k] = x
+		}
+		v["VulnerabilityID"] = fmt.Sprintf("CVE-2099-%06d", i)
+		v["PkgName"] = fmt.Sprintf("%v-%d", v["PkgName"], i/len(samples))
+		delete(v, "PkgIdentifier")
+		out = append(out, v)
+	}
+	first := results[0].(map[string]any)
+	first["Vulnerabilities"] = out
+	res, err := json.Marshal([]any{first})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Trivy writes SchemaVersion and ArtifactName first, as here.
+	return fmt.Appendf(nil, `{"SchemaVersion": 2, "ArtifactName": %q, "ArtifactType": "repository", "Results": %s}`, doc["ArtifactName"], res)
+}
+
+func benchSize() int {
+	if s := os.Getenv("OPSGUARD_BENCH_FINDINGS"); s != "" {
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	return 100000
+}
+
+// BenchmarkImport measures importing a large Trivy report into an empty
+// SQLite register, end to end (detect, parse, merge, store, ledger), and
+// compares it with merely decoding the same JSON.
+func BenchmarkImport(b *testing.B) {
+	n := benchSize()
+	data := bigTrivy(b, n)
+	start := time.Now()
+	var anyDoc any
+	json.Unmarshal(data, &anyDoc)
+	decode := time.Since(start)
+	anyDoc = nil
+
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db := storetest.Open(b, filepath.Join(b.TempDir(), "import.db"))
+		f := newBenchFixture(b, db)
+		b.StartTimer()
+		start := time.Now()
+		s, err := f.svc.Import(ctx, "bench", vuln.ImportRequest{File: "big.json", Format: "auto", Data: data})
+		total += time.Since(start)
+		if err != nil || s.New != n {
+			b.Fatalf("import: %+v %v", s, err)
+		}
+	}
+	per := total / time.Duration(b.N)
+	b.ReportMetric(per.Seconds(), "s/import")
+	b.ReportMetric(float64(n)/per.Seconds(), "findings/s")
+	b.ReportMetric(per.Seconds()/decode.Seconds(), "x-decode")
+	b.ReportMetric(float64(len(data))/1e6, "MB-report")
+	b.ReportMetric(peakRSSMB(), "MB-peak-rss")
+}
+
+// BenchmarkReimport measures importing the same large report again: only
+// last_seen changes.
+func BenchmarkReimport(b *testing.B) {
+	n := benchSize()
+	data := bigTrivy(b, n)
+	db := storetest.Open(b, filepath.Join(b.TempDir(), "reimport.db"))
+	f := newBenchFixture(b, db)
+	if _, err := f.svc.Import(ctx, "bench", vuln.ImportRequest{File: "big.json", Data: data}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		s, err := f.svc.Import(ctx, "bench", vuln.ImportRequest{File: "big.json", Data: data})
+		if err != nil || s.Unchanged != n || s.New != 0 {
+			b.Fatalf("re-import: %+v %v", s, err)
+		}
+	}
+	per := time.Since(start) / time.Duration(b.N)
+	b.ReportMetric(per.Seconds(), "s/reimport")
+}
+
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // KiB on Linux
+}
+
+func newBenchFixture(b *testing.B, db *store.DB) *env {
+	return newFixture(b, db)
+}

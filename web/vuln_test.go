@@ -1,0 +1,90 @@
+package web_test
+
+import (
+	"bytes"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
+)
+
+// A pipeline uploads a report with one curl line and gets the summary back.
+func TestUploadScanOverTheAPI(t *testing.T) {
+	e := newSQLiteEnv(t)
+	report := fixture.Read(t, "vuln/trivy/securecodebox-repo.json")
+	path := "/api/v1/scans?" + url.Values{"asset": {"github.com/example/app"}, "kind": {"repository"}, "format": {"auto"}, "file": {"trivy.json"}}.Encode()
+	resp := e.do("POST", path, e.tokens[auth.Engineer], bytes.NewReader(report), map[string]string{"Content-Type": "application/octet-stream"})
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
+	}
+	var sum vuln.Summary
+	jsonBody(t, resp, &sum)
+	if sum.Format != "trivy" || sum.Tool != "Trivy" || sum.New == 0 || sum.New != sum.Findings || sum.Asset != "github.com/example/app" {
+		t.Fatalf("summary = %+v", sum)
+	}
+	// The same report again: nothing new.
+	resp = e.do("POST", path, e.tokens[auth.Engineer], bytes.NewReader(report), nil)
+	var again vuln.Summary
+	jsonBody(t, resp, &again)
+	if again.New != 0 || again.Unchanged != sum.Findings {
+		t.Errorf("re-upload = %+v", again)
+	}
+	// The register lists them, soonest due first, and the auditor can read it.
+	var page struct {
+		Items []vuln.Finding `json:"items"`
+		Total int            `json:"total"`
+	}
+	jsonBody(t, e.do("GET", "/api/v1/findings?asset=github.com/example/app&limit=5", e.tokens[auth.Auditor], nil, nil), &page)
+	if page.Total != sum.Findings || len(page.Items) != 5 || page.Items[0].DueAt.After(page.Items[4].DueAt) {
+		t.Errorf("register: total %d, %d items", page.Total, len(page.Items))
+	}
+	var one vuln.Finding
+	jsonBody(t, e.do("GET", "/api/v1/findings/"+page.Items[0].ID, e.tokens[auth.Auditor], nil, nil), &one)
+	if one.ID != page.Items[0].ID || one.RiskNote == "" || len(one.Tools) != 1 || one.Tools[0] != "Trivy" {
+		t.Errorf("finding = %+v", one)
+	}
+	// An auditor cannot upload; a bad report is refused whole, with the file named.
+	if resp := e.do("POST", path, e.tokens[auth.Auditor], bytes.NewReader(report), nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("auditor upload: %d", resp.StatusCode)
+	}
+	resp = e.do("POST", path, e.tokens[auth.Engineer], bytes.NewReader(report[:len(report)/2]), nil)
+	if b := errorOf(t, resp); resp.StatusCode != 400 || !strings.Contains(b.Error.Message, "trivy.json") {
+		t.Errorf("truncated: %d %+v", resp.StatusCode, b)
+	}
+}
+
+func TestRegisterPages(t *testing.T) {
+	e := newSQLiteEnv(t)
+	eng, csrf := e.signIn("engineer")
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf_token", csrf)
+	mw.WriteField("asset", "app")
+	mw.WriteField("kind", "repository")
+	mw.WriteField("format", "auto")
+	fw, _ := mw.CreateFormFile("report", "grype.json")
+	fw.Write(fixture.Read(t, "vuln/grype/fix_available.json"))
+	mw.Close()
+	resp := e.do("POST", "/scans", "", &body, map[string]string{"Cookie": eng.Name + "=" + eng.Value, "Content-Type": mw.FormDataContentType()})
+	page, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(page), `id="imported"`) || !strings.Contains(string(page), "grype") {
+		t.Fatalf("upload form: %d", resp.StatusCode)
+	}
+	st, list := e.page(eng, "/findings?asset=app")
+	if st != 200 || !strings.Contains(list, `id="finding-fnd_`) {
+		t.Fatalf("register page: %d", st)
+	}
+	id := list[strings.Index(list, `id="finding-`)+len(`id="finding-`):]
+	id = id[:strings.Index(id, `"`)]
+	st, one := e.page(eng, "/findings/"+id)
+	if st != 200 || !strings.Contains(one, "finding.opened") || !strings.Contains(one, "days (vuln.sla_days.") {
+		t.Errorf("finding page: %d", st)
+	}
+}

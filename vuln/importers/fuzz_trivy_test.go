@@ -1,0 +1,82 @@
+package importers_test
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln/importers"
+)
+
+func FuzzTrivy(f *testing.F) { tgFuzz(f, "trivy", "vuln/trivy", nil) }
+
+// tgFuzz seeds with the samples of dir, shrunk (to the keys in keep, when
+// given); the property: neither Detect nor Parse panics, a refusal is an
+// *importers.Error, and an accepted report has an id and a known severity
+// on every finding.
+func tgFuzz(f *testing.F, format, dir string, keep []string) {
+	for _, name := range tgSamples(f, dir) {
+		f.Add(tgShrink(f, fixture.Read(f, dir+"/"+name), keep))
+	}
+	imp, ok := importers.Get(format)
+	if !ok {
+		f.Fatalf("%s is not registered", format)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		imp.Detect(data)
+		r, err := imp.Parse("fuzz.json", data)
+		if err != nil {
+			var e *importers.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("want an *importers.Error, got %T %v", err, err)
+			}
+			return
+		}
+		for i, f := range r.Findings {
+			if f.VulnID == "" || !slices.Contains(importers.Severities, f.Severity) {
+				t.Fatalf("finding %d: VulnID %q, severity %q", i, f.VulnID, f.Severity)
+			}
+		}
+	})
+}
+
+// tgShrink keeps a sample's shape but not its bulk (lists cut to one
+// element, strings to 24 bytes, objects to the keys in keep if any): the
+// fuzzer minimises each input that reaches new code before going on, for
+// up to a minute, so a seed of kilobytes stalls a short run. The whole
+// samples are parsed by the tests.
+func tgShrink(t testing.TB, data []byte, keep []string) []byte {
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var shrink func(v any) any
+	shrink = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if keep != nil && !slices.Contains(keep, k) {
+					delete(v, k)
+					continue
+				}
+				v[k] = shrink(e)
+			}
+		case []any:
+			v = v[:min(len(v), 1)]
+			for i, e := range v {
+				v[i] = shrink(e)
+			}
+			return v
+		case string:
+			return v[:min(len(v), 24)]
+		}
+		return v
+	}
+	b, err := json.Marshal(shrink(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

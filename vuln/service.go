@@ -85,7 +85,9 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	if err != nil {
 		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error()}
 	}
-	if len(rep.Findings) == 0 && len(rep.Statements) > 0 {
+	// A VEX document decides about findings without being a scan; a complete
+	// scan with only decisions (every Dependabot alert fixed) is a scan.
+	if len(rep.Findings) == 0 && len(rep.Statements) > 0 && !rep.Complete {
 		return Summary{}, opsguard.Errorf(opsguard.EInvalid, "%s: a VEX document (%d statements) records decisions about findings; applying VEX is not supported yet, import scanner reports", req.File, len(rep.Statements))
 	}
 	name := strings.TrimSpace(req.Asset)

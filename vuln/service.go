@@ -90,7 +90,7 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	if len(rep.Findings) == 0 && len(rep.Statements) > 0 && !rep.Complete {
 		return Summary{}, opsguard.Errorf(opsguard.EInvalid, "%s: a VEX document (%d statements) records decisions about findings; applying VEX is not supported yet, import scanner reports", req.File, len(rep.Statements))
 	}
-	name := strings.TrimSpace(req.Asset)
+	name := clean(strings.TrimSpace(req.Asset))
 	if name == "" {
 		name = rep.Target
 	}
@@ -104,6 +104,10 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	if !contains(AssetKinds, kind) {
 		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("asset kind %q: one of %s", kind, strings.Join(AssetKinds, ", ")), Details: map[string]any{"field": "kind"}}
 	}
+	for i := range rep.Findings {
+		rep.Findings[i] = cleanFinding(rep.Findings[i])
+	}
+	rep.Tool, rep.ToolVersion, rep.Target = clean(rep.Tool), clean(rep.ToolVersion), clean(rep.Target)
 	incoming := merge(rep.Findings)
 	sum := Summary{Asset: name, Format: rep.Format, Tool: rep.Tool, Findings: len(incoming), Statements: len(rep.Statements)}
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -238,6 +242,22 @@ func (s *Service) asset(ctx context.Context, tx Tx, actor, name, kind string, no
 	_, err = s.log.Append(ctx, tx, ledger.Event{Actor: actor, Kind: "asset.created", Subject: "asset/" + a.ID,
 		Payload: map[string]any{"name": name, "kind": kind}})
 	return a, err
+}
+
+// clean makes a report's text storable in either engine: valid UTF-8
+// without NUL, which PostgreSQL's text refuses (real reports carry both).
+func clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+func cleanFinding(in importers.Finding) importers.Finding {
+	in.VulnID, in.Title, in.Description, in.SeveritySource = clean(in.VulnID), clean(in.Title), clean(in.Description), clean(in.SeveritySource)
+	in.CVSSVector, in.Package, in.Version, in.FixedVersion = clean(in.CVSSVector), clean(in.Package), clean(in.Version), clean(in.FixedVersion)
+	in.Location, in.Target = clean(in.Location), clean(in.Target)
+	for i, a := range in.Aliases {
+		in.Aliases[i] = clean(a)
+	}
+	return in
 }
 
 func (s *Service) newFinding(a Asset, in importers.Finding, now time.Time) Finding {

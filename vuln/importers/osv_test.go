@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"runtime/pprof"
 
 	"github.com/opsguard/opsguard/fixture"
 	"github.com/opsguard/opsguard/vuln/importers"
@@ -147,6 +149,18 @@ func osgFuzz(f *testing.F, format, dir string, seeds ...string) {
 	}
 	imp := osgImporter(f, format)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		dbgDone := make(chan bool)
+		go func() {
+			select {
+			case <-dbgDone:
+			case <-time.After(3 * time.Second):
+				os.WriteFile("/tmp/osgslow.input", data, 0o644)
+				fh, _ := os.Create("/tmp/osgslow.stack")
+				pprof.Lookup("goroutine").WriteTo(fh, 2)
+				fh.Close()
+			}
+		}()
+		defer close(dbgDone)
 		r, err := imp.Parse("fuzz", data)
 		if err != nil {
 			var e *importers.Error

@@ -19,10 +19,13 @@ func init() { Register(osvImporter{}) }
 
 func (osvImporter) Name() string { return "osv" }
 
-// Detect wants results and packages; Grype's report (matches) and a
-// SARIF log (runs) may hold the same words in a property.
+// Detect wants results and packages, or, in a scan that found nothing,
+// results and experimental_config (osv-scanner 1.x writes both). Grype's
+// report (matches) and a SARIF log (runs) may hold the same words in a
+// property.
 func (osvImporter) Detect(data []byte) bool {
-	return Sniff(data, "results", "packages") && !Sniff(data, "matches") && !Sniff(data, "runs")
+	return Sniff(data, "results") && (Sniff(data, "packages") || Sniff(data, "experimental_config")) &&
+		!Sniff(data, "matches") && !Sniff(data, "runs")
 }
 
 // The local structs hold only what opsguard reads. osvVuln is an OSV
@@ -264,37 +267,60 @@ func osvPackageName(p osvPackage, vulns []osvVuln) (pkg, version string) {
 	return "", cmp.Or(pk.Version, pk.Commit)
 }
 
-// osvFixed is the fixed event of the range holding version, when the
-// versions compare as dotted numbers; else every fixed version of the
-// package, comma-separated, as the reader must choose. GIT ranges fix
-// commits, not versions, and are left out.
+// osvFixed is the version that fixes every record of the group: for each
+// record the fixed event of the range holding version (when versions
+// compare as dotted numbers), and the highest of those. When a record's
+// range cannot be told, it is every fixed version of the group, comma-
+// separated, for the reader to choose. GIT ranges fix commits, not
+// versions, and a record without a fixed version does not count.
 func osvFixed(vulns []osvVuln, name, version string) string {
 	var all []string
+	best, bestNumbers, told := "", []int(nil), true
 	for _, v := range vulns {
-		for _, a := range v.Affected {
-			if a.Package.Name != "" && name != "" && !strings.EqualFold(a.Package.Name, name) {
+		fixed, candidates := osvFixedOne(v, name, version)
+		all = append(all, candidates...)
+		switch {
+		case len(candidates) == 0:
+		case fixed == "":
+			told = false
+		default:
+			if n, _ := osvNumbers(fixed); best == "" || osvCompare(n, bestNumbers) > 0 {
+				best, bestNumbers = fixed, n
+			}
+		}
+	}
+	if told && best != "" {
+		return best
+	}
+	return strings.Join(osvUnique(all), ", ")
+}
+
+// osvFixedOne returns the fixed event of the record's range that holds
+// version, if one can be told, and all its fixed events.
+func osvFixedOne(v osvVuln, name, version string) (fixed string, all []string) {
+	for _, a := range v.Affected {
+		if a.Package.Name != "" && name != "" && !strings.EqualFold(a.Package.Name, name) {
+			continue
+		}
+		for _, r := range a.Ranges {
+			if r.Type == "GIT" {
 				continue
 			}
-			for _, r := range a.Ranges {
-				if r.Type == "GIT" {
-					continue
-				}
-				introduced := ""
-				for _, e := range r.Events {
-					switch {
-					case e.Introduced != "":
-						introduced = e.Introduced
-					case e.Fixed != "":
-						if osvInRange(version, introduced, e.Fixed) {
-							return e.Fixed
-						}
-						all = append(all, e.Fixed)
+			introduced := ""
+			for _, e := range r.Events {
+				switch {
+				case e.Introduced != "":
+					introduced = e.Introduced
+				case e.Fixed != "":
+					if fixed == "" && osvInRange(version, introduced, e.Fixed) {
+						fixed = e.Fixed
 					}
+					all = append(all, e.Fixed)
 				}
 			}
 		}
 	}
-	return strings.Join(osvUnique(all), ", ")
+	return fixed, all
 }
 
 // osvInRange reports whether introduced <= version < fixed, all three

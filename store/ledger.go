@@ -290,8 +290,16 @@ func (tx *Tx) LeafHashes(ctx context.Context, size int64) ([][]byte, error) {
 	return out, rows.Err()
 }
 
-// PutBlob stores evidence once by content hash.
+// PutBlob stores evidence once by content hash. A blob already stored is
+// not sent again: a re-imported report can be hundreds of megabytes.
 func (tx *Tx) PutBlob(ctx context.Context, b ledger.Blob) error {
+	var n int
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM evidence_blobs WHERE sha256 = ?", b.SHA256).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
 	_, err := tx.exec(ctx, `INSERT INTO evidence_blobs (sha256, size_bytes, media_type, content, created_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`, b.SHA256, len(b.Content), b.MediaType, b.Content, ts(nowUTC()))
 	return err

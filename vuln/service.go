@@ -151,8 +151,8 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 			fresh = append(fresh, nf)
 			ix.add(&fresh[len(fresh)-1])
 			events = append(events, ledger.Event{Actor: actor, Kind: "finding.opened", Subject: "finding/" + nf.ID,
-				Payload: map[string]any{"scan": scan.ID, "asset": name, "vuln": nf.VulnID, "package": nf.Package, "location": nf.Location,
-					"severity": nf.Severity, "risk": nf.Risk, "due_at": nf.DueAt, "sla": nf.RiskNote}})
+				Payload: opened{Scan: scan.ID, Asset: name, Vuln: nf.VulnID, Package: nf.Package, Location: nf.Location,
+					Severity: nf.Severity, Risk: nf.Risk, DueAt: nf.DueAt, SLA: nf.RiskNote}})
 			continue
 		}
 		if seen[f.ID] {
@@ -202,6 +202,20 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 	}
 	sum.LedgerSeq = es[len(es)-1].Seq
 	return nil
+}
+
+// opened is the ledger payload of a new finding: a struct, because an
+// import may write a hundred thousand of them and maps marshal slowly.
+type opened struct {
+	Scan     string             `json:"scan"`
+	Asset    string             `json:"asset"`
+	Vuln     string             `json:"vuln"`
+	Package  string             `json:"package,omitempty"`
+	Location string             `json:"location,omitempty"`
+	Severity importers.Severity `json:"severity"`
+	Risk     Risk               `json:"risk"`
+	DueAt    time.Time          `json:"due_at"`
+	SLA      string             `json:"sla"`
 }
 
 // closeAbsent drops this tool from the open findings it no longer reports

@@ -42,15 +42,15 @@ func (tx *Tx) InsertScan(ctx context.Context, s vuln.Scan) error {
 
 const findingColumns = `f.id, f.asset_id, a.name, f.vuln_id, f.aliases, f.package, f.version, f.fixed_version, f.location, f.target,
 	f.title, f.description, f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
-	f.first_seen, f.last_seen, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression`
+	f.first_seen, f.last_seen, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until`
 
 func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
 	var f vuln.Finding
 	var aliases, first, last, due string
-	var closed sql.NullString
+	var closed, accepted sql.NullString
 	err := sc.Scan(&f.ID, &f.AssetID, &f.Asset, &f.VulnID, &aliases, &f.Package, &f.Version, &f.FixedVersion, &f.Location, &f.Target,
 		&f.Title, &f.Description, &f.Severity, &f.SeverityNote, &f.CVSSScore, &f.CVSSVector, &f.Risk, &f.RiskNote, &f.Status, &f.Resolution,
-		&first, &last, &f.SLADays, &due, &closed, &f.FixedByScan, &f.Regression)
+		&first, &last, &f.SLADays, &due, &closed, &f.FixedByScan, &f.Regression, &f.Justification, &accepted)
 	if err != nil {
 		return f, err
 	}
@@ -66,7 +66,10 @@ func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
 	if f.DueAt, err = parseTS(due); err != nil {
 		return f, err
 	}
-	f.ClosedAt, err = parseNullTS(closed)
+	if f.ClosedAt, err = parseNullTS(closed); err != nil {
+		return f, err
+	}
+	f.AcceptedUntil, err = parseNullTS(accepted)
 	return f, err
 }
 
@@ -301,4 +304,101 @@ func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding,
 		out = append(out, f)
 	}
 	return out, total, rows.Err()
+}
+
+var _ vuln.WorkflowTx = (*Tx)(nil)
+
+// UpdateFindingWorkflow stores what the workflow changes on a finding.
+func (tx *Tx) UpdateFindingWorkflow(ctx context.Context, f vuln.Finding) error {
+	return tx.updateOne(ctx, "finding "+f.ID, `UPDATE findings SET status = ?, resolution = ?, closed_at = ?, justification = ?,
+		accepted_until = ?, due_at = ?, risk_note = ? WHERE id = ?`,
+		string(f.Status), string(f.Resolution), nullTS(f.ClosedAt), f.Justification, nullTS(f.AcceptedUntil), ts(f.DueAt), f.RiskNote, f.ID)
+}
+
+const requestColumns = "id, finding_id, kind, justification, until, requested_by, requested_at, status, decided_by, decided_at, decision_note"
+
+func scanRequest(sc interface{ Scan(...any) error }) (vuln.Request, error) {
+	var r vuln.Request
+	var until, at string
+	var decided sql.NullString
+	if err := sc.Scan(&r.ID, &r.FindingID, &r.Kind, &r.Justification, &until, &r.RequestedBy, &at, &r.Status, &r.DecidedBy, &decided, &r.DecisionNote); err != nil {
+		return r, err
+	}
+	var err error
+	if r.Until, err = parseTS(until); err != nil {
+		return r, err
+	}
+	if r.RequestedAt, err = parseTS(at); err != nil {
+		return r, err
+	}
+	r.DecidedAt, err = parseNullTS(decided)
+	return r, err
+}
+
+// InsertRequest stores a request.
+func (tx *Tx) InsertRequest(ctx context.Context, r vuln.Request) error {
+	_, err := tx.exec(ctx, "INSERT INTO vuln_requests ("+requestColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		r.ID, r.FindingID, r.Kind, r.Justification, ts(r.Until), r.RequestedBy, ts(r.RequestedAt), r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote)
+	return err
+}
+
+// RequestByID returns a request.
+func (tx *Tx) RequestByID(ctx context.Context, id string) (vuln.Request, error) {
+	r, err := scanRequest(tx.queryRow(ctx, "SELECT "+requestColumns+" FROM vuln_requests WHERE id = ?", id))
+	return r, notFound(err, "request "+id)
+}
+
+// UpdateRequest stores a decision.
+func (tx *Tx) UpdateRequest(ctx context.Context, r vuln.Request) error {
+	return tx.updateOne(ctx, "request "+r.ID, "UPDATE vuln_requests SET status = ?, decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ?",
+		r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote, r.ID)
+}
+
+// ListRequests returns requests by status ("" for all), oldest first.
+func (tx *Tx) ListRequests(ctx context.Context, status string) ([]vuln.Request, error) {
+	q := "SELECT " + requestColumns + " FROM vuln_requests"
+	var args []any
+	if status != "" {
+		q += " WHERE status = ?"
+		args = append(args, status)
+	}
+	rows, err := tx.query(ctx, q+" ORDER BY requested_at, id", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vuln.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PendingRequest reports whether a finding has a request awaiting decision.
+func (tx *Tx) PendingRequest(ctx context.Context, findingID string) (bool, error) {
+	var n int
+	err := tx.queryRow(ctx, "SELECT COUNT(*) FROM vuln_requests WHERE finding_id = ? AND status = 'pending'", findingID).Scan(&n)
+	return n > 0, err
+}
+
+// ExpiredAcceptances returns accepted risks whose acceptance has run out.
+func (tx *Tx) ExpiredAcceptances(ctx context.Context, now time.Time) ([]vuln.Finding, error) {
+	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.resolution = 'risk_accepted' AND f.status = 'closed' AND f.accepted_until < ?", ts(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vuln.Finding
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }

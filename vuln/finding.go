@@ -68,35 +68,39 @@ type Scan struct {
 
 // Finding is one vulnerability at one place of one asset.
 type Finding struct {
-	ID           string              `json:"id"`
-	AssetID      string              `json:"asset_id"`
-	Asset        string              `json:"asset"`
-	VulnID       string              `json:"vuln_id"`
-	Aliases      []string            `json:"aliases"`
-	Package      string              `json:"package,omitempty"`
-	Version      string              `json:"version,omitempty"`
-	FixedVersion string              `json:"fixed_version,omitempty"`
-	Location     string              `json:"location,omitempty"`
-	Target       string              `json:"target,omitempty"`
-	Title        string              `json:"title"`
-	Description  string              `json:"description,omitempty"`
-	Severity     importers.Severity  `json:"severity"`
-	SeverityNote string              `json:"severity_note,omitempty"`
-	CVSSScore    float64             `json:"cvss_score,omitempty"`
-	CVSSVector   string              `json:"cvss_vector,omitempty"`
-	Risk         Risk                `json:"risk"`
-	RiskNote     string              `json:"risk_note"` // the SLA in force and why
-	Status       Status              `json:"status"`
-	Resolution   Resolution          `json:"resolution,omitempty"`
-	FirstSeen    time.Time           `json:"first_seen"`
-	LastSeen     time.Time           `json:"last_seen"`
-	SLADays      int                 `json:"sla_days"`
-	DueAt        time.Time           `json:"due_at"`
-	ClosedAt     *time.Time          `json:"closed_at,omitempty"`
-	FixedByScan  string              `json:"fixed_by_scan,omitempty"`
-	Regression   bool                `json:"regression"`
-	Tools        []string            `json:"tools,omitempty"`
-	IDs          map[string]struct{} `json:"-"`
+	ID           string             `json:"id"`
+	AssetID      string             `json:"asset_id"`
+	Asset        string             `json:"asset"`
+	VulnID       string             `json:"vuln_id"`
+	Aliases      []string           `json:"aliases"`
+	Package      string             `json:"package,omitempty"`
+	Version      string             `json:"version,omitempty"`
+	FixedVersion string             `json:"fixed_version,omitempty"`
+	Location     string             `json:"location,omitempty"`
+	Target       string             `json:"target,omitempty"`
+	Title        string             `json:"title"`
+	Description  string             `json:"description,omitempty"`
+	Severity     importers.Severity `json:"severity"`
+	SeverityNote string             `json:"severity_note,omitempty"`
+	CVSSScore    float64            `json:"cvss_score,omitempty"`
+	CVSSVector   string             `json:"cvss_vector,omitempty"`
+	Risk         Risk               `json:"risk"`
+	RiskNote     string             `json:"risk_note"` // the SLA in force and why
+	Status       Status             `json:"status"`
+	Resolution   Resolution         `json:"resolution,omitempty"`
+	FirstSeen    time.Time          `json:"first_seen"`
+	LastSeen     time.Time          `json:"last_seen"`
+	SLADays      int                `json:"sla_days"`
+	DueAt        time.Time          `json:"due_at"`
+	ClosedAt     *time.Time         `json:"closed_at,omitempty"`
+	FixedByScan  string             `json:"fixed_by_scan,omitempty"`
+	Regression   bool               `json:"regression"`
+	Tools        []string           `json:"tools,omitempty"`
+	// Justification is the written reason of a closing that needs one.
+	Justification string `json:"justification,omitempty"`
+	// AcceptedUntil is when an accepted risk's acceptance expires.
+	AcceptedUntil *time.Time          `json:"accepted_until,omitempty"`
+	IDs           map[string]struct{} `json:"-"`
 }
 
 // Breached reports whether the finding is open past its due date.

@@ -58,16 +58,22 @@ const (
 	RunControls Permission = "controls.run"
 	// ImportScans is uploading scanner and assessment reports.
 	ImportScans Permission = "scans.import"
+	// TriageFindings is working on findings: starting, resolving, asking
+	// for a risk acceptance or an SLA extension.
+	TriageFindings Permission = "findings.triage"
+	// ApproveRisk is deciding risk acceptances and SLA extensions (the
+	// Information Security Officer's, VM-4, VM-5).
+	ApproveRisk Permission = "risk.approve"
 	// PostFacts is a host agent sending what it observed.
 	PostFacts Permission = "facts.post"
 )
 
 var grants = map[Role][]Permission{
 	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans},
-	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans},
-	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans},
-	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans},
-	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans},
+	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk},
+	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings},
+	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings},
+	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings},
 	Auditor:         {Read, OwnTokens, OwnAccount},
 	Agent:           {PostFacts},
 }

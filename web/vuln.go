@@ -23,6 +23,13 @@ func (s *Server) vulnRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/scans", Perm: auth.ImportScans, Summary: "Upload a scanner or assessment report (raw body) and get the import summary", handle: s.apiImportScan},
 		{Method: "GET", Pattern: "/api/v1/findings", Perm: auth.Read, Summary: "The register, soonest due first", handle: s.apiFindings},
 		{Method: "GET", Pattern: "/api/v1/findings/{id}", Perm: auth.Read, Summary: "One finding", handle: s.apiFinding},
+		{Method: "POST", Pattern: "/api/v1/findings/{id}/start", Perm: auth.TriageFindings, Summary: "Mark a finding in progress", handle: s.apiStart},
+		{Method: "POST", Pattern: "/api/v1/findings/{id}/resolve", Perm: auth.TriageFindings, Summary: "Close a finding as fixed, false_positive or not_affected_unused", handle: s.apiResolve},
+		{Method: "POST", Pattern: "/api/v1/findings/{id}/accept", Perm: auth.TriageFindings, Summary: "Ask for a risk acceptance until a date", handle: s.apiRequest(vuln.Acceptance)},
+		{Method: "POST", Pattern: "/api/v1/findings/{id}/extend", Perm: auth.TriageFindings, Summary: "Ask for a later due date", handle: s.apiRequest(vuln.Extension)},
+		{Method: "GET", Pattern: "/api/v1/requests", Perm: auth.Read, Summary: "Risk acceptances and extensions, oldest first (the approvals inbox)", handle: s.apiRequests},
+		{Method: "POST", Pattern: "/api/v1/requests/{id}/approve", Perm: auth.ApproveRisk, Summary: "Approve a request (a security officer who did not ask)", handle: s.apiDecide(true)},
+		{Method: "POST", Pattern: "/api/v1/requests/{id}/reject", Perm: auth.ApproveRisk, Summary: "Reject a request", handle: s.apiDecide(false)},
 		{Method: "GET", Pattern: "/findings", Perm: auth.Read, UI: true, Summary: "The vulnerability register", handle: s.uiFindings},
 		{Method: "GET", Pattern: "/findings/{id}", Perm: auth.Read, UI: true, Summary: "A finding and its history", handle: s.uiFinding},
 		{Method: "POST", Pattern: "/scans", Perm: auth.ImportScans, UI: true, Summary: "Upload a report", handle: s.uiImportScan},
@@ -204,4 +211,94 @@ func (s *Server) apiFinding(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	}
 	writeJSON(w, http.StatusOK, f)
 	return nil
+}
+
+// vulnActor is the principal as the register's rules see it.
+func vulnActor(p auth.Principal) vuln.Actor {
+	return vuln.Actor{Name: p.Name(), SecurityOfficer: p.Can(auth.ApproveRisk)}
+}
+
+func (s *Server) apiStart(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	f, err := s.app.Vuln.Start(r.Context(), vulnActor(p), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}
+
+type resolveRequest struct {
+	Resolution    string `json:"resolution"`
+	Justification string `json:"justification"`
+}
+
+func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req resolveRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	f, err := s.app.Vuln.Resolve(r.Context(), vulnActor(p), r.PathValue("id"), vuln.Resolution(req.Resolution), req.Justification)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}
+
+type askRequest struct {
+	Justification string `json:"justification"`
+	Until         string `json:"until"` // YYYY-MM-DD: the acceptance's expiry or the new due date
+}
+
+func (s *Server) apiRequest(kind string) Handler {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		var req askRequest
+		if err := decode(w, r, &req); err != nil {
+			return err
+		}
+		until, err := time.Parse(time.DateOnly, req.Until)
+		if err != nil {
+			return &opsguard.Error{Code: opsguard.EInvalid, Message: "until: want YYYY-MM-DD", Details: map[string]any{"field": "until"}}
+		}
+		ask := s.app.Vuln.RequestAcceptance
+		if kind == vuln.Extension {
+			ask = s.app.Vuln.RequestExtension
+		}
+		out, err := ask(r.Context(), vulnActor(p), r.PathValue("id"), req.Justification, until)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, out)
+		return nil
+	}
+}
+
+func (s *Server) apiRequests(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	rs, err := s.app.Vuln.Requests(r.Context(), r.URL.Query().Get("status"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, items(rs))
+	return nil
+}
+
+type decideRequest struct {
+	Note string `json:"note"`
+}
+
+func (s *Server) apiDecide(approve bool) Handler {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		var req decideRequest
+		if r.ContentLength != 0 {
+			if err := decode(w, r, &req); err != nil {
+				return err
+			}
+		}
+		out, err := s.app.Vuln.Decide(r.Context(), vulnActor(p), r.PathValue("id"), approve, req.Note)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 }

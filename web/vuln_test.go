@@ -88,3 +88,54 @@ func TestRegisterPages(t *testing.T) {
 		t.Errorf("finding page: %d", st)
 	}
 }
+
+// The approval of a risk acceptance goes through the API with the server
+// enforcing who may decide.
+func TestAcceptanceApprovalOverTheAPI(t *testing.T) {
+	e := newSQLiteEnv(t)
+	resp := e.do("POST", "/api/v1/scans?asset=app", e.tokens[auth.Engineer], bytes.NewReader(fixture.Read(t, "vuln/trivy/scheme_2_many_vulns.json")), nil)
+	var sum vuln.Summary
+	jsonBody(t, resp, &sum)
+	var page struct {
+		Items []vuln.Finding `json:"items"`
+	}
+	jsonBody(t, e.do("GET", "/api/v1/findings?asset=app&limit=1", e.tokens[auth.Engineer], nil, nil), &page)
+	if len(page.Items) != 1 {
+		t.Fatalf("no finding to work on: %+v", sum)
+	}
+	id := page.Items[0].ID
+	ask := `{"justification":"compensating control: the endpoint is not exposed","until":"2099-01-31"}`
+	resp = e.do("POST", "/api/v1/findings/"+id+"/accept", e.tokens[auth.SecurityOfficer], strings.NewReader(ask), nil)
+	var req vuln.Request
+	jsonBody(t, resp, &req)
+	if resp.StatusCode != http.StatusCreated || req.Status != "pending" || req.RequestedBy != "security-officer" {
+		t.Fatalf("accept: %d %+v", resp.StatusCode, req)
+	}
+	if resp := e.do("POST", "/api/v1/requests/"+req.ID+"/approve", e.tokens[auth.Engineer], nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("engineer approved: %d", resp.StatusCode)
+	}
+	resp = e.do("POST", "/api/v1/requests/"+req.ID+"/approve", e.tokens[auth.SecurityOfficer], nil, nil)
+	if b := errorOf(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(b.Error.Message, "may not decide") {
+		t.Errorf("requester approved: %d %+v", resp.StatusCode, b)
+	}
+	var inbox struct {
+		Items []vuln.Request `json:"items"`
+	}
+	jsonBody(t, e.do("GET", "/api/v1/requests?status=pending", e.tokens[auth.Auditor], nil, nil), &inbox)
+	if len(inbox.Items) != 1 || inbox.Items[0].ID != req.ID {
+		t.Errorf("inbox = %+v", inbox)
+	}
+	// A second security officer decides.
+	cli := auth.CLI("test")
+	e.app.Auth.CreateUser(ctx, cli, auth.NewUser{Username: "ines", Role: auth.SecurityOfficer, Password: password})
+	_, tok, _ := e.app.Auth.CreateToken(ctx, cli, "ines", "t", 0)
+	resp = e.do("POST", "/api/v1/requests/"+req.ID+"/approve", tok, strings.NewReader(`{"note":"ok until the redesign"}`), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("approve: %d", resp.StatusCode)
+	}
+	var f vuln.Finding
+	jsonBody(t, e.do("GET", "/api/v1/findings/"+id, e.tokens[auth.Auditor], nil, nil), &f)
+	if f.Status != vuln.Closed || f.Resolution != vuln.RiskAccepted || f.AcceptedUntil == nil {
+		t.Errorf("finding after approval = %+v", f)
+	}
+}

@@ -36,6 +36,11 @@ type backend interface {
 	ImportScan(ctx context.Context, req vuln.ImportRequest) (vuln.Summary, error)
 	Findings(ctx context.Context, f findingQuery) ([]vuln.Finding, int, error)
 	Finding(ctx context.Context, id string) (vuln.Finding, error)
+	Start(ctx context.Context, id string) (vuln.Finding, error)
+	Resolve(ctx context.Context, id string, r vuln.Resolution, justification string) (vuln.Finding, error)
+	Ask(ctx context.Context, kind, id, justification string, until time.Time) (vuln.Request, error)
+	Requests(ctx context.Context, status string) ([]vuln.Request, error)
+	Decide(ctx context.Context, id string, approve bool, note string) (vuln.Request, error)
 	// Verify checks the whole ledger; trusted, when set, is the public key
 	// the caller holds, which the ledger's own must equal.
 	Verify(ctx context.Context, trusted string) (*ledger.Report, error)
@@ -146,6 +151,33 @@ func (l local) Findings(ctx context.Context, q findingQuery) ([]vuln.Finding, in
 
 func (l local) Finding(ctx context.Context, id string) (vuln.Finding, error) {
 	return l.a.Vuln.Get(ctx, id)
+}
+
+// actor: the local operator administers the data directory but holds no
+// security officer's authority, so local approvals are refused by design.
+func (l local) actor() vuln.Actor { return vuln.Actor{Name: l.p.Name()} }
+
+func (l local) Start(ctx context.Context, id string) (vuln.Finding, error) {
+	return l.a.Vuln.Start(ctx, l.actor(), id)
+}
+
+func (l local) Resolve(ctx context.Context, id string, r vuln.Resolution, j string) (vuln.Finding, error) {
+	return l.a.Vuln.Resolve(ctx, l.actor(), id, r, j)
+}
+
+func (l local) Ask(ctx context.Context, kind, id, j string, until time.Time) (vuln.Request, error) {
+	if kind == vuln.Extension {
+		return l.a.Vuln.RequestExtension(ctx, l.actor(), id, j, until)
+	}
+	return l.a.Vuln.RequestAcceptance(ctx, l.actor(), id, j, until)
+}
+
+func (l local) Requests(ctx context.Context, status string) ([]vuln.Request, error) {
+	return l.a.Vuln.Requests(ctx, status)
+}
+
+func (l local) Decide(ctx context.Context, id string, approve bool, note string) (vuln.Request, error) {
+	return l.a.Vuln.Decide(ctx, l.actor(), id, approve, note)
 }
 
 func (l local) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {

@@ -219,6 +219,44 @@ func (r *remote) Finding(ctx context.Context, id string) (vuln.Finding, error) {
 	return f, err
 }
 
+func (r *remote) Start(ctx context.Context, id string) (vuln.Finding, error) {
+	var f vuln.Finding
+	err := r.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/start", nil, &f)
+	return f, err
+}
+
+func (r *remote) Resolve(ctx context.Context, id string, res vuln.Resolution, j string) (vuln.Finding, error) {
+	var f vuln.Finding
+	err := r.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/resolve", map[string]string{"resolution": string(res), "justification": j}, &f)
+	return f, err
+}
+
+func (r *remote) Ask(ctx context.Context, kind, id, j string, until time.Time) (vuln.Request, error) {
+	path := "/accept"
+	if kind == vuln.Extension {
+		path = "/extend"
+	}
+	var out vuln.Request
+	err := r.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+path, map[string]string{"justification": j, "until": until.Format(time.DateOnly)}, &out)
+	return out, err
+}
+
+func (r *remote) Requests(ctx context.Context, status string) ([]vuln.Request, error) {
+	var out items[vuln.Request]
+	err := r.call(ctx, "GET", "/api/v1/requests?status="+url.QueryEscape(status), nil, &out)
+	return out.Items, err
+}
+
+func (r *remote) Decide(ctx context.Context, id string, approve bool, note string) (vuln.Request, error) {
+	verb := "/reject"
+	if approve {
+		verb = "/approve"
+	}
+	var out vuln.Request
+	err := r.call(ctx, "POST", "/api/v1/requests/"+url.PathEscape(id)+verb, map[string]string{"note": note}, &out)
+	return out, err
+}
+
 // Verify does not take the server's word: it downloads the ledger and
 // checks it here, against the trusted key when one is given.
 func (r *remote) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -171,14 +172,99 @@ func vulnCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.AddCommand(imp, list, show)
+	c.AddCommand(workflowCmds(g)...)
 	return c
+}
+
+// workflowCmds are the resolution workflow: start, resolve, accept, extend,
+// requests, approve, reject.
+func workflowCmds(g *globals) []*cobra.Command {
+	run := func(fn func(cmd *cobra.Command, b backend, args []string) (any, string, error)) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			out, msg, err := fn(cmd, b, args)
+			if err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) { fmt.Fprintln(tw, msg) })
+		}
+	}
+	start := &cobra.Command{Use: "start ID", Short: "Mark a finding in progress", Args: cobra.ExactArgs(1),
+		RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+			f, err := b.Start(cmd.Context(), args[0])
+			return f, fmt.Sprintf("%s is in progress.", f.ID), err
+		})}
+	var resolution, justification, until string
+	resolve := &cobra.Command{Use: "resolve ID --as fixed|false_positive|not_affected_unused", Short: "Close a finding with a resolution (false_positive and not_affected_unused need --justification)", Args: cobra.ExactArgs(1),
+		RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+			f, err := b.Resolve(cmd.Context(), args[0], vuln.Resolution(resolution), justification)
+			return f, fmt.Sprintf("%s closed as %s.", f.ID, f.Resolution), err
+		})}
+	resolve.Flags().StringVar(&resolution, "as", "", "fixed, false_positive or not_affected_unused")
+	resolve.Flags().StringVar(&justification, "justification", "", "why (required for false_positive and not_affected_unused)")
+	ask := func(kind, use, short, untilHelp string) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+			RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+				t, err := time.Parse(time.DateOnly, until)
+				if err != nil {
+					return nil, "", fmt.Errorf("--until %q: want YYYY-MM-DD", until)
+				}
+				r, err := b.Ask(cmd.Context(), kind, args[0], justification, t)
+				return r, fmt.Sprintf("Request %s awaits a security officer's decision.", r.ID), err
+			})}
+		c.Flags().StringVar(&justification, "justification", "", "the documented reason (required)")
+		c.Flags().StringVar(&until, "until", "", untilHelp)
+		return c
+	}
+	accept := ask(vuln.Acceptance, "accept ID --justification TEXT --until YYYY-MM-DD", "Ask for a risk acceptance until a date", "when the acceptance expires and the finding reopens")
+	extend := ask(vuln.Extension, "extend ID --justification TEXT --until YYYY-MM-DD", "Ask for a later due date", "the new due date")
+	var status string
+	requests := &cobra.Command{Use: "requests", Short: "List risk acceptances and extensions (the approvals inbox)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			rs, err := b.Requests(cmd.Context(), status)
+			if err != nil {
+				return err
+			}
+			if rs == nil {
+				rs = []vuln.Request{}
+			}
+			return g.emit(cmd.OutOrStdout(), rs, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "ID\tFINDING\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION")
+				for _, r := range rs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.FindingID, r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, r.Status, r.Justification)
+				}
+			})
+		}}
+	requests.Flags().StringVar(&status, "status", "pending", "pending, approved, rejected, or empty for all")
+	var note string
+	decide := func(approve bool, use, short string) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+			RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+				r, err := b.Decide(cmd.Context(), args[0], approve, note)
+				return r, fmt.Sprintf("Request %s %s.", r.ID, r.Status), err
+			})}
+		c.Flags().StringVar(&note, "note", "", "a note on the decision")
+		return c
+	}
+	return []*cobra.Command{start, resolve, accept, extend, requests,
+		decide(true, "approve REQUEST", "Approve a request (a security officer other than the requester, through --server)"),
+		decide(false, "reject REQUEST", "Reject a request")}
 }
 
 func where(f vuln.Finding) string {
 	if f.Location != "" {
 		return f.Location
 	}
-	if f.Version != "" {
+	if f.Version != "" && !strings.Contains(f.Package, "@") { // a purl carries its version
 		return f.Package + "@" + f.Version
 	}
 	return f.Package

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/vuln"
+	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // The queries of the vulnerability register. *Tx implements vuln.Tx.
@@ -42,15 +43,15 @@ func (tx *Tx) InsertScan(ctx context.Context, s vuln.Scan) error {
 
 const findingColumns = `f.id, f.asset_id, a.name, f.vuln_id, f.aliases, f.package, f.version, f.fixed_version, f.location, f.target,
 	f.title, f.description, f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
-	f.first_seen, f.last_seen, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until`
+	f.first_seen, f.last_seen, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until, f.extended_until`
 
 func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
 	var f vuln.Finding
 	var aliases, first, last, due string
-	var closed, accepted sql.NullString
+	var closed, accepted, extended sql.NullString
 	err := sc.Scan(&f.ID, &f.AssetID, &f.Asset, &f.VulnID, &aliases, &f.Package, &f.Version, &f.FixedVersion, &f.Location, &f.Target,
 		&f.Title, &f.Description, &f.Severity, &f.SeverityNote, &f.CVSSScore, &f.CVSSVector, &f.Risk, &f.RiskNote, &f.Status, &f.Resolution,
-		&first, &last, &f.SLADays, &due, &closed, &f.FixedByScan, &f.Regression, &f.Justification, &accepted)
+		&first, &last, &f.SLADays, &due, &closed, &f.FixedByScan, &f.Regression, &f.Justification, &accepted, &extended)
 	if err != nil {
 		return f, err
 	}
@@ -69,7 +70,10 @@ func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
 	if f.ClosedAt, err = parseNullTS(closed); err != nil {
 		return f, err
 	}
-	f.AcceptedUntil, err = parseNullTS(accepted)
+	if f.AcceptedUntil, err = parseNullTS(accepted); err != nil {
+		return f, err
+	}
+	f.ExtendedUntil, err = parseNullTS(extended)
 	return f, err
 }
 
@@ -311,8 +315,8 @@ var _ vuln.WorkflowTx = (*Tx)(nil)
 // UpdateFindingWorkflow stores what the workflow changes on a finding.
 func (tx *Tx) UpdateFindingWorkflow(ctx context.Context, f vuln.Finding) error {
 	return tx.updateOne(ctx, "finding "+f.ID, `UPDATE findings SET status = ?, resolution = ?, closed_at = ?, justification = ?,
-		accepted_until = ?, due_at = ?, risk_note = ? WHERE id = ?`,
-		string(f.Status), string(f.Resolution), nullTS(f.ClosedAt), f.Justification, nullTS(f.AcceptedUntil), ts(f.DueAt), f.RiskNote, f.ID)
+		accepted_until = ?, extended_until = ?, due_at = ?, risk_note = ? WHERE id = ?`,
+		string(f.Status), string(f.Resolution), nullTS(f.ClosedAt), f.Justification, nullTS(f.AcceptedUntil), nullTS(f.ExtendedUntil), ts(f.DueAt), f.RiskNote, f.ID)
 }
 
 const requestColumns = "id, finding_id, kind, justification, until, requested_by, requested_at, status, decided_by, decided_at, decision_note"
@@ -401,4 +405,108 @@ func (tx *Tx) ExpiredAcceptances(ctx context.Context, now time.Time) ([]vuln.Fin
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+var _ vuln.FeedTx = (*Tx)(nil)
+
+// Intel returns what the feeds say of the given CVEs.
+func (tx *Tx) Intel(ctx context.Context, cves []string) (map[string]importers.Intel, error) {
+	out := map[string]importers.Intel{}
+	const per = 500
+	for start := 0; start < len(cves); start += per {
+		chunk := cves[start:min(start+per, len(cves))]
+		args := make([]any, len(chunk))
+		for i, c := range chunk {
+			args[i] = c
+		}
+		rows, err := tx.query(ctx, "SELECT cve, kev_added, epss, percentile FROM vuln_intel WHERE cve IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+")", args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var in importers.Intel
+			if err := rows.Scan(&in.CVE, &in.KEVAdded, &in.EPSS, &in.Percentile); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[in.CVE] = in
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// UpsertIntel stores a feed: KEV entries set kev_added (and a KEV catalog
+// replaces the previous one), EPSS entries set the scores.
+func (tx *Tx) UpsertIntel(ctx context.Context, kind string, entries []importers.Intel, at time.Time) error {
+	if kind == "kev" {
+		if _, err := tx.exec(ctx, "UPDATE vuln_intel SET kev_added = ''"); err != nil {
+			return err
+		}
+	}
+	q := `INSERT INTO vuln_intel (cve, kev_added, epss, percentile, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (cve) DO UPDATE SET epss = excluded.epss, percentile = excluded.percentile, updated_at = excluded.updated_at`
+	if kind == "kev" {
+		q = `INSERT INTO vuln_intel (cve, kev_added, epss, percentile, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (cve) DO UPDATE SET kev_added = excluded.kev_added, updated_at = excluded.updated_at`
+	}
+	stmt, err := tx.prepare(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, e := range entries {
+		if _, err := stmt.ExecContext(ctx, e.CVE, e.KEVAdded, e.EPSS, e.Percentile, ts(at)); err != nil {
+			return fmt.Errorf("intel %s: %w", e.CVE, err)
+		}
+	}
+	return nil
+}
+
+// OpenFindingsWithIDs returns every finding not closed, with its ids.
+func (tx *Tx) OpenFindingsWithIDs(ctx context.Context) ([]vuln.Finding, error) {
+	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.status <> 'closed'")
+	if err != nil {
+		return nil, err
+	}
+	var out []vuln.Finding
+	pos := map[string]int{}
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		f.IDs = map[string]struct{}{}
+		pos[f.ID] = len(out)
+		out = append(out, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows2, err := tx.query(ctx, "SELECT i.finding_id, i.vuln_id FROM finding_ids i JOIN findings f ON f.id = i.finding_id WHERE f.status <> 'closed'")
+	if err != nil {
+		return nil, err
+	}
+	defer rows2.Close()
+	for rows2.Next() {
+		var fid, v string
+		if err := rows2.Scan(&fid, &v); err != nil {
+			return nil, err
+		}
+		if p, ok := pos[fid]; ok {
+			out[p].IDs[v] = struct{}{}
+		}
+	}
+	return out, rows2.Err()
+}
+
+// UpdateFindingRisk stores a reassessed risk and due date.
+func (tx *Tx) UpdateFindingRisk(ctx context.Context, f vuln.Finding) error {
+	return tx.updateOne(ctx, "finding "+f.ID, "UPDATE findings SET risk = ?, sla_days = ?, due_at = ?, risk_note = ? WHERE id = ?",
+		string(f.Risk), f.SLADays, ts(f.DueAt), f.RiskNote, f.ID)
 }

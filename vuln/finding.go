@@ -99,7 +99,10 @@ type Finding struct {
 	// Justification is the written reason of a closing that needs one.
 	Justification string `json:"justification,omitempty"`
 	// AcceptedUntil is when an accepted risk's acceptance expires.
-	AcceptedUntil *time.Time          `json:"accepted_until,omitempty"`
+	AcceptedUntil *time.Time `json:"accepted_until,omitempty"`
+	// ExtendedUntil is an approved extension's due date, which outlives a
+	// later change of risk.
+	ExtendedUntil *time.Time          `json:"extended_until,omitempty"`
 	IDs           map[string]struct{} `json:"-"`
 }
 
@@ -122,4 +125,41 @@ func sla(days config.SLADays, sev importers.Severity) (int, Risk, string) {
 		return days.Low, RiskLow, fmt.Sprintf("low severity: %d days (vuln.sla_days.low)", days.Low)
 	}
 	return days.Low, RiskLow, fmt.Sprintf("informational: the low SLA of %d days (vuln.sla_days.low)", days.Low)
+}
+
+// raise is the next more severe level (critical stays critical).
+func raise(s importers.Severity) importers.Severity {
+	for i, x := range importers.Severities {
+		if x == s && i > 0 {
+			return importers.Severities[i-1]
+		}
+	}
+	return s
+}
+
+// assess is the policy's risk of a finding (VM-6): its severity, raised
+// one level when the vulnerability is known to be exploited (CISA KEV) or
+// likely to be (EPSS at or above the threshold), with the SLA of that level
+// and the sentence saying why.
+func assess(cfg config.Vuln, sev importers.Severity, intel []importers.Intel) (int, Risk, string) {
+	level, why := sev, ""
+	for _, in := range intel {
+		if in.KEVAdded != "" {
+			level, why = raise(sev), fmt.Sprintf("%s is in CISA's Known Exploited Vulnerabilities (added %s)", in.CVE, in.KEVAdded)
+			break
+		}
+	}
+	if why == "" {
+		for _, in := range intel {
+			if in.EPSS >= 0 && in.EPSS >= cfg.EPSSThreshold {
+				level, why = raise(sev), fmt.Sprintf("%s has an EPSS score of %.3f, at or above %.3f (vuln.epss_threshold)", in.CVE, in.EPSS, cfg.EPSSThreshold)
+				break
+			}
+		}
+	}
+	days, risk, note := sla(cfg.SLADays, level)
+	if why != "" {
+		note = fmt.Sprintf("%s severity raised to %s because %s; %s", sev, level, why, note)
+	}
+	return days, risk, note
 }

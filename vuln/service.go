@@ -24,6 +24,8 @@ type Tx interface {
 	AssetFindings(ctx context.Context, assetID string) ([]Finding, error)
 	InsertFindings(ctx context.Context, fs []Finding, tool, scanID string) error
 	AddFindingIDs(ctx context.Context, findingID string, ids []string) error
+	// Intel returns what the threat feeds say of the given CVEs.
+	Intel(ctx context.Context, cves []string) (map[string]importers.Intel, error)
 	// SeenAgain records that scanID (by tool) reports the findings: their
 	// tool rows point at it and their last_seen becomes at.
 	SeenAgain(ctx context.Context, findingIDs []string, tool, scanID string, at time.Time) error
@@ -139,6 +141,10 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 	if err != nil {
 		return err
 	}
+	intel, err := tx.Intel(ctx, cves(incoming))
+	if err != nil {
+		return err
+	}
 	ix := newIndex(existing)
 	var events []ledger.Event
 	fresh := make([]Finding, 0, len(incoming)) // never reallocated: the index points into it
@@ -147,7 +153,7 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 	for _, in := range incoming {
 		f := ix.match(in)
 		if f == nil {
-			nf := s.newFinding(asset, in, now)
+			nf := s.newFinding(asset, in, intelOf(ids(in), intel), now)
 			fresh = append(fresh, nf)
 			ix.add(&fresh[len(fresh)-1])
 			events = append(events, ledger.Event{Actor: actor, Kind: "finding.opened", Subject: "finding/" + nf.ID,
@@ -274,8 +280,31 @@ func cleanFinding(in importers.Finding) importers.Finding {
 	return in
 }
 
-func (s *Service) newFinding(a Asset, in importers.Finding, now time.Time) Finding {
-	days, risk, note := sla(s.cfg.SLADays, in.Severity)
+// cves are the CVE ids among the findings' identifiers.
+func cves(fs []importers.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		for _, x := range ids(f) {
+			if strings.HasPrefix(x, "CVE-") {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+func intelOf(xs []string, intel map[string]importers.Intel) []importers.Intel {
+	var out []importers.Intel
+	for _, x := range xs {
+		if in, ok := intel[x]; ok {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+func (s *Service) newFinding(a Asset, in importers.Finding, intel []importers.Intel, now time.Time) Finding {
+	days, risk, note := assess(s.cfg, in.Severity, intel)
 	f := Finding{ID: id.New("fnd"), AssetID: a.ID, Asset: a.Name, VulnID: in.VulnID, Aliases: in.Aliases,
 		Package: in.Package, Version: in.Version, FixedVersion: in.FixedVersion, Location: in.Location, Target: in.Target,
 		Title: in.Title, Description: in.Description, Severity: in.Severity, SeverityNote: in.SeveritySource,

@@ -239,7 +239,8 @@ func (s *Service) apply(ctx context.Context, tx WorkflowTx, r Request, now time.
 		until := r.Until
 		f.Status, f.Resolution, f.Justification, f.ClosedAt, f.AcceptedUntil = Closed, RiskAccepted, r.Justification, &now, &until
 	case Extension:
-		f.DueAt = r.Until
+		until := r.Until
+		f.DueAt, f.ExtendedUntil = until, &until
 		f.RiskNote = fmt.Sprintf("%s; extended to %s (request %s, approved by %s): %s", f.RiskNote, r.Until.Format(time.DateOnly), r.ID, r.DecidedBy, r.Justification)
 	}
 	return tx.UpdateFindingWorkflow(ctx, f)

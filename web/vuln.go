@@ -21,6 +21,7 @@ const maxReport = 512 << 20
 func (s *Server) vulnRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/api/v1/scans", Perm: auth.ImportScans, Summary: "Upload a scanner or assessment report (raw body) and get the import summary", handle: s.apiImportScan},
+		{Method: "POST", Pattern: "/api/v1/feeds", Perm: auth.ImportScans, Summary: "Upload a CISA KEV catalog or an EPSS CSV; open findings are reassessed", handle: s.apiImportFeed},
 		{Method: "GET", Pattern: "/api/v1/findings", Perm: auth.Read, Summary: "The register, soonest due first", handle: s.apiFindings},
 		{Method: "GET", Pattern: "/api/v1/findings/{id}", Perm: auth.Read, Summary: "One finding", handle: s.apiFinding},
 		{Method: "POST", Pattern: "/api/v1/findings/{id}/start", Perm: auth.TriageFindings, Summary: "Mark a finding in progress", handle: s.apiStart},
@@ -301,4 +302,21 @@ func (s *Server) apiDecide(approve bool) Handler {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
+}
+
+func (s *Server) apiImportFeed(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReport))
+	if err != nil {
+		return opsguard.Errorf(opsguard.EInvalid, "reading the feed: %v", err)
+	}
+	name := r.URL.Query().Get("file")
+	if name == "" {
+		name = "upload"
+	}
+	sum, err := s.app.Vuln.ImportFeed(r.Context(), p.Name(), name, data)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, sum)
+	return nil
 }

@@ -36,6 +36,7 @@ type backend interface {
 	ImportScan(ctx context.Context, req vuln.ImportRequest) (vuln.Summary, error)
 	Findings(ctx context.Context, f findingQuery) ([]vuln.Finding, int, error)
 	Finding(ctx context.Context, id string) (vuln.Finding, error)
+	ImportFeed(ctx context.Context, name string, data []byte) (vuln.FeedSummary, error)
 	Start(ctx context.Context, id string) (vuln.Finding, error)
 	Resolve(ctx context.Context, id string, r vuln.Resolution, justification string) (vuln.Finding, error)
 	Ask(ctx context.Context, kind, id, justification string, until time.Time) (vuln.Request, error)
@@ -156,6 +157,10 @@ func (l local) Finding(ctx context.Context, id string) (vuln.Finding, error) {
 // actor: the local operator administers the data directory but holds no
 // security officer's authority, so local approvals are refused by design.
 func (l local) actor() vuln.Actor { return vuln.Actor{Name: l.p.Name()} }
+
+func (l local) ImportFeed(ctx context.Context, name string, data []byte) (vuln.FeedSummary, error) {
+	return l.a.Vuln.ImportFeed(ctx, l.p.Name(), name, data)
+}
 
 func (l local) Start(ctx context.Context, id string) (vuln.Finding, error) {
 	return l.a.Vuln.Start(ctx, l.actor(), id)

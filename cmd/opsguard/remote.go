@@ -219,6 +219,16 @@ func (r *remote) Finding(ctx context.Context, id string) (vuln.Finding, error) {
 	return f, err
 }
 
+func (r *remote) ImportFeed(ctx context.Context, name string, data []byte) (vuln.FeedSummary, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", r.base.String()+"/api/v1/feeds?file="+url.QueryEscape(name), bytes.NewReader(data))
+	if err != nil {
+		return vuln.FeedSummary{}, err
+	}
+	var sum vuln.FeedSummary
+	err = r.do(req, &sum)
+	return sum, err
+}
+
 func (r *remote) Start(ctx context.Context, id string) (vuln.Finding, error) {
 	var f vuln.Finding
 	err := r.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/start", nil, &f)

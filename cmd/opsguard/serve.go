@@ -83,6 +83,7 @@ func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger
 	defer stopJobs()
 	go a.Controls.Schedule(jobs, cfg.Controls.Interval, a.DB.WithJobLock("controls"))
 	go republish(jobs, a, cfg.Ledger.CheckpointInterval)
+	go reopenExpired(jobs, a)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -119,6 +120,31 @@ func republish(ctx context.Context, a *app.App, every time.Duration) {
 			if err := a.Republish(ctx); err != nil && ctx.Err() == nil {
 				a.Logger.Error("republish checkpoint", "err", err)
 			}
+		}
+	}
+}
+
+// reopenExpired reopens expired risk acceptances every hour (one replica
+// at a time on PostgreSQL).
+func reopenExpired(ctx context.Context, a *app.App) {
+	lock := a.DB.WithJobLock("vuln-expiry")
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		err := lock(ctx, func(ctx context.Context) error {
+			n, err := a.Vuln.ReopenExpired(ctx)
+			if n > 0 {
+				a.Logger.Info("reopened expired risk acceptances", "findings", n)
+			}
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			a.Logger.Error("reopen expired acceptances", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

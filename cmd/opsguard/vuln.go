@@ -173,6 +173,31 @@ func vulnCmd(g *globals) *cobra.Command {
 	}
 	c.AddCommand(imp, list, show)
 	c.AddCommand(workflowCmds(g)...)
+	feed := &cobra.Command{Use: "feed", Short: "Threat feeds that raise risk (CISA KEV, EPSS)"}
+	feed.AddCommand(&cobra.Command{
+		Use:   "import FILE",
+		Short: "Import a CISA KEV catalog (JSON) or an EPSS file (CSV) and reassess every open finding",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			sum, err := b.ImportFeed(cmd.Context(), args[0], data)
+			if err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "Imported %s %s (%d entries); %d open findings reassessed.\n", sum.Kind, sum.Version, sum.Entries, sum.Reassessed)
+			})
+		},
+	})
+	c.AddCommand(feed)
 	return c
 }
 

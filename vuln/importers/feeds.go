@@ -1,0 +1,117 @@
+package importers
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Intel is what a threat feed says of one CVE.
+type Intel struct {
+	CVE        string
+	KEVAdded   string  // CISA KEV dateAdded (YYYY-MM-DD); "" when not listed
+	EPSS       float64 // FIRST EPSS probability, 0..1; -1 when not given
+	Percentile float64
+}
+
+// Feed is a parsed threat feed.
+type Feed struct {
+	Kind    string // "kev" or "epss"
+	Version string // KEV catalogVersion, EPSS model_version
+	Entries []Intel
+}
+
+var cveRE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+
+// ParseFeed reads a CISA KEV catalog (JSON) or an EPSS scores file (CSV
+// with a "#model_version:…" comment line, then "cve,epss,percentile").
+func ParseFeed(name string, data []byte) (*Feed, error) {
+	if Sniff(data, "vulnerabilities", "catalogVersion") {
+		return parseKEV(name, data)
+	}
+	head := strings.ToLower(string(data[:min(len(data), 200)]))
+	if strings.HasPrefix(head, "#model_version") || strings.HasPrefix(head, "cve,epss") {
+		return parseEPSS(name, data)
+	}
+	return nil, &Error{File: name, Msg: "not a threat feed: expected the CISA KEV catalog (JSON with catalogVersion and vulnerabilities) or an EPSS CSV (cve,epss,percentile)"}
+}
+
+func parseKEV(name string, data []byte) (*Feed, error) {
+	var doc struct {
+		CatalogVersion  string `json:"catalogVersion"`
+		Vulnerabilities []struct {
+			CVE       string `json:"cveID"`
+			DateAdded string `json:"dateAdded"`
+		} `json:"vulnerabilities"`
+	}
+	if err := DecodeJSON(name, data, &doc); err != nil {
+		return nil, err
+	}
+	f := &Feed{Kind: "kev", Version: doc.CatalogVersion}
+	for i, v := range doc.Vulnerabilities {
+		if !cveRE.MatchString(v.CVE) {
+			return nil, Errorf(name, "vulnerabilities["+strconv.Itoa(i)+"].cveID", "not a CVE id: %s", quote(v.CVE))
+		}
+		f.Entries = append(f.Entries, Intel{CVE: v.CVE, KEVAdded: v.DateAdded, EPSS: -1})
+	}
+	return f, nil
+}
+
+func parseEPSS(name string, data []byte) (*Feed, error) {
+	f := &Feed{Kind: "epss"}
+	br := bufio.NewReader(bytes.NewReader(data))
+	line := 0
+	for {
+		peek, err := br.Peek(1)
+		if err != nil || peek[0] != '#' {
+			break
+		}
+		l, _ := br.ReadString('\n')
+		line++
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "#model_version:"); ok {
+			f.Version, _, _ = strings.Cut(v, ",")
+		}
+	}
+	r := csv.NewReader(br)
+	r.FieldsPerRecord = 3
+	header, err := r.Read()
+	if err != nil {
+		return nil, &Error{File: name, Line: line + 1, Msg: "no header: want cve,epss,percentile"}
+	}
+	if strings.ToLower(strings.Join(header, ",")) != "cve,epss,percentile" {
+		return nil, &Error{File: name, Line: line + 1, Msg: "header " + quote(strings.Join(header, ",")) + ": want cve,epss,percentile"}
+	}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		row, _ := r.FieldPos(0)
+		if err != nil {
+			return nil, &Error{File: name, Line: line + row, Msg: err.Error()}
+		}
+		epss, err1 := strconv.ParseFloat(rec[1], 64)
+		pct, err2 := strconv.ParseFloat(rec[2], 64)
+		switch {
+		case !cveRE.MatchString(rec[0]):
+			return nil, &Error{File: name, Line: line + row, Path: "cve", Msg: "not a CVE id: " + quote(rec[0])}
+		case err1 != nil || epss < 0 || epss > 1:
+			return nil, &Error{File: name, Line: line + row, Path: "epss", Msg: "want a probability between 0 and 1, got " + quote(rec[1])}
+		case err2 != nil || pct < 0 || pct > 1:
+			return nil, &Error{File: name, Line: line + row, Path: "percentile", Msg: "want a number between 0 and 1, got " + quote(rec[2])}
+		}
+		f.Entries = append(f.Entries, Intel{CVE: rec[0], EPSS: epss, Percentile: pct})
+	}
+	return f, nil
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strconv.Quote(s)
+}

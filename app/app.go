@@ -104,6 +104,7 @@ func (a *App) registerControls() error {
 		a.Controls.RunsOnSchedule(a.Config.Controls.Interval),
 	}
 	cs = append(cs, a.Auth.Controls()...)
+	cs = append(cs, a.Vuln.Controls()...)
 	return a.Controls.Register(cs...)
 }
 

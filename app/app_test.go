@@ -179,6 +179,9 @@ func TestControlChangesAreNotified(t *testing.T) {
 			Subject string `json:"subject"`
 		}
 		json.NewDecoder(r.Body).Decode(&m)
+		if m.Subject != "control/GV-4.roles-assigned" {
+			return // other controls fail on an empty install too; follow one
+		}
 		mu.Lock()
 		got = append(got, m.Kind+" "+m.Subject)
 		mu.Unlock()

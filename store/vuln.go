@@ -510,3 +510,53 @@ func (tx *Tx) UpdateFindingRisk(ctx context.Context, f vuln.Finding) error {
 	return tx.updateOne(ctx, "finding "+f.ID, "UPDATE findings SET risk = ?, sla_days = ?, due_at = ?, risk_note = ? WHERE id = ?",
 		string(f.Risk), f.SLADays, ts(f.DueAt), f.RiskNote, f.ID)
 }
+
+var _ vuln.StatsTx = (*Tx)(nil)
+
+// VulnStats reads what the VM controls check.
+func (tx *Tx) VulnStats(ctx context.Context, now, scannedSince time.Time) (vuln.Stats, error) {
+	var st vuln.Stats
+	if err := tx.queryRow(ctx, "SELECT (SELECT COUNT(*) FROM assets), (SELECT COUNT(*) FROM findings)").Scan(&st.Assets, &st.Findings); err != nil {
+		return st, err
+	}
+	lists := []struct {
+		dst *[]string
+		q   string
+		arg []any
+	}{
+		{&st.NoSeverity, "SELECT id FROM findings WHERE severity NOT IN ('critical', 'high', 'medium', 'low', 'info')", nil},
+		{&st.BreachedUnextended, "SELECT id FROM findings WHERE status <> 'closed' AND due_at < ?", []any{ts(now)}},
+		{&st.ClosedNoResolution, "SELECT id FROM findings WHERE status = 'closed' AND resolution NOT IN ('fixed', 'false_positive', 'not_affected_unused', 'risk_accepted')", nil},
+		{&st.ClosedNoJustified, "SELECT id FROM findings WHERE status = 'closed' AND resolution IN ('false_positive', 'not_affected_unused') AND justification = ''", nil},
+		{&st.AcceptedNoApproval, `SELECT f.id FROM findings f WHERE f.status = 'closed' AND f.resolution = 'risk_accepted'
+			AND NOT EXISTS (SELECT 1 FROM vuln_requests r WHERE r.finding_id = f.id AND r.kind = 'acceptance' AND r.status = 'approved')`, nil},
+		{&st.NoRisk, "SELECT id FROM findings WHERE risk NOT IN ('high', 'medium', 'low') OR risk_note = ''", nil},
+		{&st.HighFixedUnverified, "SELECT id FROM findings WHERE risk = 'high' AND status = 'closed' AND resolution = 'fixed' AND fixed_by_scan = ''", nil},
+		{&st.StaleAssets, "SELECT a.name FROM assets a WHERE NOT EXISTS (SELECT 1 FROM scans s WHERE s.asset_id = a.id AND s.format <> 'assessment' AND s.imported_at >= ?)", []any{ts(scannedSince)}},
+	}
+	for _, l := range lists {
+		rows, err := tx.query(ctx, l.q+" ORDER BY 1 LIMIT 1000", l.arg...)
+		if err != nil {
+			return st, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return st, err
+			}
+			*l.dst = append(*l.dst, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return st, err
+		}
+	}
+	var last sql.NullString
+	if err := tx.queryRow(ctx, "SELECT MAX(imported_at) FROM scans WHERE format = 'assessment'").Scan(&last); err != nil {
+		return st, err
+	}
+	var err error
+	st.LastAssessment, err = parseNullTS(last)
+	return st, err
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opsguard/opsguard/app"
 	"github.com/opsguard/opsguard/auth"
@@ -19,6 +20,7 @@ import (
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 var ctx = context.Background()
@@ -264,5 +266,81 @@ func TestTruncatedLedgerFailsLG3(t *testing.T) {
 	}
 	if r := s["LG-3.ledger-verifies"]; r.Status != control.Fail {
 		t.Errorf("ledger-verifies: %+v", r)
+	}
+}
+
+// Escalation sends exactly one notification per breach to a real loopback
+// receiver, a digest per asset, and reminds only after the interval.
+func TestEscalationNotifiesOncePerBreach(t *testing.T) {
+	var mu sync.Mutex
+	kinds := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Kind string `json:"kind"`
+		}
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		kinds[m.Kind]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	cfg := testConfig(t, "")
+	secret := filepath.Join(t.TempDir(), "s")
+	os.WriteFile(secret, []byte("s"), 0o600)
+	cfg.Notifications = config.Notifications{
+		Channels: []config.Channel{{Name: "iso", Type: "webhook", URL: srv.URL, SecretFile: secret}},
+		Routes:   map[string][]string{"vuln.sla_breached": {"iso"}, "vuln.breach_digest": {"iso"}},
+	}
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	opts := cheap
+	opts.Now = func() time.Time { return now }
+	a, _, err := app.Init(ctx, cfg, "admin", "correct horse battery", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	report := `id,title,severity,asset
+PT-1,Weak TLS,critical,shop
+PT-2,Verbose errors,low,shop
+`
+	if _, err := a.Vuln.Import(ctx, "t", vuln.ImportRequest{File: "pt.csv", Data: []byte(report)}); err != nil {
+		t.Fatal(err)
+	}
+	round := func() (vuln.EscalationSummary, map[string]int) {
+		mu.Lock()
+		for k := range kinds {
+			delete(kinds, k)
+		}
+		mu.Unlock()
+		s, err := a.Escalate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string]int{}
+		for k, v := range kinds {
+			out[k] = v
+		}
+		return s, out
+	}
+	if s, got := round(); s.Breached != 0 || len(got) != 0 {
+		t.Fatalf("before any breach: %+v %v", s, got)
+	}
+	now = now.AddDate(0, 0, 8) // the critical one (7 days) is late
+	if s, got := round(); s.Escalated != 1 || got["vuln.sla_breached"] != 1 || got["vuln.breach_digest"] != 1 {
+		t.Fatalf("first breach: %+v %v", s, got)
+	}
+	now = now.Add(time.Hour)
+	if s, got := round(); s.Breached != 1 || s.Escalated != 0 || len(got) != 0 {
+		t.Fatalf("an hour later: %+v %v", s, got)
+	}
+	now = now.AddDate(0, 0, 7) // the reminder interval has passed
+	if s, got := round(); s.Escalated != 1 || got["vuln.sla_breached"] != 1 {
+		t.Fatalf("reminder: %+v %v", s, got)
+	}
+	es, _ := a.Entries(ctx, store.EntryFilter{Kind: "finding.escalated"})
+	if len(es) != 2 {
+		t.Errorf("ledgered escalations = %d, want 2", len(es))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // dispatcher builds the notification channels of the config.
@@ -81,4 +82,17 @@ func (a *App) controlChanged(ctx context.Context, r control.Result, previous con
 			a.Logger.Error("notify", "kind", kind, "control", r.ControlID, "err", err)
 		}
 	}()
+}
+
+// notifier adapts the dispatcher to the register's Notifier.
+type notifier struct{ a *App }
+
+func (n notifier) Notify(ctx context.Context, kind, subject, summary string, data map[string]any) error {
+	return n.a.Notify.Notify(ctx, notify.Message{Kind: kind, Subject: subject, Summary: summary, Time: n.a.Now(), Data: data})
+}
+
+// Escalate runs one round of SLA-breach escalation through the configured
+// channels.
+func (a *App) Escalate(ctx context.Context) (vuln.EscalationSummary, error) {
+	return a.Vuln.Escalate(ctx, notifier{a})
 }

@@ -560,3 +560,63 @@ func (tx *Tx) VulnStats(ctx context.Context, now, scannedSince time.Time) (vuln.
 	st.LastAssessment, err = parseNullTS(last)
 	return st, err
 }
+
+var _ vuln.EscalationTx = (*Tx)(nil)
+
+// BreachedFindings returns every open finding past its due date, most late first.
+func (tx *Tx) BreachedFindings(ctx context.Context, now time.Time) ([]vuln.Finding, error) {
+	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.status <> 'closed' AND f.due_at < ? ORDER BY f.due_at, f.id", ts(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vuln.Finding
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// LastEscalations returns when each finding was last escalated.
+func (tx *Tx) LastEscalations(ctx context.Context) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	var perr error
+	err := tx.eachPairAll(ctx, "SELECT finding_id, last_at FROM vuln_escalations", func(id, at string) {
+		t, err := parseTS(at)
+		if err != nil {
+			perr = err
+		}
+		out[id] = t
+	})
+	if err == nil {
+		err = perr
+	}
+	return out, err
+}
+
+func (tx *Tx) eachPairAll(ctx context.Context, q string, fn func(a, b string)) error {
+	rows, err := tx.query(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b string
+		if err := rows.Scan(&a, &b); err != nil {
+			return err
+		}
+		fn(a, b)
+	}
+	return rows.Err()
+}
+
+// RecordEscalation notes that a finding was escalated at at.
+func (tx *Tx) RecordEscalation(ctx context.Context, findingID string, at time.Time) error {
+	_, err := tx.exec(ctx, `INSERT INTO vuln_escalations (finding_id, first_at, last_at, count) VALUES (?, ?, ?, 1)
+		ON CONFLICT (finding_id) DO UPDATE SET last_at = excluded.last_at, count = vuln_escalations.count + 1`, findingID, ts(at), ts(at))
+	return err
+}

@@ -124,8 +124,9 @@ func republish(ctx context.Context, a *app.App, every time.Duration) {
 	}
 }
 
-// reopenExpired reopens expired risk acceptances every hour (one replica
-// at a time on PostgreSQL).
+// reopenExpired reopens expired risk acceptances and escalates SLA
+// breaches every hour (one replica at a time on PostgreSQL); each breach
+// is notified once, then every vuln.escalation_reminder_days.
 func reopenExpired(ctx context.Context, a *app.App) {
 	lock := a.DB.WithJobLock("vuln-expiry")
 	t := time.NewTicker(time.Hour)
@@ -135,6 +136,13 @@ func reopenExpired(ctx context.Context, a *app.App) {
 			n, err := a.Vuln.ReopenExpired(ctx)
 			if n > 0 {
 				a.Logger.Info("reopened expired risk acceptances", "findings", n)
+			}
+			if err != nil {
+				return err
+			}
+			sum, err := a.Escalate(ctx)
+			if sum.Escalated > 0 {
+				a.Logger.Info("escalated SLA breaches", "findings", sum.Escalated, "assets", sum.Assets)
 			}
 			return err
 		})

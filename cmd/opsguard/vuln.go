@@ -198,6 +198,28 @@ func vulnCmd(g *globals) *cobra.Command {
 		},
 	})
 	c.AddCommand(feed)
+	c.AddCommand(&cobra.Command{
+		Use:   "escalate",
+		Short: "Escalate SLA breaches now through the configured channels (the server does it hourly)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.server != "" {
+				return fmt.Errorf("escalate runs where the notification channels are configured; drop --server")
+			}
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			sum, err := a.Escalate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "%d findings past due; %d escalated now, in %d asset digests.\n", sum.Breached, sum.Escalated, sum.Assets)
+			})
+		},
+	})
 	return c
 }
 

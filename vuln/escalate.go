@@ -1,0 +1,101 @@
+package vuln
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/opsguard/opsguard/ledger"
+)
+
+// Notifier sends a notification of an event kind; the app wires it to the
+// configured channels (the security officer's, the engineering leads').
+type Notifier interface {
+	Notify(ctx context.Context, kind, subject, summary string, data map[string]any) error
+}
+
+// EscalationTx is what escalation needs beyond Tx.
+type EscalationTx interface {
+	Tx
+	BreachedFindings(ctx context.Context, now time.Time) ([]Finding, error)
+	LastEscalations(ctx context.Context) (map[string]time.Time, error)
+	RecordEscalation(ctx context.Context, findingID string, at time.Time) error
+}
+
+// EscalationSummary says what a round of escalation did.
+type EscalationSummary struct {
+	Breached  int `json:"breached"`  // open findings past due
+	Escalated int `json:"escalated"` // notified this round (new breaches and reminders)
+	Assets    int `json:"assets"`    // digests sent
+}
+
+// Escalate notifies each breach once ("vuln.sla_breached"), again after
+// vuln.escalation_reminder_days while it stays open, and sends one digest
+// per asset of the breaches notified ("vuln.breach_digest"). Each
+// escalation is ledgered; notifications go out after the record commits.
+func (s *Service) Escalate(ctx context.Context, n Notifier) (EscalationSummary, error) {
+	var sum EscalationSummary
+	var due []Finding
+	now := s.now().UTC().Truncate(time.Microsecond)
+	remind := time.Duration(s.cfg.EscalationReminderDays) * 24 * time.Hour
+	err := s.store.Update(ctx, func(tx Tx) error {
+		etx, ok := tx.(EscalationTx)
+		if !ok {
+			return fmt.Errorf("vuln: the store does not support escalation")
+		}
+		fs, err := etx.BreachedFindings(ctx, now)
+		if err != nil {
+			return err
+		}
+		sum.Breached = len(fs)
+		last, err := etx.LastEscalations(ctx)
+		if err != nil {
+			return err
+		}
+		var events []ledger.Event
+		for _, f := range fs {
+			at, seen := last[f.ID]
+			if seen && now.Sub(at) < remind {
+				continue
+			}
+			if err := etx.RecordEscalation(ctx, f.ID, now); err != nil {
+				return err
+			}
+			due = append(due, f)
+			events = append(events, ledger.Event{Actor: "system", Kind: "finding.escalated", Subject: "finding/" + f.ID,
+				Payload: map[string]any{"due_at": f.DueAt, "days_late": int(now.Sub(f.DueAt).Hours() / 24), "reminder": seen}})
+		}
+		_, err = s.log.Append(ctx, tx, events...)
+		return err
+	})
+	if err != nil {
+		return sum, fmt.Errorf("escalate: %w", err)
+	}
+	sum.Escalated = len(due)
+	var errs []error
+	byAsset := map[string][]Finding{}
+	for _, f := range due {
+		byAsset[f.Asset] = append(byAsset[f.Asset], f)
+		late := int(now.Sub(f.DueAt).Hours() / 24)
+		errs = append(errs, n.Notify(ctx, "vuln.sla_breached", "finding/"+f.ID,
+			fmt.Sprintf("%s on %s (%s, %s risk) is %d days past its due date %s", f.VulnID, f.Asset, f.Severity, f.Risk, late, f.DueAt.Format(time.DateOnly)),
+			map[string]any{"finding": f.ID, "asset": f.Asset, "vuln": f.VulnID, "severity": f.Severity, "risk": f.Risk, "due_at": f.DueAt, "days_late": late, "sla": f.RiskNote}))
+	}
+	assets := make([]string, 0, len(byAsset))
+	for a := range byAsset {
+		assets = append(assets, a)
+	}
+	sort.Strings(assets)
+	for _, a := range assets {
+		var list []map[string]any
+		for _, f := range byAsset[a] {
+			list = append(list, map[string]any{"finding": f.ID, "vuln": f.VulnID, "severity": f.Severity, "due_at": f.DueAt})
+		}
+		errs = append(errs, n.Notify(ctx, "vuln.breach_digest", "asset/"+a,
+			fmt.Sprintf("%d findings on %s are past their due date", len(list), a), map[string]any{"asset": a, "findings": list}))
+	}
+	sum.Assets = len(assets)
+	return sum, errors.Join(errs...)
+}

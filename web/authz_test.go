@@ -42,6 +42,7 @@ var allowed = map[string][]auth.Role{
 	"GET /{$}":                               readers,
 	"POST /controls/run":                     {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
 	"GET /ledger":                            readers,
+	"GET /api/v1/vex":                        readers,
 	"POST /api/v1/feeds":                     {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"POST /api/v1/findings/{id}/start":       {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"POST /api/v1/findings/{id}/resolve":     {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},

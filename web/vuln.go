@@ -22,6 +22,7 @@ func (s *Server) vulnRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/api/v1/scans", Perm: auth.ImportScans, Summary: "Upload a scanner or assessment report (raw body) and get the import summary", handle: s.apiImportScan},
 		{Method: "POST", Pattern: "/api/v1/feeds", Perm: auth.ImportScans, Summary: "Upload a CISA KEV catalog or an EPSS CSV; open findings are reassessed", handle: s.apiImportFeed},
+		{Method: "GET", Pattern: "/api/v1/vex", Perm: auth.Read, Summary: "A VEX document (OpenVEX or CycloneDX) of an asset's findings", handle: s.apiVEX},
 		{Method: "GET", Pattern: "/api/v1/findings", Perm: auth.Read, Summary: "The register, soonest due first", handle: s.apiFindings},
 		{Method: "GET", Pattern: "/api/v1/findings/{id}", Perm: auth.Read, Summary: "One finding", handle: s.apiFinding},
 		{Method: "POST", Pattern: "/api/v1/findings/{id}/start", Perm: auth.TriageFindings, Summary: "Mark a finding in progress", handle: s.apiStart},
@@ -318,5 +319,19 @@ func (s *Server) apiImportFeed(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return err
 	}
 	writeJSON(w, http.StatusCreated, sum)
+	return nil
+}
+
+func (s *Server) apiVEX(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	q := r.URL.Query()
+	if q.Get("asset") == "" {
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: "query parameter asset is required", Details: map[string]any{"field": "asset"}}
+	}
+	doc, err := s.app.Vuln.ExportVEX(r.Context(), q.Get("asset"), q.Get("format"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(doc)
 	return nil
 }

@@ -37,6 +37,7 @@ type backend interface {
 	Findings(ctx context.Context, f findingQuery) ([]vuln.Finding, int, error)
 	Finding(ctx context.Context, id string) (vuln.Finding, error)
 	ImportFeed(ctx context.Context, name string, data []byte) (vuln.FeedSummary, error)
+	VEX(ctx context.Context, asset, format string) ([]byte, error)
 	Start(ctx context.Context, id string) (vuln.Finding, error)
 	Resolve(ctx context.Context, id string, r vuln.Resolution, justification string) (vuln.Finding, error)
 	Ask(ctx context.Context, kind, id, justification string, until time.Time) (vuln.Request, error)
@@ -160,6 +161,10 @@ func (l local) actor() vuln.Actor { return vuln.Actor{Name: l.p.Name()} }
 
 func (l local) ImportFeed(ctx context.Context, name string, data []byte) (vuln.FeedSummary, error) {
 	return l.a.Vuln.ImportFeed(ctx, l.p.Name(), name, data)
+}
+
+func (l local) VEX(ctx context.Context, asset, format string) ([]byte, error) {
+	return l.a.Vuln.ExportVEX(ctx, asset, format)
 }
 
 func (l local) Start(ctx context.Context, id string) (vuln.Finding, error) {

@@ -229,6 +229,12 @@ func (r *remote) ImportFeed(ctx context.Context, name string, data []byte) (vuln
 	return sum, err
 }
 
+func (r *remote) VEX(ctx context.Context, asset, format string) ([]byte, error) {
+	var doc json.RawMessage
+	err := r.call(ctx, "GET", "/api/v1/vex?"+url.Values{"asset": {asset}, "format": {format}}.Encode(), nil, &doc)
+	return doc, err
+}
+
 func (r *remote) Start(ctx context.Context, id string) (vuln.Finding, error) {
 	var f vuln.Finding
 	err := r.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/start", nil, &f)

@@ -198,6 +198,35 @@ func vulnCmd(g *globals) *cobra.Command {
 		},
 	})
 	c.AddCommand(feed)
+	var vexAsset, vexFormat, vexOut string
+	vexCmd := &cobra.Command{
+		Use:   "vex --asset NAME [--format openvex|cyclonedx] [--out FILE]",
+		Short: "Write a VEX document of an asset's findings and their resolutions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vexAsset == "" {
+				return fmt.Errorf("--asset is required")
+			}
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			doc, err := b.VEX(cmd.Context(), vexAsset, vexFormat)
+			if err != nil {
+				return err
+			}
+			if vexOut == "" || vexOut == "-" {
+				_, err = cmd.OutOrStdout().Write(doc)
+				return err
+			}
+			return os.WriteFile(vexOut, doc, 0o644)
+		},
+	}
+	vexCmd.Flags().StringVar(&vexAsset, "asset", "", "the asset")
+	vexCmd.Flags().StringVar(&vexFormat, "format", "openvex", "openvex or cyclonedx")
+	vexCmd.Flags().StringVar(&vexOut, "out", "", "file to write (default stdout)")
+	c.AddCommand(vexCmd)
 	c.AddCommand(&cobra.Command{
 		Use:   "escalate",
 		Short: "Escalate SLA breaches now through the configured channels (the server does it hourly)",

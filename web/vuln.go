@@ -35,6 +35,9 @@ func (s *Server) vulnRoutes() []Route {
 		{Method: "GET", Pattern: "/findings", Perm: auth.Read, UI: true, Summary: "The vulnerability register", handle: s.uiFindings},
 		{Method: "GET", Pattern: "/findings/{id}", Perm: auth.Read, UI: true, Summary: "A finding and its history", handle: s.uiFinding},
 		{Method: "POST", Pattern: "/scans", Perm: auth.ImportScans, UI: true, Summary: "Upload a report", handle: s.uiImportScan},
+		{Method: "POST", Pattern: "/findings/{id}/{action}", Perm: auth.TriageFindings, UI: true, Summary: "Start, resolve, or ask for an acceptance or extension", handle: s.uiFindingAction},
+		{Method: "GET", Pattern: "/approvals", Perm: auth.Read, UI: true, Summary: "Risk acceptances and extensions awaiting a decision", handle: s.uiApprovals},
+		{Method: "POST", Pattern: "/requests/{id}/{decision}", Perm: auth.ApproveRisk, UI: true, Summary: "Approve or reject a request", handle: s.uiDecide},
 	}
 }
 
@@ -114,13 +117,15 @@ func (s *Server) uiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pri
 }
 
 type findingView struct {
-	F       vuln.Finding
-	History []ledger.Entry
-	Now     time.Time
+	F         vuln.Finding
+	History   []ledger.Entry
+	Now       time.Time
+	CanTriage bool
+	Flash     string
 }
 
-func (s *Server) uiFinding(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	f, err := s.app.Vuln.Get(r.Context(), r.PathValue("id"))
+func (s *Server) findingPage(w http.ResponseWriter, r *http.Request, p auth.Principal, id string, st int, flash, problem string) error {
+	f, err := s.app.Vuln.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -128,8 +133,89 @@ func (s *Server) uiFinding(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err != nil {
 		return err
 	}
-	s.render(w, http.StatusOK, "finding.html", page{Title: f.VulnID, Me: &p, CSRF: p.CSRFToken, Data: findingView{f, h, s.app.Now()}})
+	v := findingView{F: f, History: h, Now: s.app.Now(), CanTriage: p.Can(auth.TriageFindings), Flash: flash}
+	s.render(w, st, "finding.html", page{Title: f.VulnID, Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
 	return nil
+}
+
+func (s *Server) uiFinding(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.findingPage(w, r, p, r.PathValue("id"), http.StatusOK, "", "")
+}
+
+// uiFindingAction carries out a form of the finding page.
+func (s *Server) uiFindingAction(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, a := r.PathValue("id"), vulnActor(p)
+	var flash string
+	var err error
+	switch r.PathValue("action") {
+	case "start":
+		_, err = s.app.Vuln.Start(r.Context(), a, id)
+		flash = "Marked in progress."
+	case "resolve":
+		var f vuln.Finding
+		f, err = s.app.Vuln.Resolve(r.Context(), a, id, vuln.Resolution(r.PostFormValue("resolution")), r.PostFormValue("justification"))
+		flash = "Closed as " + string(f.Resolution) + "."
+	case "accept", "extend":
+		until, perr := time.Parse(time.DateOnly, r.PostFormValue("until"))
+		if perr != nil {
+			err = &opsguard.Error{Code: opsguard.EInvalid, Message: "choose a date", Details: map[string]any{"field": "until"}}
+			break
+		}
+		ask := s.app.Vuln.RequestAcceptance
+		if r.PathValue("action") == "extend" {
+			ask = s.app.Vuln.RequestExtension
+		}
+		var req vuln.Request
+		req, err = ask(r.Context(), a, id, r.PostFormValue("justification"), until)
+		flash = "Request " + req.ID + " awaits a security officer's decision."
+	default:
+		return opsguard.Errorf(opsguard.ENotFound, "no action %q", r.PathValue("action"))
+	}
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.findingPage(w, r, p, id, st, "", msg) })
+	}
+	return s.findingPage(w, r, p, id, http.StatusOK, flash, "")
+}
+
+type approvalsView struct {
+	Pending   []vuln.Request
+	Decided   []vuln.Request
+	CanDecide bool
+	Me        string
+	Flash     string
+}
+
+func (s *Server) approvalsPage(w http.ResponseWriter, r *http.Request, p auth.Principal, st int, flash, problem string) error {
+	all, err := s.app.Vuln.Requests(r.Context(), "")
+	if err != nil {
+		return err
+	}
+	v := approvalsView{CanDecide: p.Can(auth.ApproveRisk), Me: p.Name(), Flash: flash}
+	for _, q := range all {
+		if q.Status == "pending" {
+			v.Pending = append(v.Pending, q)
+		} else {
+			v.Decided = append(v.Decided, q)
+		}
+	}
+	s.render(w, st, "approvals.html", page{Title: "Approvals", Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
+	return nil
+}
+
+func (s *Server) uiApprovals(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.approvalsPage(w, r, p, http.StatusOK, "", "")
+}
+
+func (s *Server) uiDecide(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	d := r.PathValue("decision")
+	if d != "approve" && d != "reject" {
+		return opsguard.Errorf(opsguard.ENotFound, "no decision %q", d)
+	}
+	q, err := s.app.Vuln.Decide(r.Context(), vulnActor(p), r.PathValue("id"), d == "approve", r.PostFormValue("note"))
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.approvalsPage(w, r, p, st, "", msg) })
+	}
+	return s.approvalsPage(w, r, p, http.StatusOK, "Request "+q.ID+" "+q.Status+".", "")
 }
 
 func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

@@ -26,7 +26,7 @@ const password = "correct horse battery staple"
 
 // env is a running opsguard server with one user and one API token per role.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	app    *app.App
 	server *web.Server
 	http   *httptest.Server
@@ -51,7 +51,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T, dsn string) *env {
+// newEnvB is newEnv for benchmarks (SQLite).
+func newEnvB(b *testing.B) *env {
+	return newEnv(b, filepath.Join(b.TempDir(), "opsguard.db"))
+}
+
+func newEnv(t testing.TB, dsn string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -123,7 +128,7 @@ func (e *env) do(method, path, token string, body io.Reader, hdr map[string]stri
 }
 
 // jsonBody decodes a response body into v.
-func jsonBody(t *testing.T, resp *http.Response, v any) {
+func jsonBody(t testing.TB, resp *http.Response, v any) {
 	t.Helper()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("%s: decode body: %v", resp.Request.URL.Path, err)
@@ -131,7 +136,7 @@ func jsonBody(t *testing.T, resp *http.Response, v any) {
 }
 
 // errorOf decodes the error shape and checks it is one.
-func errorOf(t *testing.T, resp *http.Response) web.ErrorBody {
+func errorOf(t testing.TB, resp *http.Response) web.ErrorBody {
 	t.Helper()
 	var b web.ErrorBody
 	jsonBody(t, resp, &b)

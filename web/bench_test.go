@@ -1,0 +1,71 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/vuln"
+	"github.com/opsguard/opsguard/vuln/importers"
+)
+
+// BenchmarkRegisterFirstPage measures GET /api/v1/findings (the first page
+// of 50, soonest due first, with the total) over a register of
+// OPSGUARD_BENCH_REGISTER findings (default 100000; the figure is
+// for 1000000). The findings are seeded straight into the store: the
+// benchmark is of the read.
+func BenchmarkRegisterFirstPage(b *testing.B) {
+	n := 100000
+	if s := os.Getenv("OPSGUARD_BENCH_REGISTER"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	e := newEnvB(b)
+	seed(b, e, n)
+	tok := e.tokens[auth.Auditor]
+	req, _ := http.NewRequest("GET", e.http.URL+"/api/v1/findings?limit=50", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("%v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/page")
+}
+
+func seed(b *testing.B, e *env, n int) {
+	now := time.Now().UTC()
+	a := vuln.Asset{ID: "ast_bench", Name: "bench", Kind: "image", CreatedAt: now}
+	err := e.app.DB.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertAsset(ctx, a); err != nil {
+			return err
+		}
+		return tx.InsertScan(ctx, vuln.Scan{ID: "scn_bench", AssetID: a.ID, Format: "trivy", Tool: "Trivy", ImportedAt: now})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 10000
+	sevs := importers.Severities
+	for done := 0; done < n; done += batch {
+		fs := make([]vuln.Finding, 0, batch)
+		for i := done; i < min(n, done+batch); i++ {
+			sev := sevs[i%len(sevs)]
+			fs = append(fs, vuln.Finding{ID: fmt.Sprintf("fnd_%08d", i), AssetID: a.ID, VulnID: fmt.Sprintf("CVE-2099-%07d", i),
+				Package: fmt.Sprintf("pkg-%d", i), Version: "1.0", Title: "bench", Severity: sev, Risk: vuln.RiskMedium, RiskNote: "bench",
+				Status: vuln.Open, FirstSeen: now, LastSeen: now, SLADays: 30, DueAt: now.Add(time.Duration(i%100000) * time.Minute),
+				IDs: map[string]struct{}{fmt.Sprintf("CVE-2099-%07d", i): {}}})
+		}
+		if err := e.app.DB.Update(ctx, func(tx *store.Tx) error { return tx.InsertFindings(ctx, fs, "Trivy", "scn_bench") }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

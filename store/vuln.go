@@ -265,7 +265,7 @@ func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding,
 	var args []any
 	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
 	if fl.Asset != "" {
-		add("a.name = ?", fl.Asset)
+		add("f.asset_id = (SELECT id FROM assets WHERE name = ?)", fl.Asset)
 	}
 	if fl.Status != "" {
 		add("f.status = ?", string(fl.Status))
@@ -282,14 +282,16 @@ func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding,
 	if !fl.DueBefore.IsZero() {
 		add("f.due_at < ?", ts(fl.DueBefore))
 	}
-	from := " FROM findings f JOIN assets a ON a.id = f.asset_id"
+	cond := ""
 	if len(where) > 0 {
-		from += " WHERE " + strings.Join(where, " AND ")
+		cond = " WHERE " + strings.Join(where, " AND ")
 	}
+	// The count needs no join: every condition is on findings.
 	var total int
-	if err := tx.queryRow(ctx, "SELECT COUNT(*)"+from, args...).Scan(&total); err != nil {
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM findings f"+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
+	from := " FROM findings f JOIN assets a ON a.id = f.asset_id" + cond
 	limit := fl.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 100

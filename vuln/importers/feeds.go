@@ -54,7 +54,7 @@ func parseKEV(name string, data []byte) (*Feed, error) {
 	f := &Feed{Kind: "kev", Version: doc.CatalogVersion}
 	for i, v := range doc.Vulnerabilities {
 		if !cveRE.MatchString(v.CVE) {
-			return nil, Errorf(name, "vulnerabilities["+strconv.Itoa(i)+"].cveID", "not a CVE id: %s", quote(v.CVE))
+			return nil, Errorf(name, "vulnerabilities["+strconv.Itoa(i)+"].cveID", "not a CVE id: %s", quoteShort(v.CVE))
 		}
 		f.Entries = append(f.Entries, Intel{CVE: v.CVE, KEVAdded: v.DateAdded, EPSS: -1})
 	}
@@ -83,7 +83,7 @@ func parseEPSS(name string, data []byte) (*Feed, error) {
 		return nil, &Error{File: name, Line: line + 1, Msg: "no header: want cve,epss,percentile"}
 	}
 	if strings.ToLower(strings.Join(header, ",")) != "cve,epss,percentile" {
-		return nil, &Error{File: name, Line: line + 1, Msg: "header " + quote(strings.Join(header, ",")) + ": want cve,epss,percentile"}
+		return nil, &Error{File: name, Line: line + 1, Msg: "header " + quoteShort(strings.Join(header, ",")) + ": want cve,epss,percentile"}
 	}
 	for {
 		rec, err := r.Read()
@@ -98,20 +98,13 @@ func parseEPSS(name string, data []byte) (*Feed, error) {
 		pct, err2 := strconv.ParseFloat(rec[2], 64)
 		switch {
 		case !cveRE.MatchString(rec[0]):
-			return nil, &Error{File: name, Line: line + row, Path: "cve", Msg: "not a CVE id: " + quote(rec[0])}
+			return nil, &Error{File: name, Line: line + row, Path: "cve", Msg: "not a CVE id: " + quoteShort(rec[0])}
 		case err1 != nil || epss < 0 || epss > 1:
-			return nil, &Error{File: name, Line: line + row, Path: "epss", Msg: "want a probability between 0 and 1, got " + quote(rec[1])}
+			return nil, &Error{File: name, Line: line + row, Path: "epss", Msg: "want a probability between 0 and 1, got " + quoteShort(rec[1])}
 		case err2 != nil || pct < 0 || pct > 1:
-			return nil, &Error{File: name, Line: line + row, Path: "percentile", Msg: "want a number between 0 and 1, got " + quote(rec[2])}
+			return nil, &Error{File: name, Line: line + row, Path: "percentile", Msg: "want a number between 0 and 1, got " + quoteShort(rec[2])}
 		}
 		f.Entries = append(f.Entries, Intel{CVE: rec[0], EPSS: epss, Percentile: pct})
 	}
 	return f, nil
-}
-
-func quote(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strconv.Quote(s)
 }

@@ -16,29 +16,26 @@ func controlsCmd(g *globals) *cobra.Command {
 		Short: "List every requirement of the policy with its controls and latest results",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			cat, err := b.Catalog(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), cat, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "REQUIREMENT\tSTATUS\tCONTROL\tRESULT")
-				for _, it := range cat {
-					if len(it.Controls) == 0 {
-						fmt.Fprintf(tw, "%s\t%s\t-\t-\n", it.ID, it.Status)
-					}
-					for _, ctl := range it.Controls {
-						res := "not run yet"
-						if ctl.Result != nil {
-							res = string(ctl.Result.Status) + ": " + ctl.Result.Summary
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.ID, it.Status, ctl.ID, res)
-					}
+			return g.act(cmd, func(b backend) error {
+				cat, err := b.Catalog(cmd.Context())
+				if err != nil {
+					return err
 				}
+				return g.emit(cmd.OutOrStdout(), cat, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "REQUIREMENT\tSTATUS\tCONTROL\tRESULT")
+					for _, it := range cat {
+						if len(it.Controls) == 0 {
+							fmt.Fprintf(tw, "%s\t%s\t-\t-\n", it.ID, it.Status)
+						}
+						for _, ctl := range it.Controls {
+							res := "not run yet"
+							if ctl.Result != nil {
+								res = string(ctl.Result.Status) + ": " + ctl.Result.Summary
+							}
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.ID, it.Status, ctl.ID, res)
+						}
+					}
+				})
 			})
 		},
 	}
@@ -47,28 +44,25 @@ func controlsCmd(g *globals) *cobra.Command {
 		Short: "Evaluate every control now and record the results (exit 1 when any fails)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			r, err := b.RunControls(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := g.emit(cmd.OutOrStdout(), r, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "CONTROL\tSTATUS\tSUMMARY")
-				for _, res := range r.Results {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", res.ControlID, res.Status, res.Summary)
+			return g.act(cmd, func(b backend) error {
+				r, err := b.RunControls(cmd.Context())
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "Run %s recorded as ledger entry %d.\n", r.ID, r.LedgerSeq)
-			}); err != nil {
-				return err
-			}
-			if n := r.Counts()[control.Fail] + r.Counts()[control.Error]; n > 0 {
-				return &exitError{code: 1, msg: fmt.Sprintf("%d controls fail", n)}
-			}
-			return nil
+				if err := g.emit(cmd.OutOrStdout(), r, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "CONTROL\tSTATUS\tSUMMARY")
+					for _, res := range r.Results {
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", res.ControlID, res.Status, res.Summary)
+					}
+					fmt.Fprintf(tw, "Run %s recorded as ledger entry %d.\n", r.ID, r.LedgerSeq)
+				}); err != nil {
+					return err
+				}
+				if n := r.Counts()[control.Fail] + r.Counts()[control.Error]; n > 0 {
+					return &exitError{code: 1, msg: fmt.Sprintf("%d controls fail", n)}
+				}
+				return nil
+			})
 		},
 	}
 	c.AddCommand(list, run)

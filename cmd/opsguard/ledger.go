@@ -73,16 +73,13 @@ checks it here, against --public-key.`,
 		Short: "Print the newest signed checkpoint and publish it again (file beside the key, witness URL)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			cp, err := b.Head(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), cp, func(tw *tabwriter.Writer) { fmt.Fprint(tw, cp.Note) })
+			return g.act(cmd, func(b backend) error {
+				cp, err := b.Head(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), cp, func(tw *tabwriter.Writer) { fmt.Fprint(tw, cp.Note) })
+			})
 		},
 	}
 
@@ -97,28 +94,25 @@ checks it here, against --public-key.`,
 			if err != nil {
 				return fmt.Errorf("SEQ %q: want a number", args[0])
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			p, err := b.Inclusion(cmd.Context(), seq, size)
-			if err != nil {
-				return err
-			}
-			v, err := proofVerifier(cmd, g, pubFile, p.PublicKey)
-			if err != nil {
-				return err
-			}
-			if err := ledger.VerifyInclusion(v, []byte(p.Checkpoint), &p.Entry, p.Hashes); err != nil {
-				return fmt.Errorf("the proof does not verify: %w", err)
-			}
-			return g.emit(cmd.OutOrStdout(), p, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "Entry %d (%s %s by %s) is in the checkpoint of size %d.\nLeaf hash: %x\nAudit path:\n", p.Entry.Seq, p.Entry.Kind, p.Entry.Subject, p.Entry.Actor, p.Size, p.Entry.LeafHash)
-				for _, h := range p.Hashes {
-					fmt.Fprintf(tw, "  %x\n", h)
+			return g.act(cmd, func(b backend) error {
+				p, err := b.Inclusion(cmd.Context(), seq, size)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "Checkpoint:\n%s", p.Checkpoint)
+				v, err := proofVerifier(cmd, g, pubFile, p.PublicKey)
+				if err != nil {
+					return err
+				}
+				if err := ledger.VerifyInclusion(v, []byte(p.Checkpoint), &p.Entry, p.Hashes); err != nil {
+					return fmt.Errorf("the proof does not verify: %w", err)
+				}
+				return g.emit(cmd.OutOrStdout(), p, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Entry %d (%s %s by %s) is in the checkpoint of size %d.\nLeaf hash: %x\nAudit path:\n", p.Entry.Seq, p.Entry.Kind, p.Entry.Subject, p.Entry.Actor, p.Size, p.Entry.LeafHash)
+					for _, h := range p.Hashes {
+						fmt.Fprintf(tw, "  %x\n", h)
+					}
+					fmt.Fprintf(tw, "Checkpoint:\n%s", p.Checkpoint)
+				})
 			})
 		},
 	}
@@ -134,27 +128,24 @@ checks it here, against --public-key.`,
 			if err1 != nil || err2 != nil {
 				return fmt.Errorf("FROM and TO must be checkpoint sizes")
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			p, err := b.Consistency(cmd.Context(), from, to)
-			if err != nil {
-				return err
-			}
-			v, err := proofVerifier(cmd, g, pubFile, p.PublicKey)
-			if err != nil {
-				return err
-			}
-			if err := ledger.VerifyConsistency(v, []byte(p.FromCheckpoint), []byte(p.ToCheckpoint), p.Hashes); err != nil {
-				return fmt.Errorf("the proof does not verify: %w", err)
-			}
-			return g.emit(cmd.OutOrStdout(), p, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "The checkpoint of size %d extends the one of size %d.\nConsistency path:\n", p.To, p.From)
-				for _, h := range p.Hashes {
-					fmt.Fprintf(tw, "  %x\n", h)
+			return g.act(cmd, func(b backend) error {
+				p, err := b.Consistency(cmd.Context(), from, to)
+				if err != nil {
+					return err
 				}
+				v, err := proofVerifier(cmd, g, pubFile, p.PublicKey)
+				if err != nil {
+					return err
+				}
+				if err := ledger.VerifyConsistency(v, []byte(p.FromCheckpoint), []byte(p.ToCheckpoint), p.Hashes); err != nil {
+					return fmt.Errorf("the proof does not verify: %w", err)
+				}
+				return g.emit(cmd.OutOrStdout(), p, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "The checkpoint of size %d extends the one of size %d.\nConsistency path:\n", p.To, p.From)
+					for _, h := range p.Hashes {
+						fmt.Fprintf(tw, "  %x\n", h)
+					}
+				})
 			})
 		},
 	}
@@ -166,31 +157,28 @@ checks it here, against --public-key.`,
 		Short: "Write the whole ledger (entries, checkpoints, evidence) as JSON, verifiable offline",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			x, err := b.Export(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var w io.Writer = cmd.OutOrStdout()
-			if out != "" && out != "-" {
-				f, err := os.Create(out)
+			return g.act(cmd, func(b backend) error {
+				x, err := b.Export(cmd.Context())
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				w = f
-			}
-			if err := json.NewEncoder(w).Encode(x); err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			if out != "" && out != "-" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Exported %d entries, %d checkpoints and %d evidence files to %s.\n", len(x.Entries), len(x.Checkpoints), len(x.Blobs), out)
-			}
-			return nil
+				var w io.Writer = cmd.OutOrStdout()
+				if out != "" && out != "-" {
+					f, err := os.Create(out)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					w = f
+				}
+				if err := json.NewEncoder(w).Encode(x); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				if out != "" && out != "-" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Exported %d entries, %d checkpoints and %d evidence files to %s.\n", len(x.Entries), len(x.Checkpoints), len(x.Blobs), out)
+				}
+				return nil
+			})
 		},
 	}
 	export.Flags().StringVar(&out, "out", "", "file to write (default stdout)")

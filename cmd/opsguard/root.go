@@ -138,3 +138,14 @@ func configCmd(g *globals) *cobra.Command {
 	})
 	return c
 }
+
+// act opens the backend of the command (the data directory or --server),
+// runs fn with it and closes it.
+func (g *globals) act(cmd *cobra.Command, fn func(b backend) error) error {
+	b, err := g.backend(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return fn(b)
+}

@@ -26,17 +26,14 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			u, err := b.CreateUser(cmd.Context(), auth.NewUser{Username: args[0], DisplayName: display, Email: email, Role: r, Password: pw})
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "Created user %s (%s) with id %s.\n", u.Username, u.Role, u.ID)
+			return g.act(cmd, func(b backend) error {
+				u, err := b.CreateUser(cmd.Context(), auth.NewUser{Username: args[0], DisplayName: display, Email: email, Role: r, Password: pw})
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Created user %s (%s) with id %s.\n", u.Username, u.Role, u.ID)
+				})
 			})
 		},
 	}
@@ -51,27 +48,24 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			us, err := b.ListUsers(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if us == nil {
-				us = []auth.User{}
-			}
-			return g.emit(cmd.OutOrStdout(), us, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "USERNAME\tROLE\tNAME\tEMAIL\tCREATED\tSTATE")
-				for _, u := range us {
-					state := "active"
-					if !u.Active() {
-						state = "disabled " + u.DisabledAt.Format(time.DateOnly)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, u.DisplayName, u.Email, u.CreatedAt.Format(time.DateOnly), state)
+			return g.act(cmd, func(b backend) error {
+				us, err := b.ListUsers(cmd.Context())
+				if err != nil {
+					return err
 				}
+				if us == nil {
+					us = []auth.User{}
+				}
+				return g.emit(cmd.OutOrStdout(), us, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "USERNAME\tROLE\tNAME\tEMAIL\tCREATED\tSTATE")
+					for _, u := range us {
+						state := "active"
+						if !u.Active() {
+							state = "disabled " + u.DisabledAt.Format(time.DateOnly)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, u.DisplayName, u.Email, u.CreatedAt.Format(time.DateOnly), state)
+					}
+				})
 			})
 		},
 	}
@@ -80,16 +74,13 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "Disable a user: their sessions and tokens stop at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			u, err := b.DisableUser(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Disabled %s.\n", u.Username) })
+			return g.act(cmd, func(b backend) error {
+				u, err := b.DisableUser(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Disabled %s.\n", u.Username) })
+			})
 		},
 	}
 	var newPwFile string
@@ -102,16 +93,13 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			if err := b.SetPassword(cmd.Context(), args[0], pw); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Changed the password of %s; their open sessions have ended.\n", args[0])
-			return nil
+			return g.act(cmd, func(b backend) error {
+				if err := b.SetPassword(cmd.Context(), args[0], pw); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Changed the password of %s; their open sessions have ended.\n", args[0])
+				return nil
+			})
 		},
 	}
 	passwd.Flags().StringVar(&newPwFile, "password-file", "", "file holding the new password")
@@ -124,16 +112,13 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			u, err := b.SetRole(cmd.Context(), args[0], r)
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "%s is now %s.\n", u.Username, u.Role) })
+			return g.act(cmd, func(b backend) error {
+				u, err := b.SetRole(cmd.Context(), args[0], r)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "%s is now %s.\n", u.Username, u.Role) })
+			})
 		},
 	}
 	c.AddCommand(add, list, disable, passwd, roleCmd)
@@ -152,21 +137,18 @@ func tokenCmd(g *globals) *cobra.Command {
 			if owner == "" {
 				return fmt.Errorf("--user is required")
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			t, secret, err := b.CreateToken(cmd.Context(), owner, name, time.Duration(ttlDays)*24*time.Hour)
-			if err != nil {
-				return err
-			}
-			out := struct {
-				Token  auth.Token `json:"token"`
-				Secret string     `json:"secret"`
-			}{t, secret}
-			return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "Token %s for %s. Its secret, shown this once:\n%s\n", t.ID, t.Username, secret)
+			return g.act(cmd, func(b backend) error {
+				t, secret, err := b.CreateToken(cmd.Context(), owner, name, time.Duration(ttlDays)*24*time.Hour)
+				if err != nil {
+					return err
+				}
+				out := struct {
+					Token  auth.Token `json:"token"`
+					Secret string     `json:"secret"`
+				}{t, secret}
+				return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Token %s for %s. Its secret, shown this once:\n%s\n", t.ID, t.Username, secret)
+				})
 			})
 		},
 	}
@@ -181,33 +163,30 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "List API tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			ts, err := b.ListTokens(cmd.Context(), listUser)
-			if err != nil {
-				return err
-			}
-			if ts == nil {
-				ts = []auth.Token{}
-			}
-			return g.emit(cmd.OutOrStdout(), ts, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "ID\tUSER\tNAME\tCREATED\tEXPIRES\tSTATE")
-				for _, t := range ts {
-					exp, state := "never", "active"
-					if t.ExpiresAt != nil {
-						exp = t.ExpiresAt.Format(time.DateOnly)
-						if time.Now().After(*t.ExpiresAt) {
-							state = "expired"
-						}
-					}
-					if t.RevokedAt != nil {
-						state = "revoked " + t.RevokedAt.Format(time.DateOnly)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.Name, t.CreatedAt.Format(time.DateOnly), exp, state)
+			return g.act(cmd, func(b backend) error {
+				ts, err := b.ListTokens(cmd.Context(), listUser)
+				if err != nil {
+					return err
 				}
+				if ts == nil {
+					ts = []auth.Token{}
+				}
+				return g.emit(cmd.OutOrStdout(), ts, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tUSER\tNAME\tCREATED\tEXPIRES\tSTATE")
+					for _, t := range ts {
+						exp, state := "never", "active"
+						if t.ExpiresAt != nil {
+							exp = t.ExpiresAt.Format(time.DateOnly)
+							if time.Now().After(*t.ExpiresAt) {
+								state = "expired"
+							}
+						}
+						if t.RevokedAt != nil {
+							state = "revoked " + t.RevokedAt.Format(time.DateOnly)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.Name, t.CreatedAt.Format(time.DateOnly), exp, state)
+					}
+				})
 			})
 		},
 	}
@@ -217,16 +196,13 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "Revoke an API token at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			t, err := b.RevokeToken(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Revoked %s (%s of %s).\n", t.ID, t.Name, t.Username) })
+			return g.act(cmd, func(b backend) error {
+				t, err := b.RevokeToken(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Revoked %s (%s of %s).\n", t.ID, t.Name, t.Username) })
+			})
 		},
 	}
 	c.AddCommand(create, list, revoke)

@@ -77,7 +77,8 @@ type Summary struct {
 	Unchanged  int    `json:"unchanged"`  // already known
 	Fixed      int    `json:"fixed"`      // closed: absent from this complete scan
 	Reopened   int    `json:"reopened"`   // fixed before, reported again
-	Statements int    `json:"statements"` // VEX statements in the report, not applied by import
+	Statements int    `json:"statements"` // VEX statements in the report
+	Decided    int    `json:"decided"`    // findings a VEX document closed or sent for approval
 	LedgerSeq  int64  `json:"ledger_seq"`
 }
 
@@ -90,7 +91,10 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	// A VEX document decides about findings without being a scan; a complete
 	// scan with only decisions (every Dependabot alert fixed) is a scan.
 	if len(rep.Findings) == 0 && len(rep.Statements) > 0 && !rep.Complete {
-		return Summary{}, opsguard.Errorf(opsguard.EInvalid, "%s: a VEX document (%d statements) records decisions about findings; applying VEX is not supported yet, import scanner reports", req.File, len(rep.Statements))
+		if strings.TrimSpace(req.Asset) == "" {
+			return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: req.File + ": a VEX document decides about an asset's findings: give the asset", Details: map[string]any{"field": "asset"}}
+		}
+		return s.applyVEX(ctx, actor, clean(strings.TrimSpace(req.Asset)), req.File, req.Data, rep)
 	}
 	name := clean(strings.TrimSpace(req.Asset))
 	if name == "" {

@@ -60,7 +60,15 @@ func invalid(field, format string, args ...any) error {
 	return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf(format, args...), Details: map[string]any{"field": field}}
 }
 
+// txKey carries an open workflow transaction in a context, so that steps
+// run by a larger operation (applying a VEX document) join its transaction
+// instead of committing one by one.
+type txKey struct{}
+
 func (s *Service) workflow(ctx context.Context, fn func(tx WorkflowTx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(WorkflowTx); ok {
+		return fn(tx)
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		wtx, ok := tx.(WorkflowTx)
 		if !ok {

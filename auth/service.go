@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -536,13 +537,7 @@ func (s *Service) SignIn(ctx context.Context, username, password, remoteAddr str
 
 func (s *Service) recordFailure(ctx context.Context, username, remoteAddr, reason string) {
 	if !usernameRE.MatchString(username) {
-		username = fmt.Sprintf("%q", username) // keep the ledger's subject one clean line
-		username = strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return '?'
-			}
-			return r
-		}, username)
+		username = strconv.Quote(username) // escapes control characters: the subject stays one clean line
 	}
 	s.record(ctx, ledger.Event{Actor: "anonymous", Kind: "auth.sign_in_failed", Subject: "username/" + username,
 		Payload: map[string]any{"remote_addr": remoteAddr, "reason": reason}})

@@ -77,6 +77,25 @@ func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
 	return f, err
 }
 
+// findingsWhere returns the findings matching a condition on f (and a),
+// in the order rest gives.
+func (tx *Tx) findingsWhere(ctx context.Context, rest string, args ...any) ([]vuln.Finding, error) {
+	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id "+rest, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vuln.Finding
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
 // AssetFindings returns every finding of an asset with what an import
 // matches and changes: identity, place, state, ids and tools (not the
 // long texts, which an import never needs).
@@ -107,17 +126,18 @@ func (tx *Tx) AssetFindings(ctx context.Context, assetID string) ([]vuln.Finding
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if err := tx.eachPair(ctx, "SELECT i.finding_id, i.vuln_id FROM finding_ids i JOIN findings f ON f.id = i.finding_id WHERE f.asset_id = ?", assetID,
-		func(fid, v string) { out[pos[fid]].IDs[v] = struct{}{} }); err != nil {
+	if err := tx.eachPair(ctx, "SELECT i.finding_id, i.vuln_id FROM finding_ids i JOIN findings f ON f.id = i.finding_id WHERE f.asset_id = ?",
+		func(fid, v string) { out[pos[fid]].IDs[v] = struct{}{} }, assetID); err != nil {
 		return nil, err
 	}
-	err = tx.eachPair(ctx, "SELECT t.finding_id, t.tool FROM finding_tools t JOIN findings f ON f.id = t.finding_id WHERE f.asset_id = ?", assetID,
-		func(fid, tool string) { out[pos[fid]].Tools = append(out[pos[fid]].Tools, tool) })
+	err = tx.eachPair(ctx, "SELECT t.finding_id, t.tool FROM finding_tools t JOIN findings f ON f.id = t.finding_id WHERE f.asset_id = ?",
+		func(fid, tool string) { out[pos[fid]].Tools = append(out[pos[fid]].Tools, tool) }, assetID)
 	return out, err
 }
 
-func (tx *Tx) eachPair(ctx context.Context, q string, arg any, fn func(a, b string)) error {
-	rows, err := tx.query(ctx, q, arg)
+// eachPair calls fn with the two text columns of every row of q.
+func (tx *Tx) eachPair(ctx context.Context, q string, fn func(a, b string), args ...any) error {
+	rows, err := tx.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -255,12 +275,13 @@ func (tx *Tx) FindingByID(ctx context.Context, id string) (vuln.Finding, error) 
 	if err != nil {
 		return f, notFound(err, "finding "+id)
 	}
-	err = tx.eachPair(ctx, "SELECT finding_id, tool FROM finding_tools WHERE finding_id = ?", id, func(_, tool string) { f.Tools = append(f.Tools, tool) })
+	err = tx.eachPair(ctx, "SELECT finding_id, tool FROM finding_tools WHERE finding_id = ?", func(_, tool string) { f.Tools = append(f.Tools, tool) }, id)
 	return f, err
 }
 
-// ListFindings returns a page of findings, soonest due first, and the total.
-func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding, int, error) {
+// findingCond is the WHERE clause of a register filter; every condition
+// is on findings, so a count needs no join.
+func findingCond(fl vuln.Filter) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
@@ -282,34 +303,33 @@ func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding,
 	if !fl.DueBefore.IsZero() {
 		add("f.due_at < ?", ts(fl.DueBefore))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	// The count needs no join: every condition is on findings.
-	var total int
-	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM findings f"+cond, args...).Scan(&total); err != nil {
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// CountFindings counts the findings a filter selects.
+func (tx *Tx) CountFindings(ctx context.Context, fl vuln.Filter) (int, error) {
+	cond, args := findingCond(fl)
+	var n int
+	err := tx.queryRow(ctx, "SELECT COUNT(*) FROM findings f"+cond, args...).Scan(&n)
+	return n, err
+}
+
+// ListFindings returns a page of findings, soonest due first, and the total.
+func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding, int, error) {
+	total, err := tx.CountFindings(ctx, fl)
+	if err != nil {
 		return nil, 0, err
 	}
-	from := " FROM findings f JOIN assets a ON a.id = f.asset_id" + cond
 	limit := fl.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := tx.query(ctx, "SELECT "+findingColumns+from+" ORDER BY f.due_at, f.id LIMIT ? OFFSET ?", append(args, limit, fl.Offset)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []vuln.Finding
-	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, f)
-	}
-	return out, total, rows.Err()
+	cond, args := findingCond(fl)
+	out, err := tx.findingsWhere(ctx, cond+" ORDER BY f.due_at, f.id LIMIT ? OFFSET ?", append(args, limit, fl.Offset)...)
+	return out, total, err
 }
 
 var _ vuln.WorkflowTx = (*Tx)(nil)
@@ -393,20 +413,7 @@ func (tx *Tx) PendingRequest(ctx context.Context, findingID string) (bool, error
 
 // ExpiredAcceptances returns accepted risks whose acceptance has run out.
 func (tx *Tx) ExpiredAcceptances(ctx context.Context, now time.Time) ([]vuln.Finding, error) {
-	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.resolution = 'risk_accepted' AND f.status = 'closed' AND f.accepted_until < ?", ts(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vuln.Finding
-	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return tx.findingsWhere(ctx, "WHERE f.resolution = 'risk_accepted' AND f.status = 'closed' AND f.accepted_until < ?", ts(now))
 }
 
 var _ vuln.FeedTx = (*Tx)(nil)
@@ -470,41 +477,22 @@ func (tx *Tx) UpsertIntel(ctx context.Context, kind string, entries []importers.
 
 // OpenFindingsWithIDs returns every finding not closed, with its ids.
 func (tx *Tx) OpenFindingsWithIDs(ctx context.Context) ([]vuln.Finding, error) {
-	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.status <> 'closed'")
+	out, err := tx.findingsWhere(ctx, "WHERE f.status <> 'closed'")
 	if err != nil {
 		return nil, err
 	}
-	var out []vuln.Finding
 	pos := map[string]int{}
-	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		f.IDs = map[string]struct{}{}
-		pos[f.ID] = len(out)
-		out = append(out, f)
+	for i := range out {
+		out[i].IDs = map[string]struct{}{}
+		pos[out[i].ID] = i
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows2, err := tx.query(ctx, "SELECT i.finding_id, i.vuln_id FROM finding_ids i JOIN findings f ON f.id = i.finding_id WHERE f.status <> 'closed'")
-	if err != nil {
-		return nil, err
-	}
-	defer rows2.Close()
-	for rows2.Next() {
-		var fid, v string
-		if err := rows2.Scan(&fid, &v); err != nil {
-			return nil, err
-		}
-		if p, ok := pos[fid]; ok {
-			out[p].IDs[v] = struct{}{}
-		}
-	}
-	return out, rows2.Err()
+	err = tx.eachPair(ctx, "SELECT i.finding_id, i.vuln_id FROM finding_ids i JOIN findings f ON f.id = i.finding_id WHERE f.status <> 'closed'",
+		func(fid, v string) {
+			if p, ok := pos[fid]; ok {
+				out[p].IDs[v] = struct{}{}
+			}
+		})
+	return out, err
 }
 
 // UpdateFindingRisk stores a reassessed risk and due date.
@@ -567,27 +555,14 @@ var _ vuln.EscalationTx = (*Tx)(nil)
 
 // BreachedFindings returns every open finding past its due date, most late first.
 func (tx *Tx) BreachedFindings(ctx context.Context, now time.Time) ([]vuln.Finding, error) {
-	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.status <> 'closed' AND f.due_at < ? ORDER BY f.due_at, f.id", ts(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vuln.Finding
-	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return tx.findingsWhere(ctx, "WHERE f.status <> 'closed' AND f.due_at < ? ORDER BY f.due_at, f.id", ts(now))
 }
 
 // LastEscalations returns when each finding was last escalated.
 func (tx *Tx) LastEscalations(ctx context.Context) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	var perr error
-	err := tx.eachPairAll(ctx, "SELECT finding_id, last_at FROM vuln_escalations", func(id, at string) {
+	err := tx.eachPair(ctx, "SELECT finding_id, last_at FROM vuln_escalations", func(id, at string) {
 		t, err := parseTS(at)
 		if err != nil {
 			perr = err
@@ -598,22 +573,6 @@ func (tx *Tx) LastEscalations(ctx context.Context) (map[string]time.Time, error)
 		err = perr
 	}
 	return out, err
-}
-
-func (tx *Tx) eachPairAll(ctx context.Context, q string, fn func(a, b string)) error {
-	rows, err := tx.query(ctx, q)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var a, b string
-		if err := rows.Scan(&a, &b); err != nil {
-			return err
-		}
-		fn(a, b)
-	}
-	return rows.Err()
 }
 
 // RecordEscalation notes that a finding was escalated at at.

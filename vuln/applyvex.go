@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ func speaksOf(st importers.Statement, f Finding, asset string) bool {
 	ids := append([]string{st.VulnID}, st.Aliases...)
 	hit := false
 	for _, x := range ids {
-		if x == f.VulnID || contains(f.Aliases, x) {
+		if x == f.VulnID || slices.Contains(f.Aliases, x) {
 			hit = true
 		}
 	}

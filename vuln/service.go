@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ type Tx interface {
 	RemoveFindingTool(ctx context.Context, findingID, tool string) error
 	UpdateFindingState(ctx context.Context, f Finding) error
 	ListFindings(ctx context.Context, f Filter) ([]Finding, int, error)
+	CountFindings(ctx context.Context, f Filter) (int, error)
 	FindingByID(ctx context.Context, id string) (Finding, error)
 }
 
@@ -107,7 +109,7 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	if kind == "" {
 		kind = "other"
 	}
-	if !contains(AssetKinds, kind) {
+	if !slices.Contains(AssetKinds, kind) {
 		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("asset kind %q: one of %s", kind, strings.Join(AssetKinds, ", ")), Details: map[string]any{"field": "kind"}}
 	}
 	for i := range rep.Findings {
@@ -234,7 +236,7 @@ func (s *Service) closeAbsent(ctx context.Context, tx Tx, actor string, existing
 	var events []ledger.Event
 	for i := range existing {
 		f := &existing[i]
-		if f.Status == Closed || seen[f.ID] || !contains(f.Tools, tool) {
+		if f.Status == Closed || seen[f.ID] || !slices.Contains(f.Tools, tool) {
 			continue
 		}
 		if err := tx.RemoveFindingTool(ctx, f.ID, tool); err != nil {
@@ -371,7 +373,7 @@ func merge(fs []importers.Finding) []importers.Finding {
 
 func fold(a, b importers.Finding) importers.Finding {
 	for _, x := range ids(b) {
-		if x != a.VulnID && !contains(a.Aliases, x) {
+		if x != a.VulnID && !slices.Contains(a.Aliases, x) {
 			a.Aliases = append(a.Aliases, x)
 		}
 	}
@@ -419,15 +421,6 @@ func (ix index) match(in importers.Finding) *Finding {
 	return nil
 }
 
-func contains[T comparable](xs []T, x T) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
 // Filter selects findings for the register.
 type Filter struct {
 	Asset     string
@@ -452,6 +445,18 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Finding, int, error) {
 		return err
 	})
 	return out, total, err
+}
+
+// Count returns how many findings a filter selects.
+func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
+	f.Now = s.now().UTC()
+	var n int
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.CountFindings(ctx, f)
+		return err
+	})
+	return n, err
 }
 
 // Get returns one finding.

@@ -470,9 +470,8 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, _ auth.Princi
 
 // remoteIP is the client's address without the port.
 func remoteIP(r *http.Request) string {
-	addr := r.RemoteAddr
-	if i := strings.LastIndex(addr, ":"); i > 0 {
-		addr = addr[:i]
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
 	}
-	return strings.Trim(addr, "[]")
+	return r.RemoteAddr
 }

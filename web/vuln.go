@@ -70,8 +70,7 @@ func (s *Server) registerPage(w http.ResponseWriter, r *http.Request, p auth.Pri
 		key string
 		f   vuln.Filter
 	}{{"open", vuln.Filter{Status: vuln.Open}}, {"in_progress", vuln.Filter{Status: vuln.InProgress}}, {"closed", vuln.Filter{Status: vuln.Closed}}, {"breached", vuln.Filter{Breached: true}}} {
-		c.f.Limit = 1
-		_, n, err := s.app.Vuln.List(r.Context(), c.f)
+		n, err := s.app.Vuln.Count(r.Context(), c.f)
 		if err != nil {
 			return err
 		}

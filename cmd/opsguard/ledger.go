@@ -39,12 +39,10 @@ checks it here, against --public-key.`,
 				if err != nil {
 					return err
 				}
-				b, err := g.backend(cmd.Context())
-				if err != nil {
+				if err := g.act(cmd, func(b backend) error {
+					rep, err = b.Verify(cmd.Context(), trusted)
 					return err
-				}
-				defer b.Close()
-				if rep, err = b.Verify(cmd.Context(), trusted); err != nil {
+				}); err != nil {
 					return err
 				}
 			}

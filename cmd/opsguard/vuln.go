@@ -75,18 +75,15 @@ func vulnCmd(g *globals) *cobra.Command {
 				return err
 			}
 			req.File, req.Data = args[0], data
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			sum, err := b.ImportScan(cmd.Context(), req)
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "Imported %s (%s, %s) as scan %s of %s: %d findings, %d new, %d unchanged, %d fixed, %d reopened.\n",
-					args[0], sum.Format, sum.Tool, sum.Scan, sum.Asset, sum.Findings, sum.New, sum.Unchanged, sum.Fixed, sum.Reopened)
+			return g.act(cmd, func(b backend) error {
+				sum, err := b.ImportScan(cmd.Context(), req)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Imported %s (%s, %s) as scan %s of %s: %d findings, %d new, %d unchanged, %d fixed, %d reopened.\n",
+						args[0], sum.Format, sum.Tool, sum.Scan, sum.Asset, sum.Findings, sum.New, sum.Unchanged, sum.Fixed, sum.Reopened)
+				})
 			})
 		},
 	}
@@ -100,35 +97,32 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "List the register, soonest due first (-o table, json or csv)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			fs, total, err := b.Findings(cmd.Context(), q)
-			if err != nil {
-				return err
-			}
-			if fs == nil {
-				fs = []vuln.Finding{}
-			}
-			if g.output == "csv" {
-				return writeFindingsCSV(cmd, fs)
-			}
-			return g.emit(cmd.OutOrStdout(), struct {
-				Items []vuln.Finding `json:"items"`
-				Total int            `json:"total"`
-			}{fs, total}, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "ID\tASSET\tVULNERABILITY\tPACKAGE/LOCATION\tSEVERITY\tRISK\tSTATUS\tDUE")
-				now := time.Now()
-				for _, f := range fs {
-					due := f.DueAt.Format(time.DateOnly)
-					if f.Breached(now) {
-						due += " BREACHED"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Asset, f.VulnID, where(f), f.Severity, f.Risk, status(f), due)
+			return g.act(cmd, func(b backend) error {
+				fs, total, err := b.Findings(cmd.Context(), q)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%d of %d findings.\n", len(fs), total)
+				if fs == nil {
+					fs = []vuln.Finding{}
+				}
+				if g.output == "csv" {
+					return writeFindingsCSV(cmd, fs)
+				}
+				return g.emit(cmd.OutOrStdout(), struct {
+					Items []vuln.Finding `json:"items"`
+					Total int            `json:"total"`
+				}{fs, total}, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tASSET\tVULNERABILITY\tPACKAGE/LOCATION\tSEVERITY\tRISK\tSTATUS\tDUE")
+					now := time.Now()
+					for _, f := range fs {
+						due := f.DueAt.Format(time.DateOnly)
+						if f.Breached(now) {
+							due += " BREACHED"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Asset, f.VulnID, where(f), f.Severity, f.Risk, status(f), due)
+					}
+					fmt.Fprintf(tw, "%d of %d findings.\n", len(fs), total)
+				})
 			})
 		},
 	}
@@ -147,27 +141,24 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "Show one finding",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			f, err := b.Finding(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), f, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "%s\t%s on %s\n", f.ID, f.VulnID, f.Asset)
-				rows := [][2]string{{"Title", f.Title}, {"Aliases", fmt.Sprint(f.Aliases)}, {"Where", where(f)}, {"Fixed in", f.FixedVersion},
-					{"Severity", string(f.Severity) + " " + f.SeverityNote}, {"Risk", string(f.Risk)}, {"SLA", f.RiskNote},
-					{"Due", f.DueAt.Format(time.DateOnly)}, {"Status", status(f)}, {"First seen", f.FirstSeen.Format(time.RFC3339)},
-					{"Last seen", f.LastSeen.Format(time.RFC3339)}, {"Reported by", fmt.Sprint(f.Tools)}}
-				if f.FixedByScan != "" {
-					rows = append(rows, [2]string{"Fix verified by", f.FixedByScan})
+			return g.act(cmd, func(b backend) error {
+				f, err := b.Finding(cmd.Context(), args[0])
+				if err != nil {
+					return err
 				}
-				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
-				}
+				return g.emit(cmd.OutOrStdout(), f, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "%s\t%s on %s\n", f.ID, f.VulnID, f.Asset)
+					rows := [][2]string{{"Title", f.Title}, {"Aliases", fmt.Sprint(f.Aliases)}, {"Where", where(f)}, {"Fixed in", f.FixedVersion},
+						{"Severity", string(f.Severity) + " " + f.SeverityNote}, {"Risk", string(f.Risk)}, {"SLA", f.RiskNote},
+						{"Due", f.DueAt.Format(time.DateOnly)}, {"Status", status(f)}, {"First seen", f.FirstSeen.Format(time.RFC3339)},
+						{"Last seen", f.LastSeen.Format(time.RFC3339)}, {"Reported by", fmt.Sprint(f.Tools)}}
+					if f.FixedByScan != "" {
+						rows = append(rows, [2]string{"Fix verified by", f.FixedByScan})
+					}
+					for _, r := range rows {
+						fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+					}
+				})
 			})
 		},
 	}
@@ -183,17 +174,14 @@ func vulnCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			sum, err := b.ImportFeed(cmd.Context(), args[0], data)
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "Imported %s %s (%d entries); %d open findings reassessed.\n", sum.Kind, sum.Version, sum.Entries, sum.Reassessed)
+			return g.act(cmd, func(b backend) error {
+				sum, err := b.ImportFeed(cmd.Context(), args[0], data)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Imported %s %s (%d entries); %d open findings reassessed.\n", sum.Kind, sum.Version, sum.Entries, sum.Reassessed)
+				})
 			})
 		},
 	})
@@ -207,20 +195,17 @@ func vulnCmd(g *globals) *cobra.Command {
 			if vexAsset == "" {
 				return fmt.Errorf("--asset is required")
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			doc, err := b.VEX(cmd.Context(), vexAsset, vexFormat)
-			if err != nil {
-				return err
-			}
-			if vexOut == "" || vexOut == "-" {
-				_, err = cmd.OutOrStdout().Write(doc)
-				return err
-			}
-			return os.WriteFile(vexOut, doc, 0o644)
+			return g.act(cmd, func(b backend) error {
+				doc, err := b.VEX(cmd.Context(), vexAsset, vexFormat)
+				if err != nil {
+					return err
+				}
+				if vexOut == "" || vexOut == "-" {
+					_, err = cmd.OutOrStdout().Write(doc)
+					return err
+				}
+				return os.WriteFile(vexOut, doc, 0o644)
+			})
 		},
 	}
 	vexCmd.Flags().StringVar(&vexAsset, "asset", "", "the asset")
@@ -257,16 +242,13 @@ func vulnCmd(g *globals) *cobra.Command {
 func workflowCmds(g *globals) []*cobra.Command {
 	run := func(fn func(cmd *cobra.Command, b backend, args []string) (any, string, error)) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			out, msg, err := fn(cmd, b, args)
-			if err != nil {
-				return err
-			}
-			return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) { fmt.Fprintln(tw, msg) })
+			return g.act(cmd, func(b backend) error {
+				out, msg, err := fn(cmd, b, args)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) { fmt.Fprintln(tw, msg) })
+			})
 		}
 	}
 	start := &cobra.Command{Use: "start ID", Short: "Mark a finding in progress", Args: cobra.ExactArgs(1),
@@ -301,23 +283,20 @@ func workflowCmds(g *globals) []*cobra.Command {
 	var status string
 	requests := &cobra.Command{Use: "requests", Short: "List risk acceptances and extensions (the approvals inbox)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			rs, err := b.Requests(cmd.Context(), status)
-			if err != nil {
-				return err
-			}
-			if rs == nil {
-				rs = []vuln.Request{}
-			}
-			return g.emit(cmd.OutOrStdout(), rs, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "ID\tFINDING\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION")
-				for _, r := range rs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.FindingID, r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, r.Status, r.Justification)
+			return g.act(cmd, func(b backend) error {
+				rs, err := b.Requests(cmd.Context(), status)
+				if err != nil {
+					return err
 				}
+				if rs == nil {
+					rs = []vuln.Request{}
+				}
+				return g.emit(cmd.OutOrStdout(), rs, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tFINDING\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION")
+					for _, r := range rs {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.FindingID, r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, r.Status, r.Justification)
+					}
+				})
 			})
 		}}
 	requests.Flags().StringVar(&status, "status", "pending", "pending, approved, rejected, or empty for all")

@@ -214,9 +214,9 @@ func (tx *Tx) insertRows(ctx context.Context, head string, cols int, rows [][]an
 	return nil
 }
 
-func nonNil(s []string) []string {
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }

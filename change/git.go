@@ -1,0 +1,315 @@
+package change
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Commit is one commit as git holds it.
+type Commit struct {
+	SHA            string
+	Parents        []string
+	Author         string
+	AuthorEmail    string
+	AuthoredAt     time.Time
+	Committer      string
+	CommitterEmail string
+	CommittedAt    time.Time
+	Message        string
+}
+
+// Subject is the message's first line.
+func (c Commit) Subject() string {
+	s, _, _ := strings.Cut(c.Message, "\n")
+	return strings.TrimSpace(s)
+}
+
+// Mirror is a bare clone that opsguard keeps of a watched repository. It
+// is fetched from the repository's URL; the commits opsguard verified are
+// kept reachable from refs of its own (refs/opsguard/...), so that a force
+// push upstream cannot make them disappear: the old history stays
+// retrievable (CM-1) and the rewrite can be shown.
+//
+// The git CLI does the work: it reads a first-parent history several times
+// faster than a pure-Go implementation, and its errors are the ones users
+// know.
+type Mirror struct {
+	Dir string
+	Git string // the git binary; default "git"
+}
+
+// GitError is a git command that failed, with what git said.
+type GitError struct {
+	Args   []string
+	Stderr string
+	Err    error
+}
+
+func (e *GitError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if i := strings.Index(msg, "fatal: "); i >= 0 {
+		msg = msg[i+len("fatal: "):]
+	}
+	if msg == "" {
+		msg = e.Err.Error()
+	}
+	return fmt.Sprintf("git %s: %s", e.Args[0], firstLine(msg))
+}
+
+func (e *GitError) Unwrap() error { return e.Err }
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func (m *Mirror) git(ctx context.Context, args ...string) ([]byte, error) {
+	bin := m.Git
+	if bin == "" {
+		bin = "git"
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-C", m.Dir}, args...)...)
+	cmd.Env = gitEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, &GitError{Args: args, Stderr: stderr.String(), Err: err}
+	}
+	return out, nil
+}
+
+// gitEnv keeps the user's configuration and prompts out of opsguard's git
+// runs: a sync must not hang on a password prompt nor depend on ~/.gitconfig.
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
+}
+
+// Fetch brings the branches from url into the mirror, creating it first.
+// A branch the repository does not have is an error naming it.
+func (m *Mirror) Fetch(ctx context.Context, url string, branches []string) error {
+	if _, err := os.Stat(filepath.Join(m.Dir, "HEAD")); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(m.Dir, 0o750); err != nil {
+			return fmt.Errorf("mirror: %w", err)
+		}
+		if _, err := m.git(ctx, "init", "--quiet", "--bare"); err != nil {
+			return err
+		}
+	}
+	args := []string{"fetch", "--quiet", "--no-tags", "--force", "--update-shallow", "--", url}
+	for _, b := range branches {
+		args = append(args, "+refs/heads/"+b+":refs/heads/"+b)
+	}
+	if _, err := m.git(ctx, args...); err != nil {
+		var ge *GitError
+		if errors.As(err, &ge) {
+			const missing = "couldn't find remote ref refs/heads/"
+			if _, ref, ok := strings.Cut(ge.Stderr, missing); ok {
+				return fmt.Errorf("branch %q is not in %s", firstLine(ref), url)
+			}
+		}
+		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	return nil
+}
+
+// Shallow reports whether the mirror's history is cut short: fetched from
+// a shallow clone, it cannot prove what came before.
+func (m *Mirror) Shallow(ctx context.Context) (bool, error) {
+	out, err := m.git(ctx, "rev-parse", "--is-shallow-repository")
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(string(out)) == "true", nil
+}
+
+// Resolve returns the commit a ref points at.
+func (m *Mirror) Resolve(ctx context.Context, ref string) (string, error) {
+	out, err := m.git(ctx, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("%s is not a commit in the mirror: %w", ref, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Has reports whether the mirror holds a commit.
+func (m *Mirror) Has(ctx context.Context, sha string) bool {
+	_, err := m.git(ctx, "cat-file", "-e", sha+"^{commit}")
+	return err == nil
+}
+
+// IsAncestor reports whether a is reachable from b.
+func (m *Mirror) IsAncestor(ctx context.Context, a, b string) (bool, error) {
+	_, err := m.git(ctx, "merge-base", "--is-ancestor", a, b)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// MergeBase returns the best common ancestor of a and b, or "" when they
+// share no history.
+func (m *Mirror) MergeBase(ctx context.Context, a, b string) (string, error) {
+	out, err := m.git(ctx, "merge-base", a, b)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return "", nil
+	}
+	return strings.TrimSpace(string(out)), err
+}
+
+// Keep points a ref of opsguard's own at sha, so that the commit stays in
+// the mirror whatever happens upstream.
+func (m *Mirror) Keep(ctx context.Context, ref, sha string) error {
+	_, err := m.git(ctx, "update-ref", ref, sha)
+	return err
+}
+
+// logFormat prints one commit's fields separated by US (0x1f); -z ends each
+// commit with a NUL. The message comes last, so that a stray US in it
+// cannot shift the fields before it.
+const logFormat = "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%cn%x1f%ce%x1f%ct%x1f%B"
+
+// LogArgs are the arguments of the git log that FirstParent runs: a
+// benchmark compares FirstParent with git printing the same fields.
+func LogArgs(from, to string) []string {
+	rng := to
+	if from != "" {
+		rng = from + ".." + to
+	}
+	return []string{"log", "--first-parent", "-z", "--no-color", "--no-show-signature", logFormat, rng, "--"}
+}
+
+// FirstParent walks the first-parent history from to back to (not
+// including) from, or to the root when from is empty, and calls fn for
+// each commit, newest first. It reads git's output as a stream.
+func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commit) error) error {
+	bin := m.Git
+	if bin == "" {
+		bin = "git"
+	}
+	args := LogArgs(from, to)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-C", m.Dir}, args...)...)
+	cmd.Env = gitEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("git log: %w", err)
+	}
+	perr := parseLog(out, fn)
+	if perr != nil {
+		_ = cmd.Process.Kill()
+		_, _ = io.Copy(io.Discard, out)
+	}
+	werr := cmd.Wait()
+	if werr != nil && perr == nil {
+		return &GitError{Args: args, Stderr: stderr.String(), Err: werr}
+	}
+	return perr
+}
+
+func parseLog(r io.Reader, fn func(Commit) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, 0); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
+	for sc.Scan() {
+		rec := sc.Bytes()
+		if len(bytes.TrimSpace(rec)) == 0 {
+			continue
+		}
+		c, err := parseCommit(rec)
+		if err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("git log: %w", err)
+	}
+	return nil
+}
+
+func parseCommit(rec []byte) (Commit, error) {
+	var f [9][]byte
+	rest := bytes.TrimLeft(rec, "\n")
+	for i := range 8 {
+		j := bytes.IndexByte(rest, 0x1f)
+		if j < 0 {
+			return Commit{}, fmt.Errorf("git log: a record of %d bytes has %d fields, want 9", len(rec), i+1)
+		}
+		f[i], rest = rest[:j], rest[j+1:]
+	}
+	f[8] = rest
+	c := Commit{SHA: string(f[0]), Author: string(f[2]), AuthorEmail: string(f[3]), Committer: string(f[5]), CommitterEmail: string(f[6]),
+		Message: strings.TrimRight(string(f[8]), "\n")}
+	if len(f[1]) > 0 {
+		c.Parents = strings.Fields(string(f[1]))
+	}
+	var err error
+	if c.AuthoredAt, err = unix(f[4]); err != nil {
+		return c, fmt.Errorf("git log: commit %s: author date: %w", c.SHA, err)
+	}
+	if c.CommittedAt, err = unix(f[7]); err != nil {
+		return c, fmt.Errorf("git log: commit %s: committer date: %w", c.SHA, err)
+	}
+	return c, nil
+}
+
+func unix(b []byte) (time.Time, error) {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// Trailer is a "Key: value" line of a message's last paragraph.
+type Trailer struct{ Key, Value string }
+
+var trailerLine = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]*):\s*(.*)$`)
+
+// Trailers returns the trailers of a message: the lines of its last
+// paragraph when every one of them is a trailer (git's own rule, less the
+// continuation lines nobody writes).
+func Trailers(msg string) []Trailer {
+	msg = strings.TrimRight(msg, "\n ")
+	i := strings.LastIndex(msg, "\n\n")
+	if i < 0 {
+		return nil
+	}
+	var out []Trailer
+	for line := range strings.SplitSeq(msg[i+2:], "\n") {
+		m := trailerLine.FindStringSubmatch(strings.TrimRight(line, " \r"))
+		if m == nil {
+			return nil
+		}
+		out = append(out, Trailer{Key: m[1], Value: strings.TrimSpace(m[2])})
+	}
+	return out
+}

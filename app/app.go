@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
@@ -33,6 +34,8 @@ type App struct {
 	Controls *control.Engine
 	Notify   *notify.Dispatcher
 	Vuln     *vuln.Service
+	Change   *change.Service
+	Tickets  *change.Tickets
 	Logger   *slog.Logger
 	Now      func() time.Time
 
@@ -88,6 +91,14 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.Vuln = vuln.NewService(store.Bind[vuln.Tx](db), a.Log, cfg.Vuln, opts.Now)
+	a.Change = change.NewService(store.Bind[change.Tx](db), a.Log, change.Options{
+		ReposDir:   cfg.ReposDir(),
+		ReviewDays: cfg.Change.PostFactoReviewBusinessDays,
+		Provider:   a.provider,
+		Lock:       db.WithJobLock,
+		Now:        opts.Now,
+	})
+	a.Tickets = change.NewTickets(store.Bind[change.TicketTx](db), a.Log, opts.Now)
 	a.Controls = control.NewEngine(store.Bind[control.Tx](db), a.Log, opts.Now, opts.Logger)
 	a.Controls.OnChange = a.controlChanged
 	if err := a.registerControls(); err != nil {
@@ -105,6 +116,8 @@ func (a *App) registerControls() error {
 	}
 	cs = append(cs, a.Auth.Controls()...)
 	cs = append(cs, a.Vuln.Controls()...)
+	cs = append(cs, a.Change.Controls()...)
+	cs = append(cs, a.Tickets.Controls()...)
 	return a.Controls.Register(cs...)
 }
 

@@ -64,16 +64,28 @@ const (
 	// ApproveRisk is deciding risk acceptances and SLA extensions (the
 	// Information Security Officer's, VM-4, VM-5).
 	ApproveRisk Permission = "risk.approve"
+	// ManageRepos is putting repositories under watch and syncing them.
+	ManageRepos Permission = "repos.manage"
+	// ReviewChanges is recording a post-facto review of a change (CM-7)
+	// and working on change tickets (CM-5): creating, submitting,
+	// implementing, verifying, rolling back.
+	ReviewChanges Permission = "changes.review"
+	// ApproveChanges is approving or rejecting change tickets (CM-5): an
+	// engineering head's or a security officer's.
+	ApproveChanges Permission = "changes.approve"
+	// GrantExceptions is marking a legitimate violation of the change
+	// rules as an exception (the security officer's).
+	GrantExceptions Permission = "changes.except"
 	// PostFacts is a host agent sending what it observed.
 	PostFacts Permission = "facts.post"
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans},
-	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk},
-	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings},
-	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings},
-	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos},
+	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions},
+	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges},
+	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges},
+	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ReviewChanges},
 	Auditor:         {Read, OwnTokens, OwnAccount},
 	Agent:           {PostFacts},
 }

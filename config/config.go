@@ -82,6 +82,13 @@ type Change struct {
 	PostFactoReviewBusinessDays int `yaml:"post_facto_review_business_days" json:"post_facto_review_business_days"`
 	// SyncInterval between scheduled syncs of every watched repository.
 	SyncInterval time.Duration `yaml:"sync_interval" json:"sync_interval"`
+	// WebhookSecretFile holds the secret shared with GitHub and GitLab
+	// webhooks (GitHub signs with it, GitLab sends it as a token). Without
+	// it the webhook endpoints refuse every delivery.
+	WebhookSecretFile string `yaml:"webhook_secret_file" json:"webhook_secret_file"`
+	// ReposDir is where the mirrors of watched repositories are kept.
+	// Default <data_dir>/repos.
+	ReposDir string `yaml:"repos_dir" json:"repos_dir"`
 }
 
 // Backup holds the numbers of BK-1 … BK-7.

@@ -272,6 +272,15 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	}
 }
 
+// ReposDir is where repository mirrors live: change.repos_dir, or
+// <data_dir>/repos.
+func (c Config) ReposDir() string {
+	if c.Change.ReposDir != "" {
+		return c.Change.ReposDir
+	}
+	return c.Server.DataDir + string(os.PathSeparator) + "repos"
+}
+
 // KeyFile is the ledger signing key's path, defaulting into the data directory.
 func (c Config) KeyFile() string {
 	if c.Ledger.KeyFile != "" {

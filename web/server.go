@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ func New(a *app.App, logger *slog.Logger) *Server {
 	s.secure = a.Config.Server.SecureCookies
 	s.metrics = newMetrics(a)
 	s.pages = parsePages()
-	s.routes = append(append(s.apiRoutes(), s.vulnRoutes()...), s.uiRoutes()...)
+	s.routes = slices.Concat(s.apiRoutes(), s.vulnRoutes(), s.changeRoutes(), s.uiRoutes())
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}

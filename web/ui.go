@@ -13,6 +13,7 @@ import (
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
@@ -42,6 +43,14 @@ func parsePages() *template.Template {
 		"date":        func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"list":        func(xs ...string) []string { return xs },
 		"breached":    func(f vuln.Finding, now time.Time) bool { return f.Breached(now) },
+		"overdue":     func(c change.Change, now time.Time) bool { return c.Overdue(now) },
+		"sum": func(m map[string]int) int {
+			n := 0
+			for _, v := range m {
+				n += v
+			}
+			return n
+		},
 	}
 	return template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
 }

@@ -84,6 +84,7 @@ func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger
 	go a.Controls.Schedule(jobs, cfg.Controls.Interval, a.DB.WithJobLock("controls"))
 	go republish(jobs, a, cfg.Ledger.CheckpointInterval)
 	go reopenExpired(jobs, a)
+	go a.RunSyncs(jobs, cfg.Change.SyncInterval)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

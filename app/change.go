@@ -138,7 +138,8 @@ func concerns(r change.Repository, ev sources.Event) bool {
 	if !same {
 		return false
 	}
-	return ev.Branch == "" || slices.Contains(r.Branches, ev.Branch)
+	// A tag push names no branch: nothing protected moved.
+	return slices.Contains(r.Branches, ev.Branch)
 }
 
 // recordRejectedWebhook ledgers a refused delivery as a rejected

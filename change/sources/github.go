@@ -296,7 +296,9 @@ func (g *GitHub) limited(err error) (limit, bool) {
 	return limit{}, false
 }
 
-// explain turns a refusal into an *Error that says what to fix.
+// explain turns a refusal into an *Error that says what to fix. A 5xx
+// is not retried here: syncs are incremental, so the next one resumes
+// from the last verified commit at the cost of one request.
 func (g *GitHub) explain(err error) error {
 	var er *github.ErrorResponse
 	if !errors.As(err, &er) || er.Response == nil || er.Response.Request == nil {

@@ -247,7 +247,9 @@ func (g *GitLab) limited(err error) (limit, bool) {
 	return limit{}, false
 }
 
-// explain turns a refusal into an *Error that says what to fix.
+// explain turns a refusal into an *Error that says what to fix. A 5xx
+// is not retried here: syncs are incremental, so the next one resumes
+// from the last verified commit at the cost of one request.
 func (g *GitLab) explain(err error) error {
 	var er *gitlab.ErrorResponse
 	if !errors.As(err, &er) {

@@ -18,6 +18,7 @@ import (
 // the same services with the same rules; only the actor differs (the OS
 // user here, the token's user there).
 type backend interface {
+	changeBackend
 	Close() error
 	ListUsers(ctx context.Context) ([]auth.User, error)
 	CreateUser(ctx context.Context, n auth.NewUser) (auth.User, error)

@@ -47,7 +47,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&g.server, "server", os.Getenv("OPSGUARD_SERVER"), "act through this server's API instead of the local data directory (env OPSGUARD_SERVER)")
 	f.StringVar(&g.tokenFile, "token-file", "", "API token for --server (default: env OPSGUARD_TOKEN)")
 	root.AddCommand(
-		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), vulnCmd(g), versionCmd(),
+		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), vulnCmd(g), changeCmd(g), versionCmd(),
 	)
 	return root
 }

@@ -1,0 +1,681 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsguard/opsguard/change"
+)
+
+// changeBackend is the change register's part of the backend.
+type changeBackend interface {
+	AddRepo(ctx context.Context, r change.Repository) (change.Repository, error)
+	Repos(ctx context.Context) ([]change.RepoSummary, error)
+	SyncRepo(ctx context.Context, name string) (change.SyncResult, error)
+	Changes(ctx context.Context, f change.Filter) ([]change.Change, int, error)
+	Change(ctx context.Context, ref string) (change.Detail, error)
+	ReviewChange(ctx context.Context, ref string, req change.ReviewRequest) (change.Detail, error)
+	ExceptChange(ctx context.Context, ref, justification string) (change.Detail, error)
+	RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error)
+	ExceptRewrite(ctx context.Context, id, justification string) (change.RepoViolation, error)
+	CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error)
+	TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error)
+	Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error)
+	Ticket(ctx context.Context, id string) (change.Ticket, error)
+}
+
+func changeCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "change", Short: "The change register: repositories, changes, reviews, exceptions, tickets"}
+	c.AddCommand(repoCmd(g), changeListCmd(g), changeShowCmd(g), reviewCmd(g), exceptionCmd(g), ticketCmd(g))
+	return c
+}
+
+func repoCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "repo", Short: "Repositories under watch"}
+	var r change.Repository
+	add := &cobra.Command{
+		Use:   "add NAME URL",
+		Short: "Watch a repository (a git URL or a local path); sync it to verify its history",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r.Name, r.URL = args[0], args[1]
+			return g.act(cmd, func(b backend) error {
+				out, err := b.AddRepo(cmd.Context(), r)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Watching %s (%s, branches %s, review data from %s).\n", out.Name, out.URL, strings.Join(out.Branches, ", "), out.Source)
+				})
+			})
+		},
+	}
+	f := add.Flags()
+	f.StringSliceVar(&r.Branches, "branch", []string{"main"}, "protected branch (repeat or comma-separate)")
+	f.StringVar(&r.Source, "source", change.SourceGit, "review data from git, github or gitlab")
+	f.StringVar(&r.Project, "project", "", "owner/name on GitHub, group/project on GitLab")
+	f.StringVar(&r.APIURL, "api-url", "", "the forge's API (GitHub Enterprise, self-hosted GitLab)")
+	f.StringVar(&r.TokenFile, "token-file", "", "file holding the forge's API token")
+	f.StringSliceVar(&r.Bots, "bot", nil, "an allowed bot (repeat), e.g. dependabot[bot]")
+	f.StringSliceVar(&r.RequiredChecks, "required-check", nil, "a check that must pass at merge (repeat)")
+	f.StringVar(&r.EmergencyTrailer, "emergency-trailer", "Emergency", "commit trailer that marks an emergency change")
+	f.StringVar(&r.EmergencyLabel, "emergency-label", "emergency", "pull request label that marks an emergency change")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Watched repositories and their verdict counts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.act(cmd, func(b backend) error {
+				sums, err := b.Repos(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if sums == nil {
+					sums = []change.RepoSummary{}
+				}
+				return g.emit(cmd.OutOrStdout(), sums, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "NAME\tSOURCE\tBRANCHES\tPASS\tFAIL\tEMERGENCY\tOVERDUE\tEXCEPTION\tREWRITTEN\tLAST SYNC")
+					for _, s := range sums {
+						synced := "never"
+						if s.Repository.SyncedAt != nil {
+							synced = s.Repository.SyncedAt.Format(time.RFC3339)
+						}
+						if s.Repository.SyncError != "" {
+							synced += " (failing: " + s.Repository.SyncError + ")"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Repository.Name, s.Repository.Source, strings.Join(s.Repository.Branches, ","),
+							s.Verdicts[change.Pass], s.Verdicts[change.Fail], s.Verdicts[change.Emergency], s.Overdue, s.Verdicts[change.Exception], s.Rewrites, synced)
+					}
+				})
+			})
+		},
+	}
+	var all bool
+	sync := &cobra.Command{
+		Use:   "sync [NAME]",
+		Short: "Fetch a repository (or --all) and verify every commit since the last verified one",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) == 1) {
+				return fmt.Errorf("name one repository or give --all")
+			}
+			return g.act(cmd, func(b backend) error {
+				names := args
+				if all {
+					sums, err := b.Repos(cmd.Context())
+					if err != nil {
+						return err
+					}
+					names = nil
+					for _, s := range sums {
+						names = append(names, s.Repository.Name)
+					}
+				}
+				var results []change.SyncResult
+				var failed []string
+				for _, n := range names {
+					res, err := b.SyncRepo(cmd.Context(), n)
+					if err != nil {
+						if !all {
+							return err
+						}
+						failed = append(failed, n+": "+err.Error())
+						continue
+					}
+					results = append(results, res)
+				}
+				err := g.emit(cmd.OutOrStdout(), results, func(tw *tabwriter.Writer) {
+					for _, res := range results {
+						for _, br := range res.Branches {
+							fmt.Fprintf(tw, "%s %s: %d new commits verified, %d failing, head %s", res.Repo, br.Branch, br.New, br.Violations, short(br.Head))
+							if br.Rewritten {
+								fmt.Fprintf(tw, ", HISTORY REWRITTEN (was %s)", short(br.From))
+							}
+							fmt.Fprintln(tw, ".")
+						}
+					}
+				})
+				if err == nil && len(failed) > 0 {
+					err = fmt.Errorf("%d of %d repositories failed to sync:\n  %s", len(failed), len(names), strings.Join(failed, "\n  "))
+				}
+				return err
+			})
+		},
+	}
+	sync.Flags().BoolVar(&all, "all", false, "sync every watched repository")
+	violations := &cobra.Command{
+		Use:   "violations [NAME]",
+		Short: "Rewritten histories (CM-1) of a repository, or of all",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.act(cmd, func(b backend) error {
+				vs, err := b.RepoViolations(cmd.Context(), strings.Join(args, ""))
+				if err != nil {
+					return err
+				}
+				if vs == nil {
+					vs = []change.RepoViolation{}
+				}
+				return g.emit(cmd.OutOrStdout(), vs, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tREPOSITORY\tBRANCH\tOLD HEAD\tNEW HEAD\tDETECTED\tEXCEPTION")
+					for _, v := range vs {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Repo, v.Branch, short(v.OldHead), short(v.NewHead), v.DetectedAt.Format(time.RFC3339), v.ExceptionWhy)
+					}
+				})
+			})
+		},
+	}
+	c.AddCommand(add, list, sync, violations)
+	return c
+}
+
+func short(sha string) string { return sha[:min(12, len(sha))] }
+
+func changeListCmd(g *globals) *cobra.Command {
+	var f change.Filter
+	var since string
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List the register, newest first (-o table, json or csv)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if since != "" {
+				t, err := time.Parse(time.DateOnly, since)
+				if err != nil {
+					return fmt.Errorf("--since %q: want YYYY-MM-DD", since)
+				}
+				f.Since = t
+			}
+			return g.act(cmd, func(b backend) error {
+				cs, total, err := b.Changes(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
+				if cs == nil {
+					cs = []change.Change{}
+				}
+				if g.output == "csv" {
+					return writeChangesCSV(cmd, cs)
+				}
+				return g.emit(cmd.OutOrStdout(), struct {
+					Items []change.Change `json:"items"`
+					Total int             `json:"total"`
+				}{cs, total}, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tREPOSITORY\tCOMMIT\tDATE\tHOW\tAUTHOR\tAPPROVED BY\tVERDICT\tSUBJECT")
+					for _, c := range cs {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Repo, short(c.SHA), c.CommittedAt.Format(time.DateOnly), how(c), c.Author,
+							approvers(c), verdictText(c), c.Subject)
+					}
+					fmt.Fprintf(tw, "%d of %d changes.\n", len(cs), total)
+				})
+			})
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.Repo, "repo", "", "only this repository")
+	fl.StringVar(&f.Branch, "branch", "", "only this branch")
+	fl.StringVar(&f.Verdict, "verdict", "", "pass, fail, emergency, overdue or exception")
+	fl.StringVar(&f.Kind, "kind", "", "merge, squash, gerrit or direct")
+	fl.StringVar(&since, "since", "", "only changes committed on or after YYYY-MM-DD")
+	fl.IntVar(&f.Limit, "limit", 100, "page size (max 1000)")
+	fl.IntVar(&f.Offset, "offset", 0, "skip this many")
+	return c
+}
+
+func how(c change.Change) string {
+	if c.PR > 0 {
+		return c.Kind + " #" + strconv.Itoa(c.PR)
+	}
+	return c.Kind
+}
+
+func approvers(c change.Change) string {
+	var out []string
+	for _, a := range c.Approvers {
+		out = append(out, a.By)
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
+}
+
+func verdictText(c change.Change) string {
+	v := c.Verdict
+	if c.Overdue(time.Now()) {
+		v += " OVERDUE"
+	}
+	for _, x := range c.Violations {
+		v += " " + x.Rule
+	}
+	return v
+}
+
+func writeChangesCSV(cmd *cobra.Command, cs []change.Change) error {
+	w := csv.NewWriter(cmd.OutOrStdout())
+	w.Write([]string{"id", "repo", "branch", "sha", "committed_at", "kind", "pr", "author", "author_email", "merged_by", "approvers", "emergency", "review_due_at", "verdict", "violations", "reviewed_by", "exception_by", "subject"})
+	for _, c := range cs {
+		var due string
+		if c.ReviewDueAt != nil {
+			due = c.ReviewDueAt.Format(time.RFC3339)
+		}
+		var vs []string
+		for _, v := range c.Violations {
+			vs = append(vs, v.Rule+": "+v.Message)
+		}
+		w.Write([]string{c.ID, c.Repo, c.Branch, c.SHA, c.CommittedAt.Format(time.RFC3339), c.Kind, strconv.Itoa(c.PR), c.Author, c.AuthorEmail, c.MergedBy,
+			approvers(c), strconv.FormatBool(c.Emergency), due, c.Verdict, strings.Join(vs, "; "), c.ReviewedBy, c.ExceptionBy, c.Subject})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+func printChange(tw *tabwriter.Writer, d change.Detail) {
+	fmt.Fprintf(tw, "%s\t%s %s@%s\n", d.ID, d.Repo, d.Branch, d.SHA)
+	rows := [][2]string{{"Subject", d.Subject}, {"How", how(d.Change)}, {"Author", d.Author + " <" + d.AuthorEmail + ">"},
+		{"Committed", d.CommittedAt.Format(time.RFC3339)}, {"Approved by", approvers(d.Change)}, {"Verdict", verdictText(d.Change)}}
+	if d.MergedBy != "" {
+		rows = append(rows, [2]string{"Merged by", d.MergedBy})
+	}
+	for _, ck := range d.Checks {
+		rows = append(rows, [2]string{"Check", ck.Name + ": " + ck.Conclusion})
+	}
+	for _, v := range d.Violations {
+		rows = append(rows, [2]string{v.Rule, v.Message})
+	}
+	if d.Emergency {
+		due := ""
+		if d.ReviewDueAt != nil {
+			due = ", review due " + d.ReviewDueAt.Format(time.RFC3339)
+		}
+		rows = append(rows, [2]string{"Emergency", d.EmergencyWhy + due})
+	}
+	for _, r := range d.Reviews {
+		late := ""
+		if r.Late {
+			late = " (late)"
+		}
+		rows = append(rows, [2]string{"Reviewed", r.Reviewer + " at " + r.ReviewedAt.Format(time.RFC3339) + late + ": " + r.Comment})
+	}
+	if d.ExceptionBy != "" {
+		rows = append(rows, [2]string{"Exception", d.ExceptionBy + ": " + d.ExceptionWhy})
+	}
+	if d.Reverts != "" {
+		rows = append(rows, [2]string{"Reverts", d.Reverts})
+	}
+	if d.RevertedBy != "" {
+		rows = append(rows, [2]string{"Reverted by", d.RevertedBy})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+	}
+}
+
+func changeShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID|SHA",
+		Short: "Show one change with its evidence and reviews",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.act(cmd, func(b backend) error {
+				d, err := b.Change(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), d, func(tw *tabwriter.Writer) { printChange(tw, d) })
+			})
+		},
+	}
+}
+
+func reviewCmd(g *globals) *cobra.Command {
+	var comment string
+	var answers []string
+	c := &cobra.Command{
+		Use:   "review ID|SHA --comment TEXT [--check item=yes|no|n/a ...]",
+		Short: "Record a post-facto review (CM-7) with the CM-6 checklist; not by the change's author",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := change.ReviewRequest{Comment: comment, Checklist: map[string]string{}}
+			for _, a := range answers {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok {
+					return fmt.Errorf("--check %q: want item=answer, items: %s", a, strings.Join(change.ChecklistItems, ", "))
+				}
+				req.Checklist[k] = v
+			}
+			return g.act(cmd, func(b backend) error {
+				d, err := b.ReviewChange(cmd.Context(), args[0], req)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), d, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Review of %s recorded; the change is %s.\n", short(d.SHA), d.Verdict)
+				})
+			})
+		},
+	}
+	c.Flags().StringVar(&comment, "comment", "", "what the reviewer found")
+	c.Flags().StringArrayVar(&answers, "check", nil, "a checklist answer: "+strings.Join(change.ChecklistItems, "|")+"=yes|no|n/a (repeat)")
+	return c
+}
+
+func exceptionCmd(g *globals) *cobra.Command {
+	var justification, violation string
+	c := &cobra.Command{
+		Use:   "exception ID|SHA --justification TEXT",
+		Short: "Mark a failed change (or with --violation a rewritten history) as a justified exception (a security officer, through --server)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (violation == "") == (len(args) == 0) {
+				return fmt.Errorf("name a change, or a rewritten history with --violation ID")
+			}
+			return g.act(cmd, func(b backend) error {
+				if violation != "" {
+					v, err := b.ExceptRewrite(cmd.Context(), violation, justification)
+					if err != nil {
+						return err
+					}
+					return g.emit(cmd.OutOrStdout(), v, func(tw *tabwriter.Writer) {
+						fmt.Fprintf(tw, "Exception granted to the rewrite of %s %s; it stays on record.\n", v.Repo, v.Branch)
+					})
+				}
+				d, err := b.ExceptChange(cmd.Context(), args[0], justification)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), d, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Exception granted to %s; its violations stay on record.\n", short(d.SHA))
+				})
+			})
+		},
+	}
+	c.Flags().StringVar(&justification, "justification", "", "why the violation is legitimate (required)")
+	c.Flags().StringVar(&violation, "violation", "", "a rewritten history's id (see change repo violations)")
+	return c
+}
+
+func ticketCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "ticket", Short: "Change tickets for infrastructure, network and configuration changes (CM-5)"}
+	var n change.NewTicket
+	var from, to string
+	create := &cobra.Command{
+		Use:   "create --title TEXT [...]",
+		Short: "Open a change ticket as a draft",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, w := range []struct {
+				v  string
+				to **time.Time
+			}{{from, &n.WindowStart}, {to, &n.WindowEnd}} {
+				if w.v == "" {
+					continue
+				}
+				t, err := time.Parse(time.RFC3339, w.v)
+				if err != nil {
+					return fmt.Errorf("window %q: want RFC 3339, e.g. 2026-12-01T22:00:00Z", w.v)
+				}
+				*w.to = &t
+			}
+			return g.act(cmd, func(b backend) error {
+				t, err := b.CreateTicket(cmd.Context(), n)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Ticket %s opened as a draft.\n", t.ID) })
+			})
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&n.Title, "title", "", "what changes")
+	f.StringVar(&n.Description, "description", "", "the change in detail")
+	f.StringVar(&n.Category, "category", "", "infrastructure, network or configuration")
+	f.StringVar(&n.Owner, "owner", "", "who owns it (default: you)")
+	f.StringVar(&n.Approver, "approver", "", "who must approve it (default: any engineering head or security officer but the owner)")
+	f.StringVar(&n.Impact, "impact", "", "what it affects")
+	f.StringVar(&n.Risk, "risk", "", "low, medium or high")
+	f.StringVar(&n.Rollback, "rollback", "", "the rollback steps")
+	f.StringVar(&from, "window-start", "", "planned window start (RFC 3339)")
+	f.StringVar(&to, "window-end", "", "planned window end (RFC 3339)")
+
+	var note string
+	step := func(action, short string) *cobra.Command {
+		c := &cobra.Command{Use: action + " ID", Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return g.act(cmd, func(b backend) error {
+					t, err := b.TicketStep(cmd.Context(), args[0], action, note)
+					if err != nil {
+						return err
+					}
+					return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Ticket %s is %s.\n", t.ID, t.State) })
+				})
+			}}
+		if action != "submit" {
+			c.Flags().StringVar(&note, "note", "", "a note (required to reject or roll back)")
+		}
+		return c
+	}
+	var tf change.TicketFilter
+	list := &cobra.Command{Use: "list", Short: "List change tickets, newest first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.act(cmd, func(b backend) error {
+				ts, err := b.Tickets(cmd.Context(), tf)
+				if err != nil {
+					return err
+				}
+				if ts == nil {
+					ts = []change.Ticket{}
+				}
+				return g.emit(cmd.OutOrStdout(), ts, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tSTATE\tCATEGORY\tRISK\tOWNER\tAPPROVED BY\tTITLE")
+					for _, t := range ts {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, t.Category, t.Risk, t.Owner, t.DecidedBy, t.Title)
+					}
+				})
+			})
+		}}
+	list.Flags().StringVar(&tf.State, "state", "", "only tickets in this state")
+	list.Flags().StringVar(&tf.Owner, "owner", "", "only this owner's tickets")
+	list.Flags().IntVar(&tf.Limit, "limit", 100, "how many")
+	show := &cobra.Command{Use: "show ID", Short: "Show one change ticket", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.act(cmd, func(b backend) error {
+				t, err := b.Ticket(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) {
+					for _, r := range [][2]string{{"ID", t.ID}, {"Title", t.Title}, {"State", t.State}, {"Category", t.Category}, {"Risk", t.Risk},
+						{"Owner", t.Owner}, {"Approver", t.Approver}, {"Impact", t.Impact}, {"Rollback", t.Rollback}, {"Decided by", t.DecidedBy},
+						{"Implemented by", t.ImplementedBy}, {"Closed by", t.ClosedBy}} {
+						fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+					}
+				})
+			})
+		}}
+	c.AddCommand(create, list, show,
+		step("submit", "Submit a draft for approval"),
+		step("approve", "Approve a ticket (an engineering head or security officer who does not own it, through --server)"),
+		step("reject", "Reject a ticket with --note"),
+		step("implement", "Record that an approved ticket was carried out (not by its approver)"),
+		step("verify", "Record that an implemented change was verified"),
+		step("rollback", "Record that an implemented change was rolled back, with --note"))
+	return c
+}
+
+// The register in-process. The local operator administers the data
+// directory but is neither an approver nor a security officer: approvals
+// and exceptions go through a server, as a named user.
+
+func (l local) changeActor() change.Actor {
+	return change.Actor{Name: l.p.Name(), Username: l.p.User.Username}
+}
+
+func (l local) AddRepo(ctx context.Context, r change.Repository) (change.Repository, error) {
+	return l.a.Change.AddRepository(ctx, l.changeActor(), r)
+}
+
+func (l local) Repos(ctx context.Context) ([]change.RepoSummary, error) {
+	return l.a.Change.Summaries(ctx)
+}
+
+func (l local) SyncRepo(ctx context.Context, name string) (change.SyncResult, error) {
+	return l.a.Change.Sync(ctx, l.p.Name(), name, func(msg string) { l.a.Logger.Info(msg) })
+}
+
+func (l local) Changes(ctx context.Context, f change.Filter) ([]change.Change, int, error) {
+	return l.a.Change.List(ctx, f)
+}
+
+func (l local) Change(ctx context.Context, ref string) (change.Detail, error) {
+	return l.a.Change.Get(ctx, ref)
+}
+
+func (l local) ReviewChange(ctx context.Context, ref string, req change.ReviewRequest) (change.Detail, error) {
+	return l.a.Change.Review(ctx, l.changeActor(), ref, req)
+}
+
+func (l local) ExceptChange(ctx context.Context, ref, j string) (change.Detail, error) {
+	return l.a.Change.GrantException(ctx, l.changeActor(), ref, j)
+}
+
+func (l local) RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error) {
+	return l.a.Change.Violations(ctx, repo)
+}
+
+func (l local) ExceptRewrite(ctx context.Context, id, j string) (change.RepoViolation, error) {
+	return l.a.Change.ExceptRewrite(ctx, l.changeActor(), id, j)
+}
+
+func (l local) CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error) {
+	return l.a.Tickets.Create(ctx, l.changeActor(), n)
+}
+
+func (l local) TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error) {
+	a, t := l.changeActor(), l.a.Tickets
+	switch action {
+	case "submit":
+		return t.Submit(ctx, a, id)
+	case "approve":
+		return t.Approve(ctx, a, id, note)
+	case "reject":
+		return t.Reject(ctx, a, id, note)
+	case "implement":
+		return t.Implement(ctx, a, id, note)
+	case "verify":
+		return t.Verify(ctx, a, id, note)
+	case "rollback":
+		return t.RollBack(ctx, a, id, note)
+	}
+	return change.Ticket{}, fmt.Errorf("no ticket action %q", action)
+}
+
+func (l local) Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error) {
+	return l.a.Tickets.List(ctx, f)
+}
+
+func (l local) Ticket(ctx context.Context, id string) (change.Ticket, error) {
+	return l.a.Tickets.Get(ctx, id)
+}
+
+// The register through the API.
+
+func (r *remote) AddRepo(ctx context.Context, repo change.Repository) (change.Repository, error) {
+	var out change.Repository
+	err := r.call(ctx, "POST", "/api/v1/repositories", repo, &out)
+	return out, err
+}
+
+func (r *remote) Repos(ctx context.Context) ([]change.RepoSummary, error) {
+	var out items[change.RepoSummary]
+	err := r.call(ctx, "GET", "/api/v1/repositories", nil, &out)
+	return out.Items, err
+}
+
+func (r *remote) SyncRepo(ctx context.Context, name string) (change.SyncResult, error) {
+	var out change.SyncResult
+	err := r.call(ctx, "POST", "/api/v1/repositories/"+url.PathEscape(name)+"/sync", nil, &out)
+	return out, err
+}
+
+func (r *remote) Changes(ctx context.Context, f change.Filter) ([]change.Change, int, error) {
+	v := url.Values{"limit": {strconv.Itoa(f.Limit)}, "offset": {strconv.Itoa(f.Offset)}}
+	for k, val := range map[string]string{"repo": f.Repo, "branch": f.Branch, "verdict": f.Verdict, "kind": f.Kind} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	if !f.Since.IsZero() {
+		v.Set("since", f.Since.Format(time.DateOnly))
+	}
+	var out struct {
+		Items []change.Change `json:"items"`
+		Total int             `json:"total"`
+	}
+	err := r.call(ctx, "GET", "/api/v1/changes?"+v.Encode(), nil, &out)
+	return out.Items, out.Total, err
+}
+
+func (r *remote) Change(ctx context.Context, ref string) (change.Detail, error) {
+	var out change.Detail
+	err := r.call(ctx, "GET", "/api/v1/changes/"+url.PathEscape(ref), nil, &out)
+	return out, err
+}
+
+func (r *remote) ReviewChange(ctx context.Context, ref string, req change.ReviewRequest) (change.Detail, error) {
+	var out change.Detail
+	err := r.call(ctx, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/review", req, &out)
+	return out, err
+}
+
+func (r *remote) ExceptChange(ctx context.Context, ref, j string) (change.Detail, error) {
+	var out change.Detail
+	err := r.call(ctx, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/exception", map[string]string{"justification": j}, &out)
+	return out, err
+}
+
+func (r *remote) RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error) {
+	var out items[change.RepoViolation]
+	err := r.call(ctx, "GET", "/api/v1/repository-violations?repo="+url.QueryEscape(repo), nil, &out)
+	return out.Items, err
+}
+
+func (r *remote) ExceptRewrite(ctx context.Context, id, j string) (change.RepoViolation, error) {
+	var out change.RepoViolation
+	err := r.call(ctx, "POST", "/api/v1/repository-violations/"+url.PathEscape(id)+"/exception", map[string]string{"justification": j}, &out)
+	return out, err
+}
+
+func (r *remote) CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error) {
+	var out change.Ticket
+	err := r.call(ctx, "POST", "/api/v1/tickets", n, &out)
+	return out, err
+}
+
+func (r *remote) TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error) {
+	var out change.Ticket
+	err := r.call(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(id)+"/"+url.PathEscape(action), map[string]string{"note": note}, &out)
+	return out, err
+}
+
+func (r *remote) Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error) {
+	v := url.Values{"state": {f.State}, "owner": {f.Owner}, "limit": {strconv.Itoa(f.Limit)}}
+	var out items[change.Ticket]
+	err := r.call(ctx, "GET", "/api/v1/tickets?"+v.Encode(), nil, &out)
+	return out.Items, err
+}
+
+func (r *remote) Ticket(ctx context.Context, id string) (change.Ticket, error) {
+	var out change.Ticket
+	err := r.call(ctx, "GET", "/api/v1/tickets/"+url.PathEscape(id), nil, &out)
+	return out, err
+}

@@ -128,6 +128,12 @@ func Evaluate(repo Repository, ch *Change, pr *PullRequest, reviewDays int, reve
 	requesters := []string{ch.Author, ch.AuthorEmail}
 	var head string
 	if pr != nil {
+		if ch.Kind == KindMerge {
+			// A forge's merge commit is authored by whoever pressed
+			// the button, who may well be the approver: the request's
+			// author is the requester.
+			requesters = nil
+		}
 		requesters = append(requesters, pr.Author, pr.LastCommitter)
 		head = pr.HeadSHA
 	}

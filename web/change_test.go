@@ -1,0 +1,248 @@
+package web_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/change"
+	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/store/storetest"
+)
+
+// srcRepo is a real git repository the tests commit to, as developers
+// would push to a forge.
+type srcRepo struct {
+	t   testing.TB
+	dir string
+	n   int
+}
+
+func newSrcRepo(t testing.TB) *srcRepo {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		storetest.Missing(t, "git is not installed")
+	}
+	r := &srcRepo{t: t, dir: filepath.Join(t.TempDir(), "app")}
+	os.MkdirAll(r.dir, 0o755)
+	r.git("x <x@example.com>", "init", "--quiet", "--initial-branch=main")
+	return r
+}
+
+func (r *srcRepo) git(who string, args ...string) string {
+	r.t.Helper()
+	name, email, _ := strings.Cut(who, " <")
+	email = strings.TrimSuffix(email, ">")
+	cmd := exec.Command("git", append([]string{"-C", r.dir}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME="+name, "GIT_AUTHOR_EMAIL="+email,
+		"GIT_COMMITTER_NAME="+name, "GIT_COMMITTER_EMAIL="+email)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (r *srcRepo) commit(who, msg string) string {
+	r.t.Helper()
+	r.n++
+	if err := os.WriteFile(filepath.Join(r.dir, fmt.Sprintf("f%d", r.n)), []byte(msg), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	r.git(who, "add", "-A")
+	r.git(who, "commit", "--quiet", "-m", msg)
+	return r.git(who, "rev-parse", "HEAD")
+}
+
+func jsonReader(v string) *strings.Reader { return strings.NewReader(v) }
+
+// TestChangeRegisterOverTheAPI walks the register through the API: a
+// repository is watched and synced, the violations show, segregation of
+// duties holds for reviews, exceptions and tickets, and a signed webhook
+// makes a direct push show up without a scheduled sync.
+func TestChangeRegisterOverTheAPI(t *testing.T) {
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			e := newEnv(t, be.DSN(t))
+			src := newSrcRepo(t)
+			initial := src.commit("Erik <engineer@example.com>", "Initial import")
+			hotfix := src.commit("Bob <bob@example.com>", "Hotfix checkout\n\nEmergency: checkout down, INC-7")
+			if _, err := e.app.Auth.CreateUser(ctx, auth.CLI("test"), auth.NewUser{Username: "bob", Email: "bob@example.com", Role: auth.Engineer, Password: password}); err != nil {
+				t.Fatal(err)
+			}
+			_, bobToken, err := e.app.Auth.CreateToken(ctx, auth.CLI("test"), "bob", "test", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			add := `{"name":"app","url":"` + src.dir + `","project":"acme/app","branches":["main"]}`
+			if resp := e.do("POST", "/api/v1/repositories", e.tokens[auth.Engineer], jsonReader(add), nil); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("engineer adds a repository: %d", resp.StatusCode)
+			}
+			if resp := e.do("POST", "/api/v1/repositories", e.tokens[auth.InfraOps], jsonReader(add), nil); resp.StatusCode != http.StatusCreated {
+				t.Fatalf("add: %d %+v", resp.StatusCode, errorOf(t, resp))
+			}
+			resp := e.do("POST", "/api/v1/repositories/app/sync", e.tokens[auth.InfraOps], nil, nil)
+			var res change.SyncResult
+			jsonBody(t, resp, &res)
+			if resp.StatusCode != 200 || res.Branches[0].New != 2 || res.Branches[0].Head != hotfix {
+				t.Fatalf("sync: %d %+v", resp.StatusCode, res)
+			}
+
+			var list struct {
+				Items []change.Change `json:"items"`
+				Total int             `json:"total"`
+			}
+			jsonBody(t, e.do("GET", "/api/v1/changes?repo=app&verdict=emergency", e.tokens[auth.Auditor], nil, nil), &list)
+			if list.Total != 1 || list.Items[0].SHA != hotfix || list.Items[0].EmergencyWhy != "checkout down, INC-7" {
+				t.Fatalf("emergency changes: %+v", list)
+			}
+
+			// The author may not review their own emergency change; another
+			// engineer may, with the checklist.
+			review := `{"comment":"the fix is right","checklist":{"solves_problem":"yes","side_effects":"no"}}`
+			if resp := e.do("POST", "/api/v1/changes/"+hotfix+"/review", bobToken, jsonReader(review), nil); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("author reviews own change: %d", resp.StatusCode)
+			} else if b := errorOf(t, resp); !strings.Contains(b.Error.Message, "segregation of duties") {
+				t.Errorf("author reviews own change: %s", b.Error.Message)
+			}
+			if resp := e.do("POST", "/api/v1/changes/"+hotfix[:12]+"/review", e.tokens[auth.Auditor], jsonReader(review), nil); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("auditor reviews: %d", resp.StatusCode)
+			}
+			var d change.Detail
+			resp = e.do("POST", "/api/v1/changes/"+hotfix[:12]+"/review", e.tokens[auth.Engineer], jsonReader(review), nil)
+			jsonBody(t, resp, &d)
+			if resp.StatusCode != http.StatusCreated || d.Verdict != change.Pass || len(d.Reviews) != 1 || d.Reviews[0].Checklist["solves_problem"] != "yes" {
+				t.Errorf("review: %d %+v", resp.StatusCode, d)
+			}
+
+			// An exception is a security officer's, with a reason; the
+			// author of the change (engineer@example.com) is not one.
+			exc := `{"justification":"initial import of the repository from the old server"}`
+			if resp := e.do("POST", "/api/v1/changes/"+initial+"/exception", e.tokens[auth.EngineeringHead], jsonReader(exc), nil); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("engineering head grants an exception: %d", resp.StatusCode)
+			}
+			resp = e.do("POST", "/api/v1/changes/"+initial+"/exception", e.tokens[auth.SecurityOfficer], jsonReader(exc), nil)
+			jsonBody(t, resp, &d)
+			if resp.StatusCode != 200 || d.Verdict != change.Exception || len(d.Violations) == 0 {
+				t.Errorf("exception: %d %+v", resp.StatusCode, d.Change)
+			}
+
+			// Webhooks: a bad signature is refused and recorded; a good one
+			// syncs at once.
+			secret := filepath.Join(t.TempDir(), "hook")
+			os.WriteFile(secret, []byte("s3cret-hook\n"), 0o600)
+			e.app.Config.Change.WebhookSecretFile = secret
+			push := src.commit("Erik <engineer@example.com>", "Quick fix straight on main")
+			body := `{"ref":"refs/heads/main","after":"` + push + `","repository":{"full_name":"acme/app","clone_url":"https://github.com/acme/app.git"}}`
+			hdr := map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1", "X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}
+			if resp := e.do("POST", "/api/v1/webhooks/github", "", jsonReader(body), hdr); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("forged webhook: %d", resp.StatusCode)
+			}
+			if !ledgerHas(t, e, "auth.credential_rejected", "webhook:github") {
+				t.Error("the forged delivery is not in the ledger")
+			}
+			mac := hmac.New(sha256.New, []byte("s3cret-hook"))
+			mac.Write([]byte(body))
+			hdr["X-Hub-Signature-256"] = "sha256=" + hex.EncodeToString(mac.Sum(nil))
+			var hook struct {
+				Syncing []string `json:"syncing"`
+			}
+			resp = e.do("POST", "/api/v1/webhooks/github", "", jsonReader(body), hdr)
+			jsonBody(t, resp, &hook)
+			if resp.StatusCode != http.StatusAccepted || len(hook.Syncing) != 1 || hook.Syncing[0] != "app" {
+				t.Fatalf("webhook: %d %+v", resp.StatusCode, hook)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				var d change.Detail
+				resp := e.do("GET", "/api/v1/changes/"+push, e.tokens[auth.Auditor], nil, nil)
+				if resp.StatusCode == 200 {
+					jsonBody(t, resp, &d)
+					if d.Verdict != change.Fail || d.Kind != change.KindDirect {
+						t.Errorf("the pushed change: %+v", d.Change)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the direct push did not show up within 20s of the webhook")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// ledgerHas reports whether an entry of kind mentions text.
+func ledgerHas(t *testing.T, e *env, kind, text string) bool {
+	t.Helper()
+	es, err := e.app.Entries(ctx, store.EntryFilter{Kind: kind, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range es {
+		if strings.Contains(string(en.Payload), text) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTicketsOverTheAPI walks a ticket from draft to verified and checks
+// that the owner cannot approve, an engineer cannot approve, and the
+// approver cannot implement.
+func TestTicketsOverTheAPI(t *testing.T) {
+	e := newSQLiteEnv(t)
+	var tk change.Ticket
+	create := `{"title":"Open port 443 on the edge firewall","description":"New ingress for the API","category":"network","impact":"edge traffic",
+		"risk":"medium","rollback":"remove rule 42 from the edge firewall","window_start":"2026-12-01T22:00:00Z","window_end":"2026-12-01T23:00:00Z"}`
+	resp := e.do("POST", "/api/v1/tickets", e.tokens[auth.Engineer], jsonReader(create), nil)
+	jsonBody(t, resp, &tk)
+	if resp.StatusCode != http.StatusCreated || tk.State != change.TicketDraft || tk.Owner != "engineer" {
+		t.Fatalf("create: %d %+v", resp.StatusCode, tk)
+	}
+	step := func(token, action string, want int) change.Ticket {
+		t.Helper()
+		resp := e.do("POST", "/api/v1/tickets/"+tk.ID+"/"+action, token, jsonReader(`{"note":"as planned in CAB"}`), nil)
+		if resp.StatusCode != want {
+			t.Fatalf("%s: %d, want %d: %+v", action, resp.StatusCode, want, errorOf(t, resp))
+		}
+		var out change.Ticket
+		if want == 200 {
+			jsonBody(t, resp, &out)
+		}
+		return out
+	}
+	step(e.tokens[auth.Engineer], "implement", http.StatusConflict) // not approved yet
+	step(e.tokens[auth.Engineer], "submit", 200)
+	step(e.tokens[auth.Engineer], "approve", http.StatusForbidden) // role
+	if got := step(e.tokens[auth.EngineeringHead], "approve", 200); got.State != change.TicketApproved || got.DecidedBy != "engineering-head" {
+		t.Errorf("approved: %+v", got)
+	}
+	step(e.tokens[auth.EngineeringHead], "implement", http.StatusForbidden) // the approver
+	step(e.tokens[auth.Engineer], "implement", 200)
+	if got := step(e.tokens[auth.Engineer], "verify", 200); got.State != change.TicketVerified {
+		t.Errorf("verified: %+v", got)
+	}
+	if !ledgerHasSubject(t, e, "ticket/"+tk.ID, "ticket.approved") {
+		t.Error("the approval is not in the ledger")
+	}
+}
+
+func ledgerHasSubject(t *testing.T, e *env, subject, kind string) bool {
+	t.Helper()
+	es, err := e.app.Entries(ctx, store.EntryFilter{Subject: subject, Kind: kind, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es) > 0
+}

@@ -80,6 +80,39 @@ func TestBinaryRemoteMode(t *testing.T) {
 	if r := run(t, eng, "", "ledger", "verify", "--public-key", filepath.Join(other, "ledger.pub")); r.code == 0 {
 		t.Errorf("verify against another key passed:\n%s", r)
 	}
+	// The change register through the server: the officer watches a
+	// repository and grants an exception; the engineer's ticket is
+	// approved by the officer, never by the engineer.
+	src := filepath.Join(dir, "src")
+	initial := gitCommit(t, src, "Alice <alice@example.com>", "Initial import")
+	mustRun(t, iso, "", "change", "repo", "add", "shop", src)
+	if r := mustRun(t, iso, "", "change", "repo", "sync", "shop"); !strings.Contains(r.stdout, "1 new commits verified, 1 failing") {
+		t.Errorf("remote sync:\n%s", r)
+	}
+	if r := mustRun(t, eng, "", "change", "list", "--verdict", "fail"); !strings.Contains(r.stdout, initial[:12]) {
+		t.Errorf("remote change list:\n%s", r)
+	}
+	if r := run(t, eng, "", "change", "exception", initial, "--justification", "initial import from the old server"); r.code == 0 || !strings.Contains(r.stderr, "forbidden") {
+		t.Errorf("engineer granted an exception:\n%s", r)
+	}
+	if r := mustRun(t, iso, "", "change", "exception", initial, "--justification", "initial import from the old server"); !strings.Contains(r.stdout, "Exception granted") {
+		t.Errorf("remote exception:\n%s", r)
+	}
+	var tk struct {
+		ID string `json:"id"`
+	}
+	out := mustRun(t, eng, "", "change", "ticket", "create", "--title", "Open port 443", "--description", "new ingress", "--category", "network",
+		"--risk", "medium", "--impact", "edge", "--rollback", "delete the rule", "--window-start", "2026-12-01T22:00:00Z", "--window-end", "2026-12-01T23:00:00Z", "-o", "json")
+	if json.Unmarshal([]byte(out.stdout), &tk) != nil || tk.ID == "" {
+		t.Fatalf("remote ticket create:\n%s", out)
+	}
+	mustRun(t, eng, "", "change", "ticket", "submit", tk.ID)
+	if r := run(t, eng, "", "change", "ticket", "approve", tk.ID); r.code == 0 || !strings.Contains(r.stderr, "forbidden") {
+		t.Errorf("engineer approved a ticket:\n%s", r)
+	}
+	if r := mustRun(t, iso, "", "change", "ticket", "approve", tk.ID, "--note", "CAB 12"); !strings.Contains(r.stdout, "is approved") {
+		t.Errorf("remote approve:\n%s", r)
+	}
 	bad := []string{"OPSGUARD_SERVER=http://" + addr, "OPSGUARD_TOKEN=tok_00000000000000000000000000000000.nope-nope-nope-nope-nope-nope-nope"}
 	if r := run(t, bad, "", "user", "list"); r.code == 0 || !strings.Contains(r.stderr, "unauthenticated") {
 		t.Errorf("bad token:\n%s", r)

@@ -87,6 +87,7 @@ var allowed = map[string][]auth.Role{
 	"GET /api/v1/tickets":                               readers,
 	"POST /api/v1/tickets":                              {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"GET /api/v1/tickets/{id}":                          readers,
+	"POST /api/v1/tickets/unapproved":                   {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"PUT /api/v1/tickets/{id}":                          {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"POST /api/v1/tickets/{id}/submit":                  {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"POST /api/v1/tickets/{id}/approve":                 {auth.SecurityOfficer, auth.EngineeringHead},

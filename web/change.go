@@ -34,6 +34,7 @@ func (s *Server) changeRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/webhooks/{provider}", Public: true, Summary: "GitHub or GitLab push and pull request events, verified with the shared secret; syncs the repository at once", handle: s.apiWebhook},
 		{Method: "GET", Pattern: "/api/v1/tickets", Perm: auth.Read, Summary: "Change tickets, newest first", handle: s.apiTickets},
 		{Method: "POST", Pattern: "/api/v1/tickets", Perm: auth.ReviewChanges, Summary: "Open a change ticket as a draft", handle: s.apiCreateTicket},
+		{Method: "POST", Pattern: "/api/v1/tickets/unapproved", Perm: auth.ReviewChanges, Summary: "Record a change already carried out without an approval (it shows as a CM-5 violation)", handle: s.apiRecordUnapproved},
 		{Method: "GET", Pattern: "/api/v1/tickets/{id}", Perm: auth.Read, Summary: "One change ticket", handle: s.apiTicket},
 		{Method: "PUT", Pattern: "/api/v1/tickets/{id}", Perm: auth.ReviewChanges, Summary: "Edit a draft ticket (its owner or creator)", handle: s.apiEditTicket},
 		{Method: "POST", Pattern: "/api/v1/tickets/{id}/submit", Perm: auth.ReviewChanges, Summary: "Submit a draft ticket for approval", handle: s.apiTicketStep("submit")},
@@ -274,6 +275,24 @@ func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, p auth.
 		return err
 	}
 	t, err := s.app.Tickets.Create(r.Context(), changeActor(p), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+type unapprovedRequest struct {
+	change.NewTicket
+	Note string `json:"note"`
+}
+
+func (s *Server) apiRecordUnapproved(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req unapprovedRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	t, err := s.app.Tickets.RecordImplemented(r.Context(), changeActor(p), req.NewTicket, req.Note)
 	if err != nil {
 		return err
 	}

@@ -236,6 +236,36 @@ func TestTicketsOverTheAPI(t *testing.T) {
 	if !ledgerHasSubject(t, e, "ticket/"+tk.ID, "ticket.approved") {
 		t.Error("the approval is not in the ledger")
 	}
+
+	// A change carried out without an approval is recorded, and CM-5
+	// fails on it.
+	resp = e.do("POST", "/api/v1/tickets/unapproved", e.tokens[auth.InfraOps],
+		jsonReader(`{"title":"Emergency firewall rule","category":"network","note":"blocked an attack at 3am, nobody to approve"}`), nil)
+	var rec change.Ticket
+	jsonBody(t, resp, &rec)
+	if resp.StatusCode != http.StatusCreated || rec.State != change.TicketImplemented || rec.DecidedBy != "" {
+		t.Fatalf("record unapproved: %d %+v", resp.StatusCode, rec)
+	}
+	var run struct {
+		Results []struct {
+			ControlID string `json:"control_id"`
+			Status    string `json:"status"`
+			Summary   string `json:"summary"`
+		} `json:"results"`
+	}
+	jsonBody(t, e.do("POST", "/api/v1/controls/runs", e.tokens[auth.SecurityOfficer], nil, nil), &run)
+	found := false
+	for _, r := range run.Results {
+		if r.ControlID == "CM-5.tickets-approved" {
+			found = true
+			if r.Status != "fail" || !strings.Contains(r.Summary, "1 of 2") {
+				t.Errorf("CM-5: %+v", r)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no CM-5 result in %+v", run)
+	}
 }
 
 func ledgerHasSubject(t *testing.T, e *env, subject, kind string) bool {

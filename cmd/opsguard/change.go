@@ -27,6 +27,7 @@ type changeBackend interface {
 	RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error)
 	ExceptRewrite(ctx context.Context, id, justification string) (change.RepoViolation, error)
 	CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error)
+	RecordUnapproved(ctx context.Context, n change.NewTicket, note string) (change.Ticket, error)
 	TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error)
 	Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error)
 	Ticket(ctx context.Context, id string) (change.Ticket, error)
@@ -447,6 +448,32 @@ func ticketCmd(g *globals) *cobra.Command {
 	f.StringVar(&from, "window-start", "", "planned window start (RFC 3339)")
 	f.StringVar(&to, "window-end", "", "planned window end (RFC 3339)")
 
+	var recordNote string
+	record := &cobra.Command{
+		Use:   "record --title TEXT --note TEXT [...]",
+		Short: "Record a change already carried out without an approval (it shows as a CM-5 violation until excepted)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.act(cmd, func(b backend) error {
+				t, err := b.RecordUnapproved(cmd.Context(), n, recordNote)
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Ticket %s recorded as implemented without an approval.\n", t.ID)
+				})
+			})
+		},
+	}
+	rf := record.Flags()
+	rf.StringVar(&n.Title, "title", "", "what changed")
+	rf.StringVar(&n.Description, "description", "", "the change in detail")
+	rf.StringVar(&n.Category, "category", "", "infrastructure, network or configuration")
+	rf.StringVar(&n.Impact, "impact", "", "what it affected")
+	rf.StringVar(&n.Risk, "risk", "", "low, medium or high")
+	rf.StringVar(&n.Rollback, "rollback", "", "the rollback steps")
+	rf.StringVar(&recordNote, "note", "", "why it was carried out without an approval")
+
 	var note string
 	step := func(action, short string) *cobra.Command {
 		c := &cobra.Command{Use: action + " ID", Short: short, Args: cobra.ExactArgs(1),
@@ -502,7 +529,7 @@ func ticketCmd(g *globals) *cobra.Command {
 				})
 			})
 		}}
-	c.AddCommand(create, list, show,
+	c.AddCommand(create, record, list, show,
 		step("submit", "Submit a draft for approval"),
 		step("approve", "Approve a ticket (an engineering head or security officer who does not own it, through --server)"),
 		step("reject", "Reject a ticket with --note"),
@@ -558,6 +585,10 @@ func (l local) ExceptRewrite(ctx context.Context, id, j string) (change.RepoViol
 
 func (l local) CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error) {
 	return l.a.Tickets.Create(ctx, l.changeActor(), n)
+}
+
+func (l local) RecordUnapproved(ctx context.Context, n change.NewTicket, note string) (change.Ticket, error) {
+	return l.a.Tickets.RecordImplemented(ctx, l.changeActor(), n, note)
 }
 
 func (l local) TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error) {
@@ -658,6 +689,15 @@ func (r *remote) ExceptRewrite(ctx context.Context, id, j string) (change.RepoVi
 func (r *remote) CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error) {
 	var out change.Ticket
 	err := r.call(ctx, "POST", "/api/v1/tickets", n, &out)
+	return out, err
+}
+
+func (r *remote) RecordUnapproved(ctx context.Context, n change.NewTicket, note string) (change.Ticket, error) {
+	var out change.Ticket
+	err := r.call(ctx, "POST", "/api/v1/tickets/unapproved", struct {
+		change.NewTicket
+		Note string `json:"note"`
+	}{n, note}, &out)
 	return out, err
 }
 

@@ -1,6 +1,12 @@
 package web_test
 
 import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +62,84 @@ func TestBrowserRegisterAndApproval(t *testing.T) {
 	}
 	if got := textOf(t, tab, chromedp.ID("history")); !strings.Contains(got, "finding.acceptance_approved") {
 		t.Errorf("history = %q", got)
+	}
+}
+
+// slowReads serves h, reading upload bodies at about 4 MB/s and pausing
+// before answering, so that a browser's upload has a progress to show.
+func slowReads(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			r.Body = &throttled{ReadCloser: r.Body}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type throttled struct {
+	io.ReadCloser
+	done bool
+}
+
+func (t *throttled) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	time.Sleep(time.Duration(n) * time.Second / (4 << 20))
+	if err == io.EOF && !t.done {
+		t.done = true
+		time.Sleep(time.Second) // the import itself, made visible
+	}
+	return n, err
+}
+
+// The import form shows the upload's progress, then the import's summary.
+func TestBrowserUploadProgress(t *testing.T) {
+	e := newSQLiteEnv(t)
+	tab := newBrowser(t)
+	srv := httptest.NewServer(slowReads(e.server.Handler()))
+	t.Cleanup(srv.Close)
+	// A real Trivy report padded with trailing whitespace (valid JSON) to
+	// 12 MB, so that the upload takes a few seconds.
+	data := fixture.Read(t, "vuln/trivy/scheme_2_many_vulns.json")
+	report := filepath.Join(t.TempDir(), "trivy.json")
+	if err := os.WriteFile(report, append(data, bytes.Repeat([]byte(" "), 12<<20)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	browse(t, tab, chromedp.Navigate(srv.URL+"/findings"))
+	submitSignIn(t, tab, "engineer", password, 200)
+	browse(t, tab,
+		chromedp.WaitVisible(chromedp.ID("import")),
+		chromedp.SetUploadFiles(chromedp.CSS("#import input[type=file]"), []string{report}),
+		chromedp.SendKeys(chromedp.CSS("#import input[name=asset]"), "shop"),
+		chromedp.Click(chromedp.CSS("#import button[type=submit]")),
+	)
+	var seen []string
+	partial, uploaded := false, false
+	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		status, err := chromedp.Run(tab, chromedp.Evaluate[string](`(document.getElementById("upload-status")||{}).textContent||""`))
+		if err != nil {
+			continue // the page is being replaced
+		}
+		if status != "" && (len(seen) == 0 || seen[len(seen)-1] != status) {
+			seen = append(seen, status)
+		}
+		if strings.HasPrefix(status, "Uploading: ") && !strings.HasPrefix(status, "Uploading: 100%") {
+			partial = true
+		}
+		if strings.HasPrefix(status, "Uploaded") {
+			uploaded = true
+		}
+		if done, _ := chromedp.Run(tab, chromedp.Evaluate[bool](`!!document.getElementById("imported")`)); done {
+			break
+		}
+	}
+	if !partial || !uploaded {
+		t.Errorf("the progress shown: %q", seen)
+	}
+	t.Logf("progress shown: %q", seen)
+	if got := textOf(t, tab, chromedp.ID("imported")); !strings.Contains(got, "of shop") || !strings.Contains(got, "new") {
+		t.Errorf("import summary = %q", got)
+	}
+	if n, _ := e.app.Vuln.Count(ctx, vuln.Filter{Asset: "shop"}); n == 0 {
+		t.Error("nothing was imported")
 	}
 }

@@ -59,7 +59,7 @@ func (s *Server) uiRoutes() []Route {
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
 	return []Route{
-		{Method: "GET", Pattern: "/static/", Public: true, UI: true, Summary: "Style sheet and images", handle: func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+		{Method: "GET", Pattern: "/static/", Public: true, UI: true, Summary: "Style sheet, images and the upload script", handle: func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 			w.Header().Set("Cache-Control", "public, max-age=3600")
 			files.ServeHTTP(w, r)
 			return nil
@@ -103,7 +103,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p page) 
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)

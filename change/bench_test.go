@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,18 +185,61 @@ func benchGitLog(dir string) error {
 	return nil
 }
 
-// benchHistory builds, in a temporary directory that lives as long as the
-// calling benchmark, a bare repository whose main branch has n
-// first-parent commits, streamed to git fast-import.
+// benchRepos are the benchmark histories, built once per process (the
+// 100000-commit one takes fast-import some 20 seconds) and removed by
+// TestMain.
+var benchRepos struct {
+	sync.Mutex
+	tmp  string
+	dirs map[int]string
+}
+
+// TestMain removes the benchmark histories when every test and benchmark
+// is done with them.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchRepos.tmp != "" {
+		os.RemoveAll(benchRepos.tmp)
+	}
+	os.Exit(code)
+}
+
+// benchHistory returns a bare repository whose main branch has n
+// first-parent commits, building it on first use.
 func benchHistory(b *testing.B, n int) string {
 	b.Helper()
 	needGit(b)
-	dir := filepath.Join(b.TempDir(), "src.git")
+	benchRepos.Lock()
+	defer benchRepos.Unlock()
+	if dir, ok := benchRepos.dirs[n]; ok {
+		return dir
+	}
+	if benchRepos.tmp == "" {
+		tmp, err := os.MkdirTemp("", "opsguard-change-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchRepos.tmp, benchRepos.dirs = tmp, map[int]string{}
+	}
+	dir := filepath.Join(benchRepos.tmp, fmt.Sprintf("src-%d.git", n))
+	start := time.Now()
+	if err := buildHistory(dir, n); err != nil {
+		os.RemoveAll(dir)
+		b.Fatal(err)
+	}
+	b.Logf("built a history of %d commits in %v", n, time.Since(start).Round(time.Millisecond))
+	benchRepos.dirs[n] = dir
+	return dir
+}
+
+// buildHistory creates a bare repository at dir and streams the history
+// of n commits to git fast-import.
+func buildHistory(dir string, n int) error {
 	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
 	init := exec.Command("git", "init", "--quiet", "--bare", "--initial-branch=main", dir)
 	init.Env = env
 	if out, err := init.CombinedOutput(); err != nil {
-		b.Fatalf("git init: %v\n%s", err, out)
+		return fmt.Errorf("git init: %v\n%s", err, out)
 	}
 	cmd := exec.Command("git", "-C", dir, "fast-import", "--quiet", "--done")
 	cmd.Env = env
@@ -203,22 +247,22 @@ func benchHistory(b *testing.B, n int) string {
 	cmd.Stderr = &stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	out, err := cmd.StdoutPipe() // the answers to get-mark
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		b.Fatalf("git fast-import: %v", err)
+		return fmt.Errorf("git fast-import: %w", err)
 	}
 	h := &historyWriter{w: bufio.NewWriterSize(in, 1<<16), r: bufio.NewReader(out), n: n}
 	err = h.write()
 	in.Close()
 	if werr := cmd.Wait(); werr != nil || err != nil {
-		b.Fatalf("git fast-import: %v %v\n%s", err, werr, stderr.String())
+		return fmt.Errorf("git fast-import: %v %v\n%s", err, werr, stderr.String())
 	}
-	return dir
+	return nil
 }
 
 type person struct{ name, email string }

@@ -413,7 +413,7 @@ func TestBadRepositories(t *testing.T) {
 		tests := []struct {
 			repo, want string
 		}{
-			{"gone", "does not appear to be a git repository"},
+			{"gone", "does-not-exist' does not exist"},
 			{"shallow", "shallow clone"},
 			{"nobranch", `branch "release" is not in`},
 		}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -100,10 +99,7 @@ func gitEnv() []string {
 // A branch the repository does not have is an error naming it.
 func (m *Mirror) Fetch(ctx context.Context, url string, branches []string) error {
 	if _, err := os.Stat(filepath.Join(m.Dir, "HEAD")); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(m.Dir, 0o750); err != nil {
-			return fmt.Errorf("mirror: %w", err)
-		}
-		if _, err := m.git(ctx, "init", "--quiet", "--bare"); err != nil {
+		if err := m.clone(ctx, url); err != nil {
 			return err
 		}
 	}
@@ -120,6 +116,30 @@ func (m *Mirror) Fetch(ctx context.Context, url string, branches []string) error
 			}
 		}
 		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	return nil
+}
+
+// clone makes the mirror with git clone, which links the objects of a
+// repository on the same disk instead of copying them through the fetch
+// protocol: the first sync of a long local history is several times
+// faster. A failed clone leaves nothing behind.
+func (m *Mirror) clone(ctx context.Context, url string) error {
+	if err := os.MkdirAll(filepath.Dir(m.Dir), 0o750); err != nil {
+		return fmt.Errorf("mirror: %w", err)
+	}
+	bin := m.Git
+	if bin == "" {
+		bin = "git"
+	}
+	args := []string{"clone", "--quiet", "--bare", "--no-tags", "--", url, m.Dir}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = gitEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(m.Dir)
+		return fmt.Errorf("clone %s: %w", url, &GitError{Args: args, Stderr: stderr.String(), Err: err})
 	}
 	return nil
 }
@@ -292,8 +312,6 @@ func unix(b []byte) (time.Time, error) {
 // Trailer is a "Key: value" line of a message's last paragraph.
 type Trailer struct{ Key, Value string }
 
-var trailerLine = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]*):\s*(.*)$`)
-
 // Trailers returns the trailers of a message: the lines of its last
 // paragraph when every one of them is a trailer (git's own rule, less the
 // continuation lines nobody writes).
@@ -305,11 +323,26 @@ func Trailers(msg string) []Trailer {
 	}
 	var out []Trailer
 	for line := range strings.SplitSeq(msg[i+2:], "\n") {
-		m := trailerLine.FindStringSubmatch(strings.TrimRight(line, " \r"))
-		if m == nil {
+		key, value, ok := strings.Cut(strings.TrimRight(line, " \r"), ":")
+		if !ok || !trailerKey(key) {
 			return nil
 		}
-		out = append(out, Trailer{Key: m[1], Value: strings.TrimSpace(m[2])})
+		out = append(out, Trailer{Key: key, Value: strings.TrimSpace(value)})
 	}
 	return out
+}
+
+// trailerKey reports whether s is a trailer's key: a letter or digit, then
+// letters, digits and dashes.
+func trailerKey(s string) bool {
+	if s == "" || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

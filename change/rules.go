@@ -27,14 +27,22 @@ func Classify(repo Repository, branch string, c Commit) Change {
 	has := func(key string) bool {
 		return slices.ContainsFunc(trailers, func(t Trailer) bool { return strings.EqualFold(t.Key, key) })
 	}
+	merge := len(c.Parents) > 1
 	switch {
-	case len(c.Parents) > 1 && githubMerge.MatchString(ch.Subject):
-		ch.Kind, ch.PR = KindMerge, atoi(githubMerge.FindStringSubmatch(ch.Subject)[1])
-	case len(c.Parents) > 1 && gitlabMerge.MatchString(c.Message):
-		ch.Kind, ch.PR = KindMerge, atoi(gitlabMerge.FindStringSubmatch(c.Message)[1])
-	case len(c.Parents) <= 1 && squashPR.MatchString(ch.Subject):
-		ch.Kind, ch.PR = KindSquash, atoi(squashPR.FindStringSubmatch(ch.Subject)[1])
-	case has("Reviewed-on"):
+	case merge && strings.HasPrefix(ch.Subject, "Merge pull request #"):
+		if m := githubMerge.FindStringSubmatch(ch.Subject); m != nil {
+			ch.Kind, ch.PR = KindMerge, atoi(m[1])
+		}
+	case merge && strings.Contains(c.Message, "See merge request "):
+		if m := gitlabMerge.FindStringSubmatch(c.Message); m != nil {
+			ch.Kind, ch.PR = KindMerge, atoi(m[1])
+		}
+	case !merge && strings.HasSuffix(strings.TrimSpace(ch.Subject), ")") && strings.Contains(ch.Subject, "(#"):
+		if m := squashPR.FindStringSubmatch(ch.Subject); m != nil {
+			ch.Kind, ch.PR = KindSquash, atoi(m[1])
+		}
+	}
+	if ch.Kind == KindDirect && has("Reviewed-on") {
 		ch.Kind = KindGerrit
 	}
 	for _, t := range trailers {
@@ -48,8 +56,11 @@ func Classify(repo Repository, branch string, c Commit) Change {
 			ch.Emergency, ch.EmergencyWhy = true, t.Value
 		}
 	}
-	if m := revertOf.FindStringSubmatch(c.Message); m != nil {
-		ch.Reverts = m[1]
+	// The regexp is costly on every message; most are not reverts.
+	if strings.Contains(c.Message, "This reverts commit ") {
+		if m := revertOf.FindStringSubmatch(c.Message); m != nil {
+			ch.Reverts = m[1]
+		}
 	}
 	return ch
 }

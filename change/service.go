@@ -421,12 +421,18 @@ func (s *Service) syncBranch(ctx context.Context, actor string, r Repository, m 
 		return br, err
 	}
 	slices.Reverse(commits)
+	// Where each commit of this sync sits, oldest first: a revert of an
+	// earlier one is linked without asking git.
+	order := make(map[string]int, len(commits))
+	for i, c := range commits {
+		order[c.SHA] = i
+	}
 	total := prevChanges(prev)
 	for len(commits) > 0 || rewrite != nil {
 		n := min(len(commits), s.opts.BatchSize)
 		batch := commits[:n]
 		commits = commits[n:]
-		changes, err := s.verify(ctx, r, m, branch, batch, prov)
+		changes, err := s.verify(ctx, r, m, branch, batch, prov, order)
 		if err != nil {
 			return br, err
 		}
@@ -461,9 +467,8 @@ func prevChanges(h *Head) int {
 
 // verify classifies a batch of commits (oldest first) and applies the
 // rules, asking the forge about each when there is one.
-func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch string, batch []Commit, prov Provider) ([]Change, error) {
+func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch string, batch []Commit, prov Provider, order map[string]int) ([]Change, error) {
 	out := make([]Change, len(batch))
-	inBatch := make(map[string]bool, len(batch))
 	for i, c := range batch {
 		ch := Classify(r, branch, c)
 		var pr *PullRequest
@@ -475,18 +480,17 @@ func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch st
 			ch.AddPullRequest(r, pr)
 		}
 		found := false
-		if ch.Reverts != "" {
+		if at, ok := order[ch.Reverts]; ok {
+			found = at < order[c.SHA]
+		} else if ch.Reverts != "" {
+			// An abbreviated SHA, or a commit verified by an earlier sync.
 			if full, err := m.Resolve(ctx, ch.Reverts); err == nil {
 				ch.Reverts = full
-				found = inBatch[full]
-				if !found {
-					anc, err := m.IsAncestor(ctx, full, c.SHA)
-					found = err == nil && anc
-				}
+				anc, err := m.IsAncestor(ctx, full, c.SHA)
+				found = err == nil && anc
 			}
 		}
 		Evaluate(r, &ch, pr, s.opts.ReviewDays, found)
-		inBatch[c.SHA] = true
 		out[i] = ch
 	}
 	return out, nil

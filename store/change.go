@@ -181,8 +181,9 @@ func scanChange(sc interface{ Scan(...any) error }) (change.Change, error) {
 // InsertChanges stores changes with multi-row INSERTs that skip commits
 // already on record and return the ids of those stored.
 func (tx *Tx) InsertChanges(ctx context.Context, cs []change.Change) (map[string]bool, error) {
+	// Large statements: SQLite takes 32766 parameters, PostgreSQL 65535.
 	const cols = 32
-	per := max(1, 900/cols)
+	per := 30000 / cols
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
 	stmts := map[int]*sql.Stmt{}
 	defer func() {
@@ -274,7 +275,10 @@ func changeWhere(f change.Filter) (string, []any) {
 		add("c.kind = ?", f.Kind)
 	}
 	if f.SHA != "" {
-		add("c.sha LIKE ?", strings.NewReplacer("%", "", "_", "").Replace(f.SHA)+"%")
+		// A prefix as a range, which the sha index serves on both
+		// engines (LIKE would not on PostgreSQL); "g" follows every hex
+		// digit.
+		add("c.sha >= ? AND c.sha < ?", f.SHA, f.SHA+"g")
 	}
 	if !f.Since.IsZero() {
 		add("c.committed_at >= ?", ts(f.Since))

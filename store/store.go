@@ -78,8 +78,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	// A 64 MiB page cache and memory-mapped reads keep the ledger's hot
 	// pages in memory; without them each insert and scan is a system call.
+	// Temporary data in memory: a multi-row INSERT keeps a statement journal
+	// to undo itself, which otherwise goes to a temporary file page by page.
 	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)"
+		"&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)"
 	// BEGIN IMMEDIATE takes the write lock up front: a deferred transaction
 	// that reads then writes can fail with SQLITE_BUSY that no timeout cures.
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")

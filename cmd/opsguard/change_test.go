@@ -99,7 +99,7 @@ func TestBinaryChangeCommands(t *testing.T) {
 	}
 
 	mustRun(t, env, "", "change", "repo", "add", "gone", filepath.Join(dir, "nowhere"))
-	if r := run(t, env, "", "change", "repo", "sync", "gone"); r.code != 1 || !strings.Contains(r.stderr, "does not appear to be a git repository") {
+	if r := run(t, env, "", "change", "repo", "sync", "gone"); r.code != 1 || !strings.Contains(r.stderr, "nowhere' does not exist") {
 		t.Errorf("sync of a missing repository:\n%s", r)
 	}
 	if r := run(t, env, "", "change", "repo", "sync", "--all"); r.code != 1 || !strings.Contains(r.stderr, "1 of 2 repositories failed") || !strings.Contains(r.stdout, "shop main") {

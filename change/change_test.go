@@ -492,6 +492,14 @@ func TestAddRepositoryValidation(t *testing.T) {
 		if _, err := e.svc.AddRepository(ctx, officer, change.Repository{Name: "a", URL: "/y"}); opsguard.ErrorCode(err) != opsguard.EConflict {
 			t.Errorf("duplicate: %v", err)
 		}
+		// Columns holding the same JSON text each keep their own value.
+		if _, err := e.svc.AddRepository(ctx, officer, change.Repository{Name: "b", URL: "/y", Bots: []string{"ci"}, RequiredChecks: []string{"ci"}, Branches: []string{"ci"}}); err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := e.svc.Repository(ctx, "b")
+		if err != nil || len(b.Bots) != 1 || len(b.RequiredChecks) != 1 || len(b.Branches) != 1 || b.EmergencyTrailer != "Emergency" {
+			t.Errorf("stored repository: %+v %v", b, err)
+		}
 	})
 }
 

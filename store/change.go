@@ -27,7 +27,7 @@ func scanRepo(sc interface{ Scan(...any) error }) (change.Repository, error) {
 	if err != nil {
 		return r, err
 	}
-	if err := unmarshalAll(map[string]any{branches: &r.Branches, bots: &r.Bots, checks: &r.RequiredChecks}); err != nil {
+	if err := unmarshalAll(branches, &r.Branches, bots, &r.Bots, checks, &r.RequiredChecks); err != nil {
 		return r, fmt.Errorf("repository %s: %w", r.Name, err)
 	}
 	if r.CreatedAt, err = parseTS(created); err != nil {
@@ -37,10 +37,11 @@ func scanRepo(sc interface{ Scan(...any) error }) (change.Repository, error) {
 	return r, err
 }
 
-// unmarshalAll decodes JSON columns into their targets.
-func unmarshalAll(cols map[string]any) error {
-	for text, into := range cols {
-		if err := json.Unmarshal([]byte(text), into); err != nil {
+// unmarshalAll decodes JSON columns into their targets: text, target,
+// text, target…
+func unmarshalAll(pairs ...any) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := json.Unmarshal([]byte(pairs[i].(string)), pairs[i+1]); err != nil {
 			return err
 		}
 	}
@@ -156,7 +157,7 @@ func scanChange(sc interface{ Scan(...any) error }) (change.Change, error) {
 	if c.Parents == nil {
 		c.Parents = []string{}
 	}
-	if err := unmarshalAll(map[string]any{approvers: &c.Approvers, checks: &c.Checks, labels: &c.Labels, violations: &c.Violations}); err != nil {
+	if err := unmarshalAll(approvers, &c.Approvers, checks, &c.Checks, labels, &c.Labels, violations, &c.Violations); err != nil {
 		return c, fmt.Errorf("change %s: %w", c.ID, err)
 	}
 	for _, t := range []struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/change"
 )
 
 // The served OpenAPI document must be valid and name exactly the API's
@@ -49,7 +50,21 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.do("POST", "/api/v1/controls/runs", e.tokens[auth.Admin], nil, nil)
-	for _, path := range []string{"/api/v1/me", "/api/v1/users", "/api/v1/tokens", "/api/v1/catalog", "/api/v1/controls",
+	src := newSrcRepo(t)
+	sha := src.commit("Erik <erik@example.com>", "Hotfix\n\nEmergency: outage")
+	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test"}, change.Repository{Name: "app", URL: src.dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.Change.Sync(ctx, "test", "app", nil); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := e.app.Tickets.Create(ctx, change.Actor{Name: "erik", Username: "erik"}, change.NewTicket{Title: "Open port 443", Category: "network"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/repositories", "/api/v1/repositories/app", "/api/v1/changes", "/api/v1/changes/" + sha,
+		"/api/v1/repository-violations", "/api/v1/tickets", "/api/v1/tickets/" + tk.ID,
+		"/api/v1/me", "/api/v1/users", "/api/v1/tokens", "/api/v1/catalog", "/api/v1/controls",
 		"/api/v1/controls/LG-3.ledger-verifies/history", "/api/v1/ledger/checkpoint", "/api/v1/ledger/entries?limit=5",
 		"/api/v1/ledger/entries/1", "/api/v1/ledger/proof/inclusion?seq=1", "/api/v1/ledger/proof/consistency?from=1",
 		"/api/v1/ledger/export", "/api/v1/ledger/entries/99999"} {

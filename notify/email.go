@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 )
@@ -107,7 +108,11 @@ func (e *Email) Send(ctx context.Context, m Message) error {
 
 func (e *Email) send(ctx context.Context, m Message) error {
 	// Compose first: a message that cannot be rendered needs no connection.
-	msg, err := e.compose(m)
+	rcpts, err := e.recipients(m)
+	if err != nil {
+		return err
+	}
+	msg, err := e.compose(m, rcpts)
 	if err != nil {
 		return err
 	}
@@ -133,7 +138,7 @@ func (e *Email) send(ctx context.Context, m Message) error {
 	if err := e.secure(c); err != nil {
 		return err
 	}
-	if err := e.transfer(c, msg); err != nil {
+	if err := e.transfer(c, rcpts, msg); err != nil {
 		return err
 	}
 	return c.Quit()
@@ -173,11 +178,28 @@ func (e *Email) tlsConfig() *tls.Config {
 	return cfg
 }
 
-func (e *Email) transfer(c *smtp.Client, msg []byte) error {
+// recipients are the channel's own addresses and the message's, each
+// once. A message's address that does not parse is a permanent failure: a
+// retry would not fix it.
+func (e *Email) recipients(m Message) ([]*mail.Address, error) {
+	out := slices.Clone(e.to)
+	for _, s := range m.To {
+		a, err := mail.ParseAddress(s)
+		if err != nil {
+			return nil, fmt.Errorf("recipient %q: %w (%w)", s, err, ErrPermanent)
+		}
+		if !slices.ContainsFunc(out, func(b *mail.Address) bool { return strings.EqualFold(a.Address, b.Address) }) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (e *Email) transfer(c *smtp.Client, rcpts []*mail.Address, msg []byte) error {
 	if err := c.Mail(e.from.Address); err != nil {
 		return fmt.Errorf("mail from: %w", err)
 	}
-	for _, to := range e.to {
+	for _, to := range rcpts {
 		if err := c.Rcpt(to.Address); err != nil {
 			return fmt.Errorf("rcpt to %s: %w", to.Address, err)
 		}
@@ -199,13 +221,13 @@ func (e *Email) transfer(c *smtp.Client, msg []byte) error {
 // compose renders m as a MIME message. The body is quoted-printable so any
 // text in the data survives servers without 8BITMIME; the subject is
 // encoded, which also keeps a newline in a summary from injecting headers.
-func (e *Email) compose(m Message) ([]byte, error) {
+func (e *Email) compose(m Message, rcpts []*mail.Address) ([]byte, error) {
 	data, err := json.MarshalIndent(toPayload(m).Data, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode data of message %s: %w", m.ID, err)
 	}
-	to := make([]string, len(e.to))
-	for i, a := range e.to {
+	to := make([]string, len(rcpts))
+	for i, a := range rcpts {
 		to[i] = a.String()
 	}
 	var b bytes.Buffer

@@ -455,3 +455,30 @@ func TestNewEmailValidates(t *testing.T) {
 		})
 	}
 }
+
+// A message's own recipients (an owner's digest) are added to the
+// channel's, each once; one that does not parse is a permanent failure.
+func TestEmailExtraRecipients(t *testing.T) {
+	t.Parallel()
+	s := startSMTP(t, true)
+	m := testMessage()
+	m.To = []string{"Olga Owner <olga@example.com>", "OPS@example.com"}
+	if err := newEmail(t, emailConfig(s)).Send(t.Context(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := s.received()
+	if len(got) != 1 {
+		t.Fatalf("server received %d messages", len(got))
+	}
+	if want := []string{"security@example.com", "ops@example.com", "olga@example.com"}; !slices.Equal(got[0].to, want) {
+		t.Errorf("envelope to = %q, want %q", got[0].to, want)
+	}
+	if to := parse(t, got[0].data).header.Get("To"); !strings.Contains(to, `"Olga Owner" <olga@example.com>`) {
+		t.Errorf("To header = %q", to)
+	}
+	m.To = []string{"not an address"}
+	err := newEmail(t, emailConfig(s)).Send(t.Context(), m)
+	if !errors.Is(err, notify.ErrPermanent) || len(s.received()) != 1 {
+		t.Errorf("a bad recipient: %v, %d messages", err, len(s.received()))
+	}
+}

@@ -28,6 +28,10 @@ type Message struct {
 	Summary string // one human sentence
 	Time    time.Time
 	Data    map[string]any
+	// To adds recipients to the channel's own: the owner of what the
+	// message is about (a digest of one owner's breaches). E-mail sends to
+	// them as well; a webhook passes them on for its receiver to route.
+	To []string
 }
 
 // Channel delivers a message once; retrying is the Dispatcher's job.
@@ -69,6 +73,7 @@ type payload struct {
 	Time    string         `json:"time"`
 	Summary string         `json:"summary"`
 	Data    map[string]any `json:"data"`
+	To      []string       `json:"to,omitempty"`
 }
 
 func toPayload(m Message) payload {
@@ -84,6 +89,7 @@ func toPayload(m Message) payload {
 		Time:    m.Time.UTC().Format(time.RFC3339),
 		Summary: m.Summary,
 		Data:    data,
+		To:      m.To,
 	}
 }
 

@@ -3,16 +3,19 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/app"
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/config"
@@ -270,17 +273,23 @@ func TestTruncatedLedgerFailsLG3(t *testing.T) {
 }
 
 // Escalation sends exactly one notification per breach to a real loopback
-// receiver, a digest per asset, and reminds only after the interval.
+// receiver, a digest per owner, and reminds only after the interval.
 func TestEscalationNotifiesOncePerBreach(t *testing.T) {
 	var mu sync.Mutex
 	kinds := map[string]int{}
+	var digests []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m struct {
-			Kind string `json:"kind"`
+			Kind string         `json:"kind"`
+			Data map[string]any `json:"data"`
+			To   []string       `json:"to"`
 		}
 		json.NewDecoder(r.Body).Decode(&m)
 		mu.Lock()
 		kinds[m.Kind]++
+		if m.Kind == "vuln.breach_digest" {
+			digests = append(digests, fmt.Sprintf("%v %v %v", m.Data["owner"], m.Data["assets"], m.To))
+		}
 		mu.Unlock()
 	}))
 	defer srv.Close()
@@ -299,12 +308,23 @@ func TestEscalationNotifiesOncePerBreach(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	report := `id,title,severity,asset
-PT-1,Weak TLS,critical,shop
-PT-2,Verbose errors,low,shop
-`
-	if _, err := a.Vuln.Import(ctx, "t", vuln.ImportRequest{File: "pt.csv", Data: []byte(report)}); err != nil {
+	for _, report := range []string{"PT-1,Weak TLS,critical,shop\nPT-2,Verbose errors,low,shop\n", "PT-3,Open admin,critical,blog\n", "PT-4,Old TLS,critical,wiki\n"} {
+		if _, err := a.Vuln.Import(ctx, "t", vuln.ImportRequest{File: "pt.csv", Data: []byte("id,title,severity,asset\n" + report)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// shop and blog belong to Olga: one digest for her two assets, sent to
+	// her address too; wiki belongs to nobody.
+	if _, err := a.Auth.CreateUser(ctx, auth.CLI("t"), auth.NewUser{Username: "olga", Email: "olga@example.com", Role: auth.Engineer, Password: "correct horse battery"}); err != nil {
 		t.Fatal(err)
+	}
+	for _, asset := range []string{"shop", "blog"} {
+		if _, err := a.Vuln.SetOwner(ctx, "t", asset, "olga"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Vuln.SetOwner(ctx, "t", "nope", "olga"); opsguard.ErrorCode(err) != opsguard.ENotFound {
+		t.Errorf("owner of an unknown asset: %v", err)
 	}
 	round := func() (vuln.EscalationSummary, map[string]int) {
 		mu.Lock()
@@ -327,20 +347,29 @@ PT-2,Verbose errors,low,shop
 	if s, got := round(); s.Breached != 0 || len(got) != 0 {
 		t.Fatalf("before any breach: %+v %v", s, got)
 	}
-	now = now.AddDate(0, 0, 8) // the critical one (7 days) is late
-	if s, got := round(); s.Escalated != 1 || got["vuln.sla_breached"] != 1 || got["vuln.breach_digest"] != 1 {
+	now = now.AddDate(0, 0, 8) // the critical ones (7 days) are late
+	if s, got := round(); s.Escalated != 3 || got["vuln.sla_breached"] != 3 || got["vuln.breach_digest"] != 2 || s.Digests != 2 || s.Assets != 3 {
 		t.Fatalf("first breach: %+v %v", s, got)
 	}
+	mu.Lock()
+	slices.Sort(digests)
+	if want := []string{" [wiki] []", "olga [blog shop] [olga@example.com]"}; !slices.Equal(digests, want) {
+		t.Errorf("digests = %q, want %q", digests, want)
+	}
+	mu.Unlock()
 	now = now.Add(time.Hour)
-	if s, got := round(); s.Breached != 1 || s.Escalated != 0 || len(got) != 0 {
+	if s, got := round(); s.Breached != 3 || s.Escalated != 0 || len(got) != 0 {
 		t.Fatalf("an hour later: %+v %v", s, got)
 	}
 	now = now.AddDate(0, 0, 7) // the reminder interval has passed
-	if s, got := round(); s.Escalated != 1 || got["vuln.sla_breached"] != 1 {
+	if s, got := round(); s.Escalated != 3 || got["vuln.sla_breached"] != 3 {
 		t.Fatalf("reminder: %+v %v", s, got)
 	}
 	es, _ := a.Entries(ctx, store.EntryFilter{Kind: "finding.escalated"})
-	if len(es) != 2 {
-		t.Errorf("ledgered escalations = %d, want 2", len(es))
+	if len(es) != 6 {
+		t.Errorf("ledgered escalations = %d, want 6", len(es))
+	}
+	if es, _ := a.Entries(ctx, store.EntryFilter{Kind: "asset.owner_set"}); len(es) != 2 {
+		t.Errorf("ledgered owner changes = %d, want 2", len(es))
 	}
 }

@@ -87,8 +87,24 @@ func (a *App) controlChanged(ctx context.Context, r control.Result, previous con
 // notifier adapts the dispatcher to the register's Notifier.
 type notifier struct{ a *App }
 
+// Notify sends the message to the channels of its kind; a message about
+// an owner's assets also goes to the owner's e-mail address, when the
+// owner is a user with one.
 func (n notifier) Notify(ctx context.Context, kind, subject, summary string, data map[string]any) error {
-	return n.a.Notify.Notify(ctx, notify.Message{Kind: kind, Subject: subject, Summary: summary, Time: n.a.Now(), Data: data})
+	m := notify.Message{Kind: kind, Subject: subject, Summary: summary, Time: n.a.Now(), Data: data}
+	if owner, _ := data["owner"].(string); owner != "" {
+		users, err := n.a.Auth.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if u.Username == owner && u.Active() && u.Email != "" {
+				m.To = []string{u.Email}
+				data["owner_email"] = u.Email
+			}
+		}
+	}
+	return n.a.Notify.Notify(ctx, m)
 }
 
 // Escalate runs one round of SLA-breach escalation through the configured

@@ -76,15 +76,18 @@ const (
 	// GrantExceptions is marking a legitimate violation of the change
 	// rules as an exception (the security officer's).
 	GrantExceptions Permission = "changes.except"
+	// ManageAssets is naming the owners of assets, whose digests of SLA
+	// breaches they receive.
+	ManageAssets Permission = "assets.manage"
 	// PostFacts is a host agent sending what it observed.
 	PostFacts Permission = "facts.post"
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos},
-	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions},
-	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges},
-	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets},
+	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets},
+	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets},
+	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets},
 	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ReviewChanges},
 	Auditor:         {Read, OwnTokens, OwnAccount},
 	Agent:           {PostFacts},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -28,16 +29,19 @@ type EscalationTx interface {
 type EscalationSummary struct {
 	Breached  int `json:"breached"`  // open findings past due
 	Escalated int `json:"escalated"` // notified this round (new breaches and reminders)
-	Assets    int `json:"assets"`    // digests sent
+	Assets    int `json:"assets"`    // assets with a breach notified
+	Digests   int `json:"digests"`   // digests sent: one per owner, one for the assets nobody owns
 }
 
 // Escalate notifies each breach once ("vuln.sla_breached"), again after
 // vuln.escalation_reminder_days while it stays open, and sends one digest
-// per asset of the breaches notified ("vuln.breach_digest"). Each
+// per owner of the breaches notified on their assets ("vuln.breach_digest",
+// with the owner in its data; the assets nobody owns share one). Each
 // escalation is ledgered; notifications go out after the record commits.
 func (s *Service) Escalate(ctx context.Context, n Notifier) (EscalationSummary, error) {
 	var sum EscalationSummary
 	var due []Finding
+	var owners map[string]string
 	now := s.now().UTC().Truncate(time.Microsecond)
 	remind := time.Duration(s.cfg.EscalationReminderDays) * 24 * time.Hour
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -47,6 +51,13 @@ func (s *Service) Escalate(ctx context.Context, n Notifier) (EscalationSummary, 
 		}
 		fs, err := etx.BreachedFindings(ctx, now)
 		if err != nil {
+			return err
+		}
+		otx, err := ownerTx(tx)
+		if err != nil {
+			return err
+		}
+		if owners, err = otx.AssetOwners(ctx); err != nil {
 			return err
 		}
 		sum.Breached = len(fs)
@@ -75,27 +86,39 @@ func (s *Service) Escalate(ctx context.Context, n Notifier) (EscalationSummary, 
 	}
 	sum.Escalated = len(due)
 	var errs []error
-	byAsset := map[string][]Finding{}
+	byOwner := map[string][]Finding{}
+	assets := map[string]bool{}
 	for _, f := range due {
-		byAsset[f.Asset] = append(byAsset[f.Asset], f)
+		byOwner[owners[f.Asset]] = append(byOwner[owners[f.Asset]], f)
+		assets[f.Asset] = true
 		late := int(now.Sub(f.DueAt).Hours() / 24)
 		errs = append(errs, n.Notify(ctx, "vuln.sla_breached", "finding/"+f.ID,
 			fmt.Sprintf("%s on %s (%s, %s risk) is %d days past its due date %s", f.VulnID, f.Asset, f.Severity, f.Risk, late, f.DueAt.Format(time.DateOnly)),
-			map[string]any{"finding": f.ID, "asset": f.Asset, "vuln": f.VulnID, "severity": f.Severity, "risk": f.Risk, "due_at": f.DueAt, "days_late": late, "sla": f.RiskNote}))
+			map[string]any{"finding": f.ID, "asset": f.Asset, "owner": owners[f.Asset], "vuln": f.VulnID, "severity": f.Severity, "risk": f.Risk,
+				"due_at": f.DueAt, "days_late": late, "sla": f.RiskNote}))
 	}
-	assets := make([]string, 0, len(byAsset))
-	for a := range byAsset {
-		assets = append(assets, a)
+	names := make([]string, 0, len(byOwner))
+	for o := range byOwner {
+		names = append(names, o)
 	}
-	sort.Strings(assets)
-	for _, a := range assets {
+	sort.Strings(names)
+	for _, owner := range names {
 		var list []map[string]any
-		for _, f := range byAsset[a] {
-			list = append(list, map[string]any{"finding": f.ID, "vuln": f.VulnID, "severity": f.Severity, "due_at": f.DueAt})
+		var on []string
+		for _, f := range byOwner[owner] {
+			list = append(list, map[string]any{"finding": f.ID, "asset": f.Asset, "vuln": f.VulnID, "severity": f.Severity, "due_at": f.DueAt})
+			if !slices.Contains(on, f.Asset) {
+				on = append(on, f.Asset)
+			}
 		}
-		errs = append(errs, n.Notify(ctx, "vuln.breach_digest", "asset/"+a,
-			fmt.Sprintf("%d findings on %s are past their due date", len(list), a), map[string]any{"asset": a, "findings": list}))
+		sort.Strings(on)
+		subject, summary := "owner/"+owner, fmt.Sprintf("%d findings on %s's assets are past their due date", len(list), owner)
+		if owner == "" {
+			subject, summary = "owner/none", fmt.Sprintf("%d findings on assets nobody owns are past their due date", len(list))
+		}
+		errs = append(errs, n.Notify(ctx, "vuln.breach_digest", subject, summary,
+			map[string]any{"owner": owner, "assets": on, "findings": list}))
 	}
-	sum.Assets = len(assets)
+	sum.Assets, sum.Digests = len(assets), len(names)
 	return sum, errors.Join(errs...)
 }

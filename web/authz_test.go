@@ -58,6 +58,8 @@ var allowed = map[string][]auth.Role{
 	"GET /findings/{id}":                                readers,
 	"POST /scans":                                       {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"POST /api/v1/scans":                                {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
+	"GET /api/v1/assets":                                readers,
+	"PUT /api/v1/assets/{name}/owner":                   {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps},
 	"GET /api/v1/findings":                              readers,
 	"GET /api/v1/findings/{id}":                         readers,
 	"POST /users/{username}/role":                       {auth.Admin},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/opsguard/opsguard"
@@ -23,6 +24,8 @@ func (s *Server) vulnRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/scans", Perm: auth.ImportScans, Summary: "Upload a scanner or assessment report (raw body) and get the import summary", handle: s.apiImportScan},
 		{Method: "POST", Pattern: "/api/v1/feeds", Perm: auth.ImportScans, Summary: "Upload a CISA KEV catalog or an EPSS CSV; open findings are reassessed", handle: s.apiImportFeed},
 		{Method: "GET", Pattern: "/api/v1/vex", Perm: auth.Read, Summary: "A VEX document (OpenVEX or CycloneDX) of an asset's findings", handle: s.apiVEX},
+		{Method: "GET", Pattern: "/api/v1/assets", Perm: auth.Read, Summary: "Assets with their owners and open findings", handle: s.apiAssets},
+		{Method: "PUT", Pattern: "/api/v1/assets/{name}/owner", Perm: auth.ManageAssets, Summary: "Name the owner of an asset (a user), who receives the digest of its SLA breaches", handle: s.apiSetOwner},
 		{Method: "GET", Pattern: "/api/v1/findings", Perm: auth.Read, Summary: "The register, soonest due first", handle: s.apiFindings},
 		{Method: "GET", Pattern: "/api/v1/findings/{id}", Perm: auth.Read, Summary: "One finding", handle: s.apiFinding},
 		{Method: "POST", Pattern: "/api/v1/findings/{id}/start", Perm: auth.TriageFindings, Summary: "Mark a finding in progress", handle: s.apiStart},
@@ -418,5 +421,40 @@ func (s *Server) apiVEX(w http.ResponseWriter, r *http.Request, _ auth.Principal
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(doc)
+	return nil
+}
+
+func (s *Server) apiAssets(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	as, err := s.app.Vuln.Assets(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, items(as))
+	return nil
+}
+
+type ownerRequest struct {
+	Owner string `json:"owner"`
+}
+
+func (s *Server) apiSetOwner(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req ownerRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Owner != "" {
+		users, err := s.app.Auth.ListUsers(r.Context())
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(users, func(u auth.User) bool { return u.Username == req.Owner && u.Active() }) {
+			return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("owner %q is not an active user", req.Owner), Details: map[string]any{"field": "owner"}}
+		}
+	}
+	a, err := s.app.Vuln.SetOwner(r.Context(), p.Name(), r.PathValue("name"), req.Owner)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a)
 	return nil
 }

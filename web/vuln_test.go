@@ -139,3 +139,30 @@ func TestAcceptanceApprovalOverTheAPI(t *testing.T) {
 		t.Errorf("finding after approval = %+v", f)
 	}
 }
+
+// An asset's owner is a user; the register lists assets with their owners.
+func TestAssetOwnersOverTheAPI(t *testing.T) {
+	e := newSQLiteEnv(t)
+	if _, err := e.app.Vuln.Import(ctx, "t", vuln.ImportRequest{File: "pt.csv", Data: []byte("id,title,severity,asset\nPT-1,Weak TLS,high,shop\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if resp := e.do("PUT", "/api/v1/assets/shop/owner", e.tokens[auth.EngineeringHead], strings.NewReader(`{"owner":"nobody"}`), nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown owner: %d", resp.StatusCode)
+	}
+	if resp := e.do("PUT", "/api/v1/assets/nope/owner", e.tokens[auth.EngineeringHead], strings.NewReader(`{"owner":"engineer"}`), nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown asset: %d", resp.StatusCode)
+	}
+	if resp := e.do("PUT", "/api/v1/assets/shop/owner", e.tokens[auth.Engineer], strings.NewReader(`{"owner":"engineer"}`), nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("engineer names an owner: %d", resp.StatusCode)
+	}
+	if resp := e.do("PUT", "/api/v1/assets/shop/owner", e.tokens[auth.EngineeringHead], strings.NewReader(`{"owner":"engineer"}`), nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("set owner: %d", resp.StatusCode)
+	}
+	var list struct {
+		Items []vuln.AssetInfo `json:"items"`
+	}
+	jsonBody(t, e.do("GET", "/api/v1/assets", e.tokens[auth.Auditor], nil, nil), &list)
+	if len(list.Items) != 1 || list.Items[0].Owner != "engineer" || list.Items[0].Open != 1 {
+		t.Errorf("assets = %+v", list.Items)
+	}
+}

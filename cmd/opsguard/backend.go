@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/opsguard/opsguard/app"
@@ -44,6 +45,8 @@ type backend interface {
 	Ask(ctx context.Context, kind, id, justification string, until time.Time) (vuln.Request, error)
 	Requests(ctx context.Context, status string) ([]vuln.Request, error)
 	Decide(ctx context.Context, id string, approve bool, note string) (vuln.Request, error)
+	Assets(ctx context.Context) ([]vuln.AssetInfo, error)
+	SetOwner(ctx context.Context, asset, owner string) (vuln.AssetInfo, error)
 	// Verify checks the whole ledger; trusted, when set, is the public key
 	// the caller holds, which the ledger's own must equal.
 	Verify(ctx context.Context, trusted string) (*ledger.Report, error)
@@ -189,6 +192,22 @@ func (l local) Requests(ctx context.Context, status string) ([]vuln.Request, err
 
 func (l local) Decide(ctx context.Context, id string, approve bool, note string) (vuln.Request, error) {
 	return l.a.Vuln.Decide(ctx, l.actor(), id, approve, note)
+}
+
+func (l local) Assets(ctx context.Context) ([]vuln.AssetInfo, error) { return l.a.Vuln.Assets(ctx) }
+
+// SetOwner checks, as the server does, that the owner is an active user.
+func (l local) SetOwner(ctx context.Context, asset, owner string) (vuln.AssetInfo, error) {
+	if owner != "" {
+		users, err := l.a.Auth.ListUsers(ctx)
+		if err != nil {
+			return vuln.AssetInfo{}, err
+		}
+		if !slices.ContainsFunc(users, func(u auth.User) bool { return u.Username == owner && u.Active() }) {
+			return vuln.AssetInfo{}, fmt.Errorf("owner %q is not an active user", owner)
+		}
+	}
+	return l.a.Vuln.SetOwner(ctx, l.p.Name(), asset, owner)
 }
 
 func (l local) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {

@@ -273,6 +273,18 @@ func (r *remote) Decide(ctx context.Context, id string, approve bool, note strin
 	return out, err
 }
 
+func (r *remote) Assets(ctx context.Context) ([]vuln.AssetInfo, error) {
+	var out items[vuln.AssetInfo]
+	err := r.call(ctx, "GET", "/api/v1/assets", nil, &out)
+	return out.Items, err
+}
+
+func (r *remote) SetOwner(ctx context.Context, asset, owner string) (vuln.AssetInfo, error) {
+	var out vuln.AssetInfo
+	err := r.call(ctx, "PUT", "/api/v1/assets/"+url.PathEscape(asset)+"/owner", map[string]string{"owner": owner}, &out)
+	return out, err
+}
+
 // Verify does not take the server's word: it downloads the ledger and
 // checks it here, against the trusted key when one is given.
 func (r *remote) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {

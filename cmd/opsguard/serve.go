@@ -143,7 +143,7 @@ func reopenExpired(ctx context.Context, a *app.App) {
 			}
 			sum, err := a.Escalate(ctx)
 			if sum.Escalated > 0 {
-				a.Logger.Info("escalated SLA breaches", "findings", sum.Escalated, "assets", sum.Assets)
+				a.Logger.Info("escalated SLA breaches", "findings", sum.Escalated, "assets", sum.Assets, "digests", sum.Digests)
 			}
 			return err
 		})

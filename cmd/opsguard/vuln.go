@@ -163,6 +163,41 @@ func vulnCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.AddCommand(imp, list, show)
+	c.AddCommand(&cobra.Command{
+		Use:   "assets",
+		Short: "List the assets with their owners and open findings",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.act(cmd, func(b backend) error {
+				as, err := b.Assets(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if as == nil {
+					as = []vuln.AssetInfo{}
+				}
+				return g.emit(cmd.OutOrStdout(), as, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ASSET\tKIND\tOWNER\tOPEN")
+					for _, a := range as {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.Name, a.Kind, a.Owner, a.Open)
+					}
+				})
+			})
+		},
+	}, &cobra.Command{
+		Use:   "owner ASSET USER",
+		Short: "Name the owner of an asset (\"\" clears it): they receive the digest of its SLA breaches",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.act(cmd, func(b backend) error {
+				a, err := b.SetOwner(cmd.Context(), args[0], args[1])
+				if err != nil {
+					return err
+				}
+				return g.emit(cmd.OutOrStdout(), a, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "%s is owned by %q.\n", a.Name, a.Owner) })
+			})
+		},
+	})
 	c.AddCommand(workflowCmds(g)...)
 	feed := &cobra.Command{Use: "feed", Short: "Threat feeds that raise risk (CISA KEV, EPSS)"}
 	feed.AddCommand(&cobra.Command{
@@ -230,7 +265,7 @@ func vulnCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "%d findings past due; %d escalated now, in %d asset digests.\n", sum.Breached, sum.Escalated, sum.Assets)
+				fmt.Fprintf(tw, "%d findings past due; %d escalated now, on %d assets, in %d owner digests.\n", sum.Breached, sum.Escalated, sum.Assets, sum.Digests)
 			})
 		},
 	})

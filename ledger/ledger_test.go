@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
@@ -207,6 +210,65 @@ func TestEvidenceTampering(t *testing.T) {
 			t.Fatalf("deleted evidence: %+v", rep)
 		}
 	})
+}
+
+// Large evidence is stored compressed; verify checks the hash of the raw
+// bytes it decompresses, so an edit of the stored bytes, of the way they
+// are stored, or a replacement by other valid compressed bytes is found.
+func TestCompressedEvidenceTampering(t *testing.T) {
+	report := []byte(strings.Repeat(`{"VulnerabilityID":"CVE-2024-0001","Severity":"HIGH"},`, 2000))
+	other, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper string
+		args   []any
+	}{
+		{"content edited", "UPDATE evidence_blobs SET content = ?", []any{[]byte("edited report")}},
+		{"other compressed content", "UPDATE evidence_blobs SET content = ?", []any{other.EncodeAll(bytes.ToUpper(report), nil)}},
+		{"encoding edited", "UPDATE evidence_blobs SET encoding = ''", nil},
+		{"unknown encoding", "UPDATE evidence_blobs SET encoding = 'br'", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				l := newLog(t)
+				var ref ledger.Blob
+				err := db.Update(ctx, func(tx *store.Tx) error {
+					var err error
+					if ref, err = l.PutBlob(ctx, tx, "application/json", report); err != nil {
+						return err
+					}
+					_, err = l.Append(ctx, tx, ledger.Event{Actor: "ci", Kind: "scan.imported", Subject: "scan/1", Payload: map[string]any{"evidence": []string{ref.Ref()}}})
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, err := db.Exec(ctx, "UPDATE evidence_blobs SET encoding = encoding WHERE encoding = 'zstd' AND size_bytes = ? AND length(content) < ?",
+					len(report), len(report)/10); err != nil || n != 1 {
+					t.Fatalf("not stored compressed: %d %v", n, err)
+				}
+				db.View(ctx, func(tx *store.Tx) error {
+					if b, err := tx.Blob(ctx, ref.SHA256); err != nil || !bytes.Equal(b.Content, report) {
+						t.Errorf("blob read back: %d bytes, %v", len(b.Content), err)
+					}
+					return nil
+				})
+				if rep := verify(t, db, l); !rep.OK() || rep.Blobs != 1 {
+					t.Fatalf("before tampering: %+v", rep)
+				}
+				if _, err := db.Exec(ctx, tc.tamper, tc.args...); err != nil {
+					t.Fatal(err)
+				}
+				rep := verify(t, db, l)
+				if rep.OK() || rep.FirstBadSeq != 1 || !strings.Contains(strings.Join(rep.Problems, "\n"), "edited") {
+					t.Errorf("tampered: %+v", rep)
+				}
+			})
+		})
+	}
 }
 
 func TestProofsVerifyWithPublicKeyAlone(t *testing.T) {

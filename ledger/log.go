@@ -161,15 +161,31 @@ func (l *Log) sign(rng *compact.Range, at time.Time) (Checkpoint, error) {
 	return Checkpoint{Size: size, Root: root, Note: msg, Frontier: rng.Hashes(), Time: at}, nil
 }
 
+// NewBlob returns content as evidence of the given media type, with its
+// hash.
+func NewBlob(mediaType string, content []byte) Blob {
+	sum := sha256.Sum256(content)
+	return Blob{SHA256: hex.EncodeToString(sum[:]), MediaType: mediaType, Content: content}
+}
+
 // PutBlob stores content as evidence in tx and returns its reference.
 // Storing the same content twice stores it once.
 func (l *Log) PutBlob(ctx context.Context, tx Tx, mediaType string, content []byte) (Blob, error) {
-	sum := sha256.Sum256(content)
-	b := Blob{SHA256: hex.EncodeToString(sum[:]), MediaType: mediaType, Content: content}
-	if err := tx.PutBlob(ctx, b); err != nil {
-		return Blob{}, fmt.Errorf("store evidence: %w", err)
+	b := NewBlob(mediaType, content)
+	if err := l.Put(ctx, tx, b); err != nil {
+		return Blob{}, err
 	}
 	return b, nil
+}
+
+// Put stores a blob made by NewBlob as evidence in tx, for a caller that
+// needs its reference before the transaction (hashing a report of
+// hundreds of megabytes once, not twice).
+func (l *Log) Put(ctx context.Context, tx Tx, b Blob) error {
+	if err := tx.PutBlob(ctx, b); err != nil {
+		return fmt.Errorf("store evidence: %w", err)
+	}
+	return nil
 }
 
 // Publish writes cp to the checkpoint file beside the key when it is newer

@@ -76,6 +76,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	if err := createSQLite(ctx, path); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	// A 64 MiB page cache and memory-mapped reads keep the ledger's hot
 	// pages in memory; without them each insert and scan is a system call.
 	// Temporary data in memory: a multi-row INSERT keeps a statement journal
@@ -101,6 +104,27 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return &DB{dialect: SQLite, write: w, read: r}, nil
+}
+
+// sqlitePageSize is the page size of new databases. Findings rows with
+// their texts are near a kilobyte: 8 KiB pages halve the pages a large
+// import writes, splits and checkpoints. It takes effect only on creation
+// (the journal_mode pragma of the pools writes the first page), so an
+// existing database keeps its size.
+const sqlitePageSize = 8192
+
+// createSQLite gives a database that does not exist yet its page size.
+func createSQLite(ctx context.Context, path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 || err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil // an existing database, or one Open will report on
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL", sqlitePageSize))
+	return err
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
@@ -272,7 +296,12 @@ func (db *DB) bind(q string) string {
 // that text order is time order.
 const TimeFormat = "2006-01-02T15:04:05.000000Z"
 
-func ts(t time.Time) string { return t.UTC().Format(TimeFormat) }
+// ts formats t with the ledger's formatter, which writes TimeFormat ten
+// times as fast as time.Format: an import stores hundreds of thousands.
+func ts(t time.Time) string {
+	var b [len(TimeFormat)]byte
+	return string(ledger.AppendTime(b[:0], t))
+}
 
 func nowUTC() time.Time { return time.Now().UTC() }
 

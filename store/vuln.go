@@ -36,14 +36,65 @@ func (tx *Tx) InsertAsset(ctx context.Context, a vuln.Asset) error {
 
 // InsertScan stores a scan.
 func (tx *Tx) InsertScan(ctx context.Context, s vuln.Scan) error {
-	_, err := tx.exec(ctx, `INSERT INTO scans (id, asset_id, format, tool, tool_version, target, complete, evidence, findings, imported_at, imported_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, s.AssetID, s.Format, s.Tool, s.ToolVersion, s.Target, s.Complete, s.Evidence, s.Findings, ts(s.ImportedAt), s.ImportedBy)
+	_, err := tx.exec(ctx, "INSERT INTO scans ("+scanColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		s.ID, s.AssetID, s.Format, s.Tool, s.ToolVersion, s.Target, s.Complete, s.Evidence, s.Findings, s.Statements, ts(s.ImportedAt), s.ImportedBy)
 	return err
 }
 
+const scanColumns = "id, asset_id, format, tool, tool_version, target, complete, evidence, findings, statements, imported_at, imported_by"
+
+func (tx *Tx) scanWhere(ctx context.Context, what, rest string, args ...any) (vuln.Scan, error) {
+	var s vuln.Scan
+	var at string
+	err := tx.queryRow(ctx, "SELECT "+scanColumns+" FROM scans "+rest, args...).Scan(&s.ID, &s.AssetID, &s.Format, &s.Tool, &s.ToolVersion,
+		&s.Target, &s.Complete, &s.Evidence, &s.Findings, &s.Statements, &at, &s.ImportedBy)
+	if err != nil {
+		return s, notFound(err, what)
+	}
+	s.ImportedAt, err = parseTS(at)
+	return s, err
+}
+
+// ScanByEvidence returns the newest scan of the report with the given
+// evidence reference.
+func (tx *Tx) ScanByEvidence(ctx context.Context, evidence string) (vuln.Scan, error) {
+	return tx.scanWhere(ctx, "scan of "+evidence, "WHERE evidence = ? ORDER BY imported_at DESC, id DESC LIMIT 1", evidence)
+}
+
+// LatestScan returns the newest scan of an asset by a tool.
+func (tx *Tx) LatestScan(ctx context.Context, assetID, tool string) (vuln.Scan, error) {
+	return tx.scanWhere(ctx, "scan of "+assetID+" by "+tool, "WHERE asset_id = ? AND tool = ? ORDER BY imported_at DESC, id DESC LIMIT 1", assetID, tool)
+}
+
+// ClosedFindingsOfScan returns the closed findings whose tool rows point at
+// the scan.
+func (tx *Tx) ClosedFindingsOfScan(ctx context.Context, scanID string) ([]vuln.Finding, error) {
+	return tx.findingsWhere(ctx, "WHERE f.status = 'closed' AND f.id IN (SELECT finding_id FROM finding_tools WHERE scan_id = ?)", scanID)
+}
+
+// MoveScan points the tool rows that point at scan from at scan to instead
+// (its findings are seen again by it) and returns how many there are: one
+// statement, however many findings.
+func (tx *Tx) MoveScan(ctx context.Context, from, to string) (int, error) {
+	res, err := tx.exec(ctx, "UPDATE finding_tools SET scan_id = ? WHERE scan_id = ?", to, from)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// lastSeen is when a finding was last reported: the time of the newest
+// scan its tool rows point at, or the stored last_seen, which keeps the
+// time of the scans whose rows are gone. Re-importing a report so moves
+// its findings' rows, not the findings themselves: a hundred thousand
+// unchanged findings are not rewritten for one timestamp.
+const lastSeen = `COALESCE((SELECT MAX(s.imported_at) FROM finding_tools t JOIN scans s ON s.id = t.scan_id
+	WHERE t.finding_id = f.id AND s.imported_at > f.last_seen), f.last_seen)`
+
 const findingColumns = `f.id, f.asset_id, a.name, f.vuln_id, f.aliases, f.package, f.version, f.fixed_version, f.location, f.target,
 	f.title, f.description, f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
-	f.first_seen, f.last_seen, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until, f.extended_until`
+	f.first_seen, ` + lastSeen + `, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until, f.extended_until`
 
 func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
 	var f vuln.Finding
@@ -118,7 +169,7 @@ func (tx *Tx) AssetFindings(ctx context.Context, assetID string) ([]vuln.Finding
 			rows.Close()
 			return nil, err
 		}
-		f.IDs = map[string]struct{}{}
+		f.IDs = map[string]struct{}{f.VulnID: {}}
 		pos[f.ID] = len(out)
 		out = append(out, f)
 	}
@@ -152,38 +203,58 @@ func (tx *Tx) eachPair(ctx context.Context, q string, fn func(a, b string), args
 	return rows.Err()
 }
 
-// InsertFindings stores new findings with their ids and the tool that saw them.
+// InsertFindings stores new findings with their ids and the tool that saw
+// them. A finding's own vuln_id is not repeated in finding_ids, which holds
+// its other identifiers only.
 func (tx *Tx) InsertFindings(ctx context.Context, fs []vuln.Finding, tool, scanID string) error {
 	const cols = 26
-	var rows, ids, tools [][]any
-	for _, f := range fs {
-		aliases, _ := json.Marshal(nonNil(f.Aliases))
-		rows = append(rows, []any{f.ID, f.AssetID, f.VulnID, string(aliases), f.Package, f.Version, f.FixedVersion, f.Location, f.Target,
-			f.Title, f.Description, string(f.Severity), f.SeverityNote, f.CVSSScore, f.CVSSVector, string(f.Risk), f.RiskNote, string(f.Status), string(f.Resolution),
-			ts(f.FirstSeen), ts(f.LastSeen), f.SLADays, ts(f.DueAt), nullTS(f.ClosedAt), f.FixedByScan, f.Regression})
-		for v := range f.IDs {
-			ids = append(ids, []any{f.ID, v})
-		}
-		tools = append(tools, []any{f.ID, tool, scanID})
-	}
-	if err := tx.insertRows(ctx, `INSERT INTO findings (id, asset_id, vuln_id, aliases, package, version, fixed_version, location, target,
+	err := tx.insertRows(ctx, `INSERT INTO findings (id, asset_id, vuln_id, aliases, package, version, fixed_version, location, target,
 		title, description, severity, severity_note, cvss_score, cvss_vector, risk, risk_note, status, resolution,
-		first_seen, last_seen, sla_days, due_at, closed_at, fixed_by_scan, regression) VALUES `, cols, rows); err != nil {
+		first_seen, last_seen, sla_days, due_at, closed_at, fixed_by_scan, regression) VALUES `, cols, len(fs), func(i int, args []any) []any {
+		f := &fs[i]
+		aliases := "[]"
+		if len(f.Aliases) > 0 {
+			b, _ := json.Marshal(f.Aliases)
+			aliases = string(b)
+		}
+		return append(args, f.ID, f.AssetID, f.VulnID, aliases, f.Package, f.Version, f.FixedVersion, f.Location, f.Target,
+			f.Title, f.Description, string(f.Severity), f.SeverityNote, f.CVSSScore, f.CVSSVector, string(f.Risk), f.RiskNote, string(f.Status), string(f.Resolution),
+			ts(f.FirstSeen), ts(f.LastSeen), f.SLADays, ts(f.DueAt), nullTS(f.ClosedAt), f.FixedByScan, f.Regression)
+	})
+	if err != nil {
 		return fmt.Errorf("insert findings: %w", err)
 	}
-	if err := tx.insertRows(ctx, "INSERT INTO finding_ids (finding_id, vuln_id) VALUES ", 2, ids); err != nil {
+	var ids [][2]string
+	for i := range fs {
+		for v := range fs[i].IDs {
+			if v != fs[i].VulnID {
+				ids = append(ids, [2]string{fs[i].ID, v})
+			}
+		}
+	}
+	if err := tx.insertRows(ctx, "INSERT INTO finding_ids (finding_id, vuln_id) VALUES ", 2, len(ids), func(i int, args []any) []any {
+		return append(args, ids[i][0], ids[i][1])
+	}); err != nil {
 		return fmt.Errorf("insert finding ids: %w", err)
 	}
-	if err := tx.insertRows(ctx, "INSERT INTO finding_tools (finding_id, tool, scan_id) VALUES ", 3, tools); err != nil {
+	if err := tx.insertRows(ctx, "INSERT INTO finding_tools (finding_id, tool, scan_id) VALUES ", 3, len(fs), func(i int, args []any) []any {
+		return append(args, fs[i].ID, tool, scanID)
+	}); err != nil {
 		return fmt.Errorf("insert finding tools: %w", err)
 	}
 	return nil
 }
 
-// insertRows inserts rows of cols values with multi-row INSERTs of up to
-// ~900 parameters each, one prepared statement per chunk size.
-func (tx *Tx) insertRows(ctx context.Context, head string, cols int, rows [][]any) error {
-	per := max(1, 900/cols)
+// maxParams bounds the parameters of one statement. SQLite (as built by
+// modernc.org/sqlite) would take 32766, but statements of 4,000 or 16,000
+// parameters made an import of 100,000 findings slower, not faster.
+const maxParams = 900
+
+// insertRows inserts n rows of cols values, which row appends to args,
+// with multi-row INSERTs of up to maxParams parameters, one prepared
+// statement per chunk size.
+func (tx *Tx) insertRows(ctx context.Context, head string, cols, n int, row func(i int, args []any) []any) error {
+	per := max(1, maxParams/cols)
 	stmts := map[int]*sql.Stmt{}
 	defer func() {
 		for _, s := range stmts {
@@ -191,25 +262,25 @@ func (tx *Tx) insertRows(ctx context.Context, head string, cols int, rows [][]an
 		}
 	}()
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	args := make([]any, 0, per*cols)
-	for len(rows) > 0 {
-		n := min(per, len(rows))
-		stmt, ok := stmts[n]
+	args := make([]any, 0, min(per, n)*cols)
+	for done := 0; done < n; {
+		k := min(per, n-done)
+		stmt, ok := stmts[k]
 		if !ok {
 			var err error
-			if stmt, err = tx.prepare(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", n), ", ")); err != nil {
+			if stmt, err = tx.prepare(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", k), ", ")); err != nil {
 				return err
 			}
-			stmts[n] = stmt
+			stmts[k] = stmt
 		}
 		args = args[:0]
-		for _, r := range rows[:n] {
-			args = append(args, r...)
+		for i := done; i < done+k; i++ {
+			args = row(i, args)
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
 		}
-		rows = rows[n:]
+		done += k
 	}
 	return nil
 }
@@ -231,34 +302,36 @@ func (tx *Tx) AddFindingIDs(ctx context.Context, findingID string, ids []string)
 	return nil
 }
 
-// SeenAgain points the findings' rows for tool at scanID and moves their
-// last_seen. Rows are updated in one statement per chunk and the missing
-// ones inserted, so a re-import of a large report stays a few statements.
-func (tx *Tx) SeenAgain(ctx context.Context, findingIDs []string, tool, scanID string, at time.Time) error {
+// SeenAgain points the rows for tool of the findings had at scanID, which
+// makes the scan's time their last_seen, and gives the findings added a row.
+// Rows are updated in one statement per chunk, so a re-import of a large
+// report stays a few hundred statements.
+func (tx *Tx) SeenAgain(ctx context.Context, had, added []string, tool, scanID string) error {
 	const per = 500
-	for start := 0; start < len(findingIDs); start += per {
-		chunk := findingIDs[start:min(start+per, len(findingIDs))]
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
-		args := []any{scanID, tool}
+	args := make([]any, 0, per+2)
+	for start := 0; start < len(had); start += per {
+		chunk := had[start:min(start+per, len(had))]
+		args = append(args[:0], scanID, tool)
 		for _, id := range chunk {
 			args = append(args, id)
 		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
 		if _, err := tx.exec(ctx, "UPDATE finding_tools SET scan_id = ? WHERE tool = ? AND finding_id IN ("+marks+")", args...); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO finding_tools (finding_id, tool, scan_id)
-			SELECT f.id, ?, ? FROM findings f WHERE f.id IN (`+marks+`)
-			AND NOT EXISTS (SELECT 1 FROM finding_tools t WHERE t.finding_id = f.id AND t.tool = ?)`,
-			append(append([]any{tool, scanID}, args[2:]...), tool)...); err != nil {
-			return err
-		}
 	}
-	_, err := tx.exec(ctx, "UPDATE findings SET last_seen = ? WHERE id IN (SELECT finding_id FROM finding_tools WHERE scan_id = ?)", ts(at), scanID)
-	return err
+	return tx.insertRows(ctx, "INSERT INTO finding_tools (finding_id, tool, scan_id) VALUES ", 3, len(added), func(i int, args []any) []any {
+		return append(args, added[i], tool, scanID)
+	})
 }
 
-// RemoveFindingTool forgets that tool reports a finding.
+// RemoveFindingTool forgets that tool reports a finding, keeping the time
+// its scan last did as the finding's last_seen.
 func (tx *Tx) RemoveFindingTool(ctx context.Context, findingID, tool string) error {
+	if _, err := tx.exec(ctx, `UPDATE findings SET last_seen = COALESCE((SELECT s.imported_at FROM finding_tools t JOIN scans s ON s.id = t.scan_id
+		WHERE t.finding_id = findings.id AND t.tool = ? AND s.imported_at > findings.last_seen), last_seen) WHERE id = ?`, tool, findingID); err != nil {
+		return err
+	}
 	_, err := tx.exec(ctx, "DELETE FROM finding_tools WHERE finding_id = ? AND tool = ?", findingID, tool)
 	return err
 }
@@ -483,7 +556,7 @@ func (tx *Tx) OpenFindingsWithIDs(ctx context.Context) ([]vuln.Finding, error) {
 	}
 	pos := map[string]int{}
 	for i := range out {
-		out[i].IDs = map[string]struct{}{}
+		out[i].IDs = map[string]struct{}{out[i].VulnID: {}}
 		pos[out[i].ID] = i
 	}
 	err = tx.eachPair(ctx, "SELECT i.finding_id, i.vuln_id FROM finding_ids i JOIN findings f ON f.id = i.finding_id WHERE f.status <> 'closed'",

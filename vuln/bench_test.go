@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"testing"
@@ -73,10 +75,12 @@ func BenchmarkImport(b *testing.B) {
 	anyDoc = nil
 
 	var total time.Duration
+	importPeak := 0.0
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		db := storetest.Open(b, filepath.Join(b.TempDir(), "import.db"))
 		f := newBenchFixture(b, db)
+		reset := resetPeakRSS()
 		b.StartTimer()
 		start := time.Now()
 		s, err := f.svc.Import(ctx, "bench", vuln.ImportRequest{File: "big.json", Format: "auto", Data: data})
@@ -84,13 +88,22 @@ func BenchmarkImport(b *testing.B) {
 		if err != nil || s.New != n {
 			b.Fatalf("import: %+v %v", s, err)
 		}
+		if reset {
+			importPeak = max(importPeak, peakRSSMB())
+		}
 	}
 	per := total / time.Duration(b.N)
 	b.ReportMetric(per.Seconds(), "s/import")
 	b.ReportMetric(float64(n)/per.Seconds(), "findings/s")
 	b.ReportMetric(per.Seconds()/decode.Seconds(), "x-decode")
 	b.ReportMetric(float64(len(data))/1e6, "MB-report")
-	b.ReportMetric(peakRSSMB(), "MB-peak-rss")
+	b.ReportMetric(max(peakBeforeReset, peakRSSMB()), "MB-peak-rss")
+	if importPeak > 0 {
+		// The peak of the import alone, the report's bytes included: the
+		// process's peak above is the generation and decoding of the
+		// report by this benchmark.
+		b.ReportMetric(importPeak, "MB-import-peak-rss")
+	}
 }
 
 // BenchmarkReimport measures importing the same large report again: only
@@ -121,6 +134,20 @@ func peakRSSMB() float64 {
 		return 0
 	}
 	return float64(ru.Maxrss) / 1024 // KiB on Linux
+}
+
+// peakBeforeReset is the peak RSS before the last resetPeakRSS, so that the
+// process's peak is still known.
+var peakBeforeReset float64
+
+// resetPeakRSS returns the free heap to the system and resets the peak RSS
+// to the current RSS (Linux 4.0 and later), so that peakRSSMB measures
+// what follows. It reports whether the reset worked.
+func resetPeakRSS() bool {
+	peakBeforeReset = max(peakBeforeReset, peakRSSMB())
+	runtime.GC()
+	debug.FreeOSMemory()
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
 func newBenchFixture(b *testing.B, db *store.DB) *env {

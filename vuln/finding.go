@@ -62,6 +62,7 @@ type Scan struct {
 	Complete    bool      `json:"complete"`
 	Evidence    string    `json:"evidence"` // sha256:… of the raw report
 	Findings    int       `json:"findings"`
+	Statements  int       `json:"statements"` // VEX statements in the report; -1: imported before they were counted
 	ImportedAt  time.Time `json:"imported_at"`
 	ImportedBy  string    `json:"imported_by"`
 }

@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -27,10 +28,20 @@ type Tx interface {
 	AddFindingIDs(ctx context.Context, findingID string, ids []string) error
 	// Intel returns what the threat feeds say of the given CVEs.
 	Intel(ctx context.Context, cves []string) (map[string]importers.Intel, error)
-	// SeenAgain records that scanID (by tool) reports the findings: their
-	// tool rows point at it and their last_seen becomes at.
-	SeenAgain(ctx context.Context, findingIDs []string, tool, scanID string, at time.Time) error
+	// SeenAgain records that scanID (by tool) reports the findings had and
+	// added: the rows for tool of those that had one point at it, those
+	// added get one; so their last_seen is the scan's time.
+	SeenAgain(ctx context.Context, had, added []string, tool, scanID string) error
 	RemoveFindingTool(ctx context.Context, findingID, tool string) error
+	// ScanByEvidence returns the newest scan of the report with the given
+	// evidence reference, LatestScan the newest scan of an asset by a tool.
+	ScanByEvidence(ctx context.Context, evidence string) (Scan, error)
+	LatestScan(ctx context.Context, assetID, tool string) (Scan, error)
+	// ClosedFindingsOfScan returns the closed findings whose tool rows
+	// point at the scan; MoveScan points the tool rows that point at scan
+	// from at scan to instead, and returns how many there are.
+	ClosedFindingsOfScan(ctx context.Context, scanID string) ([]Finding, error)
+	MoveScan(ctx context.Context, from, to string) (int, error)
 	UpdateFindingState(ctx context.Context, f Finding) error
 	ListFindings(ctx context.Context, f Filter) ([]Finding, int, error)
 	CountFindings(ctx context.Context, f Filter) (int, error)
@@ -86,6 +97,12 @@ type Summary struct {
 
 // Import reads a report and records it on its asset in one transaction.
 func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (Summary, error) {
+	// The report is hashed once, before anything else: a report that is
+	// byte for byte the last one of its tool on its asset needs no parsing.
+	blob := ledger.NewBlob("application/octet-stream", req.Data)
+	if sum, ok, err := s.importAgain(ctx, actor, req, blob); ok || err != nil {
+		return sum, err
+	}
 	rep, err := importers.Parse(req.File, req.Format, req.Data)
 	if err != nil {
 		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error()}
@@ -114,12 +131,16 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	}
 	for i := range rep.Findings {
 		rep.Findings[i] = cleanFinding(rep.Findings[i])
+		// The register keeps no references: let them go now, they can be
+		// a third of a large report's memory.
+		rep.Findings[i].References = nil
 	}
 	rep.Tool, rep.ToolVersion, rep.Target = clean(rep.Tool), clean(rep.ToolVersion), clean(rep.Target)
 	incoming := merge(rep.Findings)
+	rep.Findings = nil // merged in place: incoming is the list now
 	sum := Summary{Asset: name, Format: rep.Format, Tool: rep.Tool, Findings: len(incoming), Statements: len(rep.Statements)}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		return s.record(ctx, tx, actor, name, kind, req, rep, incoming, &sum)
+		return s.record(ctx, tx, actor, name, kind, req, blob, rep, incoming, &sum)
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
@@ -127,18 +148,19 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	return sum, nil
 }
 
-func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, req ImportRequest, rep *importers.Report, incoming []importers.Finding, sum *Summary) error {
+func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, req ImportRequest, blob ledger.Blob, rep *importers.Report, incoming []importers.Finding, sum *Summary) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	asset, err := s.asset(ctx, tx, actor, name, kind, now)
 	if err != nil {
 		return err
 	}
-	blob, err := s.log.PutBlob(ctx, tx, "application/octet-stream", req.Data)
-	if err != nil {
+	if err := s.log.Put(ctx, tx, blob); err != nil {
 		return err
 	}
+	// The scan's time is the last_seen of every finding it reports.
 	scan := Scan{ID: id.New("scn"), AssetID: asset.ID, Format: rep.Format, Tool: rep.Tool, ToolVersion: rep.ToolVersion,
-		Target: rep.Target, Complete: rep.Complete, Evidence: blob.Ref(), Findings: len(incoming), ImportedAt: now, ImportedBy: actor}
+		Target: rep.Target, Complete: rep.Complete, Evidence: blob.Ref(), Findings: len(incoming), Statements: len(rep.Statements),
+		ImportedAt: now, ImportedBy: actor}
 	sum.Scan = scan.ID
 	if err := tx.InsertScan(ctx, scan); err != nil {
 		return err
@@ -151,10 +173,10 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 	if err != nil {
 		return err
 	}
-	ix := newIndex(existing)
+	ix := newIndex(existing, len(incoming))
 	var events []ledger.Event
 	fresh := make([]Finding, 0, len(incoming)) // never reallocated: the index points into it
-	var again []string
+	var had, added []string                    // known findings reported, with and without a row for this tool
 	seen := map[string]bool{}
 	for _, in := range incoming {
 		f := ix.match(in)
@@ -176,15 +198,18 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 				return err
 			}
 		}
-		again = append(again, f.ID)
-		if f.Status == Closed && f.Resolution == Fixed {
-			f.Status, f.Resolution, f.ClosedAt, f.FixedByScan, f.Regression = Open, "", nil, "", true
-			if err := tx.UpdateFindingState(ctx, *f); err != nil {
-				return err
-			}
+		if slices.Contains(f.Tools, rep.Tool) {
+			had = append(had, f.ID)
+		} else {
+			added = append(added, f.ID)
+		}
+		ev, err := s.reopen(ctx, tx, actor, f, scan.ID)
+		if err != nil {
+			return err
+		}
+		if ev != nil {
 			sum.Reopened++
-			events = append(events, ledger.Event{Actor: actor, Kind: "finding.reopened", Subject: "finding/" + f.ID,
-				Payload: map[string]any{"scan": scan.ID, "regression": true}})
+			events = append(events, *ev)
 		} else {
 			sum.Unchanged++
 		}
@@ -193,7 +218,7 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 	if err := tx.InsertFindings(ctx, fresh, rep.Tool, scan.ID); err != nil {
 		return err
 	}
-	if err := tx.SeenAgain(ctx, again, rep.Tool, scan.ID, now); err != nil {
+	if err := tx.SeenAgain(ctx, had, added, rep.Tool, scan.ID); err != nil {
 		return err
 	}
 	if rep.Complete {
@@ -204,16 +229,35 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 		sum.Fixed = len(fixed)
 		events = append(events, fixed...)
 	}
-	events = append(events, ledger.Event{Actor: actor, Kind: "scan.imported", Subject: "scan/" + scan.ID,
-		Payload: map[string]any{"asset": name, "asset_id": asset.ID, "file": req.File, "format": rep.Format, "tool": rep.Tool,
-			"tool_version": rep.ToolVersion, "target": rep.Target, "complete": rep.Complete, "evidence": []string{blob.Ref()},
-			"findings": sum.Findings, "new": sum.New, "unchanged": sum.Unchanged, "fixed": sum.Fixed, "reopened": sum.Reopened}})
+	events = append(events, scanImported(actor, name, req.File, scan, *sum))
 	es, err := s.log.Append(ctx, tx, events...)
 	if err != nil {
 		return err
 	}
 	sum.LedgerSeq = es[len(es)-1].Seq
 	return nil
+}
+
+// reopen opens again a finding closed as fixed that scanID reports, and
+// returns the event that records it; nil when the finding was not fixed.
+func (s *Service) reopen(ctx context.Context, tx Tx, actor string, f *Finding, scanID string) (*ledger.Event, error) {
+	if f.Status != Closed || f.Resolution != Fixed {
+		return nil, nil
+	}
+	f.Status, f.Resolution, f.ClosedAt, f.FixedByScan, f.Regression = Open, "", nil, "", true
+	if err := tx.UpdateFindingState(ctx, *f); err != nil {
+		return nil, err
+	}
+	return &ledger.Event{Actor: actor, Kind: "finding.reopened", Subject: "finding/" + f.ID,
+		Payload: map[string]any{"scan": scanID, "regression": true}}, nil
+}
+
+// scanImported is the ledger event of an imported scan.
+func scanImported(actor, asset, file string, scan Scan, sum Summary) ledger.Event {
+	return ledger.Event{Actor: actor, Kind: "scan.imported", Subject: "scan/" + scan.ID,
+		Payload: map[string]any{"asset": asset, "asset_id": scan.AssetID, "file": file, "format": scan.Format, "tool": scan.Tool,
+			"tool_version": scan.ToolVersion, "target": scan.Target, "complete": scan.Complete, "evidence": []string{scan.Evidence},
+			"findings": sum.Findings, "new": sum.New, "unchanged": sum.Unchanged, "fixed": sum.Fixed, "reopened": sum.Reopened}}
 }
 
 // opened is the ledger payload of a new finding: a struct, because an
@@ -346,14 +390,16 @@ func newIDs(f *Finding, in importers.Finding) []string {
 }
 
 // merge folds findings of one report that are the same finding (the same
-// place and overlapping ids), keeping the most severe statement of it.
+// place and overlapping ids), keeping the most severe statement of it. It
+// works in place (each finding is written at or before its own index), so
+// fs is the merged list's storage.
 func merge(fs []importers.Finding) []importers.Finding {
-	out := make([]importers.Finding, 0, len(fs))
-	ix := map[string]int{}
+	out := fs[:0]
+	ix := make(map[key]int, len(fs))
 	for _, f := range fs {
 		pos := -1
-		for _, x := range ids(f) {
-			if i, ok := ix[place(f)+"|"+x]; ok {
+		for x := range eachID(f) {
+			if i, ok := ix[keyOf(f, x)]; ok {
 				pos = i
 				break
 			}
@@ -364,8 +410,8 @@ func merge(fs []importers.Finding) []importers.Finding {
 		} else {
 			out[pos] = fold(out[pos], f)
 		}
-		for _, x := range ids(f) {
-			ix[place(f)+"|"+x] = pos
+		for x := range eachID(f) {
+			ix[keyOf(f, x)] = pos
 		}
 	}
 	return out
@@ -392,14 +438,33 @@ func rank(s importers.Severity) int {
 	return len(importers.Severities)
 }
 
-// place is where a finding is on its asset: its package or code location.
-func place(f importers.Finding) string { return f.Package + "|" + f.Location }
+// key is one identifier of a finding at its place on the asset (its
+// package or code location). A struct, not a joined string: an import of a
+// hundred thousand findings looks up several keys for each.
+type key struct{ pkg, loc, id string }
+
+func keyOf(f importers.Finding, id string) key { return key{f.Package, f.Location, id} }
+
+// eachID yields every identifier of an incoming finding, as ids returns
+// them, without building the list.
+func eachID(in importers.Finding) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if !yield(in.VulnID) {
+			return
+		}
+		for _, a := range in.Aliases {
+			if a != "" && a != in.VulnID && !yield(a) {
+				return
+			}
+		}
+	}
+}
 
 // index finds the known finding an incoming one is, by place and any id.
-type index map[string]*Finding
+type index map[key]*Finding
 
-func newIndex(fs []Finding) index {
-	ix := index{}
+func newIndex(fs []Finding, room int) index {
+	ix := make(index, len(fs)+room)
 	for i := range fs {
 		ix.add(&fs[i])
 	}
@@ -408,13 +473,13 @@ func newIndex(fs []Finding) index {
 
 func (ix index) add(f *Finding) {
 	for x := range f.IDs {
-		ix[f.Package+"|"+f.Location+"|"+x] = f
+		ix[key{f.Package, f.Location, x}] = f
 	}
 }
 
 func (ix index) match(in importers.Finding) *Finding {
-	for _, x := range ids(in) {
-		if f, ok := ix[place(in)+"|"+x]; ok {
+	for x := range eachID(in) {
+		if f, ok := ix[keyOf(in, x)]; ok {
 			return f
 		}
 	}

@@ -3,9 +3,13 @@ package importers
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // trivyImporter reads Trivy's JSON report (SchemaVersion 2) of an image,
@@ -50,7 +54,7 @@ type (
 	trivyResult struct {
 		Target            string
 		Type              string // the ecosystem: debian, npm, jar, …
-		Vulnerabilities   []trivyVuln
+		Vulnerabilities   trivyVulns
 		Misconfigurations []trivyMisconf
 		Secrets           []trivySecret
 	}
@@ -86,9 +90,46 @@ type (
 	}
 )
 
+// trivyVulns is the list of a result's vulnerabilities, which may hold a
+// hundred thousand: decoded element by element into a list that doubles as
+// it grows, where the decoder's generic slices grow by a quarter and so
+// allocate five times the list's size on the way.
+type trivyVulns []trivyVuln
+
+func (vs *trivyVulns) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch k := dec.PeekKind(); k {
+	case 'n':
+		*vs = nil
+		_, err := dec.ReadToken()
+		return err
+	case '[':
+	default:
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+		return &jsonv2.SemanticError{JSONKind: k, GoType: reflect.TypeFor[[]trivyVuln]()}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	list := (*vs)[:0]
+	for dec.PeekKind() != ']' {
+		if len(list) == cap(list) {
+			list = append(make([]trivyVuln, 0, 2*cap(list)+16), list...)
+		}
+		list = list[:len(list)+1]
+		if err := jsonv2.UnmarshalDecode(dec, &list[len(list)-1]); err != nil {
+			return err
+		}
+	}
+	*vs = list
+	_, err := dec.ReadToken()
+	return err
+}
+
 func (trivyImporter) Parse(name string, data []byte) (*Report, error) {
 	var doc trivyReport
-	if err := DecodeJSON(name, data, &doc); err != nil {
+	if err := decodeLargeJSON(name, data, &doc); err != nil {
 		return nil, err
 	}
 	p := trivyParse{file: name, report: &Report{
@@ -96,7 +137,7 @@ func (trivyImporter) Parse(name string, data []byte) (*Report, error) {
 		ToolVersion: doc.Trivy.Version,
 		Target:      cmp.Or(doc.ArtifactName, doc.ClusterName),
 		Complete:    true,
-		Findings:    []Finding{},
+		Findings:    make([]Finding, 0, doc.size()),
 	}}
 	if err := p.results("Results", "", doc.Results); err != nil {
 		return nil, err
@@ -113,6 +154,24 @@ func (trivyImporter) Parse(name string, data []byte) (*Report, error) {
 		}
 	}
 	return p.report, nil
+}
+
+// size is how many findings the report may hold, so that a report of a
+// hundred thousand is not copied over and over as the list grows.
+func (doc *trivyReport) size() int {
+	n := 0
+	count := func(rs []trivyResult) {
+		for _, r := range rs {
+			n += len(r.Vulnerabilities) + len(r.Misconfigurations) + len(r.Secrets)
+		}
+	}
+	count(doc.Results)
+	for _, g := range [][]trivyResource{doc.Resources, doc.Vulnerabilities, doc.Misconfigurations} {
+		for _, res := range g {
+			count(res.Results)
+		}
+	}
+	return n
 }
 
 // label names a Kubernetes resource as Namespace/Kind/Name (cluster-wide
@@ -147,8 +206,8 @@ func (p trivyParse) results(path, resource string, results []trivyResult) error 
 }
 
 func (p trivyParse) result(at, target string, res trivyResult) error {
-	for j, v := range res.Vulnerabilities {
-		if err := p.add(p.vuln(fmt.Sprintf("%s.Vulnerabilities[%d]", at, j), target, res, v)); err != nil {
+	for j := range res.Vulnerabilities {
+		if err := p.add(p.vuln(at, j, target, res, &res.Vulnerabilities[j])); err != nil {
 			return err
 		}
 	}
@@ -176,17 +235,20 @@ func (p trivyParse) add(f Finding, err error) error {
 	return nil
 }
 
-func (p trivyParse) vuln(at, target string, res trivyResult, v trivyVuln) (Finding, error) {
+// vuln reads the j-th vulnerability of the result at path at; the path of
+// the vulnerability is only written out for an error, as a report may hold
+// a hundred thousand.
+func (p trivyParse) vuln(at string, j int, target string, res trivyResult, v *trivyVuln) (Finding, error) {
 	if strings.TrimSpace(v.VulnerabilityID) == "" {
-		return Finding{}, Errorf(p.file, at+".VulnerabilityID", "the vulnerability has no id")
+		return Finding{}, Errorf(p.file, fmt.Sprintf("%s.Vulnerabilities[%d].VulnerabilityID", at, j), "the vulnerability has no id")
 	}
-	score, vector, err := p.cvss(at, v)
+	score, vector, err := p.cvss(at, j, v)
 	if err != nil {
 		return Finding{}, err
 	}
-	sev, source, err := p.severity(at, v.Severity, score)
-	if err != nil {
-		return Finding{}, err
+	sev, source, ok := severityOrFallback(v.Severity, score)
+	if !ok {
+		return Finding{}, p.badSeverity(fmt.Sprintf("%s.Vulnerabilities[%d]", at, j), v.Severity)
 	}
 	return Finding{
 		VulnID:         strings.TrimSpace(v.VulnerabilityID),
@@ -250,29 +312,43 @@ func (p trivyParse) secret(at, target string, res trivyResult, s trivySecret) (F
 func (p trivyParse) severity(at, word string, score float64) (Severity, string, error) {
 	sev, source, ok := severityOrFallback(word, score)
 	if !ok {
-		return "", "", Errorf(p.file, at+".Severity", "unknown severity %s; expected CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN", quoteShort(word))
+		return "", "", p.badSeverity(at, word)
 	}
 	return sev, source, nil
+}
+
+func (p trivyParse) badSeverity(at, word string) error {
+	return Errorf(p.file, at+".Severity", "unknown severity %s; expected CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN", quoteShort(word))
 }
 
 // cvss picks one CVSS v3 score among the vendors': NVD's, else that of the
 // vendor Trivy took the severity from, else the first by vendor name (a
 // JSON object has no order a map keeps).
-func (p trivyParse) cvss(at string, v trivyVuln) (float64, string, error) {
+func (p trivyParse) cvss(at string, j int, v *trivyVuln) (float64, string, error) {
+	pick := func(k string) (float64, string, bool, error) {
+		c, ok := v.CVSS[k]
+		if !ok || c.V3Score == 0 {
+			return 0, "", false, nil
+		}
+		if c.V3Score < 0 || c.V3Score > 10 {
+			return 0, "", false, Errorf(p.file, fmt.Sprintf("%s.Vulnerabilities[%d].CVSS.%s.V3Score", at, j, k), "CVSS score %v is outside 0–10", c.V3Score)
+		}
+		return c.V3Score, c.V3Vector, true, nil
+	}
+	for _, k := range []string{"nvd", v.SeveritySource} {
+		if score, vector, ok, err := pick(k); ok || err != nil {
+			return score, vector, err
+		}
+	}
 	vendors := make([]string, 0, len(v.CVSS))
 	for k := range v.CVSS {
 		vendors = append(vendors, k)
 	}
 	slices.Sort(vendors)
-	for _, k := range append([]string{"nvd", v.SeveritySource}, vendors...) {
-		c, ok := v.CVSS[k]
-		if !ok || c.V3Score == 0 {
-			continue
+	for _, k := range vendors {
+		if score, vector, ok, err := pick(k); ok || err != nil {
+			return score, vector, err
 		}
-		if c.V3Score < 0 || c.V3Score > 10 {
-			return 0, "", Errorf(p.file, at+".CVSS."+k+".V3Score", "CVSS score %v is outside 0–10", c.V3Score)
-		}
-		return c.V3Score, c.V3Vector, nil
 	}
 	return 0, "", nil
 }
@@ -280,7 +356,7 @@ func (p trivyParse) cvss(at string, v trivyVuln) (float64, string, error) {
 // trivyAliases keeps the CVE and GHSA ids among VendorIDs; the others
 // (DSA, DLA, RHSA…) name advisories that fix several vulnerabilities, so
 // merging findings on them would be wrong.
-func trivyAliases(v trivyVuln) []string {
+func trivyAliases(v *trivyVuln) []string {
 	var ids []string
 	for _, id := range v.VendorIDs {
 		if strings.HasPrefix(id, "CVE-") || strings.HasPrefix(id, "GHSA-") {
@@ -324,6 +400,19 @@ func quoteShort(s string) string {
 // nonEmptyUnique returns list without empty strings, duplicates and the
 // excluded ones, in order; nil when nothing is left.
 func nonEmptyUnique(list []string, exclude ...string) []string {
+	if len(list)+len(exclude) <= 32 {
+		// Most lists are short: compare instead of hashing into a map.
+		var out []string
+		for _, s := range list {
+			if s != "" && !slices.Contains(exclude, s) && !slices.Contains(out, s) {
+				if out == nil {
+					out = make([]string, 0, len(list))
+				}
+				out = append(out, s)
+			}
+		}
+		return out
+	}
 	seen := make(map[string]bool, len(list)+len(exclude))
 	for _, s := range exclude {
 		seen[s] = true

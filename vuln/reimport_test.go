@@ -1,0 +1,147 @@
+package vuln_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/store/storetest"
+	"github.com/opsguard/opsguard/vuln"
+	"github.com/opsguard/opsguard/vuln/importers"
+)
+
+// history lists the kinds of a finding's ledger entries, oldest first.
+func history(t *testing.T, db *store.DB, findingID string) string {
+	t.Helper()
+	var kinds []string
+	err := db.View(ctx, func(tx *store.Tx) error {
+		es, err := tx.ListEntries(ctx, store.EntryFilter{Subject: "finding/" + findingID})
+		for i := len(es) - 1; i >= 0; i-- {
+			kinds = append(kinds, es[i].Kind)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(kinds, ",")
+}
+
+// A report imported again byte for byte is not parsed again, and must come
+// to what a full import concludes: the same summary, last_seen moved, a
+// finding fixed by hand reopened, a finding closed otherwise left closed.
+func TestRepeatedReport(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		for _, tc := range []struct {
+			name  string
+			again func([]byte) []byte
+		}{
+			{"byte for byte", func(r []byte) []byte { return r }},
+			{"one byte more (a full import)", func(r []byte) []byte { return append(r, '\n') }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				// Each case on its own asset: both run on one database.
+				asset := "app-" + strings.Fields(tc.name)[0]
+				r := report("Trivy", true, pkg("A", "p", importers.High), pkg("B", "p", importers.High), pkg("C", "p", importers.Low))
+				imp := func(data []byte) vuln.Summary {
+					s, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{File: "r.json", Asset: asset, Data: data})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return s
+				}
+				first := imp(r)
+				byID := map[string]vuln.Finding{}
+				fs, _, err := f.svc.List(ctx, vuln.Filter{Asset: asset})
+				if err != nil || len(fs) != 3 {
+					t.Fatalf("findings %+v %v", fs, err)
+				}
+				for _, x := range fs {
+					byID[x.VulnID] = x
+				}
+				if _, err := f.svc.Resolve(ctx, eng, byID["A"].ID, vuln.Fixed, ""); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.svc.Resolve(ctx, eng, byID["B"].ID, vuln.FalsePositive, valid); err != nil {
+					t.Fatal(err)
+				}
+				f.now = f.now.Add(time.Hour)
+				s := imp(tc.again(r))
+				if s.Scan == first.Scan || s.Findings != 3 || s.New != 0 || s.Unchanged != 2 || s.Reopened != 1 || s.Fixed != 0 ||
+					s.Asset != asset || s.Format != "test" || s.Tool != "Trivy" || s.LedgerSeq == 0 {
+					t.Errorf("summary %+v", s)
+				}
+				for _, x := range fs {
+					y, err := f.svc.Get(ctx, x.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !y.LastSeen.Equal(f.now) || !y.FirstSeen.Equal(x.FirstSeen) || len(y.Tools) != 1 {
+						t.Errorf("%s: %+v", x.VulnID, y)
+					}
+					switch x.VulnID {
+					case "A":
+						if y.Status != vuln.Open || !y.Regression || history(t, db, x.ID) != "finding.opened,finding.resolved,finding.reopened" {
+							t.Errorf("A fixed by hand and reported again: %+v, %s", y, history(t, db, x.ID))
+						}
+					case "B":
+						if y.Status != vuln.Closed || y.Resolution != vuln.FalsePositive {
+							t.Errorf("B, a false positive: %+v", y)
+						}
+					}
+				}
+			})
+		}
+	})
+}
+
+// A report is a repeat only of the newest scan of its tool on its asset:
+// the same bytes after another scan, or on another asset, are imported in
+// full.
+func TestRepeatedReportOnlyOfTheNewestScan(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		a, b := pkg("CVE-1", "a", importers.High), pkg("CVE-2", "b", importers.Medium)
+		r1 := report("Trivy", true, a, b)
+		f.imp(t, r1)
+		f.now = f.now.Add(time.Hour)
+		if s := f.imp(t, report("Trivy", true, a)); s.Fixed != 1 {
+			t.Fatalf("b not fixed: %+v", s)
+		}
+		f.now = f.now.Add(time.Hour)
+		s := f.imp(t, r1) // the first report again, no longer the newest
+		b2 := f.all(t)["CVE-2|b"]
+		if s.Reopened != 1 || s.Unchanged != 1 || b2.Status != vuln.Open || !b2.Regression || !b2.LastSeen.Equal(f.now) {
+			t.Errorf("first report again: %+v, b %+v", s, b2)
+		}
+		other, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{File: "r.json", Asset: "elsewhere", Data: r1})
+		if err != nil || other.New != 2 || other.Asset != "elsewhere" {
+			t.Errorf("same report on another asset: %+v %v", other, err)
+		}
+	})
+}
+
+// last_seen of a finding no longer reported stays the time of the last
+// scan that reported it, repeated or not.
+func TestLastSeenOfAFixedFinding(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		r := report("Trivy", true, pkg("CVE-1", "a", importers.High))
+		f.imp(t, r)
+		f.now = f.now.Add(time.Hour)
+		f.imp(t, r)
+		seen := f.now
+		f.now = f.now.Add(time.Hour)
+		if s := f.imp(t, report("Trivy", true)); s.Fixed != 1 {
+			t.Fatalf("not fixed: %+v", s)
+		}
+		f.now = f.now.Add(time.Hour)
+		f.imp(t, report("Grype", true)) // another tool's scan moves nothing
+		x := f.all(t)["CVE-1|a"]
+		if x.Status != vuln.Closed || !x.LastSeen.Equal(seen) {
+			t.Errorf("last seen %v, want %v: %+v", x.LastSeen, seen, x)
+		}
+	})
+}

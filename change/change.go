@@ -142,6 +142,7 @@ type Change struct {
 	Kind           string      `json:"kind"`
 	PR             int         `json:"pr,omitempty"`
 	PRURL          string      `json:"pr_url,omitempty"`
+	PRAuthor       string      `json:"pr_author,omitempty"` // the request's author on the forge
 	Subject        string      `json:"subject"`
 	Author         string      `json:"author"`
 	AuthorEmail    string      `json:"author_email"`

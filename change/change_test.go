@@ -403,6 +403,8 @@ func TestBadRepositories(t *testing.T) {
 			t.Fatalf("shallow clone: %v %s", err, out)
 		}
 		e.add(t, "gone", filepath.Join(t.TempDir(), "does-not-exist"))
+		pwned := filepath.Join(t.TempDir(), "pwned")
+		e.add(t, "ext", "ext::sh -c touch% "+pwned)
 		e.add(t, "shallow", shallow)
 		if _, err := e.svc.AddRepository(ctx, officer, change.Repository{Name: "nobranch", URL: r.dir, Branches: []string{"release"}}); err != nil {
 			t.Fatal(err)
@@ -416,6 +418,7 @@ func TestBadRepositories(t *testing.T) {
 			{"gone", "does-not-exist' does not exist"},
 			{"shallow", "shallow clone"},
 			{"nobranch", `branch "release" is not in`},
+			{"ext", "transport 'ext' not allowed"},
 		}
 		for _, tc := range tests {
 			_, err := e.svc.Sync(ctx, "test", tc.repo, nil)
@@ -426,6 +429,9 @@ func TestBadRepositories(t *testing.T) {
 			if repo.SyncError == "" || len(heads) != 0 {
 				t.Errorf("%s: error not recorded or a head verified: %+v %+v", tc.repo, repo, heads)
 			}
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Error("an ext:: URL ran a command")
 		}
 		if _, n, _ := e.svc.List(ctx, change.Filter{Repo: "shallow"}); n != 0 {
 			t.Errorf("a shallow clone's commits were recorded as verified: %d", n)

@@ -92,7 +92,10 @@ func (m *Mirror) git(ctx context.Context, args ...string) ([]byte, error) {
 // gitEnv keeps the user's configuration and prompts out of opsguard's git
 // runs: a sync must not hang on a password prompt nor depend on ~/.gitconfig.
 func gitEnv() []string {
-	return append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
+	// GIT_ALLOW_PROTOCOL keeps a repository URL from naming a transport
+	// that runs commands (ext::) or reaches odd places.
+	return append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C",
+		"GIT_ALLOW_PROTOCOL=file:git:http:https:ssh")
 }
 
 // Fetch brings the branches from url into the mirror, creating it first.

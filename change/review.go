@@ -109,7 +109,7 @@ func (s *Service) Review(ctx context.Context, by Actor, ref string, req ReviewRe
 			return err
 		}
 		ref2 = c.ID
-		if by.Is(c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail, c.MergedBy) {
+		if by.Is(c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail, c.PRAuthor, c.MergedBy) {
 			return opsguard.Errorf(opsguard.EForbidden, "%s wrote or merged change %s and may not review it: segregation of duties", by.Username, short(c.SHA))
 		}
 		if c.ReviewedAt != nil {
@@ -161,7 +161,7 @@ func (s *Service) GrantException(ctx context.Context, by Actor, ref, justificati
 			return err
 		}
 		ref2 = c.ID
-		if by.Is(c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail, c.MergedBy) {
+		if by.Is(c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail, c.PRAuthor, c.MergedBy) {
 			return opsguard.Errorf(opsguard.EForbidden, "%s wrote or merged change %s and may not grant it an exception: segregation of duties", by.Username, short(c.SHA))
 		}
 		if c.Verdict != Fail && !c.Overdue(s.now()) {

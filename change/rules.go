@@ -100,7 +100,7 @@ func (ch *Change) AddPullRequest(repo Repository, pr *PullRequest) {
 		// knows the commit came through a request.
 		ch.Kind = KindSquash
 	}
-	ch.PR, ch.PRURL, ch.MergedBy = pr.Number, pr.URL, pr.MergedBy
+	ch.PR, ch.PRURL, ch.PRAuthor, ch.MergedBy = pr.Number, pr.URL, pr.Author, pr.MergedBy
 	ch.Approvers = append(ch.Approvers, pr.Approvals...)
 	ch.Checks = pr.Checks
 	ch.Labels = pr.Labels

@@ -283,7 +283,9 @@ func (s *Service) Sync(ctx context.Context, actor, name string, progress Progres
 	defer mu.Unlock()
 
 	var res SyncResult
+	ran := false
 	run := func(ctx context.Context) error {
+		ran = true
 		var err error
 		res, err = s.sync(ctx, actor, r, progress)
 		return err
@@ -293,6 +295,11 @@ func (s *Service) Sync(ctx context.Context, actor, name string, progress Progres
 		err = s.opts.Lock("change-sync:"+r.ID)(ctx, run)
 	} else {
 		err = run(ctx)
+	}
+	if err == nil && !ran {
+		// Another replica holds the repository's lock and records its own
+		// outcome.
+		return res, opsguard.Errorf(opsguard.EConflict, "repository %s is being synced by another replica", r.Name)
 	}
 	if serr := s.recordSync(ctx, actor, r, res.Shallow, err); serr != nil && err == nil {
 		err = serr

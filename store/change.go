@@ -130,14 +130,14 @@ func (tx *Tx) PutHead(ctx context.Context, h change.Head) error {
 	return err
 }
 
-const changeInsertColumns = `id, repo_id, branch, sha, parents, kind, pr, pr_url, subject, author, author_email, committer, committer_email,
+const changeInsertColumns = `id, repo_id, branch, sha, parents, kind, pr, pr_url, pr_author, subject, author, author_email, committer, committer_email,
 	authored_at, committed_at, merged_by, approvers, checks, labels, emergency, emergency_reason, review_due_at, reverts, reverted_by,
 	violations, verdict, reviewed_by, reviewed_at, exception_by, exception_at, exception_reason, recorded_at`
 
 var changeColumns = "c." + strings.ReplaceAll(changeInsertColumns, ", ", ", c.") + ", r.name"
 
 func changeRow(c change.Change) []any {
-	return []any{c.ID, c.RepoID, c.Branch, c.SHA, strings.Join(c.Parents, " "), c.Kind, c.PR, c.PRURL, c.Subject, c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail,
+	return []any{c.ID, c.RepoID, c.Branch, c.SHA, strings.Join(c.Parents, " "), c.Kind, c.PR, c.PRURL, c.PRAuthor, c.Subject, c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail,
 		ts(c.AuthoredAt), ts(c.CommittedAt), c.MergedBy, mustJSON(nonNil(c.Approvers)), mustJSON(nonNil(c.Checks)), mustJSON(nonNil(c.Labels)),
 		c.Emergency, c.EmergencyWhy, nullTS(c.ReviewDueAt), c.Reverts, c.RevertedBy,
 		mustJSON(nonNil(c.Violations)), c.Verdict, c.ReviewedBy, nullTS(c.ReviewedAt), c.ExceptionBy, nullTS(c.ExceptionAt), c.ExceptionWhy, ts(c.RecordedAt)}
@@ -147,7 +147,7 @@ func scanChange(sc interface{ Scan(...any) error }) (change.Change, error) {
 	var c change.Change
 	var parents, authored, committed, approvers, checks, labels, violations, recorded string
 	var due, reviewed, excepted sql.NullString
-	err := sc.Scan(&c.ID, &c.RepoID, &c.Branch, &c.SHA, &parents, &c.Kind, &c.PR, &c.PRURL, &c.Subject, &c.Author, &c.AuthorEmail, &c.Committer, &c.CommitterEmail,
+	err := sc.Scan(&c.ID, &c.RepoID, &c.Branch, &c.SHA, &parents, &c.Kind, &c.PR, &c.PRURL, &c.PRAuthor, &c.Subject, &c.Author, &c.AuthorEmail, &c.Committer, &c.CommitterEmail,
 		&authored, &committed, &c.MergedBy, &approvers, &checks, &labels, &c.Emergency, &c.EmergencyWhy, &due, &c.Reverts, &c.RevertedBy,
 		&violations, &c.Verdict, &c.ReviewedBy, &reviewed, &c.ExceptionBy, &excepted, &c.ExceptionWhy, &recorded, &c.Repo)
 	if err != nil {
@@ -183,7 +183,7 @@ func scanChange(sc interface{ Scan(...any) error }) (change.Change, error) {
 // already on record and return the ids of those stored.
 func (tx *Tx) InsertChanges(ctx context.Context, cs []change.Change) (map[string]bool, error) {
 	// Large statements: SQLite takes 32766 parameters, PostgreSQL 65535.
-	const cols = 32
+	const cols = 33
 	per := 30000 / cols
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
 	stmts := map[int]*sql.Stmt{}

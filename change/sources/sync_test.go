@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/change/sources"
 	"github.com/opsguard/opsguard/ledger"
@@ -259,8 +260,16 @@ func TestSyncThroughGitHub(t *testing.T) {
 		if m.MergedBy != "carol" || len(m.Checks) != 2 || m.PRURL != "https://github.com/acme/shop/pull/1" {
 			t.Errorf("merge evidence: %+v", m.Change)
 		}
-		if h := get(hotfix4); !h.Emergency || h.ReviewDueAt == nil {
+		if h := get(hotfix4); !h.Emergency || h.ReviewDueAt == nil || h.PRAuthor != "bob" {
 			t.Errorf("emergency: %+v", h.Change)
+		}
+		// The request's author, known by their forge login, may not review
+		// it after the fact; someone else may.
+		if _, err := svc.Review(ctx, change.Actor{Name: "bob", Username: "bob"}, hotfix4, change.ReviewRequest{Comment: "mine"}); opsguard.ErrorCode(err) != opsguard.EForbidden {
+			t.Errorf("the PR's author reviews it: %v", err)
+		}
+		if d, err := svc.Review(ctx, change.Actor{Name: "carol", Username: "carol"}, hotfix4, change.ReviewRequest{Comment: "fine"}); err != nil || d.Verdict != change.Pass {
+			t.Errorf("review by another: %v %+v", err, d.Change)
 		}
 
 		// The forge fails on the next change: nothing after the last good

@@ -42,6 +42,7 @@ CREATE TABLE changes (
     kind             TEXT    NOT NULL, -- merge | squash | gerrit | direct
     pr               INTEGER NOT NULL,
     pr_url           TEXT    NOT NULL,
+    pr_author        TEXT    NOT NULL,
     subject          TEXT    NOT NULL,
     author           TEXT    NOT NULL,
     author_email     TEXT    NOT NULL,

@@ -276,3 +276,46 @@ func ledgerHasSubject(t *testing.T, e *env, subject, kind string) bool {
 	}
 	return len(es) > 0
 }
+
+// A GitLab push hook carries the shared secret as a token: a wrong one is
+// refused, the right one syncs the repository it names.
+func TestGitLabWebhook(t *testing.T) {
+	e := newSQLiteEnv(t)
+	src := newSrcRepo(t)
+	src.commit("Erik <erik@example.com>", "Initial import")
+	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test"}, change.Repository{Name: "app", URL: src.dir, Source: change.SourceGit, Project: "group/app"}); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "hook")
+	os.WriteFile(secret, []byte("gl-token"), 0o600)
+	e.app.Config.Change.WebhookSecretFile = secret
+	body := `{"object_kind":"push","ref":"refs/heads/main","after":"x","project":{"path_with_namespace":"group/app","git_http_url":"https://gitlab.example/group/app.git"}}`
+	hdr := map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "wrong"}
+	if resp := e.do("POST", "/api/v1/webhooks/gitlab", "", jsonReader(body), hdr); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong token: %d", resp.StatusCode)
+	}
+	hdr["X-Gitlab-Token"] = "gl-token"
+	var hook struct {
+		Syncing []string `json:"syncing"`
+	}
+	resp := e.do("POST", "/api/v1/webhooks/gitlab", "", jsonReader(body), hdr)
+	jsonBody(t, resp, &hook)
+	if resp.StatusCode != http.StatusAccepted || len(hook.Syncing) != 1 {
+		t.Fatalf("webhook: %d %+v", resp.StatusCode, hook)
+	}
+	// Another branch of the same project moves nothing protected.
+	other := strings.Replace(body, "refs/heads/main", "refs/heads/feature", 1)
+	resp = e.do("POST", "/api/v1/webhooks/gitlab", "", jsonReader(other), hdr)
+	jsonBody(t, resp, &hook)
+	if resp.StatusCode != http.StatusAccepted || len(hook.Syncing) != 0 {
+		t.Errorf("push to an unprotected branch: %d %+v", resp.StatusCode, hook)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, n, _ := e.app.Change.List(ctx, change.Filter{Repo: "app"}); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the GitLab hook did not sync the repository")
+		}
+	}
+}

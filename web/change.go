@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -236,7 +235,7 @@ func (s *Server) apiWebhook(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if provider != change.SourceGitHub && provider != change.SourceGitLab {
 		return opsguard.Errorf(opsguard.ENotFound, "no webhook for %q: github or gitlab", provider)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhook))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, maxWebhook), r.ContentLength, maxWebhook)
 	if err != nil {
 		return opsguard.Errorf(opsguard.EInvalid, "reading the delivery: %v", err)
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,4 +87,16 @@ func intParam(r *http.Request, name string, def int64) (int64, error) {
 		return 0, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("query parameter %s: want a non-negative integer, got %q", name, s), Details: map[string]any{"field": name}}
 	}
 	return n, nil
+}
+
+// readAll reads up to limit bytes of r into one buffer of the size the
+// sender announced, when it did: io.ReadAll's doubling would hold up to
+// twice a large report in memory while it grows.
+func readAll(r io.Reader, size, limit int64) ([]byte, error) {
+	var b bytes.Buffer
+	if size > 0 && size <= limit {
+		b.Grow(int(size) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }

@@ -105,7 +105,7 @@ func (s *Server) uiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pri
 		return opsguard.Errorf(opsguard.EInvalid, "upload: choose a report file")
 	}
 	defer file.Close()
-	data, err := io.ReadAll(io.LimitReader(file, maxReport))
+	data, err := readAll(io.LimitReader(file, maxReport), hdr.Size, maxReport)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (s *Server) uiDecide(w http.ResponseWriter, r *http.Request, p auth.Princip
 
 func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q := r.URL.Query()
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReport))
+	data, err := readAll(http.MaxBytesReader(w, r.Body, maxReport), r.ContentLength, maxReport)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -394,7 +394,7 @@ func (s *Server) apiDecide(approve bool) Handler {
 }
 
 func (s *Server) apiImportFeed(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReport))
+	data, err := readAll(http.MaxBytesReader(w, r.Body, maxReport), r.ContentLength, maxReport)
 	if err != nil {
 		return opsguard.Errorf(opsguard.EInvalid, "reading the feed: %v", err)
 	}

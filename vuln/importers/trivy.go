@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unique"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -251,10 +252,12 @@ func (p trivyParse) vuln(at string, j int, target string, res trivyResult, v *tr
 		return Finding{}, p.badSeverity(fmt.Sprintf("%s.Vulnerabilities[%d]", at, j), v.Severity)
 	}
 	return Finding{
-		VulnID:         strings.TrimSpace(v.VulnerabilityID),
-		Aliases:        trivyAliases(v),
-		Title:          v.Title,
-		Description:    v.Description,
+		VulnID:  strings.TrimSpace(v.VulnerabilityID),
+		Aliases: trivyAliases(v),
+		// One vulnerability's texts repeat for every package and target
+		// it affects: interned, a large report holds each once.
+		Title:          unique.Make(v.Title).Value(),
+		Description:    unique.Make(v.Description).Value(),
 		Severity:       sev,
 		SeveritySource: source,
 		CVSSScore:      score,

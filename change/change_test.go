@@ -262,6 +262,10 @@ func TestEmergencyChanges(t *testing.T) {
 		if _, err := e.svc.Review(ctx, carolU, reviewed, change.ReviewRequest{Comment: "again"}); opsguard.ErrorCode(err) != opsguard.EConflict {
 			t.Errorf("second review: %v", err)
 		}
+		cm6 := controlByID(t, e.svc, "CM-6.checklist-recorded")
+		if out := eval(t, cm6); out.Status != control.Pass || !strings.Contains(out.Summary, "All 1") {
+			t.Errorf("CM-6 with a checklist: %+v", out)
+		}
 
 		// A week later the others are overdue; one is reviewed late.
 		e.now = start.Add(7 * 24 * time.Hour)
@@ -274,6 +278,9 @@ func TestEmergencyChanges(t *testing.T) {
 		}
 		if d.Verdict != change.Fail || !d.Reviews[0].Late || !d.Breaks("CM-7") {
 			t.Errorf("reviewed late: %+v", d)
+		}
+		if out := eval(t, cm6); out.Status != control.Fail || !strings.Contains(out.Summary, "1 of 2") {
+			t.Errorf("CM-6 with a review without answers: %+v", out)
 		}
 		if out := eval(t, cm7); out.Status != control.Fail || !strings.Contains(out.Summary, "3 of 4") {
 			t.Errorf("CM-7: %+v", out)

@@ -68,6 +68,7 @@ func (s *Service) Controls() []control.Control {
 		rule("CM-2", "no-direct-push", "No change reached a protected branch without a pull request", "was pushed straight to a protected branch"),
 		rule("CM-3", "approved-by-another", "Every change was approved by someone other than its author", "lacks an approval by someone other than its author"),
 		{ID: "CM-4.checks-passed", Requirement: "CM-4", Title: "Automated checks ran and passed on every change, and are recorded", Evaluate: s.checksControl},
+		{ID: "CM-6.checklist-recorded", Requirement: "CM-6", Title: "Post-facto reviews record the reviewer's checklist", Evaluate: s.checklistControl},
 		rule("CM-7", "emergency-reviewed", "Every emergency change was reviewed after the fact within the window", "is an emergency change not reviewed in time"),
 		rule("CM-8", "reverts-linked", "Every revert links to the change it reverts", "is a revert that does not link to what it reverts"),
 	}
@@ -161,4 +162,28 @@ func examples(cs []Change) string {
 		out = append(out, c.Repo+"@"+short(c.SHA))
 	}
 	return strings.Join(out, ", ")
+}
+
+// checklistControl checks that reviews recorded after the fact carry the
+// CM-6 checklist: a review without a single answer is a comment, not the
+// review the policy describes.
+func (s *Service) checklistControl(ctx context.Context) (control.Outcome, error) {
+	var total int
+	var bare []Change
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		total, bare, err = tx.ReviewsWithoutChecklist(ctx)
+		return err
+	})
+	if err != nil {
+		return control.Outcome{}, err
+	}
+	if total == 0 {
+		return control.Outcome{Status: control.NotApplicable, Summary: "No review has been recorded after the fact yet."}, nil
+	}
+	if len(bare) > 0 {
+		return control.Outcome{Status: control.Fail, Refs: changeRefs(bare),
+			Summary: fmt.Sprintf("%d of %d post-facto reviews record no checklist answer: %s.", len(bare), total, examples(bare))}, nil
+	}
+	return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("All %d post-facto reviews record the reviewer's checklist.", total)}, nil
 }

@@ -53,6 +53,9 @@ type Tx interface {
 	// that fail (or are overdue emergency changes), with their ids, commits
 	// and violations.
 	FailingChanges(ctx context.Context, now time.Time) (int, []Change, error)
+	// ReviewsWithoutChecklist returns how many post-facto reviews there are
+	// and the changes of those recorded without any checklist answer.
+	ReviewsWithoutChecklist(ctx context.Context) (int, []Change, error)
 	// ChangeSummaries counts each repository's changes per verdict and its
 	// overdue emergency changes.
 	ChangeSummaries(ctx context.Context, now time.Time) ([]RepoSummary, error)

@@ -481,3 +481,27 @@ func (tx *Tx) ChangeSummaries(ctx context.Context, now time.Time) ([]change.Repo
 	}
 	return out, rows2.Err()
 }
+
+// ReviewsWithoutChecklist counts the post-facto reviews and returns the
+// changes of those without a checklist answer.
+func (tx *Tx) ReviewsWithoutChecklist(ctx context.Context) (int, []change.Change, error) {
+	var total int
+	if err := tx.queryRow(ctx, "SELECT count(*) FROM change_reviews").Scan(&total); err != nil {
+		return 0, nil, err
+	}
+	rows, err := tx.query(ctx, "SELECT "+changeColumns+` FROM changes c JOIN repositories r ON r.id = c.repo_id
+		WHERE c.id IN (SELECT change_id FROM change_reviews WHERE checklist = '{}') ORDER BY c.id`)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	var out []change.Change
+	for rows.Next() {
+		c, err := scanChange(rows)
+		if err != nil {
+			return 0, nil, err
+		}
+		out = append(out, c)
+	}
+	return total, out, rows.Err()
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -317,5 +318,58 @@ func TestGitLabWebhook(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the GitLab hook did not sync the repository")
 		}
+	}
+}
+
+// The change pages' forms: watch and sync a repository, review an
+// emergency change with the checklist, grant an exception; the control's
+// page then links to the changes it names.
+func TestChangePageForms(t *testing.T) {
+	e := newSQLiteEnv(t)
+	src := newSrcRepo(t)
+	direct := src.commit("Erik <erik@example.com>", "Straight to main")
+	hotfix := src.commit("Erik <erik@example.com>", "Hotfix\n\nEmergency: outage INC-1")
+	iso, isoCSRF := e.signIn("security-officer")
+	eng, engCSRF := e.signIn("engineer")
+
+	if st, body := e.form(eng, "/repositories", url.Values{"csrf_token": {engCSRF}, "name": {"app"}, "url": {src.dir}}); st != http.StatusForbidden {
+		t.Errorf("engineer adds a repository: %d\n%s", st, body)
+	}
+	st, body := e.form(iso, "/repositories", url.Values{"csrf_token": {isoCSRF}, "name": {"app"}, "url": {src.dir}, "branches": {"main"}, "bots": {"dependabot[bot], renovate[bot]"}})
+	if st != http.StatusCreated || !strings.Contains(body, "Watching app") {
+		t.Fatalf("add: %d\n%s", st, body)
+	}
+	st, body = e.form(iso, "/repositories/app/sync", url.Values{"csrf_token": {isoCSRF}})
+	if st != http.StatusOK || !strings.Contains(body, "Synced app (main: 2 new, 2 failing)") {
+		t.Fatalf("sync: %d\n%s", st, body)
+	}
+	h, err := e.app.Change.Get(ctx, hotfix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, body = e.form(eng, "/changes/"+h.ID+"/review", url.Values{"csrf_token": {engCSRF}, "comment": {"right fix"}, "solves_problem": {"yes"}, "performance": {"n/a"}})
+	if st != http.StatusOK || !strings.Contains(body, "Review recorded: the change now passes") {
+		t.Errorf("review: %d\n%s", st, body)
+	}
+	d, _ := e.app.Change.Get(ctx, direct)
+	if st, _ := e.form(eng, "/changes/"+d.ID+"/exception", url.Values{"csrf_token": {engCSRF}, "justification": {"initial import of the repo"}}); st != http.StatusForbidden {
+		t.Errorf("engineer grants an exception: %d", st)
+	}
+	st, body = e.form(iso, "/changes/"+d.ID+"/exception", url.Values{"csrf_token": {isoCSRF}, "justification": {"x"}})
+	if st != http.StatusBadRequest || !strings.Contains(body, "justification of at least 15") {
+		t.Errorf("short justification: %d", st)
+	}
+	e.form(iso, "/controls/run", url.Values{"csrf_token": {isoCSRF}})
+	st, body = e.page(iso, "/controls/CM-2.no-direct-push")
+	if st != 200 || !strings.Contains(body, `href="/changes/`+d.ID+`"`) {
+		t.Errorf("the CM-2 page does not link the change: %d", st)
+	}
+	st, body = e.form(iso, "/changes/"+d.ID+"/exception", url.Values{"csrf_token": {isoCSRF}, "justification": {"initial import of the repository"}})
+	if st != http.StatusOK || !strings.Contains(body, "Exception granted") {
+		t.Errorf("exception: %d\n%s", st, body)
+	}
+	st, body = e.page(eng, "/changes?verdict=exception")
+	if st != 200 || !strings.Contains(body, "Straight to main") || strings.Contains(body, "Hotfix") {
+		t.Errorf("filtered list: %d", st)
 	}
 }

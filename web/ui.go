@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ func parsePages() *template.Template {
 		"list":        func(xs ...string) []string { return xs },
 		"breached":    func(f vuln.Finding, now time.Time) bool { return f.Breached(now) },
 		"overdue":     func(c change.Change, now time.Time) bool { return c.Overdue(now) },
+		"refLink":     refLink,
 		"sum": func(m map[string]int) int {
 			n := 0
 			for _, v := range m {
@@ -417,4 +419,22 @@ func (s *Server) uiSetPassword(w http.ResponseWriter, r *http.Request, p auth.Pr
 	s.clearSession(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
+}
+
+// refLink is the page of what a control's result points at, or "" when
+// it has none.
+func refLink(r control.Ref) string {
+	switch r.Kind {
+	case "finding":
+		return "/findings/" + url.PathEscape(r.ID)
+	case "change":
+		return "/changes/" + url.PathEscape(r.ID)
+	case "ticket":
+		return "/tickets/" + url.PathEscape(r.ID)
+	case "repository":
+		return "/changes?" + url.Values{"repo": {r.ID}}.Encode()
+	case "asset":
+		return "/findings?" + url.Values{"asset": {r.ID}}.Encode()
+	}
+	return ""
 }

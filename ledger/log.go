@@ -91,6 +91,36 @@ func (l *Log) Append(ctx context.Context, tx Tx, events ...Event) ([]Entry, erro
 	if len(events) == 0 {
 		return nil, nil
 	}
+	a, err := l.Begin(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := a.Add(events...)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Close(); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// Appender records events in one transaction in several parts, for a
+// caller with too many to hold at once, and signs one checkpoint covering
+// them all when closed: the entries are those one Append of every event
+// would write.
+type Appender struct {
+	l   *Log
+	ctx context.Context
+	tx  Tx
+	rng *compact.Range
+	at  time.Time
+	n   int
+}
+
+// Begin locks the ledger in tx and returns an Appender of entries after
+// its newest checkpoint. Nothing is signed unless Close is called.
+func (l *Log) Begin(ctx context.Context, tx Tx) (*Appender, error) {
 	if err := tx.LockLedger(ctx); err != nil {
 		return nil, fmt.Errorf("ledger lock: %w", err)
 	}
@@ -98,30 +128,57 @@ func (l *Log) Append(ctx context.Context, tx Tx, events ...Event) ([]Entry, erro
 	if err != nil {
 		return nil, err
 	}
-	at := l.now().UTC().Truncate(time.Microsecond)
+	return &Appender{l: l, ctx: ctx, tx: tx, rng: rng, at: l.now().UTC().Truncate(time.Microsecond)}, nil
+}
+
+// Add records events as the next consecutive entries and returns them.
+func (a *Appender) Add(events ...Event) ([]Entry, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
 	entries := make([]Entry, len(events))
 	for i, ev := range events {
-		e, err := newEntry(int64(rng.End())+1, at, ev)
+		e, err := newEntry(int64(a.rng.End())+1, a.at, ev)
 		if err != nil {
 			return nil, err
 		}
-		if err := rng.Append(e.LeafHash, nil); err != nil {
+		if err := a.rng.Append(e.LeafHash, nil); err != nil {
 			return nil, fmt.Errorf("ledger tree: %w", err)
 		}
 		entries[i] = e
 	}
-	if err := tx.InsertLedgerEntries(ctx, entries); err != nil {
+	if err := a.tx.InsertLedgerEntries(a.ctx, entries); err != nil {
 		return nil, fmt.Errorf("ledger append: %w", err)
 	}
-	cp, err := l.sign(rng, at)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.InsertCheckpoint(ctx, cp); err != nil {
-		return nil, fmt.Errorf("ledger checkpoint: %w", err)
-	}
-	tx.AfterCommit(func() { l.Publish(context.WithoutCancel(ctx), cp) })
+	a.n += len(events)
 	return entries, nil
+}
+
+// Seq is the sequence number of the last entry added, 0 when none was.
+func (a *Appender) Seq() int64 {
+	if a.n == 0 {
+		return 0
+	}
+	return int64(a.rng.End())
+}
+
+// Close signs and stores a checkpoint covering the entries added, to be
+// published once the transaction commits; with none added it does nothing.
+// It is called once, after the last Add.
+func (a *Appender) Close() error {
+	if a.n == 0 {
+		return nil
+	}
+	cp, err := a.l.sign(a.rng, a.at)
+	if err != nil {
+		return err
+	}
+	if err := a.tx.InsertCheckpoint(a.ctx, cp); err != nil {
+		return fmt.Errorf("ledger checkpoint: %w", err)
+	}
+	ctx, l := a.ctx, a.l
+	a.tx.AfterCommit(func() { l.Publish(context.WithoutCancel(ctx), cp) })
+	return nil
 }
 
 // head rebuilds the compact range of the newest checkpoint and checks it

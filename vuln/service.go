@@ -174,49 +174,78 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 		return err
 	}
 	ix := newIndex(existing, len(incoming))
-	var events []ledger.Event
-	fresh := make([]Finding, 0, len(incoming)) // never reallocated: the index points into it
-	var had, added []string                    // known findings reported, with and without a row for this tool
+	// The findings are recorded a part at a time, each part's new findings
+	// stored and its events appended before the next, so that neither the
+	// parsed findings nor the new ones are all held at once: the index keeps
+	// of a stored finding only its id and identifiers.
+	app, err := s.log.Begin(ctx, tx)
+	if err != nil {
+		return err
+	}
+	fresh := make([]Finding, 0, min(importPart, len(incoming))) // never reallocated: the index points into it
+	events := make([]ledger.Event, 0, min(importPart, len(incoming)))
+	var had, added []string // known findings reported, with and without a row for this tool
 	seen := map[string]bool{}
-	for _, in := range incoming {
-		f := ix.match(in)
-		if f == nil {
-			nf := s.newFinding(asset, in, intelOf(ids(in), intel), now)
-			fresh = append(fresh, nf)
-			ix.add(&fresh[len(fresh)-1])
-			events = append(events, ledger.Event{Actor: actor, Kind: "finding.opened", Subject: "finding/" + nf.ID,
-				Payload: opened{Scan: scan.ID, Asset: name, Vuln: nf.VulnID, Package: nf.Package, Location: nf.Location,
-					Severity: nf.Severity, Risk: nf.Risk, DueAt: nf.DueAt, SLA: nf.RiskNote}})
-			continue
-		}
-		if seen[f.ID] {
-			continue
-		}
-		seen[f.ID] = true
-		if ids := newIDs(f, in); len(ids) > 0 {
-			if err := tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
+	for start := 0; start < len(incoming); start += importPart {
+		part := incoming[start:min(start+importPart, len(incoming))]
+		for _, in := range part {
+			r := ix.match(in)
+			if r.f == nil && r.n == nil {
+				nf := s.newFinding(asset, in, intelOf(ids(in), intel), now)
+				fresh = append(fresh, nf)
+				ix.add(&fresh[len(fresh)-1])
+				events = append(events, ledger.Event{Actor: actor, Kind: "finding.opened", Subject: "finding/" + nf.ID,
+					Payload: opened{Scan: scan.ID, Asset: name, Vuln: nf.VulnID, Package: nf.Package, Location: nf.Location,
+						Severity: nf.Severity, Risk: nf.Risk, DueAt: nf.DueAt, SLA: nf.RiskNote}})
+				continue
+			}
+			f := r.f
+			if f == nil {
+				f = r.n.finding()
+			}
+			if seen[f.ID] {
+				continue
+			}
+			seen[f.ID] = true
+			if ids := newIDs(f, in); len(ids) > 0 {
+				if r.n != nil {
+					r.n.ids = append(r.n.ids, ids...)
+				}
+				if err := tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
+					return err
+				}
+			}
+			if slices.Contains(f.Tools, rep.Tool) {
+				had = append(had, f.ID)
+			} else {
+				added = append(added, f.ID)
+			}
+			ev, err := s.reopen(ctx, tx, actor, f, scan.ID)
+			if err != nil {
 				return err
 			}
+			if ev != nil {
+				sum.Reopened++
+				events = append(events, *ev)
+			} else {
+				sum.Unchanged++
+			}
 		}
-		if slices.Contains(f.Tools, rep.Tool) {
-			had = append(had, f.ID)
-		} else {
-			added = append(added, f.ID)
-		}
-		ev, err := s.reopen(ctx, tx, actor, f, scan.ID)
-		if err != nil {
+		if err := tx.InsertFindings(ctx, fresh, rep.Tool, scan.ID); err != nil {
 			return err
 		}
-		if ev != nil {
-			sum.Reopened++
-			events = append(events, *ev)
-		} else {
-			sum.Unchanged++
+		if _, err := app.Add(events...); err != nil {
+			return err
 		}
-	}
-	sum.New = len(fresh)
-	if err := tx.InsertFindings(ctx, fresh, rep.Tool, scan.ID); err != nil {
-		return err
+		sum.New += len(fresh)
+		for i := range fresh {
+			ix.stored(&fresh[i])
+		}
+		// Let this part go: its parsed findings, new findings and events.
+		clear(part)
+		clear(fresh)
+		clear(events)
+		fresh, events = fresh[:0], events[:0]
 	}
 	if err := tx.SeenAgain(ctx, had, added, rep.Tool, scan.ID); err != nil {
 		return err
@@ -230,13 +259,19 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 		events = append(events, fixed...)
 	}
 	events = append(events, scanImported(actor, name, req.File, scan, *sum))
-	es, err := s.log.Append(ctx, tx, events...)
-	if err != nil {
+	if _, err := app.Add(events...); err != nil {
 		return err
 	}
-	sum.LedgerSeq = es[len(es)-1].Seq
+	if err := app.Close(); err != nil {
+		return err
+	}
+	sum.LedgerSeq = app.Seq()
 	return nil
 }
+
+// importPart is how many of a report's findings an import records at a
+// time.
+const importPart = 5000
 
 // reopen opens again a finding closed as fixed that scanID reports, and
 // returns the event that records it; nil when the finding was not fixed.
@@ -461,7 +496,31 @@ func eachID(in importers.Finding) iter.Seq[string] {
 }
 
 // index finds the known finding an incoming one is, by place and any id.
-type index map[key]*Finding
+type index map[key]ref
+
+// ref is a finding of the index: f, one the asset had or one the import
+// opened and has not stored yet, or else n, one the import stored.
+type ref struct {
+	f *Finding
+	n *storedFinding
+}
+
+// storedFinding is what the index keeps of a finding the import opened
+// once it is stored: enough to match it again.
+type storedFinding struct {
+	id  string
+	ids []string
+}
+
+// finding returns the stored finding as the import saw it when it opened
+// it: open, reported by no other tool.
+func (n *storedFinding) finding() *Finding {
+	f := &Finding{ID: n.id, Status: Open, IDs: make(map[string]struct{}, len(n.ids))}
+	for _, x := range n.ids {
+		f.IDs[x] = struct{}{}
+	}
+	return f
+}
 
 func newIndex(fs []Finding, room int) index {
 	ix := make(index, len(fs)+room)
@@ -473,17 +532,30 @@ func newIndex(fs []Finding, room int) index {
 
 func (ix index) add(f *Finding) {
 	for x := range f.IDs {
-		ix[key{f.Package, f.Location, x}] = f
+		ix[key{f.Package, f.Location, x}] = ref{f: f}
 	}
 }
 
-func (ix index) match(in importers.Finding) *Finding {
-	for x := range eachID(in) {
-		if f, ok := ix[keyOf(in, x)]; ok {
-			return f
+// stored replaces f, which the import opened and has now stored, by what
+// the index keeps of it.
+func (ix index) stored(f *Finding) {
+	n := &storedFinding{id: f.ID, ids: make([]string, 0, len(f.IDs))}
+	for x := range f.IDs {
+		n.ids = append(n.ids, x)
+		k := key{f.Package, f.Location, x}
+		if r, ok := ix[k]; ok && r.f == f {
+			ix[k] = ref{n: n}
 		}
 	}
-	return nil
+}
+
+func (ix index) match(in importers.Finding) ref {
+	for x := range eachID(in) {
+		if r, ok := ix[keyOf(in, x)]; ok {
+			return r
+		}
+	}
+	return ref{}
 }
 
 // Filter selects findings for the register.

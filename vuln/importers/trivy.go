@@ -119,8 +119,16 @@ func (vs *trivyVulns) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			list = append(make([]trivyVuln, 0, 2*cap(list)+16), list...)
 		}
 		list = list[:len(list)+1]
-		if err := jsonv2.UnmarshalDecode(dec, &list[len(list)-1]); err != nil {
+		v := &list[len(list)-1]
+		if err := jsonv2.UnmarshalDecode(dec, v); err != nil {
 			return err
+		}
+		// One vulnerability's texts repeat for every package and target
+		// it affects: interned as soon as read, a large report holds each
+		// once, and its decoded copies are garbage at once.
+		v.Title, v.Description = unique.Make(v.Title).Value(), unique.Make(v.Description).Value()
+		for i, r := range v.References {
+			v.References[i] = unique.Make(r).Value()
 		}
 	}
 	*vs = list
@@ -252,12 +260,10 @@ func (p trivyParse) vuln(at string, j int, target string, res trivyResult, v *tr
 		return Finding{}, p.badSeverity(fmt.Sprintf("%s.Vulnerabilities[%d]", at, j), v.Severity)
 	}
 	return Finding{
-		VulnID:  strings.TrimSpace(v.VulnerabilityID),
-		Aliases: trivyAliases(v),
-		// One vulnerability's texts repeat for every package and target
-		// it affects: interned, a large report holds each once.
-		Title:          unique.Make(v.Title).Value(),
-		Description:    unique.Make(v.Description).Value(),
+		VulnID:         strings.TrimSpace(v.VulnerabilityID),
+		Aliases:        trivyAliases(v),
+		Title:          v.Title, // interned as decoded
+		Description:    v.Description,
 		Severity:       sev,
 		SeveritySource: source,
 		CVSSScore:      score,

@@ -102,18 +102,9 @@ func (s *Service) Review(ctx context.Context, by Actor, ref string, req ReviewRe
 	if req.Comment == "" && len(req.Checklist) == 0 {
 		return Detail{}, invalid("comment", "a review needs a comment or the checklist's answers")
 	}
-	var ref2 string
-	err := s.store.Update(ctx, func(tx Tx) error {
-		c, err := s.find(ctx, tx, ref)
-		if err != nil {
-			return err
-		}
-		ref2 = c.ID
-		if by.Is(c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail, c.PRAuthor, c.MergedBy) {
-			return opsguard.Errorf(opsguard.EForbidden, "%s wrote or merged change %s and may not review it: segregation of duties", by.Username, short(c.SHA))
-		}
+	return s.alter(ctx, by, ref, "review", func(tx Tx, c *Change) (ledger.Event, error) {
 		if c.ReviewedAt != nil {
-			return opsguard.Errorf(opsguard.EConflict, "change %s was already reviewed by %s", short(c.SHA), c.ReviewedBy)
+			return ledger.Event{}, opsguard.Errorf(opsguard.EConflict, "change %s was already reviewed by %s", short(c.SHA), c.ReviewedBy)
 		}
 		now := s.now()
 		r := Review{ID: id.New("rev"), ChangeID: c.ID, Reviewer: by.Name, Checklist: req.Checklist, Comment: req.Comment, ReviewedAt: now}
@@ -126,21 +117,44 @@ func (s *Service) Review(ctx context.Context, by Actor, ref string, req ReviewRe
 			c.Violations = append(c.Violations, Violation{Rule: "CM-7", Message: fmt.Sprintf("reviewed after the fact %d day(s) after its window closed on %s", days, c.ReviewDueAt.Format("2006-01-02"))})
 		}
 		c.ReviewedBy, c.ReviewedAt = by.Name, &now
-		c.Verdict = verdict(c)
+		c.Verdict = verdict(*c)
 		if err := tx.InsertReview(ctx, r); err != nil {
+			return ledger.Event{}, err
+		}
+		return ledger.Event{Actor: by.Name, Kind: "change.reviewed", Subject: "change/" + c.ID,
+			Payload: map[string]any{"sha": c.SHA, "review": r, "verdict": c.Verdict}}, nil
+	})
+}
+
+// alter changes a change in one transaction: it finds it, refuses anyone
+// who wrote or merged it (segregation of duties: what they may not do is
+// named by action), lets fn change it and name the ledger event, stores
+// it and ledgers the event.
+func (s *Service) alter(ctx context.Context, by Actor, ref, action string, fn func(tx Tx, c *Change) (ledger.Event, error)) (Detail, error) {
+	var changeID string
+	err := s.store.Update(ctx, func(tx Tx) error {
+		c, err := s.find(ctx, tx, ref)
+		if err != nil {
+			return err
+		}
+		changeID = c.ID
+		if by.Is(c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail, c.PRAuthor, c.MergedBy) {
+			return opsguard.Errorf(opsguard.EForbidden, "%s wrote or merged change %s and may not %s it: segregation of duties", by.Username, short(c.SHA), action)
+		}
+		ev, err := fn(tx, &c)
+		if err != nil {
 			return err
 		}
 		if err := tx.UpdateChangeState(ctx, c); err != nil {
 			return err
 		}
-		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name, Kind: "change.reviewed", Subject: "change/" + c.ID,
-			Payload: map[string]any{"sha": c.SHA, "review": r, "verdict": c.Verdict}})
+		_, err = s.log.Append(ctx, tx, ev)
 		return err
 	})
 	if err != nil {
 		return Detail{}, err
 	}
-	return s.Get(ctx, ref2)
+	return s.Get(ctx, changeID)
 }
 
 // GrantException marks a failed change as an exception: legitimate (an
@@ -154,33 +168,16 @@ func (s *Service) GrantException(ctx context.Context, by Actor, ref, justificati
 	if len(justification) < minJustification {
 		return Detail{}, invalid("justification", "an exception needs a justification of at least %d characters", minJustification)
 	}
-	var ref2 string
-	err := s.store.Update(ctx, func(tx Tx) error {
-		c, err := s.find(ctx, tx, ref)
-		if err != nil {
-			return err
-		}
-		ref2 = c.ID
-		if by.Is(c.Author, c.AuthorEmail, c.Committer, c.CommitterEmail, c.PRAuthor, c.MergedBy) {
-			return opsguard.Errorf(opsguard.EForbidden, "%s wrote or merged change %s and may not grant it an exception: segregation of duties", by.Username, short(c.SHA))
-		}
+	return s.alter(ctx, by, ref, "grant an exception to", func(tx Tx, c *Change) (ledger.Event, error) {
 		if c.Verdict != Fail && !c.Overdue(s.now()) {
-			return opsguard.Errorf(opsguard.EConflict, "change %s is %s: only a failed or overdue change takes an exception", short(c.SHA), c.Verdict)
+			return ledger.Event{}, opsguard.Errorf(opsguard.EConflict, "change %s is %s: only a failed or overdue change takes an exception", short(c.SHA), c.Verdict)
 		}
 		now := s.now()
 		c.ExceptionBy, c.ExceptionAt, c.ExceptionWhy = by.Name, &now, justification
-		c.Verdict = verdict(c)
-		if err := tx.UpdateChangeState(ctx, c); err != nil {
-			return err
-		}
-		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name, Kind: "change.exception_granted", Subject: "change/" + c.ID,
-			Payload: map[string]any{"sha": c.SHA, "justification": justification, "violations": c.Violations}})
-		return err
+		c.Verdict = verdict(*c)
+		return ledger.Event{Actor: by.Name, Kind: "change.exception_granted", Subject: "change/" + c.ID,
+			Payload: map[string]any{"sha": c.SHA, "justification": justification, "violations": c.Violations}}, nil
 	})
-	if err != nil {
-		return Detail{}, err
-	}
-	return s.Get(ctx, ref2)
 }
 
 // Violations returns the repository-level violations (rewritten

@@ -16,7 +16,7 @@ var _ auth.Tx = (*Tx)(nil)
 
 const userColumns = "id, username, display_name, email, role, created_at, created_by, disabled_at"
 
-func scanUser(sc interface{ Scan(...any) error }, extra ...any) (auth.User, error) {
+func scanUser(sc row, extra ...any) (auth.User, error) {
 	var u auth.User
 	var created string
 	var disabled sql.NullString
@@ -116,7 +116,7 @@ func (tx *Tx) updateOne(ctx context.Context, what, q string, args ...any) error 
 
 const tokenColumns = "t.id, t.user_id, u.username, t.name, t.created_at, t.created_by, t.expires_at, t.revoked_at"
 
-func scanToken(sc interface{ Scan(...any) error }, extra ...any) (auth.Token, error) {
+func scanToken(sc row, extra ...any) (auth.Token, error) {
 	var t auth.Token
 	var created string
 	var expires, revoked sql.NullString

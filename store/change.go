@@ -18,7 +18,7 @@ var _ change.Tx = (*Tx)(nil)
 const repoColumns = `id, name, url, branches, source, project, api_url, token_file, bots, required_checks,
 	emergency_trailer, emergency_label, created_at, created_by, synced_at, sync_error, shallow`
 
-func scanRepo(sc interface{ Scan(...any) error }) (change.Repository, error) {
+func scanRepo(sc row) (change.Repository, error) {
 	var r change.Repository
 	var branches, bots, checks, created string
 	var synced sql.NullString
@@ -84,20 +84,7 @@ func (tx *Tx) RepositoryByID(ctx context.Context, id string) (change.Repository,
 
 // ListRepositories returns every repository by name.
 func (tx *Tx) ListRepositories(ctx context.Context) ([]change.Repository, error) {
-	rows, err := tx.query(ctx, "SELECT "+repoColumns+" FROM repositories ORDER BY name")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []change.Repository
-	for rows.Next() {
-		r, err := scanRepo(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, tx, scanRepo, "SELECT "+repoColumns+" FROM repositories ORDER BY name")
 }
 
 // Heads returns the verified heads of a repository's branches.
@@ -143,7 +130,7 @@ func changeRow(c change.Change) []any {
 		mustJSON(nonNil(c.Violations)), c.Verdict, c.ReviewedBy, nullTS(c.ReviewedAt), c.ExceptionBy, nullTS(c.ExceptionAt), c.ExceptionWhy, ts(c.RecordedAt)}
 }
 
-func scanChange(sc interface{ Scan(...any) error }) (change.Change, error) {
+func scanChange(sc row) (change.Change, error) {
 	var c change.Change
 	var parents, authored, committed, approvers, checks, labels, violations, recorded string
 	var due, reviewed, excepted sql.NullString
@@ -299,20 +286,8 @@ func (tx *Tx) ListChanges(ctx context.Context, f change.Filter) ([]change.Change
 	if err := tx.queryRow(ctx, "SELECT count(*)"+from, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := tx.query(ctx, "SELECT "+changeColumns+from+" ORDER BY c.id DESC LIMIT ? OFFSET ?", append(args, f.Limit, f.Offset)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []change.Change
-	for rows.Next() {
-		c, err := scanChange(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, c)
-	}
-	return out, total, rows.Err()
+	out, err := queryAll(ctx, tx, scanChange, "SELECT "+changeColumns+from+" ORDER BY c.id DESC LIMIT ? OFFSET ?", append(args, f.Limit, f.Offset)...)
+	return out, total, err
 }
 
 // FailingChanges returns the number of changes and those that fail or are
@@ -322,21 +297,9 @@ func (tx *Tx) FailingChanges(ctx context.Context, now time.Time) (int, []change.
 	if err := tx.queryRow(ctx, "SELECT count(*) FROM changes").Scan(&total); err != nil {
 		return 0, nil, err
 	}
-	rows, err := tx.query(ctx, "SELECT "+changeColumns+` FROM changes c JOIN repositories r ON r.id = c.repo_id
+	out, err := queryAll(ctx, tx, scanChange, "SELECT "+changeColumns+` FROM changes c JOIN repositories r ON r.id = c.repo_id
 		WHERE c.verdict = ? OR (c.verdict = ? AND c.review_due_at < ?) ORDER BY c.id`, change.Fail, change.Emergency, ts(now))
-	if err != nil {
-		return 0, nil, err
-	}
-	defer rows.Close()
-	var out []change.Change
-	for rows.Next() {
-		c, err := scanChange(rows)
-		if err != nil {
-			return 0, nil, err
-		}
-		out = append(out, c)
-	}
-	return total, out, rows.Err()
+	return total, out, err
 }
 
 // InsertReview stores a post-facto review.
@@ -373,7 +336,7 @@ func (tx *Tx) Reviews(ctx context.Context, changeID string) ([]change.Review, er
 
 const repoViolationColumns = `v.id, v.repo_id, r.name, v.branch, v.rule, v.message, v.old_head, v.new_head, v.detected_at, v.exception_by, v.exception_at, v.exception_reason`
 
-func scanRepoViolation(sc interface{ Scan(...any) error }) (change.RepoViolation, error) {
+func scanRepoViolation(sc row) (change.RepoViolation, error) {
 	var v change.RepoViolation
 	var at string
 	var excepted sql.NullString
@@ -416,20 +379,7 @@ func (tx *Tx) RepoViolations(ctx context.Context, repoID string) ([]change.RepoV
 		q += " WHERE v.repo_id = ?"
 		args = append(args, repoID)
 	}
-	rows, err := tx.query(ctx, q+" ORDER BY v.id DESC", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []change.RepoViolation
-	for rows.Next() {
-		v, err := scanRepoViolation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, tx, scanRepoViolation, q+" ORDER BY v.id DESC", args...)
 }
 
 // ChangeSummaries counts each repository's changes per verdict.
@@ -489,19 +439,7 @@ func (tx *Tx) ReviewsWithoutChecklist(ctx context.Context) (int, []change.Change
 	if err := tx.queryRow(ctx, "SELECT count(*) FROM change_reviews").Scan(&total); err != nil {
 		return 0, nil, err
 	}
-	rows, err := tx.query(ctx, "SELECT "+changeColumns+` FROM changes c JOIN repositories r ON r.id = c.repo_id
+	out, err := queryAll(ctx, tx, scanChange, "SELECT "+changeColumns+` FROM changes c JOIN repositories r ON r.id = c.repo_id
 		WHERE c.id IN (SELECT change_id FROM change_reviews WHERE checklist = '{}') ORDER BY c.id`)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer rows.Close()
-	var out []change.Change
-	for rows.Next() {
-		c, err := scanChange(rows)
-		if err != nil {
-			return 0, nil, err
-		}
-		out = append(out, c)
-	}
-	return total, out, rows.Err()
+	return total, out, err
 }

@@ -376,3 +376,24 @@ func (db *DB) WithJobLock(name string) func(ctx context.Context, job func(contex
 		return job(ctx)
 	}
 }
+
+// row is what a scan function reads one record from: *sql.Row or *sql.Rows.
+type row = interface{ Scan(...any) error }
+
+// queryAll runs q and reads every row with scan.
+func queryAll[T any](ctx context.Context, tx *Tx, scan func(row) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

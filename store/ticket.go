@@ -17,7 +17,7 @@ const ticketColumns = `id, title, description, category, owner, approver, impact
 	state, created_by, created_at, updated_at, submitted_at, decided_by, decided_at, decision_note,
 	implemented_by, implemented_at, closed_by, closed_at, outcome_note`
 
-func scanTicket(sc interface{ Scan(...any) error }) (change.Ticket, error) {
+func scanTicket(sc row) (change.Ticket, error) {
 	var t change.Ticket
 	var created, updated string
 	var start, end, submitted, decided, implemented, closed sql.NullString
@@ -91,18 +91,5 @@ func (tx *Tx) ListTickets(ctx context.Context, f change.TicketFilter) ([]change.
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
-	rows, err := tx.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []change.Ticket
-	for rows.Next() {
-		t, err := scanTicket(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, tx, scanTicket, q, args...)
 }

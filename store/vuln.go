@@ -96,7 +96,7 @@ const findingColumns = `f.id, f.asset_id, a.name, f.vuln_id, f.aliases, f.packag
 	f.title, f.description, f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
 	f.first_seen, ` + lastSeen + `, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until, f.extended_until`
 
-func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
+func scanFinding(sc row) (vuln.Finding, error) {
 	var f vuln.Finding
 	var aliases, first, last, due string
 	var closed, accepted, extended sql.NullString
@@ -131,20 +131,7 @@ func scanFinding(sc interface{ Scan(...any) error }) (vuln.Finding, error) {
 // findingsWhere returns the findings matching a condition on f (and a),
 // in the order rest gives.
 func (tx *Tx) findingsWhere(ctx context.Context, rest string, args ...any) ([]vuln.Finding, error) {
-	rows, err := tx.query(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id "+rest, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vuln.Finding
-	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, tx, scanFinding, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id "+rest, args...)
 }
 
 // AssetFindings returns every finding of an asset with what an import
@@ -416,7 +403,7 @@ func (tx *Tx) UpdateFindingWorkflow(ctx context.Context, f vuln.Finding) error {
 
 const requestColumns = "id, finding_id, kind, justification, until, requested_by, requested_at, status, decided_by, decided_at, decision_note"
 
-func scanRequest(sc interface{ Scan(...any) error }) (vuln.Request, error) {
+func scanRequest(sc row) (vuln.Request, error) {
 	var r vuln.Request
 	var until, at string
 	var decided sql.NullString
@@ -461,20 +448,7 @@ func (tx *Tx) ListRequests(ctx context.Context, status string) ([]vuln.Request, 
 		q += " WHERE status = ?"
 		args = append(args, status)
 	}
-	rows, err := tx.query(ctx, q+" ORDER BY requested_at, id", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vuln.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, tx, scanRequest, q+" ORDER BY requested_at, id", args...)
 }
 
 // PendingRequest reports whether a finding has a request awaiting decision.

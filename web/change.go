@@ -135,23 +135,12 @@ func (s *Server) apiSync(w http.ResponseWriter, r *http.Request, p auth.Principa
 func changeFilter(r *http.Request) (change.Filter, error) {
 	q := r.URL.Query()
 	f := change.Filter{Repo: q.Get("repo"), Branch: q.Get("branch"), Verdict: q.Get("verdict"), Kind: q.Get("kind")}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.DateOnly, v)
-		if err != nil {
-			return f, &opsguard.Error{Code: opsguard.EInvalid, Message: "query parameter since: want YYYY-MM-DD", Details: map[string]any{"field": "since"}}
-		}
-		f.Since = t
-	}
-	limit, err := intParam(r, "limit", 100)
-	if err != nil {
+	var err error
+	if f.Since, err = dateParam(r, "since"); err != nil {
 		return f, err
 	}
-	offset, err := intParam(r, "offset", 0)
-	if err != nil {
-		return f, err
-	}
-	f.Limit, f.Offset = int(limit), int(offset)
-	return f, nil
+	f.Limit, f.Offset, err = pageParams(r)
+	return f, err
 }
 
 func (s *Server) apiChanges(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -365,13 +354,11 @@ func (s *Server) apiTicketStep(action string) Handler {
 // The pages.
 
 type changesView struct {
-	Repos     []change.RepoSummary
-	Items     []change.Change
-	Total     int
-	Filter    change.Filter
-	Query     string
-	Prev      string
-	Next      string
+	Repos  []change.RepoSummary
+	Items  []change.Change
+	Total  int
+	Filter change.Filter
+	pager
 	Now       time.Time
 	CanManage bool
 	Flash     string
@@ -393,16 +380,8 @@ func (s *Server) changesPage(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	v := changesView{Repos: sums, Items: cs, Total: total, Filter: f, Now: s.app.Now(), CanManage: p.Can(auth.ManageRepos), Flash: flash}
-	q := r.URL.Query()
-	q.Del("offset")
-	v.Query = q.Encode()
-	if f.Offset > 0 {
-		v.Prev = fmt.Sprintf("%s&offset=%d", v.Query, max(0, f.Offset-f.Limit))
-	}
-	if f.Offset+len(cs) < total {
-		v.Next = fmt.Sprintf("%s&offset=%d", v.Query, f.Offset+f.Limit)
-	}
+	v := changesView{Repos: sums, Items: cs, Total: total, Filter: f, Now: s.app.Now(), CanManage: p.Can(auth.ManageRepos), Flash: flash,
+		pager: pageLinks(r, f.Offset, f.Limit, len(cs), total)}
 	s.render(w, st, "changes.html", page{Title: "Changes", Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/opsguard/opsguard"
 )
@@ -99,4 +100,44 @@ func readAll(r io.Reader, size, limit int64) ([]byte, error) {
 	}
 	_, err := b.ReadFrom(r)
 	return b.Bytes(), err
+}
+
+// dateParam reads an optional YYYY-MM-DD query parameter.
+func dateParam(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return t, &opsguard.Error{Code: opsguard.EInvalid, Message: name + ": want YYYY-MM-DD", Details: map[string]any{"field": name}}
+	}
+	return t, nil
+}
+
+// pageParams reads the limit (default 100) and offset of a listing.
+func pageParams(r *http.Request) (limit, offset int, err error) {
+	l, err := intParam(r, "limit", 100)
+	if err != nil {
+		return 0, 0, err
+	}
+	o, err := intParam(r, "offset", 0)
+	return int(l), int(o), err
+}
+
+// pager is a listing page's links: its query without the offset, and the
+// queries of the previous and next pages ("" where there is none).
+type pager struct{ Query, Prev, Next string }
+
+func pageLinks(r *http.Request, offset, limit, shown, total int) pager {
+	q := r.URL.Query()
+	q.Del("offset")
+	p := pager{Query: q.Encode()}
+	if offset > 0 {
+		p.Prev = fmt.Sprintf("%s&offset=%d", p.Query, max(0, offset-limit))
+	}
+	if offset+shown < total {
+		p.Next = fmt.Sprintf("%s&offset=%d", p.Query, offset+limit)
+	}
+	return p
 }

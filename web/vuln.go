@@ -45,15 +45,14 @@ func (s *Server) vulnRoutes() []Route {
 }
 
 type registerView struct {
-	Items      []vuln.Finding
-	Total      int
-	Filter     vuln.Filter
-	Query      string
-	Counts     map[string]int
-	Now        time.Time
-	CanImport  bool
-	Imported   *vuln.Summary
-	Prev, Next string
+	Items     []vuln.Finding
+	Total     int
+	Filter    vuln.Filter
+	Counts    map[string]int
+	Now       time.Time
+	CanImport bool
+	Imported  *vuln.Summary
+	pager
 }
 
 func (s *Server) registerPage(w http.ResponseWriter, r *http.Request, p auth.Principal, st int, imported *vuln.Summary, problem string) error {
@@ -79,15 +78,7 @@ func (s *Server) registerPage(w http.ResponseWriter, r *http.Request, p auth.Pri
 		}
 		v.Counts[c.key] = n
 	}
-	q := r.URL.Query()
-	q.Del("offset")
-	v.Query = q.Encode()
-	if f.Offset > 0 {
-		v.Prev = fmt.Sprintf("%s&offset=%d", v.Query, max(0, f.Offset-f.Limit))
-	}
-	if f.Offset+len(items) < total {
-		v.Next = fmt.Sprintf("%s&offset=%d", v.Query, f.Offset+f.Limit)
-	}
+	v.pager = pageLinks(r, f.Offset, f.Limit, len(items), total)
 	s.render(w, st, "findings.html", page{Title: "Vulnerabilities", Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
 	return nil
 }
@@ -254,23 +245,12 @@ func findingFilter(r *http.Request) (vuln.Filter, error) {
 		}
 		f.Severity = sev
 	}
-	if d := q.Get("due_before"); d != "" {
-		t, err := time.Parse(time.DateOnly, d)
-		if err != nil {
-			return f, &opsguard.Error{Code: opsguard.EInvalid, Message: "due_before: want YYYY-MM-DD", Details: map[string]any{"field": "due_before"}}
-		}
-		f.DueBefore = t
-	}
-	limit, err := intParam(r, "limit", 100)
-	if err != nil {
+	var err error
+	if f.DueBefore, err = dateParam(r, "due_before"); err != nil {
 		return f, err
 	}
-	offset, err := intParam(r, "offset", 0)
-	if err != nil {
-		return f, err
-	}
-	f.Limit, f.Offset = int(limit), int(offset)
-	return f, nil
+	f.Limit, f.Offset, err = pageParams(r)
+	return f, err
 }
 
 type findingsPage struct {

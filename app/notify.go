@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
@@ -84,24 +87,34 @@ func (a *App) controlChanged(ctx context.Context, r control.Result, previous con
 	}()
 }
 
-// notifier adapts the dispatcher to the register's Notifier.
-type notifier struct{ a *App }
+// notifier adapts the dispatcher to the register's Notifier for one round
+// of escalation.
+type notifier struct {
+	a      *App
+	emails map[string]string // active users' addresses, read once a round
+}
 
 // Notify sends the message to the channels of its kind; a message about
 // an owner's assets also goes to the owner's e-mail address, when the
 // owner is a user with one.
-func (n notifier) Notify(ctx context.Context, kind, subject, summary string, data map[string]any) error {
+func (n *notifier) Notify(ctx context.Context, kind, subject, summary string, data map[string]any) error {
 	m := notify.Message{Kind: kind, Subject: subject, Summary: summary, Time: n.a.Now(), Data: data}
 	if owner, _ := data["owner"].(string); owner != "" {
-		users, err := n.a.Auth.ListUsers(ctx)
-		if err != nil {
-			return err
-		}
-		for _, u := range users {
-			if u.Username == owner && u.Active() && u.Email != "" {
-				m.To = []string{u.Email}
-				data["owner_email"] = u.Email
+		if n.emails == nil {
+			users, err := n.a.Auth.ListUsers(ctx)
+			if err != nil {
+				return err
 			}
+			n.emails = map[string]string{}
+			for _, u := range users {
+				if u.Active() && u.Email != "" {
+					n.emails[u.Username] = u.Email
+				}
+			}
+		}
+		if email := n.emails[owner]; email != "" {
+			m.To = []string{email}
+			data["owner_email"] = email
 		}
 	}
 	return n.a.Notify.Notify(ctx, m)
@@ -110,5 +123,20 @@ func (n notifier) Notify(ctx context.Context, kind, subject, summary string, dat
 // Escalate runs one round of SLA-breach escalation through the configured
 // channels.
 func (a *App) Escalate(ctx context.Context) (vuln.EscalationSummary, error) {
-	return a.Vuln.Escalate(ctx, notifier{a})
+	return a.Vuln.Escalate(ctx, &notifier{a: a})
+}
+
+// SetAssetOwner names the owner of an asset, who must be an active user
+// ("" clears it).
+func (a *App) SetAssetOwner(ctx context.Context, actor, asset, owner string) (vuln.AssetInfo, error) {
+	if owner != "" {
+		users, err := a.Auth.ListUsers(ctx)
+		if err != nil {
+			return vuln.AssetInfo{}, err
+		}
+		if !slices.ContainsFunc(users, func(u auth.User) bool { return u.Username == owner && u.Active() }) {
+			return vuln.AssetInfo{}, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("owner %q is not an active user", owner), Details: map[string]any{"field": "owner"}}
+		}
+	}
+	return a.Vuln.SetOwner(ctx, actor, asset, owner)
 }

@@ -73,16 +73,25 @@ func firstLine(s string) string {
 	return s
 }
 
-func (m *Mirror) git(ctx context.Context, args ...string) ([]byte, error) {
+// command is a git run with opsguard's environment, in the mirror unless
+// inMirror is false; what git says on stderr goes to stderr.
+func (m *Mirror) command(ctx context.Context, stderr *bytes.Buffer, inMirror bool, args ...string) *exec.Cmd {
 	bin := m.Git
 	if bin == "" {
 		bin = "git"
 	}
-	cmd := exec.CommandContext(ctx, bin, append([]string{"-C", m.Dir}, args...)...)
+	if inMirror {
+		args = append([]string{"-C", m.Dir}, args...)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = gitEnv()
+	cmd.Stderr = stderr
+	return cmd
+}
+
+func (m *Mirror) git(ctx context.Context, args ...string) ([]byte, error) {
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := m.command(ctx, &stderr, true, args...).Output()
 	if err != nil {
 		return out, &GitError{Args: args, Stderr: stderr.String(), Err: err}
 	}
@@ -131,16 +140,9 @@ func (m *Mirror) clone(ctx context.Context, url string) error {
 	if err := os.MkdirAll(filepath.Dir(m.Dir), 0o750); err != nil {
 		return fmt.Errorf("mirror: %w", err)
 	}
-	bin := m.Git
-	if bin == "" {
-		bin = "git"
-	}
 	args := []string{"clone", "--quiet", "--bare", "--no-tags", "--", url, m.Dir}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = gitEnv()
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
+	if err := m.command(ctx, &stderr, false, args...).Run(); err != nil {
 		os.RemoveAll(m.Dir)
 		return fmt.Errorf("clone %s: %w", url, &GitError{Args: args, Stderr: stderr.String(), Err: err})
 	}
@@ -219,15 +221,9 @@ func LogArgs(from, to string) []string {
 // including) from, or to the root when from is empty, and calls fn for
 // each commit, newest first. It reads git's output as a stream.
 func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commit) error) error {
-	bin := m.Git
-	if bin == "" {
-		bin = "git"
-	}
 	args := LogArgs(from, to)
-	cmd := exec.CommandContext(ctx, bin, append([]string{"-C", m.Dir}, args...)...)
-	cmd.Env = gitEnv()
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd := m.command(ctx, &stderr, true, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

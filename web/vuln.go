@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/opsguard/opsguard"
@@ -422,16 +421,7 @@ func (s *Server) apiSetOwner(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Owner != "" {
-		users, err := s.app.Auth.ListUsers(r.Context())
-		if err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(users, func(u auth.User) bool { return u.Username == req.Owner && u.Active() }) {
-			return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("owner %q is not an active user", req.Owner), Details: map[string]any{"field": "owner"}}
-		}
-	}
-	a, err := s.app.Vuln.SetOwner(r.Context(), p.Name(), r.PathValue("name"), req.Owner)
+	a, err := s.app.SetAssetOwner(r.Context(), p.Name(), r.PathValue("name"), req.Owner)
 	if err != nil {
 		return err
 	}

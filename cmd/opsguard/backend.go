@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/opsguard/opsguard/app"
@@ -196,18 +195,8 @@ func (l local) Decide(ctx context.Context, id string, approve bool, note string)
 
 func (l local) Assets(ctx context.Context) ([]vuln.AssetInfo, error) { return l.a.Vuln.Assets(ctx) }
 
-// SetOwner checks, as the server does, that the owner is an active user.
 func (l local) SetOwner(ctx context.Context, asset, owner string) (vuln.AssetInfo, error) {
-	if owner != "" {
-		users, err := l.a.Auth.ListUsers(ctx)
-		if err != nil {
-			return vuln.AssetInfo{}, err
-		}
-		if !slices.ContainsFunc(users, func(u auth.User) bool { return u.Username == owner && u.Active() }) {
-			return vuln.AssetInfo{}, fmt.Errorf("owner %q is not an active user", owner)
-		}
-	}
-	return l.a.Vuln.SetOwner(ctx, l.p.Name(), asset, owner)
+	return l.a.SetAssetOwner(ctx, l.p.Name(), asset, owner)
 }
 
 func (l local) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {

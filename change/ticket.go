@@ -498,3 +498,26 @@ func (t Ticket) unapproved() string {
 	}
 	return ""
 }
+
+// TicketActions are the steps Step takes by name.
+var TicketActions = []string{"submit", "approve", "reject", "implement", "verify", "rollback"}
+
+// Step takes one step of a ticket's life by its name (the API's and the
+// command line's verbs); note is ignored by submit.
+func (t *Tickets) Step(ctx context.Context, by Actor, ticketID, action, note string) (Ticket, error) {
+	switch action {
+	case "submit":
+		return t.Submit(ctx, by, ticketID)
+	case "approve":
+		return t.Approve(ctx, by, ticketID, note)
+	case "reject":
+		return t.Reject(ctx, by, ticketID, note)
+	case "implement":
+		return t.Implement(ctx, by, ticketID, note)
+	case "verify":
+		return t.Verify(ctx, by, ticketID, note)
+	case "rollback":
+		return t.RollBack(ctx, by, ticketID, note)
+	}
+	return Ticket{}, opsguard.Errorf(opsguard.ENotFound, "no ticket action %q: one of %s", action, strings.Join(TicketActions, ", "))
+}

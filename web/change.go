@@ -314,26 +314,6 @@ type noteRequest struct {
 	Note string `json:"note"`
 }
 
-// ticketStep runs one step of a ticket's life.
-func (s *Server) ticketStep(r *http.Request, p auth.Principal, action, id, note string) (change.Ticket, error) {
-	a, ctx := changeActor(p), r.Context()
-	switch action {
-	case "submit":
-		return s.app.Tickets.Submit(ctx, a, id)
-	case "approve":
-		return s.app.Tickets.Approve(ctx, a, id, note)
-	case "reject":
-		return s.app.Tickets.Reject(ctx, a, id, note)
-	case "implement":
-		return s.app.Tickets.Implement(ctx, a, id, note)
-	case "verify":
-		return s.app.Tickets.Verify(ctx, a, id, note)
-	case "rollback":
-		return s.app.Tickets.RollBack(ctx, a, id, note)
-	}
-	return change.Ticket{}, opsguard.Errorf(opsguard.ENotFound, "no ticket action %q", action)
-}
-
 func (s *Server) apiTicketStep(action string) Handler {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		var req noteRequest
@@ -342,7 +322,7 @@ func (s *Server) apiTicketStep(action string) Handler {
 				return err
 			}
 		}
-		t, err := s.ticketStep(r, p, action, r.PathValue("id"), req.Note)
+		t, err := s.app.Tickets.Step(r.Context(), changeActor(p), r.PathValue("id"), action, req.Note)
 		if err != nil {
 			return err
 		}
@@ -583,7 +563,7 @@ func (s *Server) uiTicketAction(w http.ResponseWriter, r *http.Request, p auth.P
 	if action == "" {
 		action = r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	}
-	t, err := s.ticketStep(r, p, action, id, r.PostFormValue("note"))
+	t, err := s.app.Tickets.Step(r.Context(), changeActor(p), id, action, r.PostFormValue("note"))
 	if err != nil {
 		return formError(err, func(st int, msg string) error { return s.ticketPage(w, r, p, id, st, "", msg) })
 	}

@@ -592,22 +592,7 @@ func (l local) RecordUnapproved(ctx context.Context, n change.NewTicket, note st
 }
 
 func (l local) TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error) {
-	a, t := l.changeActor(), l.a.Tickets
-	switch action {
-	case "submit":
-		return t.Submit(ctx, a, id)
-	case "approve":
-		return t.Approve(ctx, a, id, note)
-	case "reject":
-		return t.Reject(ctx, a, id, note)
-	case "implement":
-		return t.Implement(ctx, a, id, note)
-	case "verify":
-		return t.Verify(ctx, a, id, note)
-	case "rollback":
-		return t.RollBack(ctx, a, id, note)
-	}
-	return change.Ticket{}, fmt.Errorf("no ticket action %q", action)
+	return l.a.Tickets.Step(ctx, l.changeActor(), id, action, note)
 }
 
 func (l local) Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error) {

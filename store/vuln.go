@@ -41,6 +41,13 @@ func (tx *Tx) InsertScan(ctx context.Context, s vuln.Scan) error {
 	return err
 }
 
+// UpdateScanCounts stores what is known of a scan at the end of its
+// import.
+func (tx *Tx) UpdateScanCounts(ctx context.Context, s vuln.Scan) error {
+	return tx.updateOne(ctx, "scan "+s.ID, "UPDATE scans SET tool_version = ?, findings = ?, statements = ? WHERE id = ?",
+		s.ToolVersion, s.Findings, s.Statements, s.ID)
+}
+
 const scanColumns = "id, asset_id, format, tool, tool_version, target, complete, evidence, findings, statements, imported_at, imported_by"
 
 func (tx *Tx) scanWhere(ctx context.Context, what, rest string, args ...any) (vuln.Scan, error) {
@@ -542,10 +549,12 @@ func (tx *Tx) OpenFindingsWithIDs(ctx context.Context) ([]vuln.Finding, error) {
 	return out, err
 }
 
-// UpdateFindingRisk stores a reassessed risk and due date.
+// UpdateFindingRisk stores a finding's severity, risk and due date rated
+// anew.
 func (tx *Tx) UpdateFindingRisk(ctx context.Context, f vuln.Finding) error {
-	return tx.updateOne(ctx, "finding "+f.ID, "UPDATE findings SET risk = ?, sla_days = ?, due_at = ?, risk_note = ? WHERE id = ?",
-		string(f.Risk), f.SLADays, ts(f.DueAt), f.RiskNote, f.ID)
+	return tx.updateOne(ctx, "finding "+f.ID, `UPDATE findings SET severity = ?, severity_note = ?, cvss_score = ?, cvss_vector = ?,
+		risk = ?, sla_days = ?, due_at = ?, risk_note = ? WHERE id = ?`,
+		string(f.Severity), f.SeverityNote, f.CVSSScore, f.CVSSVector, string(f.Risk), f.SLADays, ts(f.DueAt), f.RiskNote, f.ID)
 }
 
 var _ vuln.StatsTx = (*Tx)(nil)

@@ -17,7 +17,6 @@ type FeedTx interface {
 	UpsertIntel(ctx context.Context, kind string, entries []importers.Intel, at time.Time) error
 	// OpenFindingsWithIDs returns the findings not closed, with their ids.
 	OpenFindingsWithIDs(ctx context.Context) ([]Finding, error)
-	UpdateFindingRisk(ctx context.Context, f Finding) error
 }
 
 // FeedSummary says what a feed import changed.

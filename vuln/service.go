@@ -1,7 +1,9 @@
 package vuln
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -21,6 +23,12 @@ type Tx interface {
 	AssetByName(ctx context.Context, name string) (Asset, error)
 	InsertAsset(ctx context.Context, a Asset) error
 	InsertScan(ctx context.Context, s Scan) error
+	// UpdateScanCounts stores what is known of a scan at the end of its
+	// import: its tool's version and its counts.
+	UpdateScanCounts(ctx context.Context, s Scan) error
+	// UpdateFindingRisk stores a finding's severity, risk and due date
+	// rated anew.
+	UpdateFindingRisk(ctx context.Context, f Finding) error
 	// AssetFindings returns every finding of an asset with its IDs and the
 	// tools whose latest scans report it.
 	AssetFindings(ctx context.Context, assetID string) ([]Finding, error)
@@ -103,10 +111,22 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	if sum, ok, err := s.importAgain(ctx, actor, req, blob); ok || err != nil {
 		return sum, err
 	}
-	rep, err := importers.Parse(req.File, req.Format, req.Data)
-	if err != nil {
-		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error()}
+	kind := cmp.Or(req.AssetKind, "other")
+	if !slices.Contains(AssetKinds, kind) {
+		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("asset kind %q: one of %s", kind, strings.Join(AssetKinds, ", ")), Details: map[string]any{"field": "kind"}}
 	}
+	imp, err := importers.For(req.File, req.Format, req.Data)
+	if err != nil {
+		return Summary{}, invalidReport(err)
+	}
+	if st, ok := imp.(importers.Streamer); ok {
+		return s.importStream(ctx, actor, req, kind, blob, st)
+	}
+	rep, err := imp.Parse(req.File, req.Data)
+	if err != nil {
+		return Summary{}, invalidReport(err)
+	}
+	rep.Format = imp.Name()
 	// A VEX document decides about findings without being a scan; a complete
 	// scan with only decisions (every Dependabot alert fixed) is a scan.
 	if len(rep.Findings) == 0 && len(rep.Statements) > 0 && !rep.Complete {
@@ -115,40 +135,117 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 		}
 		return s.applyVEX(ctx, actor, clean(strings.TrimSpace(req.Asset)), req.File, req.Data, rep)
 	}
-	name := clean(strings.TrimSpace(req.Asset))
-	if name == "" {
-		name = rep.Target
-	}
-	if name == "" {
-		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: req.File + ": the report names no target: give the asset", Details: map[string]any{"field": "asset"}}
-	}
-	kind := req.AssetKind
-	if kind == "" {
-		kind = "other"
-	}
-	if !slices.Contains(AssetKinds, kind) {
-		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("asset kind %q: one of %s", kind, strings.Join(AssetKinds, ", ")), Details: map[string]any{"field": "kind"}}
-	}
-	for i := range rep.Findings {
-		rep.Findings[i] = cleanFinding(rep.Findings[i])
-		// The register keeps no references: let them go now, they can be
-		// a third of a large report's memory.
-		rep.Findings[i].References = nil
-	}
-	rep.Tool, rep.ToolVersion, rep.Target = clean(rep.Tool), clean(rep.ToolVersion), clean(rep.Target)
-	incoming := merge(rep.Findings)
-	rep.Findings = nil // merged in place: incoming is the list now
-	sum := Summary{Asset: name, Format: rep.Format, Tool: rep.Tool, Findings: len(incoming), Statements: len(rep.Statements)}
-	err = s.store.Update(ctx, func(tx Tx) error {
-		return s.record(ctx, tx, actor, name, kind, req, blob, rep, incoming, &sum)
+	fs := rep.Findings
+	rep.Findings = nil
+	return s.importParts(ctx, actor, req, kind, blob, func() (*importers.Report, []importers.Finding, error) {
+		part := fs[:min(importPart, len(fs))]
+		fs = fs[len(part):]
+		if len(part) == 0 {
+			part = nil
+		}
+		return rep, part, nil
 	})
-	if err != nil {
-		return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
-	}
-	return sum, nil
 }
 
-func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, req ImportRequest, blob ledger.Blob, rep *importers.Report, incoming []importers.Finding, sum *Summary) error {
+// parts hands an import a report's findings a part at a time: the report
+// as read so far and the next part; at the end a nil part and the whole
+// report.
+type parts func() (*importers.Report, []importers.Finding, error)
+
+// importStream imports a report read by a Streamer: it is parsed by a
+// goroutine while the parts it has read are stored, so that reading and
+// storing take two processors instead of one after the other, and the
+// report's findings are never all held at once.
+func (s *Service) importStream(ctx context.Context, actor string, req ImportRequest, kind string, blob ledger.Blob, st importers.Streamer) (Summary, error) {
+	type read struct {
+		head *importers.Report
+		fs   []importers.Finding
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan read, 1)
+	go func() {
+		defer close(ch)
+		rep, err := st.Stream(req.File, req.Data, importPart, func(head *importers.Report, fs []importers.Finding) error {
+			select {
+			case ch <- read{head: head, fs: fs}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if rep != nil {
+			rep.Format = st.Name()
+		}
+		select {
+		case ch <- read{head: rep, err: err}:
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		// The reader stops at its next part; the request's bytes are the
+		// caller's again only once it has.
+		cancel()
+		for range ch {
+		}
+	}()
+	return s.importParts(ctx, actor, req, kind, blob, func() (*importers.Report, []importers.Finding, error) {
+		r, ok := <-ch
+		switch {
+		case !ok:
+			return nil, nil, errors.New("the report's reader stopped")
+		case r.err != nil:
+			return nil, nil, r.err
+		}
+		return r.head, r.fs, nil
+	})
+}
+
+// importParts records the parts of a report in one transaction.
+func (s *Service) importParts(ctx context.Context, actor string, req ImportRequest, kind string, blob ledger.Blob, next parts) (Summary, error) {
+	var sum Summary
+	err := s.store.Update(ctx, func(tx Tx) error {
+		return s.record(ctx, tx, actor, kind, req, blob, next, &sum)
+	})
+	var oe *opsguard.Error
+	switch {
+	case err == nil:
+		return sum, nil
+	case errors.As(err, new(*importers.Error)):
+		return Summary{}, invalidReport(err)
+	case errors.As(err, &oe) && oe.Code == opsguard.EInvalid:
+		return Summary{}, oe
+	}
+	return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
+}
+
+// invalidReport is the error of a report that cannot be read.
+func invalidReport(err error) error {
+	return &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error()}
+}
+
+// assetName is the asset a report is recorded on: the one the request
+// names, else the report's target.
+func assetName(req ImportRequest, rep *importers.Report) (string, error) {
+	name := clean(strings.TrimSpace(req.Asset))
+	if name == "" {
+		name = clean(rep.Target)
+	}
+	if name == "" {
+		return "", &opsguard.Error{Code: opsguard.EInvalid, Message: req.File + ": the report names no target: give the asset", Details: map[string]any{"field": "asset"}}
+	}
+	return name, nil
+}
+
+func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req ImportRequest, blob ledger.Blob, next parts, sum *Summary) error {
+	rep, part, err := next()
+	if err != nil {
+		return err
+	}
+	name, err := assetName(req, rep)
+	if err != nil {
+		return err
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	asset, err := s.asset(ctx, tx, actor, name, kind, now)
 	if err != nil {
@@ -157,11 +254,12 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 	if err := s.log.Put(ctx, tx, blob); err != nil {
 		return err
 	}
-	// The scan's time is the last_seen of every finding it reports.
-	scan := Scan{ID: id.New("scn"), AssetID: asset.ID, Format: rep.Format, Tool: rep.Tool, ToolVersion: rep.ToolVersion,
-		Target: rep.Target, Complete: rep.Complete, Evidence: blob.Ref(), Findings: len(incoming), Statements: len(rep.Statements),
-		ImportedAt: now, ImportedBy: actor}
-	sum.Scan = scan.ID
+	// The scan's time is the last_seen of every finding it reports. Its
+	// counts and the tool's version are known at the end.
+	tool := clean(rep.Tool)
+	scan := Scan{ID: id.New("scn"), AssetID: asset.ID, Format: rep.Format, Tool: tool, ToolVersion: clean(rep.ToolVersion),
+		Target: clean(rep.Target), Complete: rep.Complete, Evidence: blob.Ref(), ImportedAt: now, ImportedBy: actor}
+	*sum = Summary{Scan: scan.ID, Asset: name, Format: rep.Format, Tool: tool}
 	if err := tx.InsertScan(ctx, scan); err != nil {
 		return err
 	}
@@ -169,28 +267,35 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 	if err != nil {
 		return err
 	}
-	intel, err := tx.Intel(ctx, cves(incoming))
-	if err != nil {
-		return err
-	}
-	ix := newIndex(existing, len(incoming))
+	ix := newIndex(existing, len(part))
 	// The findings are recorded a part at a time, each part's new findings
-	// stored and its events appended before the next, so that neither the
-	// parsed findings nor the new ones are all held at once: the index keeps
-	// of a stored finding only its id and identifiers.
+	// stored and its events appended before the next is read, so that
+	// neither the report's findings nor the new ones are all held at once:
+	// the index keeps of a stored finding only what matches it again.
 	app, err := s.log.Begin(ctx, tx)
 	if err != nil {
 		return err
 	}
-	fresh := make([]Finding, 0, min(importPart, len(incoming))) // never reallocated: the index points into it
-	events := make([]ledger.Event, 0, min(importPart, len(incoming)))
+	fresh := make([]Finding, 0, min(importPart, len(part))) // never reallocated: the index points into it
+	var events []ledger.Event
 	var had, added []string // known findings reported, with and without a row for this tool
 	seen := map[string]bool{}
-	for start := 0; start < len(incoming); start += importPart {
-		part := incoming[start:min(start+importPart, len(incoming))]
-		for _, in := range part {
+	for ; part != nil; rep, part, err = next() {
+		for i := range part {
+			part[i] = cleanFinding(part[i])
+			// The register keeps no references: let them go now, they can
+			// be a third of a large report's memory.
+			part[i].References = nil
+		}
+		incoming := merge(part)
+		intel, err := tx.Intel(ctx, cves(incoming))
+		if err != nil {
+			return err
+		}
+		for _, in := range incoming {
 			r := ix.match(in)
-			if r.f == nil && r.n == nil {
+			switch {
+			case r.f == nil && r.n == nil:
 				nf := s.newFinding(asset, in, intelOf(ids(in), intel), now)
 				fresh = append(fresh, nf)
 				ix.add(&fresh[len(fresh)-1])
@@ -198,24 +303,29 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 					Payload: opened{Scan: scan.ID, Asset: name, Vuln: nf.VulnID, Package: nf.Package, Location: nf.Location,
 						Severity: nf.Severity, Risk: nf.Risk, DueAt: nf.DueAt, SLA: nf.RiskNote}})
 				continue
+			case r.n != nil:
+				// Opened by this import from an earlier part: the report
+				// states it twice.
+				ev, err := s.restated(ctx, tx, actor, r.n, in, now)
+				if err != nil {
+					return err
+				}
+				if ev != nil {
+					events = append(events, *ev)
+				}
+				continue
 			}
 			f := r.f
-			if f == nil {
-				f = r.n.finding()
+			if ids := newIDs(f, in); len(ids) > 0 {
+				if err := tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
+					return err
+				}
 			}
 			if seen[f.ID] {
 				continue
 			}
 			seen[f.ID] = true
-			if ids := newIDs(f, in); len(ids) > 0 {
-				if r.n != nil {
-					r.n.ids = append(r.n.ids, ids...)
-				}
-				if err := tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
-					return err
-				}
-			}
-			if slices.Contains(f.Tools, rep.Tool) {
+			if slices.Contains(f.Tools, tool) {
 				had = append(had, f.ID)
 			} else {
 				added = append(added, f.ID)
@@ -231,7 +341,7 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 				sum.Unchanged++
 			}
 		}
-		if err := tx.InsertFindings(ctx, fresh, rep.Tool, scan.ID); err != nil {
+		if err := tx.InsertFindings(ctx, fresh, tool, scan.ID); err != nil {
 			return err
 		}
 		if _, err := app.Add(events...); err != nil {
@@ -241,17 +351,26 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 		for i := range fresh {
 			ix.stored(&fresh[i])
 		}
-		// Let this part go: its parsed findings, new findings and events.
+		// Let this part go: its findings, new findings and events.
 		clear(part)
 		clear(fresh)
 		clear(events)
 		fresh, events = fresh[:0], events[:0]
 	}
-	if err := tx.SeenAgain(ctx, had, added, rep.Tool, scan.ID); err != nil {
+	if err != nil {
+		return err
+	}
+	// rep is the whole report now.
+	sum.Findings, sum.Statements = sum.New+sum.Unchanged+sum.Reopened, len(rep.Statements)
+	scan.ToolVersion, scan.Findings, scan.Statements = clean(rep.ToolVersion), sum.Findings, sum.Statements
+	if err := tx.UpdateScanCounts(ctx, scan); err != nil {
+		return err
+	}
+	if err := tx.SeenAgain(ctx, had, added, tool, scan.ID); err != nil {
 		return err
 	}
 	if rep.Complete {
-		fixed, err := s.closeAbsent(ctx, tx, actor, existing, seen, rep.Tool, scan.ID, now)
+		fixed, err := s.closeAbsent(ctx, tx, actor, existing, seen, tool, scan.ID, now)
 		if err != nil {
 			return err
 		}
@@ -269,9 +388,40 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, name, kind string, r
 	return nil
 }
 
+// restated merges into a finding this import opened from an earlier part
+// what the report says of it again: its other ids, and a more severe
+// statement, which rates it anew as the merge of one part would have.
+func (s *Service) restated(ctx context.Context, tx Tx, actor string, n *storedFinding, in importers.Finding, now time.Time) (*ledger.Event, error) {
+	f := n.finding()
+	if ids := newIDs(f, in); len(ids) > 0 {
+		n.ids = append(n.ids, ids...)
+		if err := tx.AddFindingIDs(ctx, n.id, ids); err != nil {
+			return nil, err
+		}
+	}
+	if rank(in.Severity) >= rank(n.severity) {
+		return nil, nil
+	}
+	from := map[string]any{"severity": n.severity, "risk": n.risk, "sla_days": n.slaDays}
+	all, err := tx.Intel(ctx, cveIDs(n.ids))
+	if err != nil {
+		return nil, err
+	}
+	days, risk, note := assess(s.cfg, in.Severity, intelOf(n.ids, all))
+	f.Severity, f.SeverityNote, f.CVSSScore, f.CVSSVector = in.Severity, in.SeveritySource, in.CVSSScore, in.CVSSVector
+	f.Risk, f.SLADays, f.DueAt, f.RiskNote = risk, days, now.AddDate(0, 0, days), note
+	if err := tx.UpdateFindingRisk(ctx, *f); err != nil {
+		return nil, err
+	}
+	n.severity, n.risk, n.slaDays = in.Severity, risk, days
+	return &ledger.Event{Actor: actor, Kind: "finding.risk_changed", Subject: "finding/" + n.id,
+		Payload: map[string]any{"from": from, "severity": in.Severity, "risk": risk, "sla_days": days, "due_at": f.DueAt,
+			"why": "the report states it again with severity " + string(in.Severity) + "; " + note}}, nil
+}
+
 // importPart is how many of a report's findings an import records at a
-// time.
-const importPart = 5000
+// time (a variable for the tests).
+var importPart = 5000
 
 // reopen opens again a finding closed as fixed that scanID reports, and
 // returns the event that records it; nil when the finding was not fixed.
@@ -369,10 +519,17 @@ func cleanFinding(in importers.Finding) importers.Finding {
 func cves(fs []importers.Finding) []string {
 	var out []string
 	for _, f := range fs {
-		for _, x := range ids(f) {
-			if strings.HasPrefix(x, "CVE-") {
-				out = append(out, x)
-			}
+		out = append(out, cveIDs(ids(f))...)
+	}
+	return out
+}
+
+// cveIDs are the CVE ids among xs.
+func cveIDs(xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		if strings.HasPrefix(x, "CVE-") {
+			out = append(out, x)
 		}
 	}
 	return out
@@ -508,8 +665,11 @@ type ref struct {
 // storedFinding is what the index keeps of a finding the import opened
 // once it is stored: enough to match it again.
 type storedFinding struct {
-	id  string
-	ids []string
+	id       string
+	ids      []string
+	severity importers.Severity
+	risk     Risk
+	slaDays  int
 }
 
 // finding returns the stored finding as the import saw it when it opened
@@ -539,7 +699,7 @@ func (ix index) add(f *Finding) {
 // stored replaces f, which the import opened and has now stored, by what
 // the index keeps of it.
 func (ix index) stored(f *Finding) {
-	n := &storedFinding{id: f.ID, ids: make([]string, 0, len(f.IDs))}
+	n := &storedFinding{id: f.ID, ids: make([]string, 0, len(f.IDs)), severity: f.Severity, risk: f.Risk, slaDays: f.SLADays}
 	for x := range f.IDs {
 		n.ids = append(n.ids, x)
 		k := key{f.Package, f.Location, x}

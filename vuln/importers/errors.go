@@ -81,11 +81,19 @@ func DecodeJSON(file string, data []byte, v any) error {
 // case, a repeated name keeps the last value, and invalid UTF-8 becomes
 // U+FFFD. Errors are the same *Error, with a precise JSON path.
 func decodeLargeJSON(file string, data []byte, v any) error {
-	err := jsonv2.Unmarshal(data, v, jsonv2.MatchCaseInsensitiveNames(true),
-		jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	if err == nil {
-		return nil
+	if err := jsonv2.Unmarshal(data, v, largeJSON); err != nil {
+		return largeJSONError(file, data, err)
 	}
+	return nil
+}
+
+// largeJSON are the options of decodeLargeJSON.
+var largeJSON = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true),
+	jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+
+// largeJSONError turns an error of the JSON v2 decoder on data into an
+// *Error with the line, column and JSON path of the problem.
+func largeJSONError(file string, data []byte, err error) error {
 	var se *jsontext.SyntacticError
 	var me *jsonv2.SemanticError
 	switch {

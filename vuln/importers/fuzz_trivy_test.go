@@ -39,6 +39,19 @@ func tgFuzz(f *testing.F, format, dir string, keep []string) {
 				t.Fatalf("finding %d: VulnID %q, severity %q", i, f.VulnID, f.Severity)
 			}
 		}
+		// Read in parts, an accepted report gives the same findings.
+		if st, ok := imp.(importers.Streamer); ok {
+			var parts []importers.Finding
+			if _, err := st.Stream("fuzz.json", data, 2, func(_ *importers.Report, fs []importers.Finding) error {
+				parts = append(parts, fs...)
+				return nil
+			}); err != nil {
+				t.Fatalf("parsed, but refused in parts: %v", err)
+			}
+			if got, want := findingKeys(parts), findingKeys(r.Findings); got != want {
+				t.Fatalf("in parts:\n%s\nwhole:\n%s", got, want)
+			}
+		}
 	})
 }
 

@@ -194,19 +194,24 @@ func Detect(name string, data []byte) (Importer, error) {
 	return nil, &Error{File: name, Msg: "the report matches several formats (" + strings.Join(names, ", ") + "): give --format"}
 }
 
+// For returns the importer of format, or the one that detects data when
+// format is "" or "auto".
+func For(name, format string, data []byte) (Importer, error) {
+	if format == "" || format == "auto" {
+		return Detect(name, data)
+	}
+	imp, ok := Get(format)
+	if !ok {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("unknown format %q; one of auto, %s", format, strings.Join(Names(), ", "))}
+	}
+	return imp, nil
+}
+
 // Parse detects the format (when format is "" or "auto") and parses data.
 func Parse(name, format string, data []byte) (*Report, error) {
-	var imp Importer
-	if format == "" || format == "auto" {
-		var err error
-		if imp, err = Detect(name, data); err != nil {
-			return nil, err
-		}
-	} else {
-		var ok bool
-		if imp, ok = Get(format); !ok {
-			return nil, &Error{File: name, Msg: fmt.Sprintf("unknown format %q; one of auto, %s", format, strings.Join(Names(), ", "))}
-		}
+	imp, err := For(name, format, data)
+	if err != nil {
+		return nil, err
 	}
 	r, err := imp.Parse(name, data)
 	if err != nil {
@@ -214,4 +219,19 @@ func Parse(name, format string, data []byte) (*Report, error) {
 	}
 	r.Format = imp.Name()
 	return r, nil
+}
+
+// A Streamer is an importer that can pass a report's findings on as it
+// reads them, a part at a time, so that a report of a hundred thousand
+// findings is stored while it is read and never held whole.
+type Streamer interface {
+	Importer
+	// Stream reads data and passes its findings to emit in parts of at
+	// most part findings, in the order Parse lists them, with the report
+	// as read so far (its Findings empty): its Target is known from the
+	// first part on, its ToolVersion perhaps only at the end. It returns
+	// the whole report without its findings. An error of emit stops the
+	// reading and is returned as it is; a report it cannot read is an
+	// *Error, as for Parse, perhaps after some parts were passed on.
+	Stream(name string, data []byte, part int, emit func(head *Report, findings []Finding) error) (*Report, error)
 }

@@ -1,8 +1,11 @@
 package importers
 
 import (
+	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
@@ -123,64 +126,288 @@ func (vs *trivyVulns) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err := jsonv2.UnmarshalDecode(dec, v); err != nil {
 			return err
 		}
-		// One vulnerability's texts repeat for every package and target
-		// it affects: interned as soon as read, a large report holds each
-		// once, and its decoded copies are garbage at once.
-		v.Title, v.Description = unique.Make(v.Title).Value(), unique.Make(v.Description).Value()
-		for i, r := range v.References {
-			v.References[i] = unique.Make(r).Value()
-		}
+		v.intern()
 	}
 	*vs = list
 	_, err := dec.ReadToken()
 	return err
 }
 
-func (trivyImporter) Parse(name string, data []byte) (*Report, error) {
-	var doc trivyReport
-	if err := decodeLargeJSON(name, data, &doc); err != nil {
-		return nil, err
+// intern makes one string of each of a vulnerability's texts and
+// references, which repeat for every package and target it affects: a
+// large report holds each once, and its decoded copies are garbage at once.
+func (v *trivyVuln) intern() {
+	v.Title, v.Description = unique.Make(v.Title).Value(), unique.Make(v.Description).Value()
+	for i, r := range v.References {
+		v.References[i] = unique.Make(r).Value()
 	}
-	p := trivyParse{file: name, report: &Report{
-		Tool:        "Trivy",
-		ToolVersion: doc.Trivy.Version,
-		Target:      cmp.Or(doc.ArtifactName, doc.ClusterName),
-		Complete:    true,
-		Findings:    make([]Finding, 0, doc.size()),
-	}}
-	if err := p.results("Results", "", doc.Results); err != nil {
-		return nil, err
-	}
-	groups := []struct {
-		path string
-		list []trivyResource
-	}{{"Resources", doc.Resources}, {"Vulnerabilities", doc.Vulnerabilities}, {"Misconfigurations", doc.Misconfigurations}}
-	for _, g := range groups {
-		for i, res := range g.list {
-			if err := p.results(fmt.Sprintf("%s[%d].Results", g.path, i), res.label(), res.Results); err != nil {
-				return nil, err
-			}
+}
+
+func (t trivyImporter) Parse(name string, data []byte) (*Report, error) {
+	return t.Stream(name, data, 0, nil)
+}
+
+// Stream implements Streamer. The report is read with a streaming decoder
+// (github.com/go-json-experiment/json/jsontext): a result's
+// vulnerabilities, which may be a hundred thousand, are converted one by
+// one as they are decoded and passed on a part at a time, once the report
+// has named its target. Trivy writes ArtifactName (or ClusterName) before
+// Results, and a result's Target and Type before its Vulnerabilities; a
+// report written in another order is read whole first, as Parse does.
+// With a nil emit, the findings are all in the returned report.
+func (trivyImporter) Stream(name string, data []byte, part int, emit func(*Report, []Finding) error) (*Report, error) {
+	p := &trivyStream{trivyParse: trivyParse{file: name, report: &Report{Format: "trivy", Tool: "Trivy", Complete: true}}, part: part, emit: emit}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data), largeJSON)
+	err := p.document(dec)
+	if err == nil {
+		if _, err = dec.ReadToken(); err == io.EOF {
+			err = nil
+		} else if err == nil {
+			line, col := LineCol(data, dec.InputOffset())
+			return nil, &Error{File: name, Line: line, Col: col, Msg: "unexpected data after the JSON document"}
 		}
+	}
+	var stop emitError
+	switch {
+	case errors.As(err, &stop):
+		return nil, stop.err
+	case err != nil:
+		if e := (*Error)(nil); errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, largeJSONError(name, data, err)
+	}
+	p.report.Target = p.target()
+	if emit == nil {
+		return p.report, nil
+	}
+	if err := p.flush(); err != nil {
+		return nil, err.(emitError).err
 	}
 	return p.report, nil
 }
 
-// size is how many findings the report may hold, so that a report of a
-// hundred thousand is not copied over and over as the list grows.
-func (doc *trivyReport) size() int {
-	n := 0
-	count := func(rs []trivyResult) {
-		for _, r := range rs {
-			n += len(r.Vulnerabilities) + len(r.Misconfigurations) + len(r.Secrets)
+// emitError is an error of the consumer of a stream, returned as it is.
+type emitError struct{ err error }
+
+func (e emitError) Error() string { return e.err.Error() }
+
+// trivyStream reads a Trivy report token by token down to the
+// vulnerabilities, which it decodes one at a time.
+type trivyStream struct {
+	trivyParse
+	part              int
+	emit              func(*Report, []Finding) error
+	artifact, cluster string
+	frozen            bool            // a part was passed on: the target is fixed
+	lists             map[string]bool // the top-level lists read, which may not repeat
+}
+
+var (
+	trivyReportType = reflect.TypeFor[trivyReport]()
+	trivyResultType = reflect.TypeFor[trivyResult]()
+	trivyVulnsType  = reflect.TypeFor[[]trivyVuln]()
+	trivyResourcesT = reflect.TypeFor[[]trivyResource]()
+	trivyResultsT   = reflect.TypeFor[[]trivyResult]()
+)
+
+func (p *trivyStream) target() string {
+	if p.frozen {
+		return p.report.Target
+	}
+	return cmp.Or(p.artifact, p.cluster)
+}
+
+// document reads the top-level object.
+func (p *trivyStream) document(dec *jsontext.Decoder) error {
+	p.lists = map[string]bool{}
+	return eachField(dec, trivyReportType, func(name string) error {
+		key := strings.ToLower(name)
+		switch key {
+		case "trivy":
+			var t struct{ Version string }
+			if err := jsonv2.UnmarshalDecode(dec, &t); err != nil {
+				return err
+			}
+			p.report.ToolVersion = t.Version
+			return nil
+		case "artifactname":
+			return jsonv2.UnmarshalDecode(dec, &p.artifact)
+		case "clustername":
+			return jsonv2.UnmarshalDecode(dec, &p.cluster)
+		case "results", "resources", "vulnerabilities", "misconfigurations":
+			// A list given twice would have its first findings passed on
+			// already: refused, where a decoder would keep the last.
+			if p.lists[key] {
+				return Errorf(p.file, name, "the report gives %s twice", name)
+			}
+			p.lists[key] = true
+			if key == "results" {
+				return eachElement(dec, trivyResultsT, func(i int) error {
+					return p.result(dec, fmt.Sprintf("Results[%d]", i), "")
+				})
+			}
+			path := strings.ToUpper(key[:1]) + key[1:]
+			return eachElement(dec, trivyResourcesT, func(i int) error {
+				// A Kubernetes resource is decoded whole: its results
+				// need its name, which may come after them.
+				var res trivyResource
+				if err := jsonv2.UnmarshalDecode(dec, &res); err != nil {
+					return err
+				}
+				if err := p.results(fmt.Sprintf("%s[%d].Results", path, i), res.label(), res.Results); err != nil {
+					return err
+				}
+				return p.next()
+			})
+		}
+		return dec.SkipValue()
+	})
+}
+
+// result reads the result at path at (of the Kubernetes resource named
+// resource, if any). Its vulnerabilities are converted as they are
+// decoded when its Target and Type came first; they are kept, with its
+// misconfigurations and secrets, until the end of the result otherwise.
+func (p *trivyStream) result(dec *jsontext.Decoder, at, resource string) error {
+	var res trivyResult
+	var hasTarget, hasType, streamed bool
+	err := eachField(dec, trivyResultType, func(name string) error {
+		switch strings.ToLower(name) {
+		case "target":
+			hasTarget = true
+			return jsonv2.UnmarshalDecode(dec, &res.Target)
+		case "type":
+			hasType = true
+			return jsonv2.UnmarshalDecode(dec, &res.Type)
+		case "vulnerabilities":
+			if streamed || res.Vulnerabilities != nil {
+				return Errorf(p.file, at+"."+name, "the result gives its vulnerabilities twice")
+			}
+			if hasTarget && hasType {
+				streamed = true
+				return p.vulns(dec, at, resultTarget(resource, res.Target), res)
+			}
+			return jsonv2.UnmarshalDecode(dec, &res.Vulnerabilities)
+		case "misconfigurations":
+			return jsonv2.UnmarshalDecode(dec, &res.Misconfigurations)
+		case "secrets":
+			return jsonv2.UnmarshalDecode(dec, &res.Secrets)
+		}
+		return dec.SkipValue()
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.trivyParse.result(at, resultTarget(resource, res.Target), res); err != nil {
+		return err
+	}
+	return p.next()
+}
+
+// vulns reads a result's list of vulnerabilities, converting each as it
+// is decoded.
+func (p *trivyStream) vulns(dec *jsontext.Decoder, at, target string, res trivyResult) error {
+	return eachElement(dec, trivyVulnsType, func(j int) error {
+		var v trivyVuln
+		if err := jsonv2.UnmarshalDecode(dec, &v); err != nil {
+			return err
+		}
+		v.intern()
+		if err := p.add(p.vuln(at, j, target, res, &v)); err != nil {
+			return err
+		}
+		return p.next()
+	})
+}
+
+// next passes the findings read so far on when they make a part and the
+// report's target is known.
+func (p *trivyStream) next() error {
+	if p.emit == nil || len(p.report.Findings) < p.part || p.target() == "" {
+		return nil
+	}
+	return p.flush()
+}
+
+func (p *trivyStream) flush() error {
+	if !p.frozen {
+		p.frozen, p.report.Target = true, p.target()
+	}
+	fs := p.report.Findings
+	p.report.Findings = make([]Finding, 0, p.part)
+	for len(fs) > 0 {
+		// A result's misconfigurations, or a Kubernetes resource, come
+		// whole: cut into parts.
+		n := min(len(fs), max(p.part, 1))
+		head := *p.report // the consumer's copy: this one is still being written
+		head.Findings = nil
+		if err := p.emit(&head, fs[:n:n]); err != nil {
+			return emitError{err}
+		}
+		fs = fs[n:]
+	}
+	return nil
+}
+
+// eachField reads the JSON object at dec's position (a null as none),
+// calling field with each name; field reads or skips the value. Another
+// kind of value is refused as the decoder refuses it for goType.
+func eachField(dec *jsontext.Decoder, goType reflect.Type, field func(name string) error) error {
+	if null, err := open(dec, '{', goType); null || err != nil {
+		return err
+	}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if err := field(tok.String()); err != nil {
+			return err
 		}
 	}
-	count(doc.Results)
-	for _, g := range [][]trivyResource{doc.Resources, doc.Vulnerabilities, doc.Misconfigurations} {
-		for _, res := range g {
-			count(res.Results)
+	_, err := dec.ReadToken()
+	return err
+}
+
+// eachElement reads the JSON array at dec's position (a null as none),
+// calling elem with each index; elem reads the element.
+func eachElement(dec *jsontext.Decoder, goType reflect.Type, elem func(i int) error) error {
+	if null, err := open(dec, '[', goType); null || err != nil {
+		return err
+	}
+	for i := 0; dec.PeekKind() != ']'; i++ {
+		if err := elem(i); err != nil {
+			return err
 		}
 	}
-	return n
+	_, err := dec.ReadToken()
+	return err
+}
+
+// open reads the start of an object or an array (kind '{' or '['), or a
+// null.
+func open(dec *jsontext.Decoder, kind jsontext.Kind, goType reflect.Type) (null bool, err error) {
+	switch k := dec.PeekKind(); k {
+	case kind:
+		_, err := dec.ReadToken()
+		return false, err
+	case 'n':
+		_, err := dec.ReadToken()
+		return true, err
+	case 0: // the decoder's own error, which ReadToken returns
+		if _, err := dec.ReadToken(); err != nil {
+			return false, err
+		}
+		return false, io.ErrUnexpectedEOF
+	default:
+		off := dec.InputOffset()
+		if err := dec.SkipValue(); err != nil {
+			return false, err
+		}
+		// The pointer of the value just skipped.
+		return false, &jsonv2.SemanticError{ByteOffset: off, JSONPointer: dec.StackPointer(), JSONKind: k, GoType: goType}
+	}
 }
 
 // label names a Kubernetes resource as Namespace/Kind/Name (cluster-wide
@@ -203,15 +430,20 @@ type trivyParse struct {
 func (p trivyParse) results(path, resource string, results []trivyResult) error {
 	for i, res := range results {
 		at := fmt.Sprintf("%s[%d]", path, i)
-		target := res.Target
-		if resource != "" {
-			target = resource + ": " + res.Target
-		}
-		if err := p.result(at, target, res); err != nil {
+		if err := p.result(at, resultTarget(resource, res.Target), res); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// resultTarget names a result's target within its Kubernetes resource,
+// if any.
+func resultTarget(resource, target string) string {
+	if resource == "" {
+		return target
+	}
+	return resource + ": " + target
 }
 
 func (p trivyParse) result(at, target string, res trivyResult) error {

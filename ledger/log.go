@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -37,6 +38,11 @@ type Blob struct {
 	SHA256    string `json:"sha256"` // hex
 	MediaType string `json:"media_type"`
 	Content   []byte `json:"content"`
+	// Source holds the content in place of Content when it is too large
+	// to hold in memory (a report of hundreds of megabytes spooled to a
+	// file): Size bytes, read as the blob is stored.
+	Source io.ReaderAt `json:"-"`
+	Size   int64       `json:"-"`
 }
 
 // Ref is how entries refer to a blob: "sha256:<hex>".
@@ -223,6 +229,23 @@ func (l *Log) sign(rng *compact.Range, at time.Time) (Checkpoint, error) {
 func NewBlob(mediaType string, content []byte) Blob {
 	sum := sha256.Sum256(content)
 	return Blob{SHA256: hex.EncodeToString(sum[:]), MediaType: mediaType, Content: content}
+}
+
+// NewBlobFrom returns the size bytes of src as evidence, with their hash.
+func NewBlobFrom(mediaType string, src io.ReaderAt, size int64) (Blob, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(src, 0, size)); err != nil {
+		return Blob{}, fmt.Errorf("hash evidence: %w", err)
+	}
+	return Blob{SHA256: hex.EncodeToString(h.Sum(nil)), MediaType: mediaType, Source: src, Size: size}, nil
+}
+
+// Len is the content's size in bytes.
+func (b Blob) Len() int64 {
+	if b.Content == nil && b.Source != nil {
+		return b.Size
+	}
+	return int64(len(b.Content))
 }
 
 // PutBlob stores content as evidence in tx and returns its reference.

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -306,8 +308,14 @@ func (tx *Tx) PutBlob(ctx context.Context, b ledger.Blob) error {
 		return nil
 	}
 	content, encoding := packBlob(b.Content)
+	if b.Content == nil && b.Source != nil {
+		var err error
+		if content, encoding, err = packBlobFrom(b.Source, b.Size); err != nil {
+			return fmt.Errorf("evidence sha256:%s: %w", b.SHA256, err)
+		}
+	}
 	_, err := tx.exec(ctx, `INSERT INTO evidence_blobs (sha256, size_bytes, media_type, content, encoding, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`, b.SHA256, len(b.Content), b.MediaType, content, encoding, ts(nowUTC()))
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`, b.SHA256, b.Len(), b.MediaType, content, encoding, ts(nowUTC()))
 	return err
 }
 
@@ -399,6 +407,32 @@ func packBlob(content []byte) ([]byte, string) {
 		return content, blobRaw // already compressed, or random
 	}
 	return packed, blobZstd
+}
+
+// packBlobFrom is packBlob for content read from src, compressed as it is
+// read, so that only the compressed form is held in memory.
+func packBlobFrom(src io.ReaderAt, size int64) ([]byte, string, error) {
+	in := io.NewSectionReader(src, 0, size)
+	if size < packMin {
+		raw, err := io.ReadAll(in)
+		return raw, blobRaw, err
+	}
+	var out bytes.Buffer
+	enc, err := zstd.NewWriter(&out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := io.Copy(enc, in); err != nil {
+		return nil, "", err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, "", err
+	}
+	if int64(out.Len()) >= size { // already compressed, or random
+		raw, err := io.ReadAll(io.NewSectionReader(src, 0, size))
+		return raw, blobRaw, err
+	}
+	return out.Bytes(), blobZstd, nil
 }
 
 // unpackBlob returns the raw bytes of a stored blob of size raw bytes.

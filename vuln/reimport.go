@@ -127,7 +127,11 @@ func sameFormat(req ImportRequest, format string) bool {
 	if req.Format != "" && req.Format != "auto" {
 		return req.Format == format
 	}
-	imp, err := importers.Detect(req.File, req.Data)
+	head, err := req.head()
+	if err != nil {
+		return false
+	}
+	imp, err := importers.Detect(req.File, head)
 	return err == nil && imp.Name() == format
 }
 

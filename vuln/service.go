@@ -85,6 +85,27 @@ type ImportRequest struct {
 	File      string // the report's name, for errors and the record
 	Format    string // an importer's name, or "auto"
 	Data      []byte
+	// Source, when Data is nil, holds the report in a file: a format that
+	// streams (Trivy) is read from it as it is stored, so that a report of
+	// hundreds of megabytes is never held in memory.
+	Source importers.Source
+}
+
+// source is where the request's report is read from.
+func (req ImportRequest) source() importers.Source {
+	if req.Data == nil && req.Source != nil {
+		return req.Source
+	}
+	return importers.Bytes(req.Data)
+}
+
+// head is the start of the report, for detecting its format.
+func (req ImportRequest) head() ([]byte, error) {
+	h, err := importers.Head(req.source())
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", req.File, err)
+	}
+	return h, nil
 }
 
 // Summary says what an import changed.
@@ -107,7 +128,14 @@ type Summary struct {
 func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (Summary, error) {
 	// The report is hashed once, before anything else: a report that is
 	// byte for byte the last one of its tool on its asset needs no parsing.
+	src := req.source()
 	blob := ledger.NewBlob("application/octet-stream", req.Data)
+	if _, inMemory := src.(importers.Bytes); !inMemory {
+		var err error
+		if blob, err = ledger.NewBlobFrom("application/octet-stream", src, src.Size()); err != nil {
+			return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
+		}
+	}
 	if sum, ok, err := s.importAgain(ctx, actor, req, blob); ok || err != nil {
 		return sum, err
 	}
@@ -115,14 +143,22 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	if !slices.Contains(AssetKinds, kind) {
 		return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("asset kind %q: one of %s", kind, strings.Join(AssetKinds, ", ")), Details: map[string]any{"field": "kind"}}
 	}
-	imp, err := importers.For(req.File, req.Format, req.Data)
+	head, err := req.head()
+	if err != nil {
+		return Summary{}, err
+	}
+	imp, err := importers.For(req.File, req.Format, head)
 	if err != nil {
 		return Summary{}, invalidReport(err)
 	}
 	if st, ok := imp.(importers.Streamer); ok {
 		return s.importStream(ctx, actor, req, kind, blob, st)
 	}
-	rep, err := imp.Parse(req.File, req.Data)
+	data, err := importers.ReadAll(src)
+	if err != nil {
+		return Summary{}, fmt.Errorf("read %s: %w", req.File, err)
+	}
+	rep, err := imp.Parse(req.File, data)
 	if err != nil {
 		return Summary{}, invalidReport(err)
 	}
@@ -133,7 +169,7 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 		if strings.TrimSpace(req.Asset) == "" {
 			return Summary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: req.File + ": a VEX document decides about an asset's findings: give the asset", Details: map[string]any{"field": "asset"}}
 		}
-		return s.applyVEX(ctx, actor, clean(strings.TrimSpace(req.Asset)), req.File, req.Data, rep)
+		return s.applyVEX(ctx, actor, clean(strings.TrimSpace(req.Asset)), req.File, data, rep)
 	}
 	fs := rep.Findings
 	rep.Findings = nil
@@ -166,7 +202,7 @@ func (s *Service) importStream(ctx context.Context, actor string, req ImportRequ
 	ch := make(chan read, 1)
 	go func() {
 		defer close(ch)
-		rep, err := st.Stream(req.File, req.Data, importPart, func(head *importers.Report, fs []importers.Finding) error {
+		rep, err := st.Stream(req.File, req.source(), importPart, func(head *importers.Report, fs []importers.Finding) error {
 			select {
 			case ch <- read{head: head, fs: fs}:
 				return nil

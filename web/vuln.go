@@ -1,10 +1,12 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/opsguard/opsguard"
@@ -17,6 +19,27 @@ import (
 
 // maxReport bounds an uploaded report.
 const maxReport = 512 << 20
+
+// spoolAbove is the size above which an uploaded report is written to a
+// temporary file and read from there as it is imported, instead of held in
+// memory.
+const spoolAbove = 8 << 20
+
+// spool copies r to a temporary file, already removed from its directory
+// so that nothing is left behind, even by a crash: it is gone once closed.
+func spool(r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp("", "opsguard-upload-*")
+	if err != nil {
+		return nil, 0, err
+	}
+	os.Remove(f.Name())
+	n, err := io.Copy(f, r)
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, n, nil
+}
 
 func (s *Server) vulnRoutes() []Route {
 	return []Route{
@@ -95,12 +118,12 @@ func (s *Server) uiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pri
 		return opsguard.Errorf(opsguard.EInvalid, "upload: choose a report file")
 	}
 	defer file.Close()
-	data, err := readAll(io.LimitReader(file, maxReport), hdr.Size, maxReport)
-	if err != nil {
-		return err
+	if hdr.Size > maxReport {
+		return opsguard.Errorf(opsguard.EInvalid, "report larger than %d bytes", maxReport)
 	}
+	// The form's parser keeps a large file on disk: it is read from there.
 	sum, err := s.app.Vuln.Import(r.Context(), p.Name(), vuln.ImportRequest{Asset: r.FormValue("asset"), AssetKind: r.FormValue("kind"),
-		File: hdr.Filename, Format: r.FormValue("format"), Data: data})
+		File: hdr.Filename, Format: r.FormValue("format"), Source: io.NewSectionReader(file, 0, hdr.Size)})
 	r.URL.RawQuery = ""
 	if err != nil {
 		return formError(err, func(st int, msg string) error { return s.registerPage(w, r, p, st, nil, msg) })
@@ -212,7 +235,19 @@ func (s *Server) uiDecide(w http.ResponseWriter, r *http.Request, p auth.Princip
 
 func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q := r.URL.Query()
-	data, err := readAll(http.MaxBytesReader(w, r.Body, maxReport), r.ContentLength, maxReport)
+	req := vuln.ImportRequest{Asset: q.Get("asset"), AssetKind: q.Get("kind"), File: cmp.Or(q.Get("file"), "upload"), Format: q.Get("format")}
+	body := http.MaxBytesReader(w, r.Body, maxReport)
+	var err error
+	if r.ContentLength >= 0 && r.ContentLength <= spoolAbove {
+		req.Data, err = readAll(body, r.ContentLength, maxReport)
+	} else {
+		var f *os.File
+		var n int64
+		if f, n, err = spool(body); err == nil {
+			defer f.Close()
+			req.Source = io.NewSectionReader(f, 0, n)
+		}
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -220,12 +255,7 @@ func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pr
 		}
 		return opsguard.Errorf(opsguard.EInvalid, "reading the report: %v", err)
 	}
-	file := q.Get("file")
-	if file == "" {
-		file = "upload"
-	}
-	sum, err := s.app.Vuln.Import(r.Context(), p.Name(), vuln.ImportRequest{
-		Asset: q.Get("asset"), AssetKind: q.Get("kind"), File: file, Format: q.Get("format"), Data: data})
+	sum, err := s.app.Vuln.Import(r.Context(), p.Name(), req)
 	if err != nil {
 		return err
 	}

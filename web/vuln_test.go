@@ -2,16 +2,20 @@ package web_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/fixture"
 	"github.com/opsguard/opsguard/vuln"
+	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // A pipeline uploads a report with one curl line and gets the summary back.
@@ -165,4 +169,64 @@ func TestAssetOwnersOverTheAPI(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].Owner != "engineer" || list.Items[0].Open != 1 {
 		t.Errorf("assets = %+v", list.Items)
 	}
+}
+
+// A report sent without a length (chunked, as curl sends a pipe) or larger
+// than spoolAbove is written to a temporary file and imported from there,
+// with the same outcome as one held in memory, and leaves no file behind.
+func TestUploadSpooledScan(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	e := newSQLiteEnv(t)
+	chunked := func(b []byte) io.Reader { return io.MultiReader(bytes.NewReader(b)) } // no length known
+	report := fixture.Read(t, "vuln/trivy/securecodebox-repo.json")
+	want, err := importers.Parse("r.json", "trivy", report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/scans?" + url.Values{"asset": {"spooled"}, "file": {"trivy.json"}}.Encode()
+	resp := e.do("POST", path, e.tokens[auth.Engineer], chunked(report), map[string]string{"Content-Type": "application/octet-stream"})
+	var sum vuln.Summary
+	jsonBody(t, resp, &sum)
+	if resp.StatusCode != http.StatusCreated || sum.Format != "trivy" || sum.New == 0 || sum.New > len(want.Findings) || sum.Asset != "spooled" {
+		t.Fatalf("spooled upload: %d %+v", resp.StatusCode, sum)
+	}
+	// Its evidence is the report, byte for byte (stored compressed from
+	// the file).
+	sha := sha256.Sum256(report)
+	resp = e.do("GET", "/api/v1/ledger/evidence/"+hex.EncodeToString(sha[:]), e.tokens[auth.Auditor], nil, nil)
+	if got, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !bytes.Equal(got, report) {
+		t.Errorf("evidence: %d, %d bytes of %d", resp.StatusCode, len(got), len(report))
+	}
+	// A format that does not stream is read whole from the file.
+	grype := fixture.Read(t, "vuln/grype/"+firstSample(t, "vuln/grype"))
+	resp = e.do("POST", "/api/v1/scans?asset=spooled-grype&file=grype.json", e.tokens[auth.Engineer], chunked(grype), map[string]string{"Content-Type": "application/octet-stream"})
+	var g vuln.Summary
+	jsonBody(t, resp, &g)
+	if resp.StatusCode != http.StatusCreated || g.Format != "grype" || g.Findings == 0 {
+		t.Errorf("spooled Grype upload: %d %+v", resp.StatusCode, g)
+	}
+	// A truncated report is refused with its line, nothing imported.
+	resp = e.do("POST", "/api/v1/scans?asset=spooled-bad&file=trivy.json", e.tokens[auth.Engineer], chunked(report[:len(report)-300]), nil)
+	if b := errorOf(t, resp); resp.StatusCode != 400 || !strings.Contains(b.Error.Message, "trivy.json:") || !strings.Contains(b.Error.Message, "truncated") {
+		t.Errorf("truncated: %d %+v", resp.StatusCode, b)
+	}
+	var page struct {
+		Total int `json:"total"`
+	}
+	jsonBody(t, e.do("GET", "/api/v1/findings?asset=spooled-bad", e.tokens[auth.Auditor], nil, nil), &page)
+	if page.Total != 0 {
+		t.Errorf("a refused report left %d findings", page.Total)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left behind in the temporary directory: %v", left)
+	}
+}
+
+func firstSample(t *testing.T, dir string) string {
+	entries, err := os.ReadDir(fixture.Path(t, dir))
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("%s: %v", dir, err)
+	}
+	return entries[0].Name()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strconv"
@@ -70,11 +71,18 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "Import a scanner or assessment report (one transaction: all of it or nothing)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := os.ReadFile(args[0])
+			// The report is read from its file as it is imported (or
+			// sent), never held whole: it may be hundreds of megabytes.
+			f, err := os.Open(args[0])
 			if err != nil {
 				return err
 			}
-			req.File, req.Data = args[0], data
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			req.File, req.Source = args[0], io.NewSectionReader(f, 0, fi.Size())
 			return g.act(cmd, func(b backend) error {
 				sum, err := b.ImportScan(cmd.Context(), req)
 				if err != nil {

@@ -58,6 +58,46 @@ func LineCol(data []byte, offset int64) (int, int) {
 	return line, col
 }
 
+// LineColAt is LineCol for a report read from src.
+func LineColAt(src Source, offset int64) (int, int) {
+	if b, ok := src.(Bytes); ok {
+		return LineCol(b, offset)
+	}
+	offset = max(0, min(offset, src.Size()))
+	line, col := 1, 1
+	buf := make([]byte, 64<<10)
+	for at := int64(0); at < offset; {
+		n, err := src.ReadAt(buf[:min(int64(len(buf)), offset-at)], at)
+		for _, c := range buf[:n] {
+			if c == '\n' {
+				line, col = line+1, 0
+			}
+			col++
+		}
+		at += int64(n)
+		if err != nil && n == 0 {
+			break
+		}
+	}
+	return line, col
+}
+
+// blank reports whether src holds white space only.
+func blank(src Source) bool {
+	var buf [4096]byte
+	for at := int64(0); at < src.Size(); {
+		n, err := src.ReadAt(buf[:], at)
+		if len(bytes.TrimSpace(buf[:n])) > 0 {
+			return false
+		}
+		at += int64(n)
+		if err != nil && n == 0 {
+			break
+		}
+	}
+	return true
+}
+
 // DecodeJSON unmarshals data into v, turning the decoder's errors into an
 // *Error with the line, column and JSON path of the problem. Unknown
 // fields are allowed: reports carry far more than opsguard reads.
@@ -82,7 +122,7 @@ func DecodeJSON(file string, data []byte, v any) error {
 // U+FFFD. Errors are the same *Error, with a precise JSON path.
 func decodeLargeJSON(file string, data []byte, v any) error {
 	if err := jsonv2.Unmarshal(data, v, largeJSON); err != nil {
-		return largeJSONError(file, data, err)
+		return largeJSONError(file, Bytes(data), err)
 	}
 	return nil
 }
@@ -91,19 +131,19 @@ func decodeLargeJSON(file string, data []byte, v any) error {
 var largeJSON = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true),
 	jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
-// largeJSONError turns an error of the JSON v2 decoder on data into an
+// largeJSONError turns an error of the JSON v2 decoder on src into an
 // *Error with the line, column and JSON path of the problem.
-func largeJSONError(file string, data []byte, err error) error {
+func largeJSONError(file string, src Source, err error) error {
 	var se *jsontext.SyntacticError
 	var me *jsonv2.SemanticError
 	switch {
-	case len(bytes.TrimSpace(data)) == 0:
+	case blank(src):
 		return &Error{File: file, Msg: "the report is empty"}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := LineCol(data, int64(len(data)))
+		line, col := LineColAt(src, src.Size())
 		return &Error{File: file, Line: line, Col: col, Msg: "the JSON is truncated"}
 	case errors.As(err, &se):
-		line, col := LineCol(data, se.ByteOffset)
+		line, col := LineColAt(src, se.ByteOffset)
 		msg := "invalid JSON"
 		if se.Err != nil {
 			msg += ": " + se.Err.Error()
@@ -113,7 +153,7 @@ func largeJSONError(file string, data []byte, err error) error {
 		}
 		return &Error{File: file, Line: line, Col: col, Path: pointerPath(se.JSONPointer), Msg: msg}
 	case errors.As(err, &me):
-		line, col := LineCol(data, me.ByteOffset)
+		line, col := LineColAt(src, me.ByteOffset)
 		msg := "invalid value"
 		if me.GoType != nil && me.JSONKind != 0 {
 			msg = fmt.Sprintf("expected %s, found %s", me.GoType, kindName(me.JSONKind))

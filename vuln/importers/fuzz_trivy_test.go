@@ -42,7 +42,7 @@ func tgFuzz(f *testing.F, format, dir string, keep []string) {
 		// Read in parts, an accepted report gives the same findings.
 		if st, ok := imp.(importers.Streamer); ok {
 			var parts []importers.Finding
-			if _, err := st.Stream("fuzz.json", data, 2, func(_ *importers.Report, fs []importers.Finding) error {
+			if _, err := st.Stream("fuzz.json", importers.Bytes(data), 2, func(_ *importers.Report, fs []importers.Finding) error {
 				parts = append(parts, fs...)
 				return nil
 			}); err != nil {

@@ -10,7 +10,9 @@ package importers
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -233,5 +235,59 @@ type Streamer interface {
 	// the whole report without its findings. An error of emit stops the
 	// reading and is returned as it is; a report it cannot read is an
 	// *Error, as for Parse, perhaps after some parts were passed on.
-	Stream(name string, data []byte, part int, emit func(head *Report, findings []Finding) error) (*Report, error)
+	Stream(name string, src Source, part int, emit func(head *Report, findings []Finding) error) (*Report, error)
+}
+
+// A Source is a report's bytes, in memory (Bytes) or in a file (an
+// *io.SectionReader), for a Streamer to read as it goes: a report of
+// hundreds of megabytes uploaded to a server need not be held in memory.
+type Source interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Bytes is a report in memory.
+type Bytes []byte
+
+// ReadAt implements io.ReaderAt.
+func (b Bytes) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("importers: negative offset")
+	}
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Size is the report's length.
+func (b Bytes) Size() int64 { return int64(len(b)) }
+
+// Head returns the start of src, enough for Detect.
+func Head(src Source) ([]byte, error) {
+	if b, ok := src.(Bytes); ok {
+		return b[:min(len(b), headSize)], nil
+	}
+	buf := make([]byte, min(src.Size(), headSize))
+	n, err := src.ReadAt(buf, 0)
+	if err == io.EOF && n == len(buf) {
+		err = nil
+	}
+	return buf[:n], err
+}
+
+// headSize is how much of a report Detect is given: the importers look
+// at the first 64 KiB, Dependabot's at its first alert.
+const headSize = 1 << 20
+
+// ReadAll returns the whole of src.
+func ReadAll(src Source) ([]byte, error) {
+	if b, ok := src.(Bytes); ok {
+		return b, nil
+	}
+	return io.ReadAll(io.NewSectionReader(src, 0, src.Size()))
 }

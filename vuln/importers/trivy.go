@@ -1,6 +1,7 @@
 package importers
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"errors"
@@ -144,7 +145,7 @@ func (v *trivyVuln) intern() {
 }
 
 func (t trivyImporter) Parse(name string, data []byte) (*Report, error) {
-	return t.Stream(name, data, 0, nil)
+	return t.Stream(name, Bytes(data), 0, nil)
 }
 
 // Stream implements Streamer. The report is read with a streaming decoder
@@ -155,15 +156,21 @@ func (t trivyImporter) Parse(name string, data []byte) (*Report, error) {
 // Results, and a result's Target and Type before its Vulnerabilities; a
 // report written in another order is read whole first, as Parse does.
 // With a nil emit, the findings are all in the returned report.
-func (trivyImporter) Stream(name string, data []byte, part int, emit func(*Report, []Finding) error) (*Report, error) {
+func (trivyImporter) Stream(name string, src Source, part int, emit func(*Report, []Finding) error) (*Report, error) {
 	p := &trivyStream{trivyParse: trivyParse{file: name, report: &Report{Format: "trivy", Tool: "Trivy", Complete: true}}, part: part, emit: emit}
-	dec := jsontext.NewDecoder(bytes.NewBuffer(data), largeJSON)
+	var in io.Reader
+	if b, ok := src.(Bytes); ok {
+		in = bytes.NewBuffer(b) // which the decoder reads in place
+	} else {
+		in = bufio.NewReaderSize(io.NewSectionReader(src, 0, src.Size()), 1<<20)
+	}
+	dec := jsontext.NewDecoder(in, largeJSON)
 	err := p.document(dec)
 	if err == nil {
 		if _, err = dec.ReadToken(); err == io.EOF {
 			err = nil
 		} else if err == nil {
-			line, col := LineCol(data, dec.InputOffset())
+			line, col := LineColAt(src, dec.InputOffset())
 			return nil, &Error{File: name, Line: line, Col: col, Msg: "unexpected data after the JSON document"}
 		}
 	}
@@ -175,7 +182,7 @@ func (trivyImporter) Stream(name string, data []byte, part int, emit func(*Repor
 		if e := (*Error)(nil); errors.As(err, &e) {
 			return nil, e
 		}
-		return nil, largeJSONError(name, data, err)
+		return nil, largeJSONError(name, src, err)
 	}
 	p.report.Target = p.target()
 	if emit == nil {

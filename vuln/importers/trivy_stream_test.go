@@ -1,9 +1,13 @@
 package importers_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,7 +29,7 @@ func stream(t *testing.T, data []byte, n int) (*importers.Report, []importers.Fi
 	t.Helper()
 	var all []importers.Finding
 	var targets []string
-	rep, err := trivyStreamer(t).Stream("r.json", data, n, func(head *importers.Report, fs []importers.Finding) error {
+	rep, err := trivyStreamer(t).Stream("r.json", importers.Bytes(data), n, func(head *importers.Report, fs []importers.Finding) error {
 		if len(fs) == 0 || len(fs) > n {
 			t.Errorf("a part of %d findings, parts of %d", len(fs), n)
 		}
@@ -117,7 +121,7 @@ func TestTrivyStreamRefusals(t *testing.T) {
 	data := fixture.Read(t, "vuln/trivy/securecodebox-repo.json")
 	stop := errors.New("the store is full")
 	parts := 0
-	_, err := st.Stream("r.json", data, 2, func(*importers.Report, []importers.Finding) error {
+	_, err := st.Stream("r.json", importers.Bytes(data), 2, func(*importers.Report, []importers.Finding) error {
 		parts++
 		if parts == 2 {
 			return stop
@@ -136,10 +140,56 @@ func TestTrivyStreamRefusals(t *testing.T) {
 		{"a document that is a list", `[{"SchemaVersion": 2}]`, "", "found array"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := st.Stream("r.json", []byte(tc.data), 2, func(*importers.Report, []importers.Finding) error { return nil })
+			_, err := st.Stream("r.json", importers.Bytes(tc.data), 2, func(*importers.Report, []importers.Finding) error { return nil })
 			var e *importers.Error
 			if !errors.As(err, &e) || e.File != "r.json" || !strings.Contains(e.Path, tc.path) || !strings.Contains(e.Msg, tc.msg) {
 				t.Errorf("got %v; want path %q, message %q", err, tc.path, tc.msg)
+			}
+		})
+	}
+}
+
+// A report in a file is read from the file as it goes, with the same
+// findings, and its errors located by line as in memory.
+func TestTrivyStreamFromFile(t *testing.T) {
+	data := fixture.Read(t, "vuln/trivy/securecodebox-repo.json")
+	whole, err := importers.Parse("r.json", "trivy", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string // the error, if any
+	}{
+		{"whole", data, ""},
+		{"truncated", data[:len(data)-100], "r.json:"},
+		{"bad severity", bytes.Replace(data, []byte(`"Severity": "HIGH"`), []byte(`"Severity": "SEVERE"`), 1), "Severity: unknown severity"},
+		{"a string for a list", bytes.Replace(data, []byte(`"References": [`), []byte(`"References": "x", "y": [`), 1), "References: expected []string, found string"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.json")
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var fs []importers.Finding
+			_, err = trivyStreamer(t).Stream("r.json", io.NewSectionReader(f, 0, int64(len(tc.data))), 4, func(_ *importers.Report, part []importers.Finding) error {
+				fs = append(fs, part...)
+				return nil
+			})
+			_, inMemory := importers.Parse("r.json", "trivy", tc.data)
+			switch {
+			case tc.want == "" && (err != nil || findingKeys(fs) != findingKeys(whole.Findings)):
+				t.Errorf("from the file: %v, %d findings of %d", err, len(fs), len(whole.Findings))
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("from the file: %v; want %q", err, tc.want)
+			case tc.want != "" && err.Error() != inMemory.Error():
+				t.Errorf("from the file: %v; in memory: %v", err, inMemory)
 			}
 		})
 	}

@@ -177,16 +177,28 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 		part := fs[:min(importPart, len(fs))]
 		fs = fs[len(part):]
 		if len(part) == 0 {
-			part = nil
+			return rep, nil, nil
 		}
-		return rep, part, nil
+		return rep, prepare(part), nil
 	})
 }
 
-// parts hands an import a report's findings a part at a time: the report
-// as read so far and the next part; at the end a nil part and the whole
-// report.
+// parts hands an import a report's findings a part at a time, prepared:
+// the report as read so far and the next part; at the end a nil part and
+// the whole report.
 type parts func() (*importers.Report, []importers.Finding, error)
+
+// prepare makes a part of a report's findings storable and merges those
+// that are one finding, in place.
+func prepare(part []importers.Finding) []importers.Finding {
+	for i := range part {
+		part[i] = cleanFinding(part[i])
+		// The register keeps no references: let them go now, they can be
+		// a third of a large report's memory.
+		part[i].References = nil
+	}
+	return merge(part)
+}
 
 // importStream imports a report read by a Streamer: it is parsed by a
 // goroutine while the parts it has read are stored, so that reading and
@@ -203,6 +215,8 @@ func (s *Service) importStream(ctx context.Context, actor string, req ImportRequ
 	go func() {
 		defer close(ch)
 		rep, err := st.Stream(req.File, req.source(), importPart, func(head *importers.Report, fs []importers.Finding) error {
+			// Prepared here, while the import stores the part before.
+			fs = prepare(fs)
 			select {
 			case ch <- read{head: head, fs: fs}:
 				return nil
@@ -317,13 +331,7 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 	var had, added []string // known findings reported, with and without a row for this tool
 	seen := map[string]bool{}
 	for ; part != nil; rep, part, err = next() {
-		for i := range part {
-			part[i] = cleanFinding(part[i])
-			// The register keeps no references: let them go now, they can
-			// be a third of a large report's memory.
-			part[i].References = nil
-		}
-		incoming := merge(part)
+		incoming := part
 		intel, err := tx.Intel(ctx, cves(incoming))
 		if err != nil {
 			return err

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -100,8 +102,11 @@ const lastSeen = `COALESCE((SELECT MAX(s.imported_at) FROM finding_tools t JOIN 
 	WHERE t.finding_id = f.id AND s.imported_at > f.last_seen), f.last_seen)`
 
 const findingColumns = `f.id, f.asset_id, a.name, f.vuln_id, f.aliases, f.package, f.version, f.fixed_version, f.location, f.target,
-	f.title, f.description, f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
+	COALESCE(t.title, f.title), COALESCE(t.description, f.description), f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
 	f.first_seen, ` + lastSeen + `, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until, f.extended_until`
+
+// findingsFrom joins a finding's asset and texts.
+const findingsFrom = "findings f JOIN assets a ON a.id = f.asset_id LEFT JOIN vuln_texts t ON t.hash = f.text_hash"
 
 func scanFinding(sc row) (vuln.Finding, error) {
 	var f vuln.Finding
@@ -138,7 +143,7 @@ func scanFinding(sc row) (vuln.Finding, error) {
 // findingsWhere returns the findings matching a condition on f (and a),
 // in the order rest gives.
 func (tx *Tx) findingsWhere(ctx context.Context, rest string, args ...any) ([]vuln.Finding, error) {
-	return queryAll(ctx, tx, scanFinding, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id "+rest, args...)
+	return queryAll(ctx, tx, scanFinding, "SELECT "+findingColumns+" FROM "+findingsFrom+" "+rest, args...)
 }
 
 // AssetFindings returns every finding of an asset with what an import
@@ -199,11 +204,16 @@ func (tx *Tx) eachPair(ctx context.Context, q string, fn func(a, b string), args
 
 // InsertFindings stores new findings with their ids and the tool that saw
 // them. A finding's own vuln_id is not repeated in finding_ids, which holds
-// its other identifiers only.
+// its other identifiers only; its title and description are stored once
+// for every finding that has them, in vuln_texts.
 func (tx *Tx) InsertFindings(ctx context.Context, fs []vuln.Finding, tool, scanID string) error {
-	const cols = 26
-	err := tx.insertRows(ctx, `INSERT INTO findings (id, asset_id, vuln_id, aliases, package, version, fixed_version, location, target,
-		title, description, severity, severity_note, cvss_score, cvss_vector, risk, risk_note, status, resolution,
+	hashes, err := tx.insertTexts(ctx, fs)
+	if err != nil {
+		return err
+	}
+	const cols = 27
+	err = tx.insertRows(ctx, `INSERT INTO findings (id, asset_id, vuln_id, aliases, package, version, fixed_version, location, target,
+		text_hash, title, description, severity, severity_note, cvss_score, cvss_vector, risk, risk_note, status, resolution,
 		first_seen, last_seen, sla_days, due_at, closed_at, fixed_by_scan, regression) VALUES `, cols, len(fs), func(i int, args []any) []any {
 		f := &fs[i]
 		aliases := "[]"
@@ -212,7 +222,7 @@ func (tx *Tx) InsertFindings(ctx context.Context, fs []vuln.Finding, tool, scanI
 			aliases = string(b)
 		}
 		return append(args, f.ID, f.AssetID, f.VulnID, aliases, f.Package, f.Version, f.FixedVersion, f.Location, f.Target,
-			f.Title, f.Description, string(f.Severity), f.SeverityNote, f.CVSSScore, f.CVSSVector, string(f.Risk), f.RiskNote, string(f.Status), string(f.Resolution),
+			hashes[i], "", "", string(f.Severity), f.SeverityNote, f.CVSSScore, f.CVSSVector, string(f.Risk), f.RiskNote, string(f.Status), string(f.Resolution),
 			ts(f.FirstSeen), ts(f.LastSeen), f.SLADays, ts(f.DueAt), nullTS(f.ClosedAt), f.FixedByScan, f.Regression)
 	})
 	if err != nil {
@@ -239,6 +249,41 @@ func (tx *Tx) InsertFindings(ctx context.Context, fs []vuln.Finding, tool, scanI
 	return nil
 }
 
+// insertTexts stores the texts of fs not stored yet and returns the hash
+// of each finding's.
+func (tx *Tx) insertTexts(ctx context.Context, fs []vuln.Finding) ([]string, error) {
+	if tx.texts == nil {
+		tx.texts = map[[2]string]string{}
+	}
+	hashes := make([]string, len(fs))
+	var fresh [][3]string
+	for i := range fs {
+		k := [2]string{fs[i].Title, fs[i].Description}
+		h, ok := tx.texts[k]
+		if !ok {
+			h = textHash(k[0], k[1])
+			tx.texts[k] = h
+			fresh = append(fresh, [3]string{h, k[0], k[1]})
+		}
+		hashes[i] = h
+	}
+	err := tx.insertRows(ctx, "INSERT INTO vuln_texts (hash, title, description) VALUES ", 3, len(fresh), func(i int, args []any) []any {
+		return append(args, fresh[i][0], fresh[i][1], fresh[i][2])
+	}, " ON CONFLICT (hash) DO NOTHING")
+	if err != nil {
+		return nil, fmt.Errorf("insert vulnerability texts: %w", err)
+	}
+	return hashes, nil
+}
+
+// textHash names a title and description: the SHA-256 of both, each
+// preceded by its length so that no two pairs run together.
+func textHash(title, description string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s%d:%s", len(title), title, len(description), description)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // maxParams bounds the parameters of one statement. SQLite (as built by
 // modernc.org/sqlite) would take 32766, but statements of 4,000 or 16,000
 // parameters made an import of 100,000 findings slower, not faster.
@@ -247,7 +292,7 @@ const maxParams = 900
 // insertRows inserts n rows of cols values, which row appends to args,
 // with multi-row INSERTs of up to maxParams parameters, one prepared
 // statement per chunk size.
-func (tx *Tx) insertRows(ctx context.Context, head string, cols, n int, row func(i int, args []any) []any) error {
+func (tx *Tx) insertRows(ctx context.Context, head string, cols, n int, row func(i int, args []any) []any, tail ...string) error {
 	per := max(1, maxParams/cols)
 	stmts := map[int]*sql.Stmt{}
 	defer func() {
@@ -262,7 +307,7 @@ func (tx *Tx) insertRows(ctx context.Context, head string, cols, n int, row func
 		stmt, ok := stmts[k]
 		if !ok {
 			var err error
-			if stmt, err = tx.prepare(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", k), ", ")); err != nil {
+			if stmt, err = tx.prepare(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", k), ", ")+strings.Join(tail, "")); err != nil {
 				return err
 			}
 			stmts[k] = stmt
@@ -338,7 +383,7 @@ func (tx *Tx) UpdateFindingState(ctx context.Context, f vuln.Finding) error {
 
 // FindingByID returns one finding with its tools.
 func (tx *Tx) FindingByID(ctx context.Context, id string) (vuln.Finding, error) {
-	f, err := scanFinding(tx.queryRow(ctx, "SELECT "+findingColumns+" FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.id = ?", id))
+	f, err := scanFinding(tx.queryRow(ctx, "SELECT "+findingColumns+" FROM "+findingsFrom+" WHERE f.id = ?", id))
 	if err != nil {
 		return f, notFound(err, "finding "+id)
 	}

@@ -158,3 +158,41 @@ func TestStreamedImportRestatedFinding(t *testing.T) {
 		}
 	})
 }
+
+// A vulnerability's title and description are stored once for all the
+// findings that carry them; a finding stored before they were (with its
+// texts in its own row) still reads its own.
+func TestTextsStoredOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		same := func(id, p string) importers.Finding {
+			x := pkg(id, p, importers.High)
+			x.Title, x.Description = "Heap overflow in the parser", "A long advisory text, the same for every package it affects."
+			return x
+		}
+		f.imp(t, report("Trivy", true, same("CVE-2024-1", "a"), same("CVE-2024-1", "b"), same("CVE-2024-1", "c"), pkg("CVE-2024-2", "a", importers.Low)))
+		// Counted by touching each row: two texts for four findings.
+		if n, err := db.Exec(ctx, "UPDATE vuln_texts SET title = title"); err != nil || n != 2 {
+			t.Errorf("%d texts stored for 2 distinct, %v", n, err)
+		}
+		all := f.all(t)
+		for _, p := range []string{"a", "b", "c"} {
+			if x := all["CVE-2024-1|"+p]; x.Title != "Heap overflow in the parser" || !strings.HasPrefix(x.Description, "A long advisory") {
+				t.Errorf("finding in %s: %q %q", p, x.Title, x.Description)
+			}
+		}
+		// Another import with the same text adds none.
+		f.imp(t, report("Grype", false, same("CVE-2024-1", "d")))
+		if n, _ := db.Exec(ctx, "UPDATE vuln_texts SET title = title"); n != 2 {
+			t.Errorf("%d texts after the same text again", n)
+		}
+		// As a finding stored before migration 0011 is.
+		old := all["CVE-2024-2|a"]
+		if _, err := db.Exec(ctx, "UPDATE findings SET title = 'Stored in its row', description = 'Before 0011', text_hash = '' WHERE id = ?", old.ID); err != nil {
+			t.Fatal(err)
+		}
+		if x, err := f.svc.Get(ctx, old.ID); err != nil || x.Title != "Stored in its row" || x.Description != "Before 0011" {
+			t.Errorf("a finding with its texts in its row: %q %q %v", x.Title, x.Description, err)
+		}
+	})
+}

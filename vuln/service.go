@@ -214,6 +214,17 @@ func (s *Service) importStream(ctx context.Context, actor string, req ImportRequ
 	ch := make(chan read, 1)
 	go func() {
 		defer close(ch)
+		// A reader's bug must fail this import, not the server: a panic
+		// here is out of reach of the HTTP server's recovery.
+		defer func() {
+			if v := recover(); v != nil {
+				err := fmt.Errorf("reading %s: internal error: %v", req.File, v)
+				select {
+				case ch <- read{err: err}:
+				case <-ctx.Done():
+				}
+			}
+		}()
 		rep, err := st.Stream(req.File, req.source(), importPart, func(head *importers.Report, fs []importers.Finding) error {
 			// Prepared here, while the import stores the part before.
 			fs = prepare(fs)

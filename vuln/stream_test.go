@@ -3,7 +3,9 @@ package vuln_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -195,4 +197,36 @@ func TestTextsStoredOnce(t *testing.T) {
 			t.Errorf("a finding with its texts in its row: %q %q %v", x.Title, x.Description, err)
 		}
 	})
+}
+
+// panicFormat streams a part, then panics, as a reader with a bug would.
+type panicFormat struct{}
+
+func (panicFormat) Name() string            { return "panics" }
+func (panicFormat) Detect(data []byte) bool { return importers.Sniff(data, "panic-report") }
+func (panicFormat) Parse(string, []byte) (*importers.Report, error) {
+	return nil, errors.New("streams only")
+}
+func (panicFormat) Stream(name string, _ importers.Source, _ int, emit func(*importers.Report, []importers.Finding) error) (*importers.Report, error) {
+	head := &importers.Report{Format: "panics", Tool: "Panics", Target: "registry.example/app:1", Complete: true}
+	if err := emit(head, []importers.Finding{pkg("CVE-2024-9", "a", importers.High)}); err != nil {
+		return nil, err
+	}
+	panic("a bug in the reader")
+}
+
+func init() { importers.Register(panicFormat{}) }
+
+// A reader that panics fails its import, with nothing stored, and not the
+// process.
+func TestStreamedImportReaderPanics(t *testing.T) {
+	db := storetest.Open(t, filepath.Join(t.TempDir(), "panic.db"))
+	f := newFixture(t, db)
+	_, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{File: "p.json", Data: []byte(`{"panic-report": true}`)})
+	if err == nil || !strings.Contains(err.Error(), "a bug in the reader") || !strings.Contains(err.Error(), "p.json") {
+		t.Fatalf("import: %v", err)
+	}
+	if _, total, _ := f.svc.List(ctx, vuln.Filter{}); total != 0 {
+		t.Errorf("%d findings stored", total)
+	}
 }

@@ -38,10 +38,13 @@ func (s *Service) applyVEX(ctx context.Context, actor, asset, file string, data 
 				if f.Status == Closed || !speaksOf(st, f, asset) {
 					continue
 				}
-				if err := s.applyStatement(ctx, by, f, st); err != nil {
+				done, err := s.applyStatement(ctx, by, f.ID, st)
+				if err != nil {
 					return fmt.Errorf("statement on %s: %w", st.VulnID, err)
 				}
-				sum.Decided++
+				if done {
+					sum.Decided++
+				}
 			}
 		}
 		blob, err := s.log.PutBlob(ctx, tx, "application/json", data)
@@ -59,7 +62,9 @@ func (s *Service) applyVEX(ctx context.Context, actor, asset, file string, data 
 	return sum, err
 }
 
-func (s *Service) applyStatement(ctx context.Context, by Actor, f Finding, st importers.Statement) error {
+// applyStatement decides about a finding as the statement says, and
+// reports whether it closed it or sent it for approval.
+func (s *Service) applyStatement(ctx context.Context, by Actor, findingID string, st importers.Statement) (bool, error) {
 	why := strings.TrimSpace(st.Impact)
 	if why == "" {
 		why = "VEX: " + st.Justification
@@ -67,7 +72,7 @@ func (s *Service) applyStatement(ctx context.Context, by Actor, f Finding, st im
 	var err error
 	switch st.Status {
 	case "fixed":
-		_, err = s.Resolve(ctx, by, f.ID, Fixed, why)
+		_, err = s.Resolve(ctx, by, findingID, Fixed, why)
 	case "not_affected":
 		r := NotAffectedUnused
 		if st.Justification == "vulnerable_code_not_present" || st.Justification == "component_not_present" || st.Justification == "false_positive" {
@@ -76,7 +81,7 @@ func (s *Service) applyStatement(ctx context.Context, by Actor, f Finding, st im
 		if len(why) < minJustification {
 			why = fmt.Sprintf("VEX statement: not affected (%s)", st.Justification)
 		}
-		_, err = s.Resolve(ctx, by, f.ID, r, why)
+		_, err = s.Resolve(ctx, by, findingID, r, why)
 	case "affected":
 		// OpenVEX carries it in the action statement, CycloneDX in the detail.
 		action := strings.TrimSpace(st.Action)
@@ -84,7 +89,7 @@ func (s *Service) applyStatement(ctx context.Context, by Actor, f Finding, st im
 			action = strings.TrimSpace(st.Impact)
 		}
 		if !strings.HasPrefix(strings.ToLower(action), "risk accepted") {
-			return nil
+			return false, nil
 		}
 		until := s.now().AddDate(0, 3, 0)
 		if i := strings.Index(action, "until "); i >= 0 && len(action) >= i+16 {
@@ -92,12 +97,26 @@ func (s *Service) applyStatement(ctx context.Context, by Actor, f Finding, st im
 				until = t
 			}
 		}
-		_, err = s.RequestAcceptance(ctx, by, f.ID, action, until)
+		_, err = s.RequestAcceptance(ctx, by, findingID, action, until)
 		if opsguard.ErrorCode(err) == opsguard.EConflict {
-			err = nil // already pending
+			return false, nil // already pending
+		}
+	default:
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// speaksOfIDs is speaksOf for a finding of the import's index, which knows
+// all its ids but not its aliases.
+func speaksOfIDs(st importers.Statement, f *Finding, asset string) bool {
+	hit := false
+	for _, x := range append([]string{st.VulnID}, st.Aliases...) {
+		if _, ok := f.IDs[x]; ok || x == f.VulnID {
+			hit = true
 		}
 	}
-	return err
+	return hit && (st.Product == "" || st.Product == asset || st.Product == f.Package || st.Product == f.Location)
 }
 
 // speaksOf reports whether a statement is about finding f of asset.

@@ -120,7 +120,7 @@ type Summary struct {
 	Fixed      int    `json:"fixed"`      // closed: absent from this complete scan
 	Reopened   int    `json:"reopened"`   // fixed before, reported again
 	Statements int    `json:"statements"` // VEX statements in the report
-	Decided    int    `json:"decided"`    // findings a VEX document closed or sent for approval
+	Decided    int    `json:"decided"`    // findings the report's statements (VEX, dismissed alerts) closed or sent for approval
 	LedgerSeq  int64  `json:"ledger_seq"`
 }
 
@@ -421,6 +421,18 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 	if err := tx.UpdateScanCounts(ctx, scan); err != nil {
 		return err
 	}
+	// The report's statements (Dependabot's dismissed alerts) are about
+	// findings it does not list as open: those still there are reported
+	// all the same, and not closed as fixed.
+	decisions := setAside(existing, seen, rep.Statements, name)
+	for _, d := range decisions {
+		seen[d.f.ID] = true
+		if slices.Contains(d.f.Tools, tool) {
+			had = append(had, d.f.ID)
+		} else {
+			added = append(added, d.f.ID)
+		}
+	}
 	if err := tx.SeenAgain(ctx, had, added, tool, scan.ID); err != nil {
 		return err
 	}
@@ -432,15 +444,66 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 		sum.Fixed = len(fixed)
 		events = append(events, fixed...)
 	}
-	events = append(events, scanImported(actor, name, req.File, scan, *sum))
 	if _, err := app.Add(events...); err != nil {
 		return err
 	}
 	if err := app.Close(); err != nil {
 		return err
 	}
-	sum.LedgerSeq = app.Seq()
+	// Then what the statements decide, through the workflow as by hand,
+	// and the scan's own entry last.
+	if len(decisions) > 0 {
+		wtx, ok := tx.(WorkflowTx)
+		if !ok {
+			return fmt.Errorf("vuln: the store does not support the workflow")
+		}
+		ctx := context.WithValue(ctx, txKey{}, wtx)
+		for _, d := range decisions {
+			done, err := s.applyStatement(ctx, Actor{Name: actor}, d.f.ID, d.st)
+			if err != nil {
+				return fmt.Errorf("statement on %s: %w", d.st.VulnID, err)
+			}
+			if done {
+				sum.Decided++
+			}
+		}
+	}
+	es, err := s.log.Append(ctx, tx, scanImported(actor, name, req.File, scan, *sum))
+	if err != nil {
+		return err
+	}
+	sum.LedgerSeq = es[len(es)-1].Seq
 	return nil
+}
+
+// decision is a report's statement about one of the asset's findings.
+type decision struct {
+	f  *Finding
+	st importers.Statement
+}
+
+// setAside returns the findings of existing, open and not reported by the
+// scan (seen), that a statement of the report other than fixed speaks of:
+// a fixed one is closed as fixed by the scan itself.
+func setAside(existing []Finding, seen map[string]bool, statements []importers.Statement, asset string) []decision {
+	var out []decision
+	for _, st := range statements {
+		if st.Status == "fixed" {
+			continue
+		}
+		for i := range existing {
+			f := &existing[i]
+			if f.Status == Closed || seen[f.ID] || !speaksOfIDs(st, f, asset) {
+				continue
+			}
+			seen[f.ID] = true
+			out = append(out, decision{f, st})
+		}
+	}
+	for _, d := range out {
+		delete(seen, d.f.ID) // the caller marks them
+	}
+	return out
 }
 
 // restated merges into a finding this import opened from an earlier part
@@ -497,7 +560,8 @@ func scanImported(actor, asset, file string, scan Scan, sum Summary) ledger.Even
 	return ledger.Event{Actor: actor, Kind: "scan.imported", Subject: "scan/" + scan.ID,
 		Payload: map[string]any{"asset": asset, "asset_id": scan.AssetID, "file": file, "format": scan.Format, "tool": scan.Tool,
 			"tool_version": scan.ToolVersion, "target": scan.Target, "complete": scan.Complete, "evidence": []string{scan.Evidence},
-			"findings": sum.Findings, "new": sum.New, "unchanged": sum.Unchanged, "fixed": sum.Fixed, "reopened": sum.Reopened}}
+			"findings": sum.Findings, "new": sum.New, "unchanged": sum.Unchanged, "fixed": sum.Fixed, "reopened": sum.Reopened,
+			"statements": sum.Statements, "decided": sum.Decided}}
 }
 
 // opened is the ledger payload of a new finding: a struct, because an

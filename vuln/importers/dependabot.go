@@ -221,7 +221,24 @@ func dependabotStatement(a dependabotAlert, f Finding) Statement {
 	case "fixed":
 		s.Status = "fixed"
 	case "dismissed":
-		s.Status, s.Justification, s.Impact = "not_affected", a.DismissedReason, a.DismissedComment
+		// GitHub's reasons: only inaccurate and not_used say the code is not
+		// affected; tolerable_risk is a risk the team accepts, which the
+		// policy lets only a security officer approve; fix_started and
+		// no_bandwidth set the alert aside while the vulnerability stays.
+		s.Justification, s.Impact = a.DismissedReason, a.DismissedComment
+		switch a.DismissedReason {
+		case "inaccurate":
+			s.Status, s.Justification = "not_affected", "false_positive"
+		case "not_used":
+			s.Status = "not_affected"
+		case "tolerable_risk":
+			s.Status, s.Action = "affected", "Risk accepted in Dependabot (dismissed as a tolerable risk)"
+			if c := strings.TrimSpace(a.DismissedComment); c != "" {
+				s.Action += ": " + c
+			}
+		default:
+			s.Status = "affected"
+		}
 	case "auto_dismissed":
 		s.Status, s.Justification = "not_affected", "auto_dismissed"
 	}

@@ -237,6 +237,24 @@ func TestDependabotCases(t *testing.T) {
 			t.Errorf("finding %+v", f)
 		}
 	})
+	t.Run("dismissal reasons", func(t *testing.T) {
+		for _, tc := range []struct{ reason, status, justification, action string }{
+			{"inaccurate", "not_affected", "false_positive", ""},
+			{"not_used", "not_affected", "not_used", ""},
+			{"tolerable_risk", "affected", "tolerable_risk", "Risk accepted in Dependabot (dismissed as a tolerable risk): only on the intranet"},
+			{"no_bandwidth", "affected", "no_bandwidth", ""},
+			{"fix_started", "affected", "fix_started", ""},
+		} {
+			r, err := imp.Parse("a.json", []byte(`[`+dependabotAlert("o/r", "dismissed", "null", "high",
+				`, "dismissed_reason": "`+tc.reason+`", "dismissed_comment": "only on the intranet"`)+`]`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := r.Statements[0]; s.Status != tc.status || s.Justification != tc.justification || s.Action != tc.action || s.Impact != "only on the intranet" {
+				t.Errorf("%s: %+v", tc.reason, s)
+			}
+		}
+	})
 	t.Run("organisation list", func(t *testing.T) {
 		r, err := imp.Parse("a.json", []byte(`[`+dependabotAlert("octo-org/shop", "open", `"CVE-2024-29415"`, "high", "")+`,`+
 			dependabotAlert("octo-org/api", "auto_dismissed", `"CVE-2024-29415"`, "high", "")+`]`))

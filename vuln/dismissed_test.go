@@ -1,10 +1,12 @@
 package vuln_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/opsguard/opsguard/fixture"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
@@ -103,4 +105,50 @@ func TestDismissedAlertsFollowTheirReason(t *testing.T) {
 			t.Errorf("no-bandwidth alert after the third import: %s %s", x.Status, x.Resolution)
 		}
 	})
+}
+
+// A vulnerability Trivy reported, then reports not affected (its vendor's
+// advisory or a VEX document says so), is closed as a false positive with
+// that as its justification, not as fixed; one first reported not affected
+// opens nothing.
+func TestTrivyNotAffectedClosesAsFalsePositive(t *testing.T) {
+	data := fixture.Read(t, "vuln/trivy/all_statuses.json")
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		first := imp(t, f, bytes.Replace(data, []byte(`"Status": "not_affected"`), []byte(`"Status": "affected"`), 1))
+		if first.Statements != 0 {
+			t.Fatalf("first import: %+v", first)
+		}
+		bash := f.all(t)["CVE-2019-18276|debian/bash"]
+		if bash.Status != vuln.Open {
+			t.Fatalf("bash: %+v", bash)
+		}
+		f.now = f.now.Add(1e9)
+		s := imp(t, f, data)
+		if s.Statements != 1 || s.Decided != 1 || s.Fixed != 0 || s.Findings != first.Findings-1 {
+			t.Errorf("second import: %+v (first %+v)", s, first)
+		}
+		got, err := f.svc.Get(ctx, bash.ID)
+		if err != nil || got.Status != vuln.Closed || got.Resolution != vuln.FalsePositive || !strings.Contains(got.Justification, "not_affected") {
+			t.Errorf("bash after not affected: %+v %v", got, err)
+		}
+		// Another asset, where it is first reported not affected.
+		fresh, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{File: "r.json", Asset: "fresh-app", Data: data})
+		if err != nil || fresh.Statements != 1 || fresh.Decided != 0 || fresh.New != s.Findings {
+			t.Fatalf("first reported not affected: %+v %v", fresh, err)
+		}
+		if n, _ := f.svc.Count(ctx, vuln.Filter{Asset: "fresh-app"}); n != s.Findings {
+			t.Errorf("%d findings on fresh-app, want %d", n, s.Findings)
+		}
+	})
+}
+
+// imp imports a report on the asset example-app (Trivy's sample names none).
+func imp(t *testing.T, f *env, data []byte) vuln.Summary {
+	t.Helper()
+	s, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{File: "r.json", Asset: "example-app", Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -70,6 +70,7 @@ type (
 		PkgIdentifier    struct{ PURL string }
 		InstalledVersion string
 		FixedVersion     string
+		Status           string // fixed (a fix exists), affected, not_affected, will_not_fix…
 		Severity         string
 		SeveritySource   string
 		Title            string
@@ -321,7 +322,7 @@ func (p *trivyStream) vulns(dec *jsontext.Decoder, at, target string, res trivyR
 			return err
 		}
 		v.intern()
-		if err := p.add(p.vuln(at, j, target, res, &v)); err != nil {
+		if err := p.addVuln(at, j, target, res, &v); err != nil {
 			return err
 		}
 		return p.next()
@@ -348,7 +349,7 @@ func (p *trivyStream) flush() error {
 		// whole: cut into parts.
 		n := min(len(fs), max(p.part, 1))
 		head := *p.report // the consumer's copy: this one is still being written
-		head.Findings = nil
+		head.Findings, head.Statements = nil, nil
 		if err := p.emit(&head, fs[:n:n]); err != nil {
 			return emitError{err}
 		}
@@ -455,7 +456,7 @@ func resultTarget(resource, target string) string {
 
 func (p trivyParse) result(at, target string, res trivyResult) error {
 	for j := range res.Vulnerabilities {
-		if err := p.add(p.vuln(at, j, target, res, &res.Vulnerabilities[j])); err != nil {
+		if err := p.addVuln(at, j, target, res, &res.Vulnerabilities[j]); err != nil {
 			return err
 		}
 	}
@@ -472,6 +473,21 @@ func (p trivyParse) result(at, target string, res trivyResult) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// addVuln adds the j-th vulnerability of a result: a finding, or, when
+// Trivy says the package is not affected (its Status, from the vendor's
+// advisory or a VEX document Trivy applied), a statement, which decides
+// about a finding opened before and opens none.
+func (p trivyParse) addVuln(at string, j int, target string, res trivyResult, v *trivyVuln) error {
+	f, err := p.vuln(at, j, target, res, v)
+	if err != nil || !strings.EqualFold(v.Status, "not_affected") {
+		return p.add(f, err)
+	}
+	p.report.Statements = append(p.report.Statements, Statement{VulnID: f.VulnID, Aliases: f.Aliases, Product: f.Package,
+		Status: "not_affected", Justification: "vulnerable_code_not_present",
+		Impact: "Trivy reports the package not affected (status not_affected), as its vendor's advisory or a VEX document says"})
 	return nil
 }
 

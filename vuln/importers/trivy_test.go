@@ -247,7 +247,9 @@ func trivyWalkResults(results any) []tgItem {
 	for _, r := range tgList(results) {
 		res := tgObj(r)
 		for _, v := range tgList(res["Vulnerabilities"]) {
-			items = append(items, tgItem{tgStr(tgObj(v)["VulnerabilityID"]), tgStr(tgObj(v)["Severity"])})
+			if tgStr(tgObj(v)["Status"]) != "not_affected" { // a statement, not a finding
+				items = append(items, tgItem{tgStr(tgObj(v)["VulnerabilityID"]), tgStr(tgObj(v)["Severity"])})
+			}
 		}
 		for _, v := range tgList(res["Misconfigurations"]) {
 			m := tgObj(v)
@@ -266,8 +268,9 @@ func trivyWalkResults(results any) []tgItem {
 var trivyChecks = map[string][]tgCheck{
 	"all_statuses.json": {
 		{id: "CVE-2011-3374", pkg: "debian/apt", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "1.8.2.3", sev: importers.Low, cvss: 3.7},
-		// The tool's severity wins over a CVSS score.
-		{id: "CVE-2019-18276", pkg: "debian/bash", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "5.0-4", sev: importers.Low, cvss: 7.8},
+		// Status will_not_fix: a finding, still to fix. The tool's
+		// severity wins over a CVSS score.
+		{id: "CVE-2018-12698", pkg: "debian/binutils", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "2.31.1-16", sev: importers.Low, cvss: 7.5},
 	},
 	"issue_9333.json": {
 		{id: "CVE-2011-3374", pkg: "debian/apt", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "1.8.2.3", sev: importers.Low, cvss: 3.7},
@@ -323,6 +326,27 @@ func TestTrivySamples(t *testing.T) {
 			}
 			tgCheckFindings(t, r, checks)
 		})
+	}
+}
+
+// A vulnerability Trivy says does not affect its package (Status
+// not_affected) is a statement about the finding, not a finding.
+func TestTrivyNotAffectedIsAStatement(t *testing.T) {
+	r, err := importers.Parse("s.json", "trivy", fixture.Read(t, "vuln/trivy/all_statuses.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Statements) != 1 {
+		t.Fatalf("%d statements: %+v", len(r.Statements), r.Statements)
+	}
+	if s := r.Statements[0]; s.VulnID != "CVE-2019-18276" || s.Product != "debian/bash" || s.Status != "not_affected" ||
+		s.Justification != "vulnerable_code_not_present" || !strings.Contains(s.Impact, "not_affected") {
+		t.Errorf("statement %+v", s)
+	}
+	for _, f := range r.Findings {
+		if f.VulnID == "CVE-2019-18276" {
+			t.Errorf("the not affected vulnerability is a finding: %+v", f)
+		}
 	}
 }
 

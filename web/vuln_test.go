@@ -91,6 +91,19 @@ func TestRegisterPages(t *testing.T) {
 	if st != 200 || !strings.Contains(one, "finding.opened") || !strings.Contains(one, "days (vuln.sla_days.") {
 		t.Errorf("finding page: %d", st)
 	}
+	// A Trivy image report read from the form's file, with a statement.
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	mw.WriteField("csrf_token", csrf)
+	mw.WriteField("asset", "image")
+	fw, _ = mw.CreateFormFile("report", "trivy.json")
+	fw.Write(fixture.Read(t, "vuln/trivy/all_statuses.json"))
+	mw.Close()
+	resp = e.do("POST", "/scans", "", &body, map[string]string{"Cookie": eng.Name + "=" + eng.Value, "Content-Type": mw.FormDataContentType()})
+	page, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(page), "its 1 statements decided 0 findings.") {
+		t.Errorf("Trivy upload form: %d", resp.StatusCode)
+	}
 }
 
 // The approval of a risk acceptance goes through the API with the server

@@ -89,8 +89,12 @@ func vulnCmd(g *globals) *cobra.Command {
 					return err
 				}
 				return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
-					fmt.Fprintf(tw, "Imported %s (%s, %s) as scan %s of %s: %d findings, %d new, %d unchanged, %d fixed, %d reopened.\n",
+					fmt.Fprintf(tw, "Imported %s (%s, %s) as scan %s of %s: %d findings, %d new, %d unchanged, %d fixed, %d reopened",
 						args[0], sum.Format, sum.Tool, sum.Scan, sum.Asset, sum.Findings, sum.New, sum.Unchanged, sum.Fixed, sum.Reopened)
+					if sum.Statements > 0 {
+						fmt.Fprintf(tw, "; its %d statements decided %d findings", sum.Statements, sum.Decided)
+					}
+					fmt.Fprintln(tw, ".")
 				})
 			})
 		},

@@ -51,4 +51,9 @@ func TestBinaryVulnCommands(t *testing.T) {
 	if r := mustRun(t, env, "", "vuln", "assets", "-o", "json"); strings.Contains(r.stdout, `"other"`) {
 		t.Errorf("a refused import left an asset:\n%s", r)
 	}
+	// A report with a statement (a vulnerability Trivy says does not
+	// affect its package) says what it decided.
+	if r := mustRun(t, env, "", "vuln", "import", fixture.Path(t, "vuln/trivy/all_statuses.json"), "--asset", "app"); !strings.Contains(r.stdout, "its 1 statements decided 0 findings.") {
+		t.Errorf("import with a statement:\n%s", r)
+	}
 }

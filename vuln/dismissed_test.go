@@ -46,13 +46,14 @@ func TestDismissedAlertsFollowTheirReason(t *testing.T) {
 			t.Fatalf("first import: %+v", s)
 		}
 		f.now = f.now.Add(24 * 60 * 60 * 1e9)
-		s := f.imp(t, alerts(
+		later := []string{
 			alert(1, pkgs[0], "dismissed", dismissed("inaccurate")),
 			alert(2, pkgs[1], "dismissed", dismissed("not_used")),
 			alert(3, pkgs[2], "dismissed", dismissed("tolerable_risk")),
 			alert(4, pkgs[3], "dismissed", dismissed("no_bandwidth")),
 			alert(5, pkgs[4], "fixed", ""),
-		))
+		}
+		s := f.imp(t, alerts(later...))
 		if s.New != 0 || s.Fixed != 1 || s.Decided != 3 || s.Statements != 5 {
 			t.Errorf("second import: %+v", s)
 		}
@@ -90,14 +91,7 @@ func TestDismissedAlertsFollowTheirReason(t *testing.T) {
 		}
 		// The same list again decides nothing more.
 		f.now = f.now.Add(1e9)
-		again := f.imp(t, alerts(
-			alert(1, pkgs[0], "dismissed", dismissed("inaccurate")),
-			alert(2, pkgs[1], "dismissed", dismissed("not_used")),
-			alert(3, pkgs[2], "dismissed", dismissed("tolerable_risk")),
-			alert(4, pkgs[3], "dismissed", dismissed("no_bandwidth")),
-			alert(5, pkgs[4], "fixed", ""),
-			alert(6, "brand-new", "open", ""),
-		))
+		again := f.imp(t, alerts(append(later, alert(6, "brand-new", "open", ""))...))
 		if again.New != 1 || again.Decided != 0 || again.Fixed != 0 {
 			t.Errorf("third import: %+v", again)
 		}

@@ -381,12 +381,17 @@ var (
 	zstdDec  *zstd.Decoder
 )
 
+// zstdOptions are the encoders' options, shared by the one for blobs in
+// memory and those for blobs read from a file: the fastest level, as
+// evidence is written on the import's path and read seldom.
+var zstdOptions = []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1)}
+
 func zstdCodec() (*zstd.Encoder, *zstd.Decoder) {
 	zstdOnce.Do(func() {
 		var err error
 		// Both are safe for concurrent EncodeAll/DecodeAll; the options are
 		// valid, so the errors cannot happen.
-		if zstdEnc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1)); err != nil {
+		if zstdEnc, err = zstd.NewWriter(nil, zstdOptions...); err != nil {
 			panic(err)
 		}
 		if zstdDec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0)); err != nil {
@@ -418,7 +423,7 @@ func packBlobFrom(src io.ReaderAt, size int64) ([]byte, string, error) {
 		return raw, blobRaw, err
 	}
 	var out bytes.Buffer
-	enc, err := zstd.NewWriter(&out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	enc, err := zstd.NewWriter(&out, zstdOptions...)
 	if err != nil {
 		return nil, "", err
 	}

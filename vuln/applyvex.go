@@ -107,24 +107,14 @@ func (s *Service) applyStatement(ctx context.Context, by Actor, findingID string
 	return err == nil, err
 }
 
-// speaksOfIDs is speaksOf for a finding of the import's index, which knows
-// all its ids but not its aliases.
-func speaksOfIDs(st importers.Statement, f *Finding, asset string) bool {
-	hit := false
-	for _, x := range append([]string{st.VulnID}, st.Aliases...) {
-		if _, ok := f.IDs[x]; ok || x == f.VulnID {
-			hit = true
-		}
-	}
-	return hit && (st.Product == "" || st.Product == asset || st.Product == f.Package || st.Product == f.Location)
-}
-
-// speaksOf reports whether a statement is about finding f of asset.
+// speaksOf reports whether a statement is about finding f of asset, by any
+// id of f: its own, its aliases as listed, or the ids the import's index
+// knows of it.
 func speaksOf(st importers.Statement, f Finding, asset string) bool {
 	ids := append([]string{st.VulnID}, st.Aliases...)
 	hit := false
 	for _, x := range ids {
-		if x == f.VulnID || slices.Contains(f.Aliases, x) {
+		if _, known := f.IDs[x]; known || x == f.VulnID || slices.Contains(f.Aliases, x) {
 			hit = true
 		}
 	}

@@ -91,8 +91,8 @@ type ImportRequest struct {
 	Source importers.Source
 }
 
-// source is where the request's report is read from.
-func (req ImportRequest) source() importers.Source {
+// Content is where the request's report is read from: Source, or Data.
+func (req ImportRequest) Content() importers.Source {
 	if req.Data == nil && req.Source != nil {
 		return req.Source
 	}
@@ -101,7 +101,7 @@ func (req ImportRequest) source() importers.Source {
 
 // head is the start of the report, for detecting its format.
 func (req ImportRequest) head() ([]byte, error) {
-	h, err := importers.Head(req.source())
+	h, err := importers.Head(req.Content())
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", req.File, err)
 	}
@@ -128,9 +128,11 @@ type Summary struct {
 func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (Summary, error) {
 	// The report is hashed once, before anything else: a report that is
 	// byte for byte the last one of its tool on its asset needs no parsing.
-	src := req.source()
-	blob := ledger.NewBlob("application/octet-stream", req.Data)
-	if _, inMemory := src.(importers.Bytes); !inMemory {
+	src := req.Content()
+	var blob ledger.Blob
+	if data, inMemory := src.(importers.Bytes); inMemory {
+		blob = ledger.NewBlob("application/octet-stream", data)
+	} else {
 		var err error
 		if blob, err = ledger.NewBlobFrom("application/octet-stream", src, src.Size()); err != nil {
 			return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
@@ -225,7 +227,7 @@ func (s *Service) importStream(ctx context.Context, actor string, req ImportRequ
 				}
 			}
 		}()
-		rep, err := st.Stream(req.File, req.source(), importPart, func(head *importers.Report, fs []importers.Finding) error {
+		rep, err := st.Stream(req.File, req.Content(), importPart, func(head *importers.Report, fs []importers.Finding) error {
 			// Prepared here, while the import stores the part before.
 			fs = prepare(fs)
 			select {
@@ -235,9 +237,6 @@ func (s *Service) importStream(ctx context.Context, actor string, req ImportRequ
 				return ctx.Err()
 			}
 		})
-		if rep != nil {
-			rep.Format = st.Name()
-		}
 		select {
 		case ch <- read{head: rep, err: err}:
 		case <-ctx.Done():
@@ -342,12 +341,11 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 	var had, added []string // known findings reported, with and without a row for this tool
 	seen := map[string]bool{}
 	for ; part != nil; rep, part, err = next() {
-		incoming := part
-		intel, err := tx.Intel(ctx, cves(incoming))
+		intel, err := tx.Intel(ctx, cves(part))
 		if err != nil {
 			return err
 		}
-		for _, in := range incoming {
+		for _, in := range part {
 			r := ix.match(in)
 			switch {
 			case r.f == nil && r.n == nil:
@@ -426,7 +424,6 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 	// all the same, and not closed as fixed.
 	decisions := setAside(existing, seen, rep.Statements, name)
 	for _, d := range decisions {
-		seen[d.f.ID] = true
 		if slices.Contains(d.f.Tools, tool) {
 			had = append(had, d.f.ID)
 		} else {
@@ -483,8 +480,8 @@ type decision struct {
 }
 
 // setAside returns the findings of existing, open and not reported by the
-// scan (seen), that a statement of the report other than fixed speaks of:
-// a fixed one is closed as fixed by the scan itself.
+// scan (seen), that a statement of the report other than fixed speaks of
+// (a fixed one is closed as fixed by the scan itself), and marks them seen.
 func setAside(existing []Finding, seen map[string]bool, statements []importers.Statement, asset string) []decision {
 	var out []decision
 	for _, st := range statements {
@@ -493,15 +490,12 @@ func setAside(existing []Finding, seen map[string]bool, statements []importers.S
 		}
 		for i := range existing {
 			f := &existing[i]
-			if f.Status == Closed || seen[f.ID] || !speaksOfIDs(st, f, asset) {
+			if f.Status == Closed || seen[f.ID] || !speaksOf(st, *f, asset) {
 				continue
 			}
 			seen[f.ID] = true
 			out = append(out, decision{f, st})
 		}
-	}
-	for _, d := range out {
-		delete(seen, d.f.ID) // the caller marks them
 	}
 	return out
 }

@@ -244,19 +244,9 @@ func (g *GitHub) lastCommitter(ctx context.Context, n int) (string, error) {
 	}
 }
 
-// ghCall makes one API call, resuming it after each rate limit, and
-// explains a refusal.
+// ghCall makes one GitHub API call (see forgeCall).
 func ghCall[T any](ctx context.Context, g *GitHub, call func() (T, *github.Response, error)) (T, *github.Response, error) {
-	var v T
-	var resp *github.Response
-	err := g.o.retry(ctx, "GitHub", func() (err error) {
-		v, resp, err = call()
-		return err
-	}, g.limited)
-	if err != nil {
-		return v, resp, g.explain(err)
-	}
-	return v, resp, nil
+	return forgeCall(ctx, &g.o, "GitHub", g.limited, g.explain, call)
 }
 
 // ghPages collects every page of a list.

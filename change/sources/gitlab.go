@@ -193,19 +193,9 @@ func (g *GitLab) pipeline(ctx context.Context, iid int64, head string) ([]change
 	return []change.Check{{Name: fmt.Sprintf("pipeline #%d", best.ID), Conclusion: conclusion(best.Status), URL: best.WebURL}}, nil
 }
 
-// glCall makes one API call, resuming it after each rate limit, and
-// explains a refusal.
+// glCall makes one GitLab API call (see forgeCall).
 func glCall[T any](ctx context.Context, g *GitLab, call func() (T, *gitlab.Response, error)) (T, *gitlab.Response, error) {
-	var v T
-	var resp *gitlab.Response
-	err := g.o.retry(ctx, "GitLab", func() (err error) {
-		v, resp, err = call()
-		return err
-	}, g.limited)
-	if err != nil {
-		return v, resp, g.explain(err)
-	}
-	return v, resp, nil
+	return forgeCall(ctx, &g.o, "GitLab", g.limited, g.explain, call)
 }
 
 // glPages collects every page of a list, offset or keyset paginated.

@@ -134,6 +134,22 @@ func (o *Options) retry(ctx context.Context, forge string, call func() error, li
 	}
 }
 
+// forgeCall makes one call of a forge's client, resuming it after each
+// rate limit (limited says which), and explains a refusal.
+func forgeCall[T, R any](ctx context.Context, o *Options, forge string, limited func(error) (limit, bool), explain func(error) error,
+	call func() (T, R, error)) (T, R, error) {
+	var v T
+	var resp R
+	err := o.retry(ctx, forge, func() (err error) {
+		v, resp, err = call()
+		return err
+	}, limited)
+	if err != nil {
+		return v, resp, explain(err)
+	}
+	return v, resp, nil
+}
+
 // wait sleeps out a rate limit, telling Progress how long and until when.
 func (o *Options) wait(ctx context.Context, forge string, l limit) error {
 	d := max(l.wait, time.Second) // a reset already past: the clocks differ a little

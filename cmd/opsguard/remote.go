@@ -195,17 +195,12 @@ func (r *remote) Export(ctx context.Context) (*app.Export, error) {
 
 func (r *remote) ImportScan(ctx context.Context, req vuln.ImportRequest) (vuln.Summary, error) {
 	q := url.Values{"asset": {req.Asset}, "kind": {req.AssetKind}, "format": {req.Format}, "file": {req.File}}
-	var body io.Reader = bytes.NewReader(req.Data)
-	size := int64(len(req.Data))
-	if req.Data == nil && req.Source != nil {
-		size = req.Source.Size()
-		body = io.NewSectionReader(req.Source, 0, size)
-	}
-	httpReq, err := http.NewRequestWithContext(ctx, "POST", r.base.String()+"/api/v1/scans?"+q.Encode(), body)
+	src := req.Content()
+	httpReq, err := http.NewRequestWithContext(ctx, "POST", r.base.String()+"/api/v1/scans?"+q.Encode(), io.NewSectionReader(src, 0, src.Size()))
 	if err != nil {
 		return vuln.Summary{}, err
 	}
-	httpReq.ContentLength = size
+	httpReq.ContentLength = src.Size()
 	var sum vuln.Summary
 	err = r.do(httpReq, &sum)
 	return sum, err

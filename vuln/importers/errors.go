@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
 
@@ -63,20 +64,13 @@ func LineColAt(src Source, offset int64) (int, int) {
 	if b, ok := src.(Bytes); ok {
 		return LineCol(b, offset)
 	}
-	offset = max(0, min(offset, src.Size()))
 	line, col := 1, 1
-	buf := make([]byte, 64<<10)
-	for at := int64(0); at < offset; {
-		n, err := src.ReadAt(buf[:min(int64(len(buf)), offset-at)], at)
-		for _, c := range buf[:n] {
+	for chunk := range chunks(src, max(0, min(offset, src.Size()))) {
+		for _, c := range chunk {
 			if c == '\n' {
 				line, col = line+1, 0
 			}
 			col++
-		}
-		at += int64(n)
-		if err != nil && n == 0 {
-			break
 		}
 	}
 	return line, col
@@ -84,18 +78,29 @@ func LineColAt(src Source, offset int64) (int, int) {
 
 // blank reports whether src holds white space only.
 func blank(src Source) bool {
-	var buf [4096]byte
-	for at := int64(0); at < src.Size(); {
-		n, err := src.ReadAt(buf[:], at)
-		if len(bytes.TrimSpace(buf[:n])) > 0 {
+	for chunk := range chunks(src, src.Size()) {
+		if len(bytes.TrimSpace(chunk)) > 0 {
 			return false
-		}
-		at += int64(n)
-		if err != nil && n == 0 {
-			break
 		}
 	}
 	return true
+}
+
+// chunks yields the bytes of src before end, a buffer at a time.
+func chunks(src Source, end int64) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		buf := make([]byte, 64<<10)
+		for at := int64(0); at < end; {
+			n, err := src.ReadAt(buf[:min(int64(len(buf)), end-at)], at)
+			if n > 0 && !yield(buf[:n]) {
+				return
+			}
+			at += int64(n)
+			if err != nil && n == 0 {
+				return
+			}
+		}
+	}
 }
 
 // DecodeJSON unmarshals data into v, turning the decoder's errors into an

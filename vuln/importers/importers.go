@@ -230,8 +230,9 @@ type Streamer interface {
 	Importer
 	// Stream reads data and passes its findings to emit in parts of at
 	// most part findings, in the order Parse lists them, with the report
-	// as read so far (its Findings empty): its Target is known from the
-	// first part on, its ToolVersion perhaps only at the end. It returns
+	// as read so far (its Findings empty, its Format the importer's
+	// name): its Target is known from the first part on, its ToolVersion
+	// perhaps only at the end. It returns
 	// the whole report without its findings. An error of emit stops the
 	// reading and is returned as it is; a report it cannot read is an
 	// *Error, as for Parse, perhaps after some parts were passed on.

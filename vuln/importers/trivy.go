@@ -103,23 +103,8 @@ type (
 type trivyVulns []trivyVuln
 
 func (vs *trivyVulns) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	switch k := dec.PeekKind(); k {
-	case 'n':
-		*vs = nil
-		_, err := dec.ReadToken()
-		return err
-	case '[':
-	default:
-		if err := dec.SkipValue(); err != nil {
-			return err
-		}
-		return &jsonv2.SemanticError{JSONKind: k, GoType: reflect.TypeFor[[]trivyVuln]()}
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return err
-	}
 	list := (*vs)[:0]
-	for dec.PeekKind() != ']' {
+	err := eachElement(dec, trivyVulnsType, func(int) error {
 		if len(list) == cap(list) {
 			list = append(make([]trivyVuln, 0, 2*cap(list)+16), list...)
 		}
@@ -129,9 +114,9 @@ func (vs *trivyVulns) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			return err
 		}
 		v.intern()
-	}
+		return nil
+	})
 	*vs = list
-	_, err := dec.ReadToken()
 	return err
 }
 

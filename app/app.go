@@ -78,13 +78,16 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a := &App{Config: cfg, DB: db, Logger: opts.Logger, Now: opts.Now}
 	a.Log = ledger.New(key, ledger.Options{Now: opts.Now, Logger: opts.Logger, WitnessURL: cfg.Ledger.WitnessURL})
 	a.Auth = auth.NewService(store.Bind[auth.Tx](db), a.Log, auth.Options{
-		SessionTTL:       cfg.Auth.SessionTTL,
-		MaxFailedSignIns: cfg.Auth.MaxFailedSignIns,
-		SignInWindow:     cfg.Auth.SignInWindow,
-		TokenTTL:         time.Duration(cfg.Auth.TokenTTLDays) * 24 * time.Hour,
-		Argon2:           opts.Argon2,
-		Now:              opts.Now,
-		Logger:           opts.Logger,
+		SessionTTL:                 cfg.Auth.SessionTTL,
+		MaxFailedSignIns:           cfg.Auth.MaxFailedSignIns,
+		MaxFailedSignInsPerUser:    cfg.Auth.MaxFailedSignInsPerUser,
+		MaxFailedSignInsPerAddress: cfg.Auth.MaxFailedSignInsPerAddress,
+		SignInWindow:               cfg.Auth.SignInWindow,
+		TokenTTL:                   time.Duration(cfg.Auth.TokenTTLDays) * 24 * time.Hour,
+		Argon2:                     opts.Argon2,
+		Now:                        opts.Now,
+		Logger:                     opts.Logger,
+		Notifier:                   userNotifier{a},
 	})
 	if a.Notify, err = a.dispatcher(); err != nil {
 		db.Close()

@@ -373,3 +373,48 @@ func TestEscalationNotifiesOncePerBreach(t *testing.T) {
 		t.Errorf("ledgered owner changes = %d, want 2", len(es))
 	}
 }
+
+// A password reset is told to the user, at their e-mail address, through
+// the channels routed for auth.password_reset.
+func TestPasswordResetIsNotified(t *testing.T) {
+	var mu sync.Mutex
+	var got []notify.Message
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Kind    string   `json:"kind"`
+			Subject string   `json:"subject"`
+			Summary string   `json:"summary"`
+			To      []string `json:"to"`
+		}
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		got = append(got, notify.Message{Kind: m.Kind, Subject: m.Subject, Summary: m.Summary, To: m.To})
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	cfg := testConfig(t, "")
+	secret := filepath.Join(t.TempDir(), "hook.secret")
+	os.WriteFile(secret, []byte("s"), 0o600)
+	cfg.Notifications = config.Notifications{
+		Channels: []config.Channel{{Name: "iso", Type: "webhook", URL: srv.URL, SecretFile: secret}},
+		Routes:   map[string][]string{"auth.password_reset": {"iso"}},
+	}
+	a, _, err := app.Init(ctx, cfg, "admin", "correct horse battery", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := a.Auth.CreateUser(ctx, auth.CLI("t"), auth.NewUser{Username: "bob", Email: "bob@example.com", Role: auth.Engineer, Password: "correct horse battery"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Auth.ResetPassword(ctx, auth.CLI("t"), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // waits for the delivery
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].Kind != "auth.password_reset" || got[0].Subject != "user/"+bob.ID ||
+		len(got[0].To) != 1 || got[0].To[0] != "bob@example.com" || !strings.Contains(got[0].Summary, "cli:t") {
+		t.Errorf("notified: %+v", got)
+	}
+}

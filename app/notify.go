@@ -140,3 +140,22 @@ func (a *App) SetAssetOwner(ctx context.Context, actor, asset, owner string) (vu
 	}
 	return a.Vuln.SetOwner(ctx, actor, asset, owner)
 }
+
+// userNotifier tells a user, at their e-mail address, of something done to
+// their account (a password reset), through the channels routed for the
+// kind. Delivery runs in the background with its retries; Close waits.
+type userNotifier struct{ a *App }
+
+func (n userNotifier) NotifyUser(ctx context.Context, u auth.User, kind, summary string, data map[string]any) {
+	m := notify.Message{Kind: kind, Subject: "user/" + u.ID, Summary: summary, Time: n.a.Now(), Data: data}
+	if u.Email != "" {
+		m.To = []string{u.Email}
+	}
+	n.a.pending.Add(1)
+	go func() {
+		defer n.a.pending.Done()
+		if err := n.a.Notify.Notify(context.WithoutCancel(ctx), m); err != nil {
+			n.a.Logger.Error("notify", "kind", kind, "user", u.Username, "err", err)
+		}
+	}()
+}

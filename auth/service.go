@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +28,7 @@ type Tx interface {
 	UserByID(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
 	SetUserDisabled(ctx context.Context, id string, at time.Time) error
-	SetUserPassword(ctx context.Context, id, hash string) error
+	SetUserPassword(ctx context.Context, id, hash string, mustChange bool) error
 	SetUserRole(ctx context.Context, id string, r Role) error
 	// EndUserSessions ends every open session of a user.
 	EndUserSessions(ctx context.Context, userID string, at time.Time) (int64, error)
@@ -40,6 +39,13 @@ type Tx interface {
 	InsertSession(ctx context.Context, s Session) error
 	SessionByHash(ctx context.Context, hash []byte) (Session, error)
 	EndSession(ctx context.Context, hash []byte, at time.Time) error
+	// SignInFailures counts the failures of keys in windows started at or after since.
+	SignInFailures(ctx context.Context, keys []string, since time.Time) (map[string]int, error)
+	// AddSignInFailure counts a failure of each key; a window started before since starts anew.
+	AddSignInFailure(ctx context.Context, keys []string, at, since time.Time) error
+	ClearSignInFailures(ctx context.Context, keys []string) error
+	// MarkSignInRefused marks key refused at at; true when it was not since since.
+	MarkSignInRefused(ctx context.Context, key string, at, since time.Time) (bool, error)
 	// LedgerSubjects maps each subject with an entry of kind to its first seq.
 	LedgerSubjects(ctx context.Context, kind string) (map[string]int64, error)
 }
@@ -50,23 +56,34 @@ type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 }
 
+// Notifier tells a user of something done to their account (a password
+// reset), besides the channels routed for the kind.
+type Notifier interface {
+	NotifyUser(ctx context.Context, u User, kind, summary string, data map[string]any)
+}
+
 // Options tune the service.
 type Options struct {
-	SessionTTL       time.Duration
-	MaxFailedSignIns int
-	SignInWindow     time.Duration
-	TokenTTL         time.Duration // default lifetime of a token; 0 means none
-	Argon2           Argon2Params
-	Now              func() time.Time
-	Logger           *slog.Logger
+	SessionTTL time.Duration
+	// MaxFailedSignIns is the limit per (user name, address) in a window;
+	// MaxFailedSignInsPerUser (default 4×) per user name from anywhere,
+	// MaxFailedSignInsPerAddress (default 100) per address for any names.
+	MaxFailedSignIns           int
+	MaxFailedSignInsPerUser    int
+	MaxFailedSignInsPerAddress int
+	SignInWindow               time.Duration
+	Notifier                   Notifier
+	TokenTTL                   time.Duration // default lifetime of a token; 0 means none
+	Argon2                     Argon2Params
+	Now                        func() time.Time
+	Logger                     *slog.Logger
 }
 
 // Service manages users, tokens and sessions; every change is ledgered.
 type Service struct {
-	store   Store
-	log     *ledger.Log
-	opts    Options
-	limiter *limiter
+	store Store
+	log   *ledger.Log
+	opts  Options
 }
 
 // NewService returns the service over store and log.
@@ -86,10 +103,16 @@ func NewService(store Store, log *ledger.Log, opts Options) *Service {
 	if opts.MaxFailedSignIns == 0 {
 		opts.MaxFailedSignIns = 5
 	}
+	if opts.MaxFailedSignInsPerUser == 0 {
+		opts.MaxFailedSignInsPerUser = 4 * opts.MaxFailedSignIns
+	}
+	if opts.MaxFailedSignInsPerAddress == 0 {
+		opts.MaxFailedSignInsPerAddress = 100
+	}
 	if opts.SignInWindow == 0 {
 		opts.SignInWindow = 15 * time.Minute
 	}
-	return &Service{store: store, log: log, opts: opts, limiter: newLimiter(opts.MaxFailedSignIns, opts.SignInWindow)}
+	return &Service{store: store, log: log, opts: opts}
 }
 
 var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,63}$`)
@@ -187,17 +210,20 @@ func (s *Service) DisableUser(ctx context.Context, by Principal, username string
 	return u, nil
 }
 
-// SetPassword changes username's password. Users change their own and
-// must give the current one; an administrator may reset anyone's. Every
-// open session of the user ends, so a stolen session dies with the old
-// password.
+// SetPassword changes the principal's own password, given the current
+// one (or the one-time value of a reset). Every open session of the user
+// ends, so a stolen session dies with the old password. Nobody sets
+// another's password: an administrator resets it (ResetPassword).
 func (s *Service) SetPassword(ctx context.Context, by Principal, username, current, password string) error {
-	self := by.User.Username == username && by.Via != "cli"
-	if !self && !by.Can(ManageUsers) {
-		return opsguard.Errorf(opsguard.EForbidden, "you may change only your own password")
+	if by.User.Username != username || by.Via == "cli" || !by.Can(OwnAccount) {
+		msg := "you may change only your own password"
+		if by.User.Role.Can(ManageUsers) {
+			msg += "; an administrator resets another user's password to a one-time value instead"
+		}
+		return opsguard.Errorf(opsguard.EForbidden, "%s", msg)
 	}
-	if len(password) < MinPasswordLength {
-		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("password must have at least %d characters", MinPasswordLength), Details: map[string]any{"field": "password"}}
+	if err := checkNewPassword(password); err != nil {
+		return err
 	}
 	var u User
 	var old string
@@ -209,17 +235,18 @@ func (s *Service) SetPassword(ctx context.Context, by Principal, username, curre
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", username, err)
 	}
-	if self {
-		if ok, err := CheckPassword(old, current); err != nil {
-			return err
-		} else if !ok {
-			s.recordFailure(ctx, username, "", "wrong current password on a password change")
-			return &opsguard.Error{Code: opsguard.EForbidden, Message: "the current password is wrong", Details: map[string]any{"field": "current_password"}}
-		}
+	if ok, err := CheckPassword(old, current); err != nil {
+		return err
+	} else if !ok {
+		s.record(ctx, failureEvent(username, "", "wrong current password on a password change"))
+		return &opsguard.Error{Code: opsguard.EForbidden, Message: "the current password is wrong", Details: map[string]any{"field": "current_password"}}
+	}
+	if current == password {
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: "the new password must differ from the current one", Details: map[string]any{"field": "password"}}
 	}
 	hash := HashPassword(password, s.opts.Argon2)
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.SetUserPassword(ctx, u.ID, hash); err != nil {
+		if err := tx.SetUserPassword(ctx, u.ID, hash, false); err != nil {
 			return err
 		}
 		ended, err := tx.EndUserSessions(ctx, u.ID, s.now())
@@ -227,13 +254,65 @@ func (s *Service) SetPassword(ctx context.Context, by Principal, username, curre
 			return err
 		}
 		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.password_changed", Subject: "user/" + u.ID,
-			Payload: map[string]any{"username": u.Username, "by_self": self, "sessions_ended": ended}})
+			Payload: map[string]any{"username": u.Username, "by_self": true, "after_reset": u.MustChangePassword, "sessions_ended": ended}})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", username, err)
 	}
 	return nil
+}
+
+func checkNewPassword(password string) error {
+	if len(password) < MinPasswordLength {
+		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("password must have at least %d characters", MinPasswordLength), Details: map[string]any{"field": "password"}}
+	}
+	return nil
+}
+
+// ResetPassword gives another user a one-time password, returned to be
+// handed over once. Signed in with it, the user may do nothing but choose
+// a new password, so the administrator who knows it never holds a working
+// credential of the user unnoticed: the reset is ledgered, the user's
+// sessions end, and the user is notified.
+func (s *Service) ResetPassword(ctx context.Context, by Principal, username string) (string, error) {
+	if !by.Can(ManageUsers) {
+		return "", opsguard.Errorf(opsguard.EForbidden, "only an administrator may reset passwords")
+	}
+	if by.User.Username == username && by.Via != "cli" {
+		return "", opsguard.Errorf(opsguard.EForbidden, "change your own password with the current one, not by a reset")
+	}
+	oneTime := GeneratePassword()
+	hash := HashPassword(oneTime, s.opts.Argon2)
+	var u User
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if u, _, err = tx.UserByName(ctx, username); err != nil {
+			return err
+		}
+		if !u.Active() {
+			return opsguard.Errorf(opsguard.EConflict, "user %q is disabled", username)
+		}
+		if err := tx.SetUserPassword(ctx, u.ID, hash, true); err != nil {
+			return err
+		}
+		ended, err := tx.EndUserSessions(ctx, u.ID, s.now())
+		if err != nil {
+			return err
+		}
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.password_reset", Subject: "user/" + u.ID,
+			Payload: map[string]any{"username": u.Username, "must_change": true, "sessions_ended": ended, "notified": u.Email}})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("reset password of %s: %w", username, err)
+	}
+	if s.opts.Notifier != nil {
+		s.opts.Notifier.NotifyUser(ctx, u, "auth.password_reset",
+			fmt.Sprintf("The password of %s was reset by %s; if you did not ask for it, tell your security officer.", u.Username, by.Name()),
+			map[string]any{"username": u.Username, "by": by.Name(), "time": s.now().Format(time.RFC3339)})
+	}
+	return oneTime, nil
 }
 
 // SetRole gives a user another role. Only an administrator may, and the
@@ -264,14 +343,42 @@ func (s *Service) SetRole(ctx context.Context, by Principal, username string, ro
 			return err
 		}
 		u.Role = role
-		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.role_changed", Subject: "user/" + u.ID,
-			Payload: map[string]any{"username": u.Username, "from": old, "to": role}})
-		return err
+		if _, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.role_changed", Subject: "user/" + u.ID,
+			Payload: map[string]any{"username": u.Username, "from": old, "to": role}}); err != nil {
+			return err
+		}
+		if old == Agent {
+			return s.revokeOthersTokens(ctx, tx, by, u)
+		}
+		return nil
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("set role of %s: %w", username, err)
 	}
 	return u, nil
+}
+
+// revokeOthersTokens revokes the tokens of u, an agent until now: an
+// agent's tokens are made by an administrator (agents make none), who
+// must not keep them when the agent becomes a user of another role.
+func (s *Service) revokeOthersTokens(ctx context.Context, tx Tx, by Principal, u User) error {
+	ts, err := tx.ListTokens(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.RevokedAt != nil {
+			continue
+		}
+		if err := tx.SetTokenRevoked(ctx, t.ID, s.now()); err != nil {
+			return err
+		}
+		if _, err := s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "token.revoked", Subject: "token/" + t.ID,
+			Payload: map[string]any{"user": t.Username, "name": t.Name, "reason": "its agent became a " + string(u.Role)}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // keepOneAdmin refuses a change that would leave no active administrator.
@@ -347,12 +454,16 @@ func splitToken(bearer string) (string, string, bool) {
 
 // CreateToken makes an API token for the user named owner and returns the
 // secret, shown this once. Users make their own tokens; an administrator
-// may make them for anyone (agents' tokens, for instance).
+// (or the local command line) makes them only for agents (hosts,
+// pipelines): whoever holds a token acts as its user, and one person
+// holding a security officer's token and an admin's would make the
+// segregation of duties void.
 func (s *Service) CreateToken(ctx context.Context, by Principal, owner, name string, ttl time.Duration) (Token, string, error) {
 	if owner == "" {
 		owner = by.User.Username
 	}
-	if !by.Can(ManageUsers) && !(by.Can(OwnTokens) && owner == by.User.Username && by.Via != "cli") {
+	own := by.Can(OwnTokens) && owner == by.User.Username && by.Via != "cli"
+	if !own && !by.Can(ManageUsers) {
 		return Token{}, "", opsguard.Errorf(opsguard.EForbidden, "you may create tokens only for yourself")
 	}
 	if name == "" || len(name) > 100 || strings.ContainsAny(name, "\n\r") {
@@ -375,6 +486,9 @@ func (s *Service) CreateToken(ctx context.Context, by Principal, owner, name str
 		if err != nil {
 			return err
 		}
+		if !own && u.Role != Agent {
+			return opsguard.Errorf(opsguard.EForbidden, "a token for %s (%s) can be created only by %s: an administrator creates tokens only for agents", owner, u.Role, owner)
+		}
 		if !u.Active() {
 			return opsguard.Errorf(opsguard.EConflict, "user %q is disabled", owner)
 		}
@@ -383,7 +497,7 @@ func (s *Service) CreateToken(ctx context.Context, by Principal, owner, name str
 			return err
 		}
 		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "token.created", Subject: "token/" + t.ID,
-			Payload: map[string]any{"user": u.Username, "name": t.Name, "expires_at": t.ExpiresAt}})
+			Payload: map[string]any{"user": u.Username, "role": u.Role, "name": t.Name, "expires_at": t.ExpiresAt}})
 		return err
 	})
 	if err != nil {
@@ -479,11 +593,11 @@ func (s *Service) AuthenticateToken(ctx context.Context, bearer string) (Princip
 // SignIn checks a password and opens a session, returning its secret id.
 // Failures are ledgered (LG-1) and, past the limit, refused outright.
 func (s *Service) SignIn(ctx context.Context, username, password, remoteAddr string) (Principal, string, error) {
-	now := s.opts.Now()
-	if !s.limiter.allow(now, "user:"+username, "addr:"+remoteAddr) {
-		if s.limiter.firstRefusal(now, "user:"+username, "addr:"+remoteAddr) {
-			s.recordFailure(ctx, username, remoteAddr, "rate limited")
-		}
+	limits := s.limits(username, remoteAddr)
+	if over, err := s.overLimit(ctx, limits); err != nil {
+		return Principal{}, "", fmt.Errorf("sign in: %w", err)
+	} else if len(over) > 0 {
+		s.refuse(ctx, over, username, remoteAddr)
 		return Principal{}, "", opsguard.Errorf(opsguard.ERateLimited, "too many failed sign-ins; try again later")
 	}
 	var u User
@@ -506,7 +620,6 @@ func (s *Service) SignIn(ctx context.Context, username, password, remoteAddr str
 		CheckPassword(dummyHash(s.opts.Argon2), password)
 	}
 	if !ok || !u.Active() {
-		s.limiter.fail(now, "user:"+username, "addr:"+remoteAddr)
 		reason := "wrong password"
 		switch {
 		case u.ID == "":
@@ -514,7 +627,7 @@ func (s *Service) SignIn(ctx context.Context, username, password, remoteAddr str
 		case ok:
 			reason = "user disabled"
 		}
-		s.recordFailure(ctx, username, remoteAddr, reason)
+		s.fail(ctx, limits, username, remoteAddr, reason)
 		return Principal{}, "", opsguard.Errorf(opsguard.EUnauthenticated, "wrong user name or password")
 	}
 	secret := randomSecret(32)
@@ -524,23 +637,18 @@ func (s *Service) SignIn(ctx context.Context, username, password, remoteAddr str
 		if err := tx.InsertSession(ctx, sess); err != nil {
 			return err
 		}
+		// The user's own counts start afresh; the address's stays.
+		if err := tx.ClearSignInFailures(ctx, keysOf(limits[:2])); err != nil {
+			return err
+		}
 		_, err := s.log.Append(ctx, tx, ledger.Event{Actor: u.Username, Kind: "auth.signed_in", Subject: "user/" + u.ID,
-			Payload: map[string]any{"remote_addr": remoteAddr, "session": hex.EncodeToString(sess.IDHash[:8])}})
+			Payload: map[string]any{"remote_addr": remoteAddr, "session": hex.EncodeToString(sess.IDHash[:8]), "must_change_password": u.MustChangePassword}})
 		return err
 	})
 	if err != nil {
 		return Principal{}, "", fmt.Errorf("sign in: %w", err)
 	}
-	s.limiter.reset("user:" + username)
 	return Principal{User: u, Via: "session", CSRFToken: sess.CSRFToken}, secret, nil
-}
-
-func (s *Service) recordFailure(ctx context.Context, username, remoteAddr, reason string) {
-	if !usernameRE.MatchString(username) {
-		username = strconv.Quote(username) // escapes control characters: the subject stays one clean line
-	}
-	s.record(ctx, ledger.Event{Actor: "anonymous", Kind: "auth.sign_in_failed", Subject: "username/" + username,
-		Payload: map[string]any{"remote_addr": remoteAddr, "reason": reason}})
 }
 
 // record ledgers a security event in a transaction of its own. The request
@@ -566,7 +674,7 @@ func (s *Service) RecordDenied(ctx context.Context, p Principal, action, remoteA
 // expired or revoked), at most once per client address per sign-in window,
 // so a client retrying a dead token cannot flood the ledger.
 func (s *Service) RecordRejected(ctx context.Context, remoteAddr, credential string) {
-	if !s.limiter.firstRefusal(s.opts.Now(), "rejected:"+remoteAddr) {
+	if !s.firstRefusal(ctx, "rejected:"+throttleValue(remoteAddr)) {
 		return
 	}
 	s.record(ctx, ledger.Event{Actor: "anonymous", Kind: "auth.credential_rejected", Subject: "addr/" + remoteAddr,

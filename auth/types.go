@@ -1,6 +1,12 @@
 package auth
 
-import "time"
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/opsguard/opsguard/ledger"
+)
 
 // User is a person (or, with role agent, a machine) known to opsguard.
 type User struct {
@@ -12,6 +18,9 @@ type User struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	CreatedBy   string     `json:"created_by"`
 	DisabledAt  *time.Time `json:"disabled_at,omitempty"`
+	// MustChangePassword is set when an administrator reset the password
+	// to a one-time value: signed in with it, the user may only change it.
+	MustChangePassword bool `json:"must_change_password,omitempty"`
 }
 
 // Active reports whether the user may sign in.
@@ -59,8 +68,38 @@ func (p Principal) Name() string {
 	return p.User.Username
 }
 
-// Can reports whether the principal's role holds permission perm.
-func (p Principal) Can(perm Permission) bool { return p.User.Role.Can(perm) }
+// Can reports whether the principal's role holds permission perm. A
+// session opened with a one-time password may only change it.
+func (p Principal) Can(perm Permission) bool {
+	if p.Restricted() {
+		return perm == OwnAccount
+	}
+	return p.User.Role.Can(perm)
+}
+
+// Restricted reports whether the principal is a session opened with a
+// one-time password, good for nothing but choosing a new one.
+func (p Principal) Restricted() bool { return p.Via == "session" && p.User.MustChangePassword }
+
+// TokenID is the id of the token the principal acts with, or "".
+func (p Principal) TokenID() string {
+	id, _ := strings.CutPrefix(p.Via, "token:")
+	if id == p.Via {
+		return ""
+	}
+	return id
+}
+
+// Attribute returns ctx in which the ledger entries that p's actions make
+// name the token p acts with ("so1 via tok_…"), so that the ledger tells
+// which credential did what. Sessions and the command line are named by
+// the user alone.
+func Attribute(ctx context.Context, p Principal) context.Context {
+	if id := p.TokenID(); id != "" {
+		return ledger.WithCredential(ctx, p.Name(), id)
+	}
+	return ctx
+}
 
 // CLI returns the principal of the local command line run by osUser: whoever
 // can read the data directory and the ledger key is its administrator.

@@ -44,6 +44,10 @@ type Server struct {
 	SecureCookies *bool `yaml:"secure_cookies" json:"secure_cookies"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	// TrustedProxies lists the reverse proxies (IP addresses or CIDR
+	// ranges) whose X-Forwarded-For names the client; from anyone else the
+	// header is ignored, so a client cannot choose its own address.
+	TrustedProxies []string `yaml:"trusted_proxies" json:"trusted_proxies"`
 }
 
 // Ledger configures the tamper-evident ledger.
@@ -62,12 +66,19 @@ type Ledger struct {
 // Auth configures sign-in and sessions.
 type Auth struct {
 	SessionTTL time.Duration `yaml:"session_ttl" json:"session_ttl"`
-	// MaxFailedSignIns within SignInWindow per user name and per client
+	// MaxFailedSignIns within SignInWindow per user name from one client
 	// address; more attempts are refused until the window passes.
 	MaxFailedSignIns int           `yaml:"max_failed_sign_ins" json:"max_failed_sign_ins"`
 	SignInWindow     time.Duration `yaml:"sign_in_window" json:"sign_in_window"`
 	// TokenTTLDays is the default lifetime of a new API token; 0 means none.
 	TokenTTLDays int `yaml:"token_ttl_days" json:"token_ttl_days"`
+	// MaxFailedSignInsPerUser within SignInWindow per user name from any
+	// address (guessing one password from many addresses).
+	MaxFailedSignInsPerUser int `yaml:"max_failed_sign_ins_per_user" json:"max_failed_sign_ins_per_user"`
+	// MaxFailedSignInsPerAddress within SignInWindow per client address for
+	// any user names: much higher, since a proxy or an office NAT puts many
+	// people behind one address.
+	MaxFailedSignInsPerAddress int `yaml:"max_failed_sign_ins_per_address" json:"max_failed_sign_ins_per_address"`
 }
 
 // Controls configures the control engine's schedule.
@@ -176,7 +187,7 @@ func Default() Config {
 			ShutdownTimeout: 15 * time.Second,
 		},
 		Ledger:   Ledger{CheckpointInterval: time.Minute},
-		Auth:     Auth{SessionTTL: 12 * time.Hour, MaxFailedSignIns: 5, SignInWindow: 15 * time.Minute, TokenTTLDays: 365},
+		Auth:     Auth{SessionTTL: 12 * time.Hour, MaxFailedSignIns: 5, SignInWindow: 15 * time.Minute, TokenTTLDays: 365, MaxFailedSignInsPerUser: 20, MaxFailedSignInsPerAddress: 100},
 		Controls: Controls{Interval: 24 * time.Hour},
 		Change:   Change{PostFactoReviewBusinessDays: 3, SyncInterval: 15 * time.Minute},
 		Backup: Backup{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -141,6 +142,8 @@ func (c Config) Validate() error {
 		v   int
 	}{
 		{"auth.max_failed_sign_ins", c.Auth.MaxFailedSignIns},
+		{"auth.max_failed_sign_ins_per_user", c.Auth.MaxFailedSignInsPerUser},
+		{"auth.max_failed_sign_ins_per_address", c.Auth.MaxFailedSignInsPerAddress},
 		{"change.post_facto_review_business_days", c.Change.PostFactoReviewBusinessDays},
 		{"backup.max_age_hours", c.Backup.MaxAgeHours},
 		{"backup.retention_days", c.Backup.RetentionDays},
@@ -164,6 +167,12 @@ func (c Config) Validate() error {
 	}
 	if c.Backup.OffsiteCopies < 0 {
 		return &Error{Key: "backup.offsite_copies", Msg: "must not be negative"}
+	}
+	if c.Auth.MaxFailedSignInsPerUser < c.Auth.MaxFailedSignIns || c.Auth.MaxFailedSignInsPerAddress < c.Auth.MaxFailedSignIns {
+		return &Error{Key: "auth.max_failed_sign_ins", Msg: "must not exceed max_failed_sign_ins_per_user and max_failed_sign_ins_per_address"}
+	}
+	if err := checkProxies(c.Server.TrustedProxies); err != nil {
+		return err
 	}
 	if c.Auth.TokenTTLDays < 0 {
 		return &Error{Key: "auth.token_ttl_days", Msg: "must not be negative"}
@@ -287,4 +296,32 @@ func (c Config) KeyFile() string {
 		return c.Ledger.KeyFile
 	}
 	return c.Server.DataDir + string(os.PathSeparator) + "ledger.key"
+}
+
+// checkProxies checks that every trusted proxy is an IP address or a CIDR range.
+func checkProxies(ps []string) error {
+	for i, p := range ps {
+		if _, err := ParseProxy(p); err != nil {
+			return &Error{Key: fmt.Sprintf("server.trusted_proxies[%d]", i), Msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+// ParseProxy reads a trusted proxy: an IP address (a range of one) or a
+// CIDR range such as 10.0.0.0/8.
+func ParseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR range such as 10.0.0.0/8", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or a CIDR range", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -144,6 +144,7 @@ func (a *Appender) Add(events ...Event) ([]Entry, error) {
 	}
 	entries := make([]Entry, len(events))
 	for i, ev := range events {
+		ev.Actor = attribute(a.ctx, ev.Actor)
 		e, err := newEntry(int64(a.rng.End())+1, a.at, ev)
 		if err != nil {
 			return nil, err

@@ -14,13 +14,13 @@ import (
 
 var _ auth.Tx = (*Tx)(nil)
 
-const userColumns = "id, username, display_name, email, role, created_at, created_by, disabled_at"
+const userColumns = "id, username, display_name, email, role, created_at, created_by, disabled_at, must_change_password"
 
 func scanUser(sc row, extra ...any) (auth.User, error) {
 	var u auth.User
 	var created string
 	var disabled sql.NullString
-	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.Role, &created, &u.CreatedBy, &disabled}, extra...)
+	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.Role, &created, &u.CreatedBy, &disabled, &u.MustChangePassword}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return u, err
 	}
@@ -41,8 +41,8 @@ func notFound(err error, what string) error {
 
 // InsertUser stores a new user.
 func (tx *Tx) InsertUser(ctx context.Context, u auth.User, passwordHash string) error {
-	_, err := tx.exec(ctx, "INSERT INTO users ("+userColumns+", password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		u.ID, u.Username, u.DisplayName, u.Email, string(u.Role), ts(u.CreatedAt), u.CreatedBy, nullTS(u.DisabledAt), passwordHash)
+	_, err := tx.exec(ctx, "INSERT INTO users ("+userColumns+", password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		u.ID, u.Username, u.DisplayName, u.Email, string(u.Role), ts(u.CreatedAt), u.CreatedBy, nullTS(u.DisabledAt), u.MustChangePassword, passwordHash)
 	return err
 }
 
@@ -82,9 +82,10 @@ func (tx *Tx) SetUserDisabled(ctx context.Context, id string, at time.Time) erro
 	return tx.updateOne(ctx, "user "+id, "UPDATE users SET disabled_at = ? WHERE id = ?", ts(at), id)
 }
 
-// SetUserPassword stores a new password hash.
-func (tx *Tx) SetUserPassword(ctx context.Context, id, hash string) error {
-	return tx.updateOne(ctx, "user "+id, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id)
+// SetUserPassword stores a new password hash; mustChange marks it a
+// one-time value that serves only to choose a new one.
+func (tx *Tx) SetUserPassword(ctx context.Context, id, hash string, mustChange bool) error {
+	return tx.updateOne(ctx, "user "+id, "UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?", hash, mustChange, id)
 }
 
 // SetUserRole changes a user's role.

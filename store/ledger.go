@@ -213,7 +213,8 @@ func (tx *Tx) ListEntries(ctx context.Context, f EntryFilter) ([]ledger.Entry, e
 		where, args = append(where, "subject = ?"), append(args, f.Subject)
 	}
 	if f.Actor != "" {
-		where, args = append(where, "actor = ?"), append(args, f.Actor)
+		// A user's entries made with a token read "user via tok_…".
+		where, args = append(where, `(actor = ? OR actor LIKE ? ESCAPE '\')`), append(args, f.Actor, likeEscape(f.Actor)+" via %")
 	}
 	if f.Before > 0 {
 		where, args = append(where, "seq < ?"), append(args, f.Before)
@@ -500,4 +501,9 @@ func (s ledgerSource) ScanEntries(ctx context.Context, from, to int64, fn func(*
 
 func (s ledgerSource) ScanBlobs(ctx context.Context, fn func(ledger.Blob) error) error {
 	return s.db.View(ctx, func(tx *Tx) error { return tx.ScanBlobs(ctx, fn) })
+}
+
+// likeEscape escapes the wildcards of LIKE (with ESCAPE '\').
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -22,8 +22,8 @@ var openAPI []byte
 func (s *Server) apiRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/api/v1/session", Public: true, Summary: "Sign in with a password; sets the session cookie", handle: s.apiSignIn},
-		{Method: "DELETE", Pattern: "/api/v1/session", Perm: auth.Read, Summary: "Sign out", handle: s.apiSignOut},
-		{Method: "GET", Pattern: "/api/v1/me", Perm: auth.Read, Summary: "The signed-in user", handle: s.apiMe},
+		{Method: "DELETE", Pattern: "/api/v1/session", Perm: auth.Read, BeforePasswordChange: true, Summary: "Sign out", handle: s.apiSignOut},
+		{Method: "GET", Pattern: "/api/v1/me", Perm: auth.Read, BeforePasswordChange: true, Summary: "The signed-in user", handle: s.apiMe},
 		{Method: "GET", Pattern: "/api/v1/openapi.json", Perm: auth.Read, Summary: "This API's OpenAPI document", handle: s.apiOpenAPI},
 		{Method: "GET", Pattern: "/api/v1/config", Perm: auth.Read, Summary: "The process config in force", handle: s.apiConfig},
 
@@ -31,7 +31,8 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/users", Perm: auth.ManageUsers, Summary: "Create a user", handle: s.apiCreateUser},
 		{Method: "POST", Pattern: "/api/v1/users/{username}/disable", Perm: auth.ManageUsers, Summary: "Disable a user", handle: s.apiDisableUser},
 		{Method: "POST", Pattern: "/api/v1/users/{username}/role", Perm: auth.ManageUsers, Summary: "Give a user another role", handle: s.apiSetRole},
-		{Method: "POST", Pattern: "/api/v1/users/{username}/password", Perm: auth.OwnAccount, Summary: "Change your password (administrators: reset anyone's)", handle: s.apiSetPassword},
+		{Method: "POST", Pattern: "/api/v1/users/{username}/password", Perm: auth.OwnAccount, Summary: "Change your own password, given the current one", handle: s.apiSetPassword},
+		{Method: "POST", Pattern: "/api/v1/users/{username}/password/reset", Perm: auth.ManageUsers, Summary: "Reset another user's password to a one-time value, shown once, that they must change at the next sign-in", handle: s.apiResetPassword},
 
 		{Method: "GET", Pattern: "/api/v1/tokens", Perm: auth.Read, Summary: "List API tokens (never their secrets)", handle: s.apiTokens},
 		{Method: "POST", Pattern: "/api/v1/tokens", Perm: auth.OwnTokens, Summary: "Create an API token; the secret is shown once", handle: s.apiCreateToken},
@@ -100,7 +101,7 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request, _ auth.Princi
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	p, secret, err := s.app.Auth.SignIn(r.Context(), req.Username, req.Password, remoteIP(r))
+	p, secret, err := s.app.Auth.SignIn(r.Context(), req.Username, req.Password, s.clientIP(r))
 	if err != nil {
 		return err
 	}
@@ -225,6 +226,20 @@ func (s *Server) apiSetPassword(w http.ResponseWriter, r *http.Request, p auth.P
 		s.clearSession(w, r) // the change ended this session too
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type resetPasswordResponse struct {
+	Username        string `json:"username"`
+	OneTimePassword string `json:"one_time_password"`
+}
+
+func (s *Server) apiResetPassword(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	pw, err := s.app.Auth.ResetPassword(r.Context(), p, r.PathValue("username"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resetPasswordResponse{Username: r.PathValue("username"), OneTimePassword: pw})
 	return nil
 }
 
@@ -468,7 +483,8 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, _ auth.Princi
 	return nil
 }
 
-// remoteIP is the client's address without the port.
+// remoteIP is the address of the connection's peer, without the port
+// (the client itself, or a proxy: see clientIP).
 func remoteIP(r *http.Request) string {
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		return host

@@ -67,6 +67,8 @@ var allowed = map[string][]auth.Role{
 	"POST /account/password":                            readers,
 	"POST /api/v1/users/{username}/role":                {auth.Admin},
 	"POST /api/v1/users/{username}/password":            readers,
+	"POST /api/v1/users/{username}/password/reset":      {auth.Admin},
+	"POST /users/{username}/password/reset":             {auth.Admin},
 	"GET /controls/{id}":                                readers,
 	"GET /users":                                        readers,
 	"POST /users":                                       {auth.Admin},

@@ -228,7 +228,7 @@ func (s *Server) apiWebhook(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if err != nil {
 		return opsguard.Errorf(opsguard.EInvalid, "reading the delivery: %v", err)
 	}
-	res, err := s.app.Webhook(r.Context(), provider, r.Header, body, remoteIP(r))
+	res, err := s.app.Webhook(r.Context(), provider, r.Header, body, s.clientIP(r))
 	if errors.Is(err, sources.ErrSignature) {
 		return &opsguard.Error{Code: opsguard.EUnauthenticated, Message: "webhook signature or token does not match the shared secret"}
 	}

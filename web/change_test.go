@@ -80,10 +80,7 @@ func TestChangeRegisterOverTheAPI(t *testing.T) {
 			if _, err := e.app.Auth.CreateUser(ctx, auth.CLI("test"), auth.NewUser{Username: "bob", Email: "bob@example.com", Role: auth.Engineer, Password: password}); err != nil {
 				t.Fatal(err)
 			}
-			_, bobToken, err := e.app.Auth.CreateToken(ctx, auth.CLI("test"), "bob", "test", 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			bobToken := ownToken(t, e.app, "bob")
 
 			add := `{"name":"app","url":"` + src.dir + `","project":"acme/app","branches":["main"]}`
 			if resp := e.do("POST", "/api/v1/repositories", e.tokens[auth.Engineer], jsonReader(add), nil); resp.StatusCode != http.StatusForbidden {

@@ -82,11 +82,7 @@ func newEnv(t testing.TB, dsn string) *env {
 		} else {
 			name = "admin"
 		}
-		_, secret, err := a.Auth.CreateToken(ctx, cli, name, "test", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.tokens[r] = secret
+		e.tokens[r] = ownToken(t, a, name)
 	}
 	e.server = web.New(a, logger)
 	e.http = httptest.NewServer(e.server.Handler())
@@ -170,3 +166,24 @@ func (e *env) signIn(user string) (*http.Cookie, string) {
 }
 
 var _ = storetest.Backends
+
+// ownToken makes a token for the user name as that user would, signed in
+// (an agent's as an administrator would): nobody else may.
+func ownToken(t testing.TB, a *app.App, name string) string {
+	t.Helper()
+	users, err := a.Auth.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := auth.CLI("test")
+	for _, u := range users {
+		if u.Username == name && u.Role != auth.Agent {
+			by = auth.Principal{User: u, Via: "session"}
+		}
+	}
+	_, secret, err := a.Auth.CreateToken(ctx, by, name, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}

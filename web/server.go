@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/app"
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/config"
 )
 
 // Handler serves one route for an authenticated principal (the zero
@@ -38,6 +40,10 @@ type Route struct {
 	UI      bool
 	Summary string
 	handle  Handler
+
+	// BeforePasswordChange opens the route to a session signed in with a
+	// one-time password too (signing out, reading who one is).
+	BeforePasswordChange bool
 }
 
 // Server is the HTTP server of one opsguard instance.
@@ -50,6 +56,7 @@ type Server struct {
 	pages   *template.Template
 	secure  *bool // Secure attribute on cookies; nil: decide per request
 	cop     *http.CrossOriginProtection
+	proxies []netip.Prefix // whose X-Forwarded-For is believed
 }
 
 // New builds the server and its route table.
@@ -59,6 +66,11 @@ func New(a *app.App, logger *slog.Logger) *Server {
 	}
 	s := &Server{app: a, logger: logger, mux: http.NewServeMux(), cop: http.NewCrossOriginProtection()}
 	s.secure = a.Config.Server.SecureCookies
+	for _, p := range a.Config.Server.TrustedProxies {
+		if pr, err := config.ParseProxy(p); err == nil { // Validate has refused the others
+			s.proxies = append(s.proxies, pr)
+		}
+	}
 	s.metrics = newMetrics(a)
 	s.pages = parsePages()
 	s.routes = slices.Concat(s.apiRoutes(), s.vulnRoutes(), s.changeRoutes(), s.uiRoutes())
@@ -145,7 +157,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 			if r.Header.Get("Authorization") == "" {
 				kind = "session"
 			}
-			s.app.Auth.RecordRejected(r.Context(), remoteIP(r), kind)
+			s.app.Auth.RecordRejected(r.Context(), s.clientIP(r), kind)
 		}
 		if err != nil {
 			if rt.UI && r.Method == http.MethodGet {
@@ -156,8 +168,18 @@ func (s *Server) wrap(rt Route) http.Handler {
 			return
 		}
 		setActor(r, p.Name())
-		if !p.Can(rt.Perm) {
-			s.app.Auth.RecordDenied(r.Context(), p, rt.Method+" "+rt.Pattern, remoteIP(r))
+		r = r.WithContext(auth.Attribute(r.Context(), p))
+		if p.Restricted() && !p.Can(rt.Perm) && !rt.BeforePasswordChange {
+			if rt.UI && r.Method == http.MethodGet {
+				http.Redirect(w, r, "/account", http.StatusSeeOther)
+				return
+			}
+			s.fail(w, r, rt.UI, &opsguard.Error{Code: opsguard.EForbidden,
+				Message: "you signed in with a one-time password: choose a new password first", Details: map[string]any{"must_change_password": true}})
+			return
+		}
+		if !p.Can(rt.Perm) && !(p.Restricted() && rt.BeforePasswordChange) {
+			s.app.Auth.RecordDenied(r.Context(), p, rt.Method+" "+rt.Pattern, s.clientIP(r))
 			s.fail(w, r, rt.UI, &opsguard.Error{Code: opsguard.EForbidden,
 				Message: "your role " + string(p.User.Role) + " may not do this", Details: map[string]any{"needs": string(rt.Perm)}})
 			return

@@ -68,7 +68,7 @@ func (s *Server) uiRoutes() []Route {
 		}},
 		{Method: "GET", Pattern: "/login", Public: true, UI: true, Summary: "Sign-in page", handle: s.uiLogin},
 		{Method: "POST", Pattern: "/login", Public: true, UI: true, Summary: "Sign in", handle: s.uiLoginPost},
-		{Method: "POST", Pattern: "/logout", Perm: auth.Read, UI: true, Summary: "Sign out", handle: s.uiLogout},
+		{Method: "POST", Pattern: "/logout", Perm: auth.Read, UI: true, BeforePasswordChange: true, Summary: "Sign out", handle: s.uiLogout},
 		{Method: "GET", Pattern: "/{$}", Perm: auth.Read, UI: true, Summary: "Compliance dashboard", handle: s.uiDashboard},
 		{Method: "POST", Pattern: "/controls/run", Perm: auth.RunControls, UI: true, Summary: "Run every control now", handle: s.uiRunControls},
 		{Method: "GET", Pattern: "/controls/{id}", Perm: auth.Read, UI: true, Summary: "A control and its history", handle: s.uiControl},
@@ -76,6 +76,7 @@ func (s *Server) uiRoutes() []Route {
 		{Method: "POST", Pattern: "/users", Perm: auth.ManageUsers, UI: true, Summary: "Create a user", handle: s.uiCreateUser},
 		{Method: "POST", Pattern: "/users/{username}/disable", Perm: auth.ManageUsers, UI: true, Summary: "Disable a user", handle: s.uiDisableUser},
 		{Method: "POST", Pattern: "/users/{username}/role", Perm: auth.ManageUsers, UI: true, Summary: "Change a user's role", handle: s.uiSetRole},
+		{Method: "POST", Pattern: "/users/{username}/password/reset", Perm: auth.ManageUsers, UI: true, Summary: "Reset a user's password to a one-time value", handle: s.uiResetPassword},
 		{Method: "GET", Pattern: "/account", Perm: auth.OwnAccount, UI: true, Summary: "Your account", handle: s.uiAccount},
 		{Method: "POST", Pattern: "/account/password", Perm: auth.OwnAccount, UI: true, Summary: "Change your password", handle: s.uiSetPassword},
 		{Method: "GET", Pattern: "/tokens", Perm: auth.Read, UI: true, Summary: "API tokens", handle: s.uiTokens},
@@ -135,7 +136,7 @@ func (s *Server) uiLoginPost(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		return opsguard.Errorf(opsguard.EInvalid, "sign-in form: %v", err)
 	}
 	next := safeNext(r.PostFormValue("next"))
-	_, secret, err := s.app.Auth.SignIn(r.Context(), r.PostFormValue("username"), r.PostFormValue("password"), remoteIP(r))
+	p, secret, err := s.app.Auth.SignIn(r.Context(), r.PostFormValue("username"), r.PostFormValue("password"), s.clientIP(r))
 	if err != nil {
 		code := opsguard.ErrorCode(err)
 		if code != opsguard.EUnauthenticated && code != opsguard.ERateLimited {
@@ -145,6 +146,9 @@ func (s *Server) uiLoginPost(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		return nil
 	}
 	s.setSession(w, r, secret)
+	if p.Restricted() {
+		next = "/account" // a one-time password serves only to choose a new one
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
@@ -396,6 +400,16 @@ func (s *Server) uiSetRole(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return formError(err, func(st int, msg string) error { return s.usersPage(w, r, p, st, "", msg) })
 	}
 	return s.usersPage(w, r, p, http.StatusOK, u.Username+" is now "+string(u.Role)+".", "")
+}
+
+func (s *Server) uiResetPassword(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	name := r.PathValue("username")
+	pw, err := s.app.Auth.ResetPassword(r.Context(), p, name)
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.usersPage(w, r, p, st, "", msg) })
+	}
+	return s.usersPage(w, r, p, http.StatusOK, "The password of "+name+" is now the one-time value "+pw+
+		" (shown this once): hand it over in person; "+name+" must choose a new one at the next sign-in and is notified of the reset.", "")
 }
 
 func (s *Server) uiAccount(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

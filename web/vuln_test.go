@@ -145,7 +145,7 @@ func TestAcceptanceApprovalOverTheAPI(t *testing.T) {
 	// A second security officer decides.
 	cli := auth.CLI("test")
 	e.app.Auth.CreateUser(ctx, cli, auth.NewUser{Username: "ines", Role: auth.SecurityOfficer, Password: password})
-	_, tok, _ := e.app.Auth.CreateToken(ctx, cli, "ines", "t", 0)
+	tok := ownToken(t, e.app, "ines")
 	resp = e.do("POST", "/api/v1/requests/"+req.ID+"/approve", tok, strings.NewReader(`{"note":"ok until the redesign"}`), nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("approve: %d", resp.StatusCode)

@@ -24,7 +24,8 @@ type backend interface {
 	CreateUser(ctx context.Context, n auth.NewUser) (auth.User, error)
 	DisableUser(ctx context.Context, username string) (auth.User, error)
 	SetRole(ctx context.Context, username string, r auth.Role) (auth.User, error)
-	SetPassword(ctx context.Context, username, password string) error
+	// ResetPassword gives another user a one-time password, returned.
+	ResetPassword(ctx context.Context, username string) (string, error)
 	CreateToken(ctx context.Context, owner, name string, ttl time.Duration) (auth.Token, string, error)
 	ListTokens(ctx context.Context, username string) ([]auth.Token, error)
 	RevokeToken(ctx context.Context, id string) (auth.Token, error)
@@ -96,8 +97,8 @@ func (l local) SetRole(ctx context.Context, username string, r auth.Role) (auth.
 	return l.a.Auth.SetRole(ctx, l.p, username, r)
 }
 
-func (l local) SetPassword(ctx context.Context, username, password string) error {
-	return l.a.Auth.SetPassword(ctx, l.p, username, "", password)
+func (l local) ResetPassword(ctx context.Context, username string) (string, error) {
+	return l.a.Auth.ResetPassword(ctx, l.p, username)
 }
 
 func (l local) CreateToken(ctx context.Context, owner, name string, ttl time.Duration) (auth.Token, string, error) {

@@ -21,7 +21,12 @@ func TestBinaryLedgerAndTokenCommands(t *testing.T) {
 		} `json:"token"`
 		Secret string `json:"secret"`
 	}
-	out := mustRun(t, env, "", "token", "create", "--user", "admin", "--name", "ci", "-o", "json")
+	// The command line makes tokens for agents only: a person makes their own.
+	if r := run(t, env, "", "token", "create", "--user", "admin", "--name", "ci"); r.code == 0 || !strings.Contains(r.stderr, "only for agents") {
+		t.Errorf("token for the admin from the command line:\n%s", r)
+	}
+	mustRun(t, env, "an agent's password\n", "user", "add", "ci", "--role", "agent")
+	out := mustRun(t, env, "", "token", "create", "--user", "ci", "--name", "ci", "-o", "json")
 	if err := json.Unmarshal([]byte(out.stdout), &created); err != nil || created.Secret == "" {
 		t.Fatalf("token create -o json: %v\n%s", err, out)
 	}
@@ -38,7 +43,12 @@ func TestBinaryLedgerAndTokenCommands(t *testing.T) {
 	if r := mustRun(t, env, "", "user", "role", "bob", "security_officer", "-o", "json"); json.Unmarshal([]byte(r.stdout), &bob) != nil || bob.Role != "security_officer" {
 		t.Errorf("user role:\n%s", r)
 	}
-	mustRun(t, env, "another password\n", "user", "passwd", "bob")
+	var reset struct {
+		OneTimePassword string `json:"one_time_password"`
+	}
+	if r := mustRun(t, env, "", "user", "passwd", "bob", "-o", "json"); json.Unmarshal([]byte(r.stdout), &reset) != nil || len(reset.OneTimePassword) < 12 {
+		t.Errorf("user passwd:\n%s", r)
+	}
 	if r := run(t, env, "", "user", "role", "admin", "auditor"); r.code == 0 || !strings.Contains(r.stderr, "last active administrator") {
 		t.Errorf("demoting the last admin:\n%s", r)
 	}

@@ -130,8 +130,12 @@ func (r *remote) SetRole(ctx context.Context, username string, role auth.Role) (
 	return u, err
 }
 
-func (r *remote) SetPassword(ctx context.Context, username, password string) error {
-	return r.call(ctx, "POST", "/api/v1/users/"+url.PathEscape(username)+"/password", map[string]string{"password": password}, nil)
+func (r *remote) ResetPassword(ctx context.Context, username string) (string, error) {
+	var out struct {
+		OneTimePassword string `json:"one_time_password"`
+	}
+	err := r.call(ctx, "POST", "/api/v1/users/"+url.PathEscape(username)+"/password/reset", struct{}{}, &out)
+	return out.OneTimePassword, err
 }
 
 func (r *remote) CreateToken(ctx context.Context, owner, name string, ttl time.Duration) (auth.Token, string, error) {

@@ -83,26 +83,26 @@ func userCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	var newPwFile string
 	passwd := &cobra.Command{
 		Use:   "passwd USERNAME",
-		Short: "Reset a user's password (from --password-file, OPSGUARD_USER_PASSWORD, a prompt or stdin); their sessions end",
+		Short: "Reset a user's password to a one-time value, printed once, that they must change at the next sign-in; their sessions end and they are notified",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pw, err := readPassword(newPwFile, "OPSGUARD_USER_PASSWORD", cmd.InOrStdin(), cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
 			return g.act(cmd, func(b backend) error {
-				if err := b.SetPassword(cmd.Context(), args[0], pw); err != nil {
+				pw, err := b.ResetPassword(cmd.Context(), args[0])
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Changed the password of %s; their open sessions have ended.\n", args[0])
-				return nil
+				out := struct {
+					Username        string `json:"username"`
+					OneTimePassword string `json:"one_time_password"`
+				}{args[0], pw}
+				return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "Reset the password of %s; their open sessions have ended.\nIts one-time value, shown this once (%s must choose a new one at the next sign-in):\n%s\n", args[0], args[0], pw)
+				})
 			})
 		},
 	}
-	passwd.Flags().StringVar(&newPwFile, "password-file", "", "file holding the new password")
 	roleCmd := &cobra.Command{
 		Use:   "role USERNAME ROLE",
 		Short: "Give a user another role",
@@ -131,7 +131,7 @@ func tokenCmd(g *globals) *cobra.Command {
 	var ttlDays int
 	create := &cobra.Command{
 		Use:   "create",
-		Short: "Create an API token for a user; the secret is printed once",
+		Short: "Create an API token for an agent (a host, a pipeline); the secret is printed once. People create their own tokens, signed in.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if owner == "" {
@@ -152,7 +152,7 @@ func tokenCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	create.Flags().StringVar(&owner, "user", "", "user the token acts as")
+	create.Flags().StringVar(&owner, "user", "", "the agent the token acts as (with --server: yourself, or an agent)")
 	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. ci-trivy")
 	create.Flags().IntVar(&ttlDays, "ttl-days", 0, "lifetime in days (default: auth.token_ttl_days of the config)")
 	create.MarkFlagRequired("name")

@@ -58,6 +58,21 @@ func (f *forge) headers() []string {
 	return append([]string(nil), f.auth...)
 }
 
+// keySecret returns the private part of a note signing key
+// (PRIVATE+KEY+<name>+<hash>+<base64 key>), which may itself hold a "+".
+func keySecret(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.SplitN(strings.TrimSpace(string(raw)), "+", 5)
+	if len(parts) != 5 || len(parts[4]) < 40 {
+		t.Fatalf("%s is not a note signing key", path)
+	}
+	return parts[4]
+}
+
 func allowLoopback(c *config.Config) { c.Change.AllowedHosts = []string{"127.0.0.1"} }
 
 // The ledger's private key never leaves the server, whatever a caller
@@ -75,12 +90,7 @@ func TestLedgerKeyNeverLeaves(t *testing.T) {
 			src := newSrcRepo(t)
 			src.commit("Erik <erik@example.com>", "Initial import")
 			keyFile := e.app.Config.KeyFile()
-			raw, err := os.ReadFile(keyFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			key := strings.TrimSpace(string(raw))
-			secretPart := key[strings.LastIndex(key, "+")+1:]
+			secretPart := keySecret(t, keyFile)
 			data := e.app.Config.Server.DataDir
 			field := func(k, v string) map[string]any { return map[string]any{k: v} }
 			attempts := []map[string]any{
@@ -236,5 +246,35 @@ func TestSentTokenIsSealedAndUsed(t *testing.T) {
 				t.Error("the log holds the token")
 			}
 		})
+	}
+}
+
+// A repository that named a token file before tokens were the server's
+// secrets: the file's name is looked up in secrets_dir and nothing else
+// is read, so a row naming the ledger key sends nothing.
+func TestLegacyTokenFile(t *testing.T) {
+	f := newForge(t)
+	e := newSQLiteEnv(t, allowLoopback, localRepos)
+	src := newSrcRepo(t)
+	src.commit("Erik <erik@example.com>", "Initial import")
+	os.WriteFile(filepath.Join(e.app.Config.SecretsDir(), "gh-token"), []byte("ghp_legacy9\n"), 0o600)
+	for name, file := range map[string]string{"moved": "/etc/opsguard/gh-token", "key": e.app.Config.KeyFile()} {
+		b, _ := json.Marshal(map[string]any{"name": name, "url": src.dir, "source": "github", "project": "o/r", "api_url": f.URL + "/"})
+		if resp := e.do("POST", "/api/v1/repositories", e.tokens[auth.InfraOps], bytes.NewReader(b), nil); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("add: %+v", errorOf(t, resp))
+		}
+		if n, err := e.app.DB.Exec(ctx, "UPDATE repositories SET token_file = ? WHERE name = ?", file, name); err != nil || n != 1 {
+			t.Fatal(n, err)
+		}
+	}
+	if resp := e.do("POST", "/api/v1/repositories/moved/sync", e.tokens[auth.InfraOps], nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sync moved: %+v", errorOf(t, resp))
+	}
+	resp := e.do("POST", "/api/v1/repositories/key/sync", e.tokens[auth.InfraOps], nil, nil)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(errorOf(t, resp).Error.Message, "no longer read") {
+		t.Errorf("sync of a row naming the ledger key: %d", resp.StatusCode)
+	}
+	if got := strings.Join(f.headers(), ","); !strings.Contains(got, "Bearer ghp_legacy9") || f.saw(keySecret(t, e.app.Config.KeyFile())) {
+		t.Errorf("the forge received %q\n%s", got, f.seen.String())
 	}
 }

@@ -100,6 +100,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Provider:   a.provider,
 		Lock:       db.WithJobLock,
 		Now:        opts.Now,
+		Egress:     a.Egress(),
+		Secrets:    a.Secrets(),
 	})
 	a.Tickets = change.NewTickets(store.Bind[change.TicketTx](db), a.Log, opts.Now)
 	a.Controls = control.NewEngine(store.Bind[control.Tx](db), a.Log, opts.Now, opts.Logger)
@@ -162,6 +164,9 @@ func Init(ctx context.Context, cfg config.Config, adminUser, password string, op
 		res.PublicKey = k.Public
 	} else if err != nil {
 		return nil, res, fmt.Errorf("ledger key: %w", err)
+	}
+	if err := os.MkdirAll(cfg.SecretsDir(), 0o700); err != nil {
+		return nil, res, fmt.Errorf("secrets directory: %w", err)
 	}
 	a, err := Open(ctx, cfg, opts)
 	if err != nil {

@@ -4,26 +4,46 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/change/sources"
+	"github.com/opsguard/opsguard/egress"
+	"github.com/opsguard/opsguard/secret"
 )
 
+// Egress is the operator's rule on where a repository and a forge may be.
+func (a *App) Egress() egress.Policy {
+	return egress.Policy{AllowedHosts: a.Config.Change.AllowedHosts, AllowLocal: a.Config.Change.AllowLocalRepos}
+}
+
+// Secrets is the server's secrets: the files of secrets_dir and the key
+// that seals the values sent through the API.
+func (a *App) Secrets() secret.Vault {
+	return secret.Vault{Dir: a.Config.SecretsDir(), KeyFile: a.Config.SecretsKeyFile()}
+}
+
 // provider builds the forge client of a repository watched through GitHub
-// or GitLab, reading its token from the token file at each sync so that a
-// rotated token is picked up without a restart.
+// or GitLab, reading its token at each sync so that a rotated token is
+// picked up without a restart. Its API URL is checked again (a repository
+// stored before the rule) and every connection goes through the egress
+// policy.
 func (a *App) provider(r change.Repository, progress change.Progress) (change.Provider, error) {
-	opts := sources.Options{BaseURL: r.APIURL, Project: r.Project, Progress: progress, Now: a.Now}
-	if r.TokenFile != "" {
-		tok, err := sources.ReadToken(r.TokenFile)
-		if err != nil {
-			return nil, err
+	pol := a.Egress()
+	if r.APIURL != "" {
+		if err := pol.APIURL(r.APIURL); err != nil {
+			return nil, fmt.Errorf("api_url: %w", err)
 		}
-		opts.Token = tok
 	}
+	opts := sources.Options{BaseURL: r.APIURL, Project: r.Project, Progress: progress, Now: a.Now, HTTPClient: pol.Client(time.Minute)}
+	tok, err := a.token(r)
+	if err != nil {
+		return nil, err
+	}
+	opts.Token = tok
 	switch r.Source {
 	case change.SourceGitHub:
 		return sources.NewGitHub(opts)
@@ -31,6 +51,33 @@ func (a *App) provider(r change.Repository, progress change.Progress) (change.Pr
 		return sources.NewGitLab(opts)
 	}
 	return nil, fmt.Errorf("repository %s: no provider for source %q", r.Name, r.Source)
+}
+
+// token returns a repository's forge token: its named secret, its sealed
+// value, or, for a repository that named a token file before tokens were
+// the server's secrets, the secret of that file's name; "" for none.
+func (a *App) token(r change.Repository) (string, error) {
+	v := a.Secrets()
+	switch {
+	case r.TokenSecret != "":
+		return v.Read(r.TokenSecret)
+	case r.SealedToken != "":
+		return v.Open(r.SealedToken, "repository/"+r.ID)
+	case r.LegacyTokenFile != "":
+		// Only the file's name is kept, looked up in secrets_dir: moving
+		// the file there keeps the repository working; nothing outside
+		// is read.
+		name := filepath.Base(r.LegacyTokenFile)
+		if secret.ValidName(name) != nil {
+			return "", fmt.Errorf("the token file %s this repository named before tokens became the server's secrets is no longer read: put the token in the secrets directory under a name of lowercase letters, digits, - and _, equal to the file's", r.LegacyTokenFile)
+		}
+		tok, err := v.Read(name)
+		if err != nil {
+			return "", fmt.Errorf("token file %s (read from the secrets directory only): %w", r.LegacyTokenFile, err)
+		}
+		return tok, nil
+	}
+	return "", nil
 }
 
 // SyncAll syncs every watched repository; a repository that fails is

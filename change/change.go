@@ -32,15 +32,30 @@ var Sources = []string{SourceGit, SourceGitHub, SourceGitLab}
 type Repository struct {
 	ID       string   `json:"id"`
 	Name     string   `json:"name"`
-	URL      string   `json:"url"`      // a git URL or a local path
+	URL      string   `json:"url"`      // an https, ssh or scp-like git URL; a local path from the in-process CLI
 	Branches []string `json:"branches"` // the protected branches
 	Source   string   `json:"source"`   // git | github | gitlab
 	// Project is owner/name on GitHub, the project's path on GitLab.
 	Project string `json:"project,omitempty"`
 	// APIURL is the forge's API base (GitHub Enterprise, self-hosted GitLab).
 	APIURL string `json:"api_url,omitempty"`
-	// TokenFile holds the forge's API token; the token is never stored.
-	TokenFile      string   `json:"token_file,omitempty"`
+	// TokenSecret names the forge's API token among the server's secrets
+	// (a file in secrets_dir), read at each sync.
+	TokenSecret string `json:"token_secret,omitempty"`
+	// Token is the forge's API token sent once: it is sealed at rest and
+	// never returned, logged nor ledgered.
+	Token string `json:"token,omitempty"`
+	// TokenSet says the repository holds a sealed token.
+	TokenSet bool `json:"token_set"`
+	// SealedToken is Token as stored, encrypted.
+	SealedToken string `json:"-"`
+	// LegacyTokenFile is the token file a repository named before tokens
+	// became the server's secrets: it is read only when it lies in
+	// secrets_dir under a secret's name.
+	LegacyTokenFile string `json:"-"`
+	// AddedLocally says the in-process CLI added the repository: its
+	// local path is fetched even without change.allow_local_repos.
+	AddedLocally   bool     `json:"added_locally"`
 	Bots           []string `json:"bots"`
 	RequiredChecks []string `json:"required_checks"`
 	// EmergencyTrailer is the commit trailer that marks an emergency
@@ -257,6 +272,10 @@ type Actor struct {
 	Approver bool
 	// SecurityOfficer may grant exceptions.
 	SecurityOfficer bool
+	// Local is the in-process CLI, whose user can read the server's files
+	// anyway: it may watch a local path. Only the CLI's in-process backend
+	// sets it; nothing an API request carries does.
+	Local bool
 }
 
 // Is reports whether the actor is the person behind one of the identities

@@ -46,6 +46,9 @@ func (c Commit) Subject() string {
 type Mirror struct {
 	Dir string
 	Git string // the git binary; default "git"
+	// AllowFile lets git read a local repository (the file protocol),
+	// for a local path the egress policy accepted.
+	AllowFile bool
 }
 
 // GitError is a git command that failed, with what git said.
@@ -84,7 +87,7 @@ func (m *Mirror) command(ctx context.Context, stderr *bytes.Buffer, inMirror boo
 		args = append([]string{"-C", m.Dir}, args...)
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = gitEnv()
+	cmd.Env = gitEnv(m.AllowFile)
 	cmd.Stderr = stderr
 	return cmd
 }
@@ -100,11 +103,16 @@ func (m *Mirror) git(ctx context.Context, args ...string) ([]byte, error) {
 
 // gitEnv keeps the user's configuration and prompts out of opsguard's git
 // runs: a sync must not hang on a password prompt nor depend on ~/.gitconfig.
-func gitEnv() []string {
+func gitEnv(allowFile bool) []string {
 	// GIT_ALLOW_PROTOCOL keeps a repository URL from naming a transport
-	// that runs commands (ext::) or reaches odd places.
+	// that runs commands (ext::) or reaches the server's own files; a
+	// redirect is not followed, since only the URL's host was checked.
+	protocols := "https:ssh"
+	if allowFile {
+		protocols += ":file"
+	}
 	return append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C",
-		"GIT_ALLOW_PROTOCOL=file:git:http:https:ssh")
+		"GIT_ALLOW_PROTOCOL="+protocols, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.followRedirects", "GIT_CONFIG_VALUE_0=false")
 }
 
 // Fetch brings the branches from url into the mirror, creating it first.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/egress"
 	"github.com/opsguard/opsguard/id"
 	"github.com/opsguard/opsguard/ledger"
 )
@@ -107,6 +107,20 @@ type Options struct {
 	// first sync of a long history, stopped half-way by an API error,
 	// keeps what it verified.
 	BatchSize int
+	// Egress says which URLs a repository and a forge's API may have.
+	Egress egress.Policy
+	// Secrets checks a token's secret name and seals a token sent
+	// through the API; nil refuses both.
+	Secrets Secrets
+}
+
+// Secrets is what the register needs of the server's secrets.
+type Secrets interface {
+	// Check reports whether a named secret may be read (a plain name, and
+	// there); its error never depends on anything outside the secrets.
+	Check(name string) error
+	// Seal encrypts a value for context.
+	Seal(value, context string) (string, error)
 }
 
 // Service is the change register.
@@ -166,12 +180,9 @@ func (s *Service) AddRepository(ctx context.Context, by Actor, r Repository) (Re
 	case r.Source != SourceGit && r.Project == "":
 		return r, invalid("project", "a %s source needs the project (owner/name on GitHub, group/project on GitLab)", r.Source)
 	}
-	if strings.HasPrefix(r.URL, "-") {
-		return r, invalid("url", "url %q: may not start with a dash", r.URL)
-	}
 	if u, err := url.Parse(r.URL); err == nil && u.User != nil {
 		if _, has := u.User.Password(); has {
-			return r, invalid("url", "the URL carries a password: give the token in a token file instead")
+			return r, invalid("url", "the URL carries a password: send the token in token, or name a secret in token_secret")
 		}
 	}
 	for _, b := range r.Branches {
@@ -179,12 +190,13 @@ func (s *Service) AddRepository(ctx context.Context, by Actor, r Repository) (Re
 			return r, invalid("branches", "branch %q is not a valid branch name", b)
 		}
 	}
-	if r.TokenFile != "" {
-		if _, err := os.Stat(r.TokenFile); err != nil {
-			return r, invalid("token_file", "token file: %v", err)
-		}
+	if err := s.checkRemotes(&r, by); err != nil {
+		return r, err
 	}
 	r.ID, r.CreatedAt, r.CreatedBy = id.New("rep"), s.now(), by.Name
+	if err := s.takeToken(&r); err != nil {
+		return r, err
+	}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.RepositoryByName(ctx, r.Name); err == nil {
 			return opsguard.Errorf(opsguard.EConflict, "repository %s is already watched", r.Name)
@@ -198,6 +210,57 @@ func (s *Service) AddRepository(ctx context.Context, by Actor, r Repository) (Re
 		return err
 	})
 	return r, err
+}
+
+// checkRemotes applies the egress policy to the repository's URL and its
+// forge's API URL: what is refused is refused here, before anything is
+// stored, with a message that says nothing of the server's files.
+func (s *Service) checkRemotes(r *Repository, by Actor) error {
+	u, kind, err := s.opts.Egress.RepoURL(r.URL, by.Local)
+	if err != nil {
+		return invalid("url", "url: %v", err)
+	}
+	r.URL, r.AddedLocally = u, by.Local && kind == egress.Local
+	if r.APIURL != "" {
+		if err := s.opts.Egress.APIURL(r.APIURL); err != nil {
+			return invalid("api_url", "api_url: %v", err)
+		}
+	}
+	return nil
+}
+
+// maxToken bounds a forge token sent through the API.
+const maxToken = 4096
+
+// takeToken checks the token's secret name, or seals a token sent in
+// clear, which then leaves the repository value: only its sealed form is
+// stored and only "token_set" is ledgered.
+func (s *Service) takeToken(r *Repository) error {
+	r.SealedToken, r.TokenSet, r.LegacyTokenFile = "", false, ""
+	tok := r.Token
+	r.Token = ""
+	switch {
+	case tok != "" && r.TokenSecret != "":
+		return invalid("token", "give the token or the name of its secret (token_secret), not both")
+	case (tok != "" || r.TokenSecret != "") && r.Source == SourceGit:
+		return invalid("token", "a git source asks no forge: it needs no token")
+	case (tok != "" || r.TokenSecret != "") && s.opts.Secrets == nil:
+		return invalid("token", "this server keeps no secrets")
+	case r.TokenSecret != "":
+		if err := s.opts.Secrets.Check(r.TokenSecret); err != nil {
+			return invalid("token_secret", "token_secret: %v", err)
+		}
+	case tok != "":
+		if len(tok) > maxToken || strings.ContainsAny(tok, " \t\r\n") {
+			return invalid("token", "token: one word of at most %d bytes", maxToken)
+		}
+		sealed, err := s.opts.Secrets.Seal(tok, "repository/"+r.ID)
+		if err != nil {
+			return fmt.Errorf("seal the token: %w", err)
+		}
+		r.SealedToken, r.TokenSet = sealed, true
+	}
+	return nil
 }
 
 func nonNil(ss []string) []string {
@@ -337,6 +400,23 @@ func (s *Service) recordSync(ctx context.Context, actor string, r Repository, sh
 	})
 }
 
+// reachable applies the egress policy again before a fetch: to a
+// repository stored before it, under a policy since narrowed, and to the
+// addresses its host resolves to now. It says whether the URL is local.
+func (s *Service) reachable(ctx context.Context, r Repository) (bool, error) {
+	_, kind, err := s.opts.Egress.RepoURL(r.URL, r.AddedLocally)
+	if err != nil {
+		return false, fmt.Errorf("url: %w", err)
+	}
+	if kind == egress.Local {
+		return true, nil
+	}
+	if err := s.opts.Egress.Resolve(ctx, egress.HostOf(r.URL)); err != nil {
+		return false, fmt.Errorf("url: %w", err)
+	}
+	return false, nil
+}
+
 func (s *Service) mirror(r Repository) *Mirror {
 	return &Mirror{Dir: filepath.Join(s.opts.ReposDir, r.ID+".git"), Git: s.opts.Git}
 }
@@ -348,6 +428,11 @@ func (s *Service) sync(ctx context.Context, actor string, r Repository, progress
 	start := time.Now()
 	res := SyncResult{Repo: r.Name}
 	m := s.mirror(r)
+	local, err := s.reachable(ctx, r)
+	if err != nil {
+		return res, err
+	}
+	m.AllowFile = local
 	if err := m.Fetch(ctx, r.URL, r.Branches); err != nil {
 		return res, err
 	}

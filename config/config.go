@@ -48,6 +48,9 @@ type Server struct {
 	// ranges) whose X-Forwarded-For names the client; from anyone else the
 	// header is ignored, so a client cannot choose its own address.
 	TrustedProxies []string `yaml:"trusted_proxies" json:"trusted_proxies"`
+	// SecretsDir holds the secrets a repository names (a forge's token),
+	// one file per secret. Default <data_dir>/secrets, created mode 0700.
+	SecretsDir string `yaml:"secrets_dir" json:"secrets_dir"`
 }
 
 // Ledger configures the tamper-evident ledger.
@@ -100,6 +103,14 @@ type Change struct {
 	// ReposDir is where the mirrors of watched repositories are kept.
 	// Default <data_dir>/repos.
 	ReposDir string `yaml:"repos_dir" json:"repos_dir"`
+	// AllowedHosts are the hosts (names, addresses, CIDR prefixes) a
+	// repository or a forge's API may be on although they are loopback,
+	// link-local or private; plain http to a forge's API is allowed only
+	// to them.
+	AllowedHosts []string `yaml:"allowed_hosts" json:"allowed_hosts"`
+	// AllowLocalRepos accepts local paths and file:// URLs from API
+	// callers too, not only from the in-process CLI.
+	AllowLocalRepos bool `yaml:"allow_local_repos" json:"allow_local_repos"`
 }
 
 // Backup holds the numbers of BK-1 … BK-7.

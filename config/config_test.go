@@ -74,6 +74,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad database", "server:\n  database: mysql://x\n", 2, []string{"server.database"}},
 		{"bad channel", "notifications:\n  channels:\n    - name: a\n      type: pager\n", 4, []string{"type", "pager"}},
 		{"unknown route channel", "notifications:\n  routes:\n    '*': [nope]\n", 3, []string{"nope"}},
+		{"secrets in the data directory", "server:\n  data_dir: /var/lib/opsguard\n  secrets_dir: /var/lib/opsguard\n", 3, []string{"server.secrets_dir", "data directory"}},
+		{"secrets around the ledger key", "server:\n  secrets_dir: /etc/opsguard\nledger:\n  key_file: /etc/opsguard/ledger.key\n", 2, []string{"server.secrets_dir", "ledger key"}},
+		{"bad allowed host", "change:\n  allowed_hosts: [\"https://git.internal\"]\n", 2, []string{"change.allowed_hosts"}},
 		{"syntax", "server: [\n", 0, nil},
 	}
 	for _, tc := range tests {

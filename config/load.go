@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/opsguard/opsguard/egress"
 )
 
 // Error is a problem in a config file, located by file, line and key.
@@ -225,7 +228,34 @@ func (c Config) Validate() error {
 			return &Error{Key: "ledger.witness_url", Msg: "must be an http or https URL"}
 		}
 	}
+	if err := c.validateSecrets(); err != nil {
+		return err
+	}
 	return c.Notifications.validate()
+}
+
+// validateSecrets keeps the secrets directory apart from the rest of the
+// data: a secret's name must never reach the ledger key or the database.
+func (c Config) validateSecrets() error {
+	if err := egress.Check(c.Change.AllowedHosts); err != nil {
+		return &Error{Key: "change.allowed_hosts", Msg: err.Error()}
+	}
+	dir, err := filepath.Abs(c.SecretsDir())
+	if err != nil {
+		return &Error{Key: "server.secrets_dir", Msg: err.Error()}
+	}
+	for _, other := range []struct{ what, path string }{
+		{"the data directory", c.Server.DataDir}, {"the ledger key", c.KeyFile()}, {"the secrets key", c.SecretsKeyFile()},
+	} {
+		p, err := filepath.Abs(other.path)
+		if err != nil {
+			continue
+		}
+		if p == dir || strings.HasPrefix(p, dir+string(os.PathSeparator)) {
+			return &Error{Key: "server.secrets_dir", Msg: "must not hold " + other.what + ": give the secrets a directory of their own"}
+		}
+	}
+	return nil
 }
 
 func (n Notifications) validate() error {
@@ -288,6 +318,21 @@ func (c Config) ReposDir() string {
 		return c.Change.ReposDir
 	}
 	return c.Server.DataDir + string(os.PathSeparator) + "repos"
+}
+
+// SecretsDir is where the secrets a repository names live:
+// server.secrets_dir, or <data_dir>/secrets.
+func (c Config) SecretsDir() string {
+	if c.Server.SecretsDir != "" {
+		return c.Server.SecretsDir
+	}
+	return filepath.Join(c.Server.DataDir, "secrets")
+}
+
+// SecretsKeyFile is the key that seals the secrets sent through the API,
+// beside the ledger key.
+func (c Config) SecretsKeyFile() string {
+	return filepath.Join(filepath.Dir(c.KeyFile()), "secrets.key")
 }
 
 // KeyFile is the ledger signing key's path, defaulting into the data directory.

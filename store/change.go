@@ -16,17 +16,20 @@ import (
 var _ change.Tx = (*Tx)(nil)
 
 const repoColumns = `id, name, url, branches, source, project, api_url, token_file, bots, required_checks,
-	emergency_trailer, emergency_label, created_at, created_by, synced_at, sync_error, shallow`
+	emergency_trailer, emergency_label, created_at, created_by, synced_at, sync_error, shallow,
+	token_secret, token_sealed, added_locally`
 
 func scanRepo(sc row) (change.Repository, error) {
 	var r change.Repository
 	var branches, bots, checks, created string
 	var synced sql.NullString
-	err := sc.Scan(&r.ID, &r.Name, &r.URL, &branches, &r.Source, &r.Project, &r.APIURL, &r.TokenFile, &bots, &checks,
-		&r.EmergencyTrailer, &r.EmergencyLabel, &created, &r.CreatedBy, &synced, &r.SyncError, &r.Shallow)
+	err := sc.Scan(&r.ID, &r.Name, &r.URL, &branches, &r.Source, &r.Project, &r.APIURL, &r.LegacyTokenFile, &bots, &checks,
+		&r.EmergencyTrailer, &r.EmergencyLabel, &created, &r.CreatedBy, &synced, &r.SyncError, &r.Shallow,
+		&r.TokenSecret, &r.SealedToken, &r.AddedLocally)
 	if err != nil {
 		return r, err
 	}
+	r.TokenSet = r.SealedToken != ""
 	if err := unmarshalAll(branches, &r.Branches, bots, &r.Bots, checks, &r.RequiredChecks); err != nil {
 		return r, fmt.Errorf("repository %s: %w", r.Name, err)
 	}
@@ -58,9 +61,12 @@ func mustJSON(v any) string {
 
 // InsertRepository stores a watched repository.
 func (tx *Tx) InsertRepository(ctx context.Context, r change.Repository) error {
-	_, err := tx.exec(ctx, "INSERT INTO repositories ("+repoColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		r.ID, r.Name, r.URL, mustJSON(r.Branches), r.Source, r.Project, r.APIURL, r.TokenFile, mustJSON(r.Bots), mustJSON(r.RequiredChecks),
-		r.EmergencyTrailer, r.EmergencyLabel, ts(r.CreatedAt), r.CreatedBy, nullTS(r.SyncedAt), r.SyncError, r.Shallow)
+	// token_file is written empty: a new repository names its token among
+	// the server's secrets.
+	_, err := tx.exec(ctx, "INSERT INTO repositories ("+repoColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		r.ID, r.Name, r.URL, mustJSON(r.Branches), r.Source, r.Project, r.APIURL, "", mustJSON(r.Bots), mustJSON(r.RequiredChecks),
+		r.EmergencyTrailer, r.EmergencyLabel, ts(r.CreatedAt), r.CreatedBy, nullTS(r.SyncedAt), r.SyncError, r.Shallow,
+		r.TokenSecret, r.SealedToken, r.AddedLocally)
 	return err
 }
 

@@ -18,7 +18,7 @@ func TestBrowserChangesAndTicketApproval(t *testing.T) {
 	src := newSrcRepo(t)
 	direct := src.commit("Erik <erik@example.com>", "Tweak the cache straight on main")
 	src.commit("Bob <bob@example.com>", "Hotfix login\n\nEmergency: login outage INC-9")
-	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test"}, change.Repository{Name: "app", URL: src.dir}); err != nil {
+	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test", Local: true}, change.Repository{Name: "app", URL: src.dir}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.app.Change.Sync(ctx, "test", "app", nil); err != nil {

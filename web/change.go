@@ -381,7 +381,7 @@ func (s *Server) uiAddRepository(w http.ResponseWriter, r *http.Request, p auth.
 	repo, err := s.app.Change.AddRepository(r.Context(), changeActor(p), change.Repository{
 		Name: r.PostFormValue("name"), URL: r.PostFormValue("url"), Branches: split(r.PostFormValue("branches")),
 		Source: r.PostFormValue("source"), Project: r.PostFormValue("project"), APIURL: r.PostFormValue("api_url"),
-		TokenFile: r.PostFormValue("token_file"), Bots: split(r.PostFormValue("bots")), RequiredChecks: split(r.PostFormValue("required_checks"))})
+		TokenSecret: r.PostFormValue("token_secret"), Token: r.PostFormValue("token"), Bots: split(r.PostFormValue("bots")), RequiredChecks: split(r.PostFormValue("required_checks"))})
 	r.URL.RawQuery = ""
 	if err != nil {
 		return formError(err, func(st int, msg string) error { return s.changesPage(w, r, p, st, "", msg) })

@@ -73,7 +73,7 @@ func jsonReader(v string) *strings.Reader { return strings.NewReader(v) }
 func TestChangeRegisterOverTheAPI(t *testing.T) {
 	for _, be := range storetest.Backends() {
 		t.Run(be.Name, func(t *testing.T) {
-			e := newEnv(t, be.DSN(t))
+			e := newEnv(t, be.DSN(t), localRepos)
 			src := newSrcRepo(t)
 			initial := src.commit("Erik <engineer@example.com>", "Initial import")
 			hotfix := src.commit("Bob <bob@example.com>", "Hotfix checkout\n\nEmergency: checkout down, INC-7")
@@ -281,7 +281,7 @@ func TestGitLabWebhook(t *testing.T) {
 	e := newSQLiteEnv(t)
 	src := newSrcRepo(t)
 	src.commit("Erik <erik@example.com>", "Initial import")
-	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test"}, change.Repository{Name: "app", URL: src.dir, Source: change.SourceGit, Project: "group/app"}); err != nil {
+	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test", Local: true}, change.Repository{Name: "app", URL: src.dir, Source: change.SourceGit, Project: "group/app"}); err != nil {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(t.TempDir(), "hook")
@@ -322,7 +322,7 @@ func TestGitLabWebhook(t *testing.T) {
 // emergency change with the checklist, grant an exception; the control's
 // page then links to the changes it names.
 func TestChangePageForms(t *testing.T) {
-	e := newSQLiteEnv(t)
+	e := newSQLiteEnv(t, localRepos)
 	src := newSrcRepo(t)
 	direct := src.commit("Erik <erik@example.com>", "Straight to main")
 	hotfix := src.commit("Erik <erik@example.com>", "Hotfix\n\nEmergency: outage INC-1")

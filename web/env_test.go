@@ -56,13 +56,17 @@ func newEnvB(b *testing.B) *env {
 	return newEnv(b, filepath.Join(b.TempDir(), "opsguard.db"))
 }
 
-func newEnv(t testing.TB, dsn string) *env {
+// newEnv starts a server on dsn; each of tune adjusts its config.
+func newEnv(t testing.TB, dsn string, tune ...func(*config.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.Server.DataDir = dir
 	if !strings.HasSuffix(dsn, ".db") {
 		cfg.Server.Database = dsn
+	}
+	for _, f := range tune {
+		f(&cfg)
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
@@ -90,9 +94,12 @@ func newEnv(t testing.TB, dsn string) *env {
 	return e
 }
 
-func newSQLiteEnv(t *testing.T) *env {
-	return newEnv(t, filepath.Join(t.TempDir(), "opsguard.db"))
+func newSQLiteEnv(t *testing.T, tune ...func(*config.Config)) *env {
+	return newEnv(t, filepath.Join(t.TempDir(), "opsguard.db"), tune...)
 }
+
+// localRepos lets API callers watch the test's local repositories.
+func localRepos(c *config.Config) { c.Change.AllowLocalRepos = true }
 
 // do sends a request; token may be "" for none.
 func (e *env) do(method, path, token string, body io.Reader, hdr map[string]string) *http.Response {

@@ -52,7 +52,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	e.do("POST", "/api/v1/controls/runs", e.tokens[auth.Admin], nil, nil)
 	src := newSrcRepo(t)
 	sha := src.commit("Erik <erik@example.com>", "Hotfix\n\nEmergency: outage")
-	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test"}, change.Repository{Name: "app", URL: src.dir}); err != nil {
+	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test", Local: true}, change.Repository{Name: "app", URL: src.dir}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.app.Change.Sync(ctx, "test", "app", nil); err != nil {

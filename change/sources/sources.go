@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -50,25 +49,6 @@ func (e *Error) Error() string { return e.Message }
 // maxWaits bounds the rate-limit waits of one request: a forge whose reset
 // keeps moving is better asked again at the next sync.
 const maxWaits = 5
-
-// ReadToken reads an API token from a file, the way a repository names
-// it (change.Repository.TokenFile), without its surrounding whitespace.
-func ReadToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
-	}
-	if strings.ContainsAny(tok, " \t\r\n") {
-		// A pasted file of several lines would otherwise be sent as one
-		// header value and rejected with a puzzling 401.
-		return "", fmt.Errorf("token file %s holds more than one word: it must hold the token alone", path)
-	}
-	return tok, nil
-}
 
 // withDefaults fills the options a caller left out.
 func (o Options) withDefaults(baseURL string) Options {

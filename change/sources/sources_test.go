@@ -4,53 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/opsguard/opsguard/change/sources"
 )
-
-func TestReadToken(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	tests := []struct {
-		name, path, want, wantErr string
-	}{
-		{name: "trailing newline", path: write("gh", "ghp_abc123\n"), want: "ghp_abc123"},
-		{name: "surrounding blanks", path: write("gl", "  glpat-xyz \r\n"), want: "glpat-xyz"},
-		{name: "empty", path: write("empty", " \n"), wantErr: "empty"},
-		{name: "two lines", path: write("two", "ghp_a\nghp_b\n"), wantErr: "more than one word"},
-		{name: "missing", path: filepath.Join(dir, "nope"), wantErr: "no such file"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := sources.ReadToken(tc.path)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), tc.path) {
-					t.Errorf("ReadToken = %q, %v; want an error naming %s with %q", got, err, tc.path, tc.wantErr)
-				}
-				if err != nil && strings.Contains(err.Error(), "ghp_") {
-					t.Errorf("error %q holds the token", err)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Errorf("ReadToken = %q, %v; want %q", got, err, tc.want)
-			}
-		})
-	}
-}
 
 func TestNewRefusesBadOptions(t *testing.T) {
 	t.Parallel()

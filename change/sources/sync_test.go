@@ -16,7 +16,9 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/change/sources"
+	"github.com/opsguard/opsguard/egress"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/secret"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 )
@@ -203,8 +205,8 @@ func TestSyncThroughGitHub(t *testing.T) {
 		}}
 		srv := httptest.NewServer(fake.handler(t))
 		t.Cleanup(srv.Close)
-		tokenFile := filepath.Join(t.TempDir(), "token")
-		os.WriteFile(tokenFile, []byte("ghp_testtoken\n"), 0o600)
+		vault := secret.Vault{Dir: t.TempDir(), KeyFile: filepath.Join(t.TempDir(), "secrets.key")}
+		os.WriteFile(filepath.Join(vault.Dir, "github"), []byte("ghp_testtoken\n"), 0o600)
 
 		key, err := ledger.CreateKey(filepath.Join(t.TempDir(), "k.key"))
 		if err != nil {
@@ -213,8 +215,9 @@ func TestSyncThroughGitHub(t *testing.T) {
 		now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 		svc := change.NewService(store.Bind[change.Tx](db), ledger.New(key, ledger.Options{}), change.Options{
 			ReposDir: filepath.Join(t.TempDir(), "repos"), ReviewDays: 3, Now: func() time.Time { return now }, BatchSize: 2,
+			Secrets: vault, Egress: egress.Policy{AllowLocal: true, AllowedHosts: []string{"127.0.0.1"}},
 			Provider: func(r change.Repository, p change.Progress) (change.Provider, error) {
-				tok, err := sources.ReadToken(r.TokenFile)
+				tok, err := vault.Read(r.TokenSecret)
 				if err != nil {
 					return nil, err
 				}
@@ -222,7 +225,7 @@ func TestSyncThroughGitHub(t *testing.T) {
 			}})
 		officer := change.Actor{Name: "ines", Username: "ines", SecurityOfficer: true}
 		if _, err := svc.AddRepository(ctx, officer, change.Repository{Name: "shop", URL: dir, Source: change.SourceGitHub, Project: "acme/shop",
-			APIURL: srv.URL + "/", TokenFile: tokenFile, RequiredChecks: []string{"test", "lint"}}); err != nil {
+			APIURL: srv.URL + "/", TokenSecret: "github", RequiredChecks: []string{"test", "lint"}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.Sync(ctx, "test", "shop", nil); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/opsguard/opsguard/app"
 	"github.com/opsguard/opsguard/change"
 )
 
@@ -42,12 +43,22 @@ func changeCmd(g *globals) *cobra.Command {
 func repoCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "repo", Short: "Repositories under watch"}
 	var r change.Repository
+	var tokenFile string
 	add := &cobra.Command{
 		Use:   "add NAME URL",
-		Short: "Watch a repository (a git URL or a local path); sync it to verify its history",
+		Short: "Watch a repository (an https, ssh or user@host:path URL; a local path in-process); sync it to verify its history",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.Name, r.URL = args[0], args[1]
+			if tokenFile != "" {
+				// Read here, by the CLI's user, who can read it anyway; the
+				// server receives the token and keeps it sealed.
+				tok, err := app.ReadSecretFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("--token-file: %w", err)
+				}
+				r.Token = strings.TrimSpace(tok)
+			}
 			return g.act(cmd, func(b backend) error {
 				out, err := b.AddRepo(cmd.Context(), r)
 				if err != nil {
@@ -64,7 +75,8 @@ func repoCmd(g *globals) *cobra.Command {
 	f.StringVar(&r.Source, "source", change.SourceGit, "review data from git, github or gitlab")
 	f.StringVar(&r.Project, "project", "", "owner/name on GitHub, group/project on GitLab")
 	f.StringVar(&r.APIURL, "api-url", "", "the forge's API (GitHub Enterprise, self-hosted GitLab)")
-	f.StringVar(&r.TokenFile, "token-file", "", "file holding the forge's API token")
+	f.StringVar(&r.TokenSecret, "token-secret", "", "the forge's API token: the name of a file in the server's secrets_dir")
+	f.StringVar(&tokenFile, "token-file", "", "the forge's API token: a file read by this command and sent to the server, which keeps it encrypted")
 	f.StringSliceVar(&r.Bots, "bot", nil, "an allowed bot (repeat), e.g. dependabot[bot]")
 	f.StringSliceVar(&r.RequiredChecks, "required-check", nil, "a check that must pass at merge (repeat)")
 	f.StringVar(&r.EmergencyTrailer, "emergency-trailer", "Emergency", "commit trailer that marks an emergency change")
@@ -543,8 +555,10 @@ func ticketCmd(g *globals) *cobra.Command {
 // directory but is neither an approver nor a security officer: approvals
 // and exceptions go through a server, as a named user.
 
+// changeActor is Local: the operator in-process reads the data
+// directory's files anyway, so may watch a local path.
 func (l local) changeActor() change.Actor {
-	return change.Actor{Name: l.p.Name(), Username: l.p.User.Username}
+	return change.Actor{Name: l.p.Name(), Username: l.p.User.Username, Local: true}
 }
 
 func (l local) AddRepo(ctx context.Context, r change.Repository) (change.Repository, error) {

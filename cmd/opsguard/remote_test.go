@@ -83,7 +83,12 @@ func TestBinaryRemoteMode(t *testing.T) {
 	// approved by the officer, never by the engineer.
 	src := filepath.Join(dir, "src")
 	initial := gitCommit(t, src, "Alice <alice@example.com>", "Initial import")
-	mustRun(t, iso, "", "change", "repo", "add", "shop", src)
+	// A local path is the server's own files: refused through the API,
+	// watched from the in-process CLI, and then synced through the API.
+	if r := run(t, iso, "", "change", "repo", "add", "shop", src); r.code == 0 || !strings.Contains(r.stderr, "in-process CLI") {
+		t.Errorf("a local path added through the server:\n%s", r)
+	}
+	mustRun(t, local, "", "change", "repo", "add", "shop", src)
 	if r := mustRun(t, iso, "", "change", "repo", "sync", "shop"); !strings.Contains(r.stdout, "1 new commits verified, 1 failing") {
 		t.Errorf("remote sync:\n%s", r)
 	}

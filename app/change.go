@@ -60,6 +60,10 @@ func (a *App) token(r change.Repository) (string, error) {
 	v := a.Secrets()
 	switch {
 	case r.TokenSecret != "":
+		// Checked again: the operator may have unlisted the host since.
+		if err := change.SecretDestination(a.Egress(), r.APIURL); err != nil {
+			return "", err
+		}
 		return v.Read(r.TokenSecret)
 	case r.SealedToken != "":
 		return v.Open(r.SealedToken, "repository/"+r.ID)

@@ -213,6 +213,26 @@ func TestRepositoryTokens(t *testing.T) {
 			t.Errorf("named secret: %+v %v", got, err)
 		}
 
+		// A named secret of the server goes only to the forge's public API
+		// or to a host the operator listed: an API URL of the caller's own
+		// would receive the company's token.
+		r = gh("exfiltrate")
+		r.TokenSecret, r.APIURL = "github", "https://collector.example.net/api/v3/"
+		if _, err := e.svc.AddRepository(ctx, carolU, r); fieldOf(err) != "api_url" {
+			t.Errorf("a named secret sent to an unlisted API host: %v", err)
+		}
+		listed := e.service(t, db, egress.Policy{AllowedHosts: []string{"ghe.example.net"}})
+		r = gh("enterprise")
+		r.TokenSecret, r.APIURL = "github", "https://ghe.example.net/api/v3/"
+		if _, err := listed.AddRepository(ctx, carolU, r); err != nil {
+			t.Errorf("a named secret sent to a listed API host: %v", err)
+		}
+		r = gh("own-token")
+		r.Token, r.APIURL = "ghp_mine", "https://collector.example.net/api/v3/"
+		if _, err := e.svc.AddRepository(ctx, carolU, r); err != nil {
+			t.Errorf("a caller's own token to a public API host: %v", err)
+		}
+
 		r = gh("sealed")
 		r.Token = "ghp_sentonce123"
 		got, err := e.svc.AddRepository(ctx, carolU, r)

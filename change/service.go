@@ -229,6 +229,19 @@ func (s *Service) checkRemotes(r *Repository, by Actor) error {
 	return nil
 }
 
+// SecretDestination checks where a named secret of the server may be sent:
+// to the forge's own public API (no api_url) or to a host the operator
+// listed in change.allowed_hosts. A caller who may add repositories could
+// otherwise name the company's token and an API URL of their own, and
+// receive the token. A token the caller sent is theirs already and goes
+// wherever the egress policy allows.
+func SecretDestination(pol egress.Policy, apiURL string) error {
+	if apiURL == "" || pol.Listed(egress.HostOf(apiURL)) {
+		return nil
+	}
+	return fmt.Errorf("a secret of the server (token_secret) is sent only to the forge's public API or to a host listed in change.allowed_hosts; %s is not listed: send the token itself, or ask the operator to list the host", egress.HostOf(apiURL))
+}
+
 // maxToken bounds a forge token sent through the API.
 const maxToken = 4096
 
@@ -249,6 +262,9 @@ func (s *Service) takeToken(r *Repository) error {
 	case r.TokenSecret != "":
 		if err := s.opts.Secrets.Check(r.TokenSecret); err != nil {
 			return invalid("token_secret", "token_secret: %v", err)
+		}
+		if err := SecretDestination(s.opts.Egress, r.APIURL); err != nil {
+			return invalid("api_url", "%v", err)
 		}
 	case tok != "":
 		if len(tok) > maxToken || strings.ContainsAny(tok, " \t\r\n") {

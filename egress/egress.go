@@ -220,6 +220,11 @@ func (p Policy) allowedName(host string) bool {
 	return false
 }
 
+// Listed reports whether the operator named a host in change.allowed_hosts
+// (by name, address or prefix): the hosts trusted with the server's own
+// secrets beside the forges' public APIs.
+func (p Policy) Listed(host string) bool { return p.allowedName(host) }
+
 // allowedAddr reports whether an address may be reached.
 func (p Policy) allowedAddr(ip netip.Addr) bool {
 	return !Forbidden(ip) || p.allowedName(ip.String())

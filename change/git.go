@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -221,7 +222,18 @@ func LogArgs(from, to string) []string {
 // including) from, or to the root when from is empty, and calls fn for
 // each commit, newest first. It reads git's output as a stream.
 func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commit) error) error {
-	args := LogArgs(from, to)
+	return m.eachRecord(ctx, LogArgs(from, to), func(rec []byte) error {
+		c, err := parseCommit(rec)
+		if err != nil {
+			return err
+		}
+		return fn(c)
+	})
+}
+
+// eachRecord runs git with args and calls fn with each NUL-terminated
+// record of its output, read as a stream.
+func (m *Mirror) eachRecord(ctx context.Context, args []string, fn func(rec []byte) error) error {
 	var stderr bytes.Buffer
 	cmd := m.command(ctx, &stderr, true, args...)
 	out, err := cmd.StdoutPipe()
@@ -229,9 +241,9 @@ func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commi
 		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("git log: %w", err)
+		return fmt.Errorf("git %s: %w", args[0], err)
 	}
-	perr := parseLog(out, fn)
+	perr := splitRecords(out, fn)
 	if perr != nil {
 		_ = cmd.Process.Kill()
 		_, _ = io.Copy(io.Discard, out)
@@ -244,6 +256,16 @@ func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commi
 }
 
 func parseLog(r io.Reader, fn func(Commit) error) error {
+	return splitRecords(r, func(rec []byte) error {
+		c, err := parseCommit(rec)
+		if err != nil {
+			return err
+		}
+		return fn(c)
+	})
+}
+
+func splitRecords(r io.Reader, fn func(rec []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
@@ -260,11 +282,7 @@ func parseLog(r io.Reader, fn func(Commit) error) error {
 		if len(bytes.TrimSpace(rec)) == 0 {
 			continue
 		}
-		c, err := parseCommit(rec)
-		if err != nil {
-			return err
-		}
-		if err := fn(c); err != nil {
+		if err := fn(rec); err != nil {
 			return err
 		}
 	}
@@ -272,6 +290,103 @@ func parseLog(r io.Reader, fn func(Commit) error) error {
 		return fmt.Errorf("git log: %w", err)
 	}
 	return nil
+}
+
+// sideCommit is a commit off the first-parent history: its parents and
+// the identities of its author and committer.
+type sideCommit struct {
+	parents []string
+	people  [4]string // author name and e-mail, committer name and e-mail
+}
+
+// peopleFormat prints what Merged needs of a commit, without the message.
+const peopleFormat = "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%ce"
+
+// Merged returns, for each merge commit of chain (the first-parent
+// history from..to that FirstParent walked, oldest first), the names and
+// e-mails of the authors and committers of the commits it brought in:
+// those of first-parent..other-parents, the commits of the branch it
+// merged. One git log lists every commit of from..to; a commit off the
+// first-parent history belongs to the first merge that reaches it, so one
+// walk of the chain shares them out. It runs git only when chain holds a
+// merge.
+func (m *Mirror) Merged(ctx context.Context, from, to string, chain []Commit) (map[string][]string, error) {
+	if !slices.ContainsFunc(chain, func(c Commit) bool { return len(c.Parents) > 1 }) {
+		return nil, nil
+	}
+	onChain := make(map[string]bool, len(chain))
+	for _, c := range chain {
+		onChain[c.SHA] = true
+	}
+	side, err := m.sideCommits(ctx, from, to, onChain)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	seen := map[string]bool{} // side commits an earlier merge brought in
+	var stack []string
+	for _, c := range chain {
+		if len(c.Parents) < 2 {
+			continue
+		}
+		var people []string
+		stack = append(stack[:0], c.Parents[1:]...)
+		for len(stack) > 0 {
+			sha := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			s, ok := side[sha]
+			// A commit of the chain is reachable from the first parent;
+			// one outside the range was there before from.
+			if !ok || seen[sha] {
+				continue
+			}
+			seen[sha] = true
+			for _, p := range s.people {
+				if p != "" && !slices.Contains(people, p) {
+					people = append(people, p)
+				}
+			}
+			stack = append(stack, s.parents...)
+		}
+		out[c.SHA] = people
+	}
+	return out, nil
+}
+
+// sideCommits reads the commits of from..to that are not on the chain.
+// Identities repeat across a history and are kept once.
+func (m *Mirror) sideCommits(ctx context.Context, from, to string, onChain map[string]bool) (map[string]sideCommit, error) {
+	rng := to
+	if from != "" {
+		rng = from + ".." + to
+	}
+	args := []string{"log", "-z", "--no-color", "--no-show-signature", peopleFormat, rng, "--"}
+	side := map[string]sideCommit{}
+	names := map[string]string{}
+	intern := func(b []byte) string {
+		if s, ok := names[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		names[s] = s
+		return s
+	}
+	err := m.eachRecord(ctx, args, func(rec []byte) error {
+		f := bytes.Split(bytes.TrimLeft(rec, "\n"), []byte{0x1f})
+		if len(f) != 6 {
+			return fmt.Errorf("git log: a record of %d bytes has %d fields, want 6", len(rec), len(f))
+		}
+		if onChain[string(f[0])] {
+			return nil
+		}
+		s := sideCommit{parents: strings.Fields(string(f[1]))}
+		for i := range s.people {
+			s.people[i] = intern(bytes.TrimSpace(f[i+2]))
+		}
+		side[string(f[0])] = s
+		return nil
+	})
+	return side, err
 }
 
 func parseCommit(rec []byte) (Commit, error) {

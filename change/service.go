@@ -437,12 +437,16 @@ func (s *Service) syncBranch(ctx context.Context, actor string, r Repository, m 
 	for i, c := range commits {
 		order[c.SHA] = i
 	}
+	merged, err := m.Merged(ctx, from, head, commits)
+	if err != nil {
+		return br, err
+	}
 	total := prevChanges(prev)
 	for len(commits) > 0 || rewrite != nil {
 		n := min(len(commits), s.opts.BatchSize)
 		batch := commits[:n]
 		commits = commits[n:]
-		changes, err := s.verify(ctx, r, m, branch, batch, prov, order)
+		changes, err := s.verify(ctx, r, m, branch, batch, prov, order, merged)
 		if err != nil {
 			return br, err
 		}
@@ -476,8 +480,9 @@ func prevChanges(h *Head) int {
 }
 
 // verify classifies a batch of commits (oldest first) and applies the
-// rules, asking the forge about each when there is one.
-func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch string, batch []Commit, prov Provider, order map[string]int) ([]Change, error) {
+// rules, asking the forge about each when there is one. merged holds the
+// people of the commits each merge brought in (Mirror.Merged).
+func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch string, batch []Commit, prov Provider, order map[string]int, merged map[string][]string) ([]Change, error) {
 	out := make([]Change, len(batch))
 	for i, c := range batch {
 		ch := Classify(r, branch, c)
@@ -500,7 +505,7 @@ func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch st
 				found = err == nil && anc
 			}
 		}
-		Evaluate(r, &ch, pr, s.opts.ReviewDays, found)
+		Evaluate(r, &ch, pr, merged[c.SHA], s.opts.ReviewDays, found)
 		out[i] = ch
 	}
 	return out, nil

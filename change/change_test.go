@@ -2,6 +2,7 @@ package change_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -601,6 +602,46 @@ func TestMergeRequesters(t *testing.T) {
 		}
 		if v := got["Merge pull request #4 from carol/pair"].Violations; len(v) == 1 && !strings.Contains(v[0].Message, "dave@example.com") {
 			t.Errorf("the CM-3 violation does not name who wrote the merged commits: %q", v[0].Message)
+		}
+	})
+}
+
+// TestSyncFindingsActor checks that what a sync finds is the system's
+// finding, not the deed of whoever pressed Sync: the ledger's actor is
+// "sync" and the payload names who triggered it.
+func TestSyncFindingsActor(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		r := newGitRepo(t, start)
+		r.commit(bob, "Straight to main")
+		e.add(t, "app", r.dir)
+		if _, err := e.svc.Sync(ctx, "alice", "app", nil); err != nil {
+			t.Fatal(err)
+		}
+		var es []ledger.Entry
+		if err := db.View(ctx, func(tx *store.Tx) error {
+			var err error
+			es, err = tx.ListEntries(ctx, store.EntryFilter{Limit: 100})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		found := map[string]bool{}
+		for _, en := range es {
+			if en.Kind != "change.violation" && en.Kind != "repository.synced" {
+				continue
+			}
+			found[en.Kind] = true
+			var p map[string]any
+			if err := json.Unmarshal(en.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			if en.Actor != "sync" || p["triggered_by"] != "alice" {
+				t.Errorf("%s: actor %q, triggered_by %v; want sync, alice", en.Kind, en.Actor, p["triggered_by"])
+			}
+		}
+		if !found["change.violation"] || !found["repository.synced"] {
+			t.Errorf("entries found: %v", found)
 		}
 	})
 }

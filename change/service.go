@@ -262,11 +262,19 @@ type BranchResult struct {
 	Rewritten  bool   `json:"rewritten"`
 }
 
+// SyncActor is the ledger's actor of what a sync finds and records: the
+// system, not whoever asked for the sync, who is named beside it in the
+// payload (triggered_by) so that the ledger never reads as if they had
+// committed the violations it found.
+const SyncActor = "sync"
+
 // Sync brings a repository's protected branches up to date: it fetches
 // them into the mirror and verifies every commit that arrived since the
 // last verified one. A failure keeps the last good state and is recorded
 // on the repository; nothing that was not verified is recorded as such.
-func (s *Service) Sync(ctx context.Context, actor, name string, progress Progress) (SyncResult, error) {
+// trigger is who or what asked for the sync: a user, the scheduler, a
+// webhook.
+func (s *Service) Sync(ctx context.Context, trigger, name string, progress Progress) (SyncResult, error) {
 	var r Repository
 	if err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -290,7 +298,7 @@ func (s *Service) Sync(ctx context.Context, actor, name string, progress Progres
 	run := func(ctx context.Context) error {
 		ran = true
 		var err error
-		res, err = s.sync(ctx, actor, r, progress)
+		res, err = s.sync(ctx, trigger, r, progress)
 		return err
 	}
 	var err error
@@ -304,7 +312,7 @@ func (s *Service) Sync(ctx context.Context, actor, name string, progress Progres
 		// outcome.
 		return res, opsguard.Errorf(opsguard.EConflict, "repository %s is being synced by another replica", r.Name)
 	}
-	if serr := s.recordSync(ctx, actor, r, res.Shallow, err); serr != nil && err == nil {
+	if serr := s.recordSync(ctx, trigger, r, res.Shallow, err); serr != nil && err == nil {
 		err = serr
 	}
 	return res, err
@@ -312,7 +320,7 @@ func (s *Service) Sync(ctx context.Context, actor, name string, progress Progres
 
 // recordSync stores the outcome of a sync on the repository. A failure is
 // ledgered when it is new, not at every scheduled retry.
-func (s *Service) recordSync(ctx context.Context, actor string, r Repository, shallow bool, syncErr error) error {
+func (s *Service) recordSync(ctx context.Context, trigger string, r Repository, shallow bool, syncErr error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		cur, err := tx.RepositoryByID(ctx, r.ID)
 		if err != nil {
@@ -323,8 +331,8 @@ func (s *Service) recordSync(ctx context.Context, actor string, r Repository, sh
 			msg = syncErr.Error()
 		}
 		if msg != "" && msg != cur.SyncError {
-			if _, err := s.log.Append(ctx, tx, ledger.Event{Actor: actor, Kind: "repository.sync_failed", Subject: "repository/" + r.ID,
-				Payload: map[string]any{"error": msg}}); err != nil {
+			if _, err := s.log.Append(ctx, tx, ledger.Event{Actor: SyncActor, Kind: "repository.sync_failed", Subject: "repository/" + r.ID,
+				Payload: map[string]any{"error": msg, "triggered_by": trigger}}); err != nil {
 				return err
 			}
 		}
@@ -344,7 +352,7 @@ func (s *Service) mirror(r Repository) *Mirror {
 // ErrShallow is a repository whose history opsguard received cut short.
 var ErrShallow = errors.New("the repository is a shallow clone: its full history is not retrievable (CM-1)")
 
-func (s *Service) sync(ctx context.Context, actor string, r Repository, progress Progress) (SyncResult, error) {
+func (s *Service) sync(ctx context.Context, trigger string, r Repository, progress Progress) (SyncResult, error) {
 	start := time.Now()
 	res := SyncResult{Repo: r.Name}
 	m := s.mirror(r)
@@ -380,7 +388,7 @@ func (s *Service) sync(ctx context.Context, actor string, r Repository, progress
 		if i >= 0 {
 			prev = &heads[i]
 		}
-		br, err := s.syncBranch(ctx, actor, r, m, b, prev, prov, progress)
+		br, err := s.syncBranch(ctx, trigger, r, m, b, prev, prov, progress)
 		res.Branches = append(res.Branches, br)
 		if err != nil {
 			return res, fmt.Errorf("branch %s: %w", b, err)
@@ -390,7 +398,7 @@ func (s *Service) sync(ctx context.Context, actor string, r Repository, progress
 	return res, nil
 }
 
-func (s *Service) syncBranch(ctx context.Context, actor string, r Repository, m *Mirror, branch string, prev *Head, prov Provider, progress Progress) (BranchResult, error) {
+func (s *Service) syncBranch(ctx context.Context, trigger string, r Repository, m *Mirror, branch string, prev *Head, prov Provider, progress Progress) (BranchResult, error) {
 	br := BranchResult{Branch: branch}
 	head, err := m.Resolve(ctx, "refs/heads/"+branch)
 	if err != nil {
@@ -454,7 +462,7 @@ func (s *Service) syncBranch(ctx context.Context, actor string, r Repository, m 
 		if n > 0 {
 			batchHead = batch[n-1].SHA
 		}
-		stored, bad, err := s.record(ctx, actor, r, branch, batchHead, total, changes, rewrite)
+		stored, bad, err := s.record(ctx, trigger, r, branch, batchHead, total, changes, rewrite)
 		if err != nil {
 			return br, err
 		}
@@ -522,7 +530,9 @@ type syncRecord struct {
 	Violations []Violation `json:"violations,omitempty"`
 }
 
-func (s *Service) record(ctx context.Context, actor string, r Repository, branch, head string, total int, changes []Change, rewrite *RepoViolation) (stored, bad int, err error) {
+// record stores a batch of verified changes with their ledger entries,
+// whose actor is the sync and whose payload names its trigger.
+func (s *Service) record(ctx context.Context, trigger string, r Repository, branch, head string, total int, changes []Change, rewrite *RepoViolation) (stored, bad int, err error) {
 	now := s.now()
 	var evidence bytes.Buffer
 	enc := json.NewEncoder(&evidence)
@@ -544,7 +554,11 @@ func (s *Service) record(ctx context.Context, actor string, r Repository, branch
 			if err := tx.InsertRepoViolation(ctx, *rewrite); err != nil {
 				return err
 			}
-			events = append(events, ledger.Event{Actor: actor, Kind: "repository.history_rewritten", Subject: "repository/" + r.ID, Payload: rewrite})
+			events = append(events, ledger.Event{Actor: SyncActor, Kind: "repository.history_rewritten", Subject: "repository/" + r.ID,
+				Payload: struct {
+					*RepoViolation
+					TriggeredBy string `json:"triggered_by"`
+				}{rewrite, trigger}})
 		}
 		inserted := map[string]bool{}
 		if len(changes) > 0 {
@@ -567,15 +581,16 @@ func (s *Service) record(ctx context.Context, actor string, r Repository, branch
 		if err := tx.PutHead(ctx, Head{RepoID: r.ID, Branch: branch, Head: head, VerifiedAt: now, Changes: total + stored}); err != nil {
 			return err
 		}
-		events = append(events, ledger.Event{Actor: actor, Kind: "repository.synced", Subject: "repository/" + r.ID,
-			Payload: map[string]any{"branch": branch, "head": head, "verified": len(changes), "evidence": blob.Ref()}})
+		events = append(events, ledger.Event{Actor: SyncActor, Kind: "repository.synced", Subject: "repository/" + r.ID,
+			Payload: map[string]any{"branch": branch, "head": head, "verified": len(changes), "evidence": blob.Ref(), "triggered_by": trigger}})
 		for _, c := range changes {
 			if c.Verdict == Pass || !inserted[c.ID] {
 				continue
 			}
 			bad++
-			events = append(events, ledger.Event{Actor: actor, Kind: "change.violation", Subject: "change/" + c.ID,
-				Payload: map[string]any{"repo": r.Name, "branch": branch, "sha": c.SHA, "verdict": c.Verdict, "violations": c.Violations, "review_due_at": c.ReviewDueAt}})
+			events = append(events, ledger.Event{Actor: SyncActor, Kind: "change.violation", Subject: "change/" + c.ID,
+				Payload: map[string]any{"repo": r.Name, "branch": branch, "sha": c.SHA, "verdict": c.Verdict, "violations": c.Violations, "review_due_at": c.ReviewDueAt,
+					"triggered_by": trigger}})
 		}
 		_, err = s.log.Append(ctx, tx, events...)
 		return err

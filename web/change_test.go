@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -204,8 +205,9 @@ func ledgerHas(t *testing.T, e *env, kind, text string) bool {
 func TestTicketsOverTheAPI(t *testing.T) {
 	e := newSQLiteEnv(t)
 	var tk change.Ticket
+	from, to := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339), time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
 	create := `{"title":"Open port 443 on the edge firewall","description":"New ingress for the API","category":"network","impact":"edge traffic",
-		"risk":"medium","rollback":"remove rule 42 from the edge firewall","window_start":"2026-12-01T22:00:00Z","window_end":"2026-12-01T23:00:00Z"}`
+		"risk":"medium","rollback":"remove rule 42 from the edge firewall","window_start":"` + from + `","window_end":"` + to + `"}`
 	resp := e.do("POST", "/api/v1/tickets", e.tokens[auth.Engineer], jsonReader(create), nil)
 	jsonBody(t, resp, &tk)
 	if resp.StatusCode != http.StatusCreated || tk.State != change.TicketDraft || tk.Owner != "engineer" {
@@ -371,5 +373,54 @@ func TestChangePageForms(t *testing.T) {
 	st, body = e.page(eng, "/changes?verdict=exception")
 	if st != 200 || !strings.Contains(body, "Straight to main") || strings.Contains(body, "Hotfix") {
 		t.Errorf("filtered list: %d", st)
+	}
+}
+
+// The ticket's page says what the approver decided and noted, not the
+// state the ticket has come to since, and names the CM-5 finding of a
+// ticket carried out outside its approved window.
+func TestTicketPage(t *testing.T) {
+	e := newSQLiteEnv(t)
+	open := func(from, to time.Time) change.Ticket {
+		t.Helper()
+		var tk change.Ticket
+		body := fmt.Sprintf(`{"title":"Rotate the edge TLS certificate","description":"expires next week","category":"configuration","impact":"none",
+			"risk":"low","rollback":"put the old certificate back","window_start":%q,"window_end":%q}`, from.Format(time.RFC3339), to.Format(time.RFC3339))
+		jsonBody(t, e.do("POST", "/api/v1/tickets", e.tokens[auth.Engineer], jsonReader(body), nil), &tk)
+		for _, s := range []struct {
+			role         auth.Role
+			action, note string
+		}{
+			{auth.Engineer, "submit", ""}, {auth.EngineeringHead, "approve", "Approved for the Thursday window"},
+			{auth.Engineer, "implement", "done"}, {auth.Engineer, "verify", "works"},
+		} {
+			resp := e.do("POST", "/api/v1/tickets/"+tk.ID+"/"+s.action, e.tokens[s.role], jsonReader(fmt.Sprintf(`{"note":%q}`, s.note)), nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %d %+v", s.action, resp.StatusCode, errorOf(t, resp))
+			}
+			resp.Body.Close()
+		}
+		return tk
+	}
+	now := time.Now().UTC()
+	inside := open(now.Add(-time.Hour), now.Add(time.Hour))
+	late := open(now.Add(-48*time.Hour), now.Add(-47*time.Hour))
+	auditor, _ := e.signIn("auditor")
+
+	st, body := e.page(auditor, "/tickets/"+inside.ID)
+	decision := regexp.MustCompile(`(?s)<td id="decision">(.*?)</td>`).FindStringSubmatch(body)
+	if st != http.StatusOK || decision == nil {
+		t.Fatalf("ticket page: %d\n%s", st, body)
+	}
+	if !strings.HasPrefix(decision[1], "approved by engineering-head") || !strings.Contains(decision[1], "Approved for the Thursday window") {
+		t.Errorf("decision of a verified ticket: %q", decision[1])
+	}
+	if strings.Contains(body, `id="finding"`) {
+		t.Errorf("a ticket carried out within its window shows a finding")
+	}
+	st, body = e.page(auditor, "/tickets/"+late.ID)
+	finding := regexp.MustCompile(`(?s)<td id="finding">(.*?)</td>`).FindStringSubmatch(body)
+	if st != http.StatusOK || finding == nil || !strings.Contains(finding[1], "CM-5") || !strings.Contains(finding[1], "after its approved window closed") {
+		t.Errorf("a ticket carried out after its window: %d %q", st, finding)
 	}
 }

@@ -424,3 +424,39 @@ func TestTicketPage(t *testing.T) {
 		t.Errorf("a ticket carried out after its window: %d %q", st, finding)
 	}
 }
+
+// A change that passed after its post-facto review still lists its
+// violations; its page says that the review cleared them.
+func TestChangePageReviewCleared(t *testing.T) {
+	e := newSQLiteEnv(t)
+	src := newSrcRepo(t)
+	hotfix := src.commit("Erik <erik@example.com>", "Hotfix\n\nEmergency: outage INC-1")
+	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test"}, change.Repository{Name: "app", URL: src.dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.Change.Sync(ctx, "test", "app", nil); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.app.Change.Get(ctx, hotfix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, engCSRF := e.signIn("engineer")
+	_, body := e.page(eng, "/changes/"+h.ID)
+	if strings.Contains(body, `id="cleared"`) {
+		t.Errorf("a change not yet reviewed says its violations were cleared")
+	}
+	st, body := e.form(eng, "/changes/"+h.ID+"/review", url.Values{"csrf_token": {engCSRF}, "comment": {"right fix"}, "solves_problem": {"yes"}})
+	if st != http.StatusOK || !strings.Contains(body, "the change now passes") {
+		t.Fatalf("review: %d\n%s", st, body)
+	}
+	_, body = e.page(eng, "/changes/"+h.ID)
+	violations := regexp.MustCompile(`(?s)<td id="violations">(.*?)</td>`).FindStringSubmatch(body)
+	cleared := regexp.MustCompile(`(?s)id="cleared"[^>]*>(.*?)</`).FindStringSubmatch(body)
+	if violations == nil || !strings.Contains(violations[1], "CM-2") || !strings.Contains(violations[1], "cleared by the post-facto review") {
+		t.Errorf("the violations do not say the review cleared them: %q", violations)
+	}
+	if cleared == nil || !strings.Contains(cleared[1], "post-facto review by engineer") || !strings.Contains(cleared[1], "cleared CM-2, CM-3") {
+		t.Errorf("no word that the review cleared the violations: %q", cleared)
+	}
+}

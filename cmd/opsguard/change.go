@@ -257,6 +257,9 @@ func verdictText(c change.Change) string {
 	}
 	for _, x := range c.Violations {
 		v += " " + x.Rule
+		if c.ClearedByReview(x) {
+			v += "(cleared)"
+		}
 	}
 	return v
 }
@@ -291,7 +294,14 @@ func printChange(tw *tabwriter.Writer, d change.Detail) {
 		rows = append(rows, [2]string{"Check", ck.Name + ": " + ck.Conclusion})
 	}
 	for _, v := range d.Violations {
-		rows = append(rows, [2]string{v.Rule, v.Message})
+		msg := v.Message
+		if d.ClearedByReview(v) {
+			msg += " (cleared by the post-facto review of " + d.ReviewedBy + ")"
+		}
+		rows = append(rows, [2]string{v.Rule, msg})
+	}
+	if d.Cleared != "" {
+		rows = append(rows, [2]string{"Cleared", d.Cleared})
 	}
 	if d.Emergency {
 		due := ""

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -603,6 +604,12 @@ func TestMergeRequesters(t *testing.T) {
 		if v := got["Merge pull request #4 from carol/pair"].Violations; len(v) == 1 && !strings.Contains(v[0].Message, "dave@example.com") {
 			t.Errorf("the CM-3 violation does not name who wrote the merged commits: %q", v[0].Message)
 		}
+		// The sync's evidence names each merge's requesters.
+		pair := got["Merge pull request #4 from carol/pair"].SHA
+		if ev := syncEvidence(t, db); !strings.Contains(ev, `"sha":"`+pair+`"`) ||
+			!regexp.MustCompile(`"sha":"`+pair+`"[^\n]*"requesters":\["Carol","Dave","carol@example.com","dave@example.com"\]`).MatchString(ev) {
+			t.Errorf("the evidence does not name the requesters of %s:\n%s", pair, ev)
+		}
 	})
 }
 
@@ -644,4 +651,34 @@ func TestSyncFindingsActor(t *testing.T) {
 			t.Errorf("entries found: %v", found)
 		}
 	})
+}
+
+// syncEvidence returns the evidence of every repository.synced entry.
+func syncEvidence(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var out strings.Builder
+	err := db.View(ctx, func(tx *store.Tx) error {
+		es, err := tx.ListEntries(ctx, store.EntryFilter{Kind: "repository.synced", Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, en := range es {
+			var p struct {
+				Evidence string `json:"evidence"`
+			}
+			if err := json.Unmarshal(en.Payload, &p); err != nil {
+				return err
+			}
+			b, err := tx.Blob(ctx, strings.TrimPrefix(p.Evidence, "sha256:"))
+			if err != nil {
+				return err
+			}
+			out.Write(b.Content)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }

@@ -348,6 +348,7 @@ func (m *Mirror) Merged(ctx context.Context, from, to string, chain []Commit) (m
 			}
 			stack = append(stack, s.parents...)
 		}
+		slices.Sort(people)
 		out[c.SHA] = people
 	}
 	return out, nil

@@ -462,7 +462,7 @@ func (s *Service) syncBranch(ctx context.Context, trigger string, r Repository, 
 		if n > 0 {
 			batchHead = batch[n-1].SHA
 		}
-		stored, bad, err := s.record(ctx, trigger, r, branch, batchHead, total, changes, rewrite)
+		stored, bad, err := s.record(ctx, trigger, r, branch, batchHead, total, changes, merged, rewrite)
 		if err != nil {
 			return br, err
 		}
@@ -522,17 +522,20 @@ func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch st
 // syncRecord is what the ledger keeps of one batch: every commit verified
 // and its verdict, as evidence.
 type syncRecord struct {
-	SHA        string      `json:"sha"`
-	Kind       string      `json:"kind"`
-	PR         int         `json:"pr,omitempty"`
-	Approvers  []string    `json:"approvers,omitempty"`
+	SHA       string   `json:"sha"`
+	Kind      string   `json:"kind"`
+	PR        int      `json:"pr,omitempty"`
+	Approvers []string `json:"approvers,omitempty"`
+	// Requesters are, for a merge, the authors and committers of the
+	// commits it brought in.
+	Requesters []string    `json:"requesters,omitempty"`
 	Verdict    string      `json:"verdict"`
 	Violations []Violation `json:"violations,omitempty"`
 }
 
 // record stores a batch of verified changes with their ledger entries,
 // whose actor is the sync and whose payload names its trigger.
-func (s *Service) record(ctx context.Context, trigger string, r Repository, branch, head string, total int, changes []Change, rewrite *RepoViolation) (stored, bad int, err error) {
+func (s *Service) record(ctx context.Context, trigger string, r Repository, branch, head string, total int, changes []Change, merged map[string][]string, rewrite *RepoViolation) (stored, bad int, err error) {
 	now := s.now()
 	var evidence bytes.Buffer
 	enc := json.NewEncoder(&evidence)
@@ -543,7 +546,8 @@ func (s *Service) record(ctx context.Context, trigger string, r Repository, bran
 		for j, a := range c.Approvers {
 			approvers[j] = a.By
 		}
-		if err := enc.Encode(syncRecord{SHA: c.SHA, Kind: c.Kind, PR: c.PR, Approvers: approvers, Verdict: c.Verdict, Violations: c.Violations}); err != nil {
+		rec := syncRecord{SHA: c.SHA, Kind: c.Kind, PR: c.PR, Approvers: approvers, Requesters: merged[c.SHA], Verdict: c.Verdict, Violations: c.Violations}
+		if err := enc.Encode(rec); err != nil {
 			return 0, 0, err
 		}
 	}

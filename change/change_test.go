@@ -571,11 +571,14 @@ func TestMergeRequesters(t *testing.T) {
 		// after the first.
 		r.feature("carol/twice", dave, "Dave starts it")
 		r.merge(bob, "carol/twice", "Merge pull request #6 from carol/twice\n\nFirst part\n\nReviewed-by: Carol <carol@example.com>")
+		e.add(t, "app", r.dir)
+		e.sync(t, "app")
+		// The second merge arrives in the next sync, which reads from the
+		// verified head on.
 		r.git("checkout", "--quiet", "carol/twice")
 		r.commit(carol, "Carol finishes it")
 		r.git("checkout", "--quiet", "main")
 		r.merge(dave, "carol/twice", "Merge pull request #7 from carol/twice\n\nSecond part\n\nReviewed-by: Dave <dave@example.com>")
-		e.add(t, "app", r.dir)
 		e.sync(t, "app")
 		got := e.bySubject(t, "app")
 		tests := []struct {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,20 +63,11 @@ func BenchmarkVerifyHistory(b *testing.B) {
 		m := &change.Mirror{Dir: dir}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			var chain []change.Commit
-			err := m.FirstParent(ctx, "", "refs/heads/main", func(c change.Commit) error {
-				chain = append(chain, c)
-				return nil
-			})
+			h, err := m.Walk(ctx, "", "refs/heads/main")
 			if err != nil {
 				b.Fatal(err)
 			}
-			slices.Reverse(chain)
-			// The people of each merge's branch, as a sync reads them.
-			merged, err := m.Merged(ctx, "", "refs/heads/main", chain)
-			if err != nil {
-				b.Fatal(err)
-			}
+			chain, merged := h.Chain, h.Merged
 			for _, c := range chain {
 				ch := change.Classify(repo, "main", c)
 				change.Evaluate(repo, &ch, nil, merged[c.SHA], 3, true)
@@ -171,7 +161,7 @@ func newBenchService(b *testing.B, db *store.DB, src string) *change.Service {
 	return svc
 }
 
-// benchGitLog runs the git log that Mirror.FirstParent runs and throws its
+// benchGitLog runs the git log that Mirror.Walk runs and throws its
 // output away: the floor under verifying a history.
 func benchGitLog(dir string) error {
 	cmd := exec.Command("git", append([]string{"-C", dir}, change.LogArgs("", "main")...)...)

@@ -208,27 +208,101 @@ func (m *Mirror) Keep(ctx context.Context, ref, sha string) error {
 // cannot shift the fields before it.
 const logFormat = "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%cn%x1f%ce%x1f%ct%x1f%B"
 
-// LogArgs are the arguments of the git log that FirstParent runs: a
-// benchmark compares FirstParent with git printing the same fields.
+// LogArgs are the arguments of the git log that Walk runs: a benchmark
+// compares Walk with git printing the same fields.
 func LogArgs(from, to string) []string {
 	rng := to
 	if from != "" {
 		rng = from + ".." + to
 	}
-	return []string{"log", "--first-parent", "-z", "--no-color", "--no-show-signature", logFormat, rng, "--"}
+	return []string{"log", "-z", "--no-color", "--no-show-signature", logFormat, rng, "--"}
 }
 
-// FirstParent walks the first-parent history from to back to (not
-// including) from, or to the root when from is empty, and calls fn for
-// each commit, newest first. It reads git's output as a stream.
-func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commit) error) error {
-	return m.eachRecord(ctx, LogArgs(from, to), func(rec []byte) error {
+// History is what a sync reads of a protected branch.
+type History struct {
+	// Chain is the first-parent history, oldest first: the commits that
+	// reached the branch one after the other.
+	Chain []Commit
+	// Merged holds, for each merge commit of the chain, the sorted names
+	// and e-mails of the authors and committers of the commits it brought
+	// in: those of first-parent..other-parents, the branch it merged.
+	Merged map[string][]string
+}
+
+// Walk reads the history from to back to (not including) from, or to the
+// root when from is empty, in one git log of every commit of from..to: the
+// first-parent chain and the commits of the branches merged into it. git
+// prints to first; the chain follows first parents from it. A commit off
+// the chain belongs to the first merge of the chain that reaches it, so
+// one walk of the chain, oldest first, shares them out.
+func (m *Mirror) Walk(ctx context.Context, from, to string) (History, error) {
+	all := map[string]Commit{}
+	tip := ""
+	err := m.eachRecord(ctx, LogArgs(from, to), func(rec []byte) error {
 		c, err := parseCommit(rec)
 		if err != nil {
 			return err
 		}
-		return fn(c)
+		if tip == "" {
+			tip = c.SHA
+		}
+		all[c.SHA] = c
+		return nil
 	})
+	if err != nil {
+		return History{}, err
+	}
+	var h History
+	for sha := tip; ; {
+		c, ok := all[sha]
+		if !ok {
+			break
+		}
+		h.Chain = append(h.Chain, c)
+		delete(all, sha)
+		if len(c.Parents) == 0 {
+			break
+		}
+		sha = c.Parents[0]
+	}
+	slices.Reverse(h.Chain)
+	h.Merged = shareOut(h.Chain, all)
+	return h, nil
+}
+
+// shareOut gives each merge of chain (oldest first) the people of the
+// commits of side, the range's commits off the chain, that it brought in.
+func shareOut(chain []Commit, side map[string]Commit) map[string][]string {
+	out := map[string][]string{}
+	seen := map[string]bool{} // side commits an earlier merge brought in
+	var stack []string
+	for _, c := range chain {
+		if len(c.Parents) < 2 {
+			continue
+		}
+		var people []string
+		stack = append(stack[:0], c.Parents[1:]...)
+		for len(stack) > 0 {
+			sha := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			s, ok := side[sha]
+			// A commit of the chain is reachable from the first parent;
+			// one outside the range was there before from.
+			if !ok || seen[sha] {
+				continue
+			}
+			seen[sha] = true
+			for _, p := range []string{s.Author, s.AuthorEmail, s.Committer, s.CommitterEmail} {
+				if p = strings.TrimSpace(p); p != "" && !slices.Contains(people, p) {
+					people = append(people, p)
+				}
+			}
+			stack = append(stack, s.Parents...)
+		}
+		slices.Sort(people)
+		out[c.SHA] = people
+	}
+	return out
 }
 
 // eachRecord runs git with args and calls fn with each NUL-terminated
@@ -290,104 +364,6 @@ func splitRecords(r io.Reader, fn func(rec []byte) error) error {
 		return fmt.Errorf("git log: %w", err)
 	}
 	return nil
-}
-
-// sideCommit is a commit off the first-parent history: its parents and
-// the identities of its author and committer.
-type sideCommit struct {
-	parents []string
-	people  [4]string // author name and e-mail, committer name and e-mail
-}
-
-// peopleFormat prints what Merged needs of a commit, without the message.
-const peopleFormat = "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%ce"
-
-// Merged returns, for each merge commit of chain (the first-parent
-// history from..to that FirstParent walked, oldest first), the names and
-// e-mails of the authors and committers of the commits it brought in:
-// those of first-parent..other-parents, the commits of the branch it
-// merged. One git log lists every commit of from..to; a commit off the
-// first-parent history belongs to the first merge that reaches it, so one
-// walk of the chain shares them out. It runs git only when chain holds a
-// merge.
-func (m *Mirror) Merged(ctx context.Context, from, to string, chain []Commit) (map[string][]string, error) {
-	if !slices.ContainsFunc(chain, func(c Commit) bool { return len(c.Parents) > 1 }) {
-		return nil, nil
-	}
-	onChain := make(map[string]bool, len(chain))
-	for _, c := range chain {
-		onChain[c.SHA] = true
-	}
-	side, err := m.sideCommits(ctx, from, to, onChain)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	seen := map[string]bool{} // side commits an earlier merge brought in
-	var stack []string
-	for _, c := range chain {
-		if len(c.Parents) < 2 {
-			continue
-		}
-		var people []string
-		stack = append(stack[:0], c.Parents[1:]...)
-		for len(stack) > 0 {
-			sha := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			s, ok := side[sha]
-			// A commit of the chain is reachable from the first parent;
-			// one outside the range was there before from.
-			if !ok || seen[sha] {
-				continue
-			}
-			seen[sha] = true
-			for _, p := range s.people {
-				if p != "" && !slices.Contains(people, p) {
-					people = append(people, p)
-				}
-			}
-			stack = append(stack, s.parents...)
-		}
-		slices.Sort(people)
-		out[c.SHA] = people
-	}
-	return out, nil
-}
-
-// sideCommits reads the commits of from..to that are not on the chain.
-// Identities repeat across a history and are kept once.
-func (m *Mirror) sideCommits(ctx context.Context, from, to string, onChain map[string]bool) (map[string]sideCommit, error) {
-	rng := to
-	if from != "" {
-		rng = from + ".." + to
-	}
-	args := []string{"log", "-z", "--no-color", "--no-show-signature", peopleFormat, rng, "--"}
-	side := map[string]sideCommit{}
-	names := map[string]string{}
-	intern := func(b []byte) string {
-		if s, ok := names[string(b)]; ok {
-			return s
-		}
-		s := string(b)
-		names[s] = s
-		return s
-	}
-	err := m.eachRecord(ctx, args, func(rec []byte) error {
-		f := bytes.Split(bytes.TrimLeft(rec, "\n"), []byte{0x1f})
-		if len(f) != 6 {
-			return fmt.Errorf("git log: a record of %d bytes has %d fields, want 6", len(rec), len(f))
-		}
-		if onChain[string(f[0])] {
-			return nil
-		}
-		s := sideCommit{parents: strings.Fields(string(f[1]))}
-		for i := range s.people {
-			s.people[i] = intern(bytes.TrimSpace(f[i+2]))
-		}
-		side[string(f[0])] = s
-		return nil
-	})
-	return side, err
 }
 
 func parseCommit(rec []byte) (Commit, error) {

@@ -434,20 +434,16 @@ func (s *Service) syncBranch(ctx context.Context, trigger string, r Repository, 
 			}
 		}
 	}
-	var commits []Commit
-	if err := m.FirstParent(ctx, from, head, func(c Commit) error { commits = append(commits, c); return nil }); err != nil {
+	hist, err := m.Walk(ctx, from, head)
+	if err != nil {
 		return br, err
 	}
-	slices.Reverse(commits)
+	commits, merged := hist.Chain, hist.Merged
 	// Where each commit of this sync sits, oldest first: a revert of an
 	// earlier one is linked without asking git.
 	order := make(map[string]int, len(commits))
 	for i, c := range commits {
 		order[c.SHA] = i
-	}
-	merged, err := m.Merged(ctx, from, head, commits)
-	if err != nil {
-		return br, err
 	}
 	total := prevChanges(prev)
 	for len(commits) > 0 || rewrite != nil {

@@ -13,6 +13,7 @@ package change
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -187,6 +188,30 @@ type Change struct {
 // Overdue reports whether an emergency change's post-facto review is late.
 func (c Change) Overdue(now time.Time) bool {
 	return c.Verdict == Emergency && c.ReviewDueAt != nil && now.After(*c.ReviewDueAt)
+}
+
+// ClearedByReview reports whether the change's post-facto review cleared
+// violation v: an emergency change may skip its review before it reaches
+// the branch (CM-2, CM-3) when it is reviewed after the fact (CM-7). The
+// violation stays on record.
+func (c Change) ClearedByReview(v Violation) bool {
+	return c.Emergency && c.ReviewedAt != nil && (v.Rule == "CM-2" || v.Rule == "CM-3")
+}
+
+// ClearedNote says which violations the post-facto review cleared, and
+// why, or "" when it cleared none.
+func (c Change) ClearedNote() string {
+	var rules []string
+	for _, v := range c.Violations {
+		if c.ClearedByReview(v) && !slices.Contains(rules, v.Rule) {
+			rules = append(rules, v.Rule)
+		}
+	}
+	if len(rules) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("The post-facto review by %s on %s cleared %s: an emergency change may skip its review before it reaches the branch when it is reviewed after the fact.",
+		c.ReviewedBy, c.ReviewedAt.UTC().Format("2006-01-02 15:04 UTC"), strings.Join(rules, ", "))
 }
 
 // Breaks reports whether the change breaks rule.

@@ -2,10 +2,12 @@ package change_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -538,4 +540,152 @@ func eval(t *testing.T, c control.Control) control.Outcome {
 		t.Fatal(err)
 	}
 	return out
+}
+
+const dave = "Dave <dave@example.com>"
+
+// TestMergeRequesters checks who requested a merge watched through git
+// alone: on GitHub and GitLab whoever presses Merge authors the merge
+// commit, and that is often the reviewer. The requesters are those who
+// wrote or committed the commits the merge brings in; the merger is the
+// implementer, whose approval counts unless they wrote a commit of it.
+func TestMergeRequesters(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		r := newGitRepo(t, start)
+		r.commit(alice, "Initial import")
+		r.feature("carol/feat", carol, "Carol's feature")
+		r.merge(dave, "carol/feat", "Merge pull request #2 from carol/feat\n\nCarol's feature\n\nReviewed-by: Dave <dave@example.com>")
+		r.feature("dave/own", dave, "Dave's own feature")
+		r.merge(dave, "dave/own", "Merge pull request #3 from dave/own\n\nDave's own feature\n\nReviewed-by: Dave <dave@example.com>")
+		r.feature("carol/pair", carol, "Carol's half")
+		r.git("checkout", "--quiet", "carol/pair")
+		r.commit(dave, "Dave's half")
+		r.git("checkout", "--quiet", "main")
+		r.merge(dave, "carol/pair", "Merge pull request #4 from carol/pair\n\nBoth halves\n\nApproved-by: Dave <dave@example.com>")
+		// Carol's commit, rebased by Dave: he committed it.
+		r.git("checkout", "--quiet", "-b", "carol/rebased", "main")
+		r.when = r.when.Add(time.Hour)
+		os.WriteFile(filepath.Join(r.dir, "rebased.txt"), []byte("rebased"), 0o644)
+		r.gitAs(dave, "add", "-A")
+		r.gitAs(dave, "commit", "--quiet", "--author", carol, "-m", "Carol's rebased work")
+		r.git("checkout", "--quiet", "main")
+		r.merge(dave, "carol/rebased", "Merge pull request #5 from carol/rebased\n\nRebased\n\nReviewed-by: Dave <dave@example.com>")
+		// A branch merged twice: the second merge brings in only what came
+		// after the first.
+		r.feature("carol/twice", dave, "Dave starts it")
+		r.merge(bob, "carol/twice", "Merge pull request #6 from carol/twice\n\nFirst part\n\nReviewed-by: Carol <carol@example.com>")
+		e.add(t, "app", r.dir)
+		e.sync(t, "app")
+		// The second merge arrives in the next sync, which reads from the
+		// verified head on.
+		r.git("checkout", "--quiet", "carol/twice")
+		r.commit(carol, "Carol finishes it")
+		r.git("checkout", "--quiet", "main")
+		r.merge(dave, "carol/twice", "Merge pull request #7 from carol/twice\n\nSecond part\n\nReviewed-by: Dave <dave@example.com>")
+		e.sync(t, "app")
+		got := e.bySubject(t, "app")
+		tests := []struct {
+			subject, verdict, rules string
+		}{
+			{"Merge pull request #2 from carol/feat", change.Pass, ""},
+			{"Merge pull request #3 from dave/own", change.Fail, "CM-3"},
+			{"Merge pull request #4 from carol/pair", change.Fail, "CM-3"},
+			{"Merge pull request #5 from carol/rebased", change.Fail, "CM-3"},
+			{"Merge pull request #6 from carol/twice", change.Pass, ""},
+			{"Merge pull request #7 from carol/twice", change.Pass, ""},
+		}
+		for _, tc := range tests {
+			c, ok := got[tc.subject]
+			if !ok {
+				t.Errorf("%q: not in the register", tc.subject)
+				continue
+			}
+			if c.Verdict != tc.verdict || rules(c) != tc.rules {
+				t.Errorf("%q: verdict %s rules %q, want %s %q (%+v)", tc.subject, c.Verdict, rules(c), tc.verdict, tc.rules, c.Violations)
+			}
+			if c.MergedBy == "" {
+				t.Errorf("%q: no merger recorded", tc.subject)
+			}
+		}
+		if v := got["Merge pull request #4 from carol/pair"].Violations; len(v) == 1 && !strings.Contains(v[0].Message, "dave@example.com") {
+			t.Errorf("the CM-3 violation does not name who wrote the merged commits: %q", v[0].Message)
+		}
+		// The sync's evidence names each merge's requesters.
+		pair := got["Merge pull request #4 from carol/pair"].SHA
+		if ev := syncEvidence(t, db); !strings.Contains(ev, `"sha":"`+pair+`"`) ||
+			!regexp.MustCompile(`"sha":"`+pair+`"[^\n]*"requesters":\["Carol","Dave","carol@example.com","dave@example.com"\]`).MatchString(ev) {
+			t.Errorf("the evidence does not name the requesters of %s:\n%s", pair, ev)
+		}
+	})
+}
+
+// TestSyncFindingsActor checks that what a sync finds is the system's
+// finding, not the deed of whoever pressed Sync: the ledger's actor is
+// "sync" and the payload names who triggered it.
+func TestSyncFindingsActor(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		r := newGitRepo(t, start)
+		r.commit(bob, "Straight to main")
+		e.add(t, "app", r.dir)
+		if _, err := e.svc.Sync(ctx, "alice", "app", nil); err != nil {
+			t.Fatal(err)
+		}
+		var es []ledger.Entry
+		if err := db.View(ctx, func(tx *store.Tx) error {
+			var err error
+			es, err = tx.ListEntries(ctx, store.EntryFilter{Limit: 100})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		found := map[string]bool{}
+		for _, en := range es {
+			if en.Kind != "change.violation" && en.Kind != "repository.synced" {
+				continue
+			}
+			found[en.Kind] = true
+			var p map[string]any
+			if err := json.Unmarshal(en.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			if en.Actor != "sync" || p["triggered_by"] != "alice" {
+				t.Errorf("%s: actor %q, triggered_by %v; want sync, alice", en.Kind, en.Actor, p["triggered_by"])
+			}
+		}
+		if !found["change.violation"] || !found["repository.synced"] {
+			t.Errorf("entries found: %v", found)
+		}
+	})
+}
+
+// syncEvidence returns the evidence of every repository.synced entry.
+func syncEvidence(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var out strings.Builder
+	err := db.View(ctx, func(tx *store.Tx) error {
+		es, err := tx.ListEntries(ctx, store.EntryFilter{Kind: "repository.synced", Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, en := range es {
+			var p struct {
+				Evidence string `json:"evidence"`
+			}
+			if err := json.Unmarshal(en.Payload, &p); err != nil {
+				return err
+			}
+			b, err := tx.Blob(ctx, strings.TrimPrefix(p.Evidence, "sha256:"))
+			if err != nil {
+				return err
+			}
+			out.Write(b.Content)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }

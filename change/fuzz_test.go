@@ -26,7 +26,7 @@ func FuzzParseLog(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_ = parseLog(bytes.NewReader(data), func(c Commit) error {
 			ch := Classify(Repository{Name: "r", Bots: []string{"dependabot[bot]"}}, "main", c)
-			Evaluate(Repository{Source: SourceGit}, &ch, nil, 3, false)
+			Evaluate(Repository{Source: SourceGit}, &ch, nil, nil, 3, false)
 			if ch.Verdict == "" {
 				t.Fatalf("no verdict for %+v", c)
 			}

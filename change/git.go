@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,21 +216,106 @@ func (m *Mirror) Keep(ctx context.Context, ref, sha string) error {
 // cannot shift the fields before it.
 const logFormat = "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%cn%x1f%ce%x1f%ct%x1f%B"
 
-// LogArgs are the arguments of the git log that FirstParent runs: a
-// benchmark compares FirstParent with git printing the same fields.
+// LogArgs are the arguments of the git log that Walk runs: a benchmark
+// compares Walk with git printing the same fields.
 func LogArgs(from, to string) []string {
 	rng := to
 	if from != "" {
 		rng = from + ".." + to
 	}
-	return []string{"log", "--first-parent", "-z", "--no-color", "--no-show-signature", logFormat, rng, "--"}
+	return []string{"log", "-z", "--no-color", "--no-show-signature", logFormat, rng, "--"}
 }
 
-// FirstParent walks the first-parent history from to back to (not
-// including) from, or to the root when from is empty, and calls fn for
-// each commit, newest first. It reads git's output as a stream.
-func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commit) error) error {
-	args := LogArgs(from, to)
+// History is what a sync reads of a protected branch.
+type History struct {
+	// Chain is the first-parent history, oldest first: the commits that
+	// reached the branch one after the other.
+	Chain []Commit
+	// Merged holds, for each merge commit of the chain, the sorted names
+	// and e-mails of the authors and committers of the commits it brought
+	// in: those of first-parent..other-parents, the branch it merged.
+	Merged map[string][]string
+}
+
+// Walk reads the history from to back to (not including) from, or to the
+// root when from is empty, in one git log of every commit of from..to: the
+// first-parent chain and the commits of the branches merged into it. git
+// prints to first; the chain follows first parents from it. A commit off
+// the chain belongs to the first merge of the chain that reaches it, so
+// one walk of the chain, oldest first, shares them out.
+func (m *Mirror) Walk(ctx context.Context, from, to string) (History, error) {
+	all := map[string]Commit{}
+	tip := ""
+	err := m.eachRecord(ctx, LogArgs(from, to), func(rec []byte) error {
+		c, err := parseCommit(rec)
+		if err != nil {
+			return err
+		}
+		if tip == "" {
+			tip = c.SHA
+		}
+		all[c.SHA] = c
+		return nil
+	})
+	if err != nil {
+		return History{}, err
+	}
+	var h History
+	for sha := tip; ; {
+		c, ok := all[sha]
+		if !ok {
+			break
+		}
+		h.Chain = append(h.Chain, c)
+		delete(all, sha)
+		if len(c.Parents) == 0 {
+			break
+		}
+		sha = c.Parents[0]
+	}
+	slices.Reverse(h.Chain)
+	h.Merged = shareOut(h.Chain, all)
+	return h, nil
+}
+
+// shareOut gives each merge of chain (oldest first) the people of the
+// commits of side, the range's commits off the chain, that it brought in.
+func shareOut(chain []Commit, side map[string]Commit) map[string][]string {
+	out := map[string][]string{}
+	seen := map[string]bool{} // side commits an earlier merge brought in
+	var stack []string
+	for _, c := range chain {
+		if len(c.Parents) < 2 {
+			continue
+		}
+		var people []string
+		stack = append(stack[:0], c.Parents[1:]...)
+		for len(stack) > 0 {
+			sha := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			s, ok := side[sha]
+			// A commit of the chain is reachable from the first parent;
+			// one outside the range was there before from.
+			if !ok || seen[sha] {
+				continue
+			}
+			seen[sha] = true
+			for _, p := range []string{s.Author, s.AuthorEmail, s.Committer, s.CommitterEmail} {
+				if p = strings.TrimSpace(p); p != "" && !slices.Contains(people, p) {
+					people = append(people, p)
+				}
+			}
+			stack = append(stack, s.Parents...)
+		}
+		slices.Sort(people)
+		out[c.SHA] = people
+	}
+	return out
+}
+
+// eachRecord runs git with args and calls fn with each NUL-terminated
+// record of its output, read as a stream.
+func (m *Mirror) eachRecord(ctx context.Context, args []string, fn func(rec []byte) error) error {
 	var stderr bytes.Buffer
 	cmd := m.command(ctx, &stderr, true, args...)
 	out, err := cmd.StdoutPipe()
@@ -237,9 +323,9 @@ func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commi
 		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("git log: %w", err)
+		return fmt.Errorf("git %s: %w", args[0], err)
 	}
-	perr := parseLog(out, fn)
+	perr := splitRecords(out, fn)
 	if perr != nil {
 		_ = cmd.Process.Kill()
 		_, _ = io.Copy(io.Discard, out)
@@ -252,6 +338,16 @@ func (m *Mirror) FirstParent(ctx context.Context, from, to string, fn func(Commi
 }
 
 func parseLog(r io.Reader, fn func(Commit) error) error {
+	return splitRecords(r, func(rec []byte) error {
+		c, err := parseCommit(rec)
+		if err != nil {
+			return err
+		}
+		return fn(c)
+	})
+}
+
+func splitRecords(r io.Reader, fn func(rec []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
@@ -268,11 +364,7 @@ func parseLog(r io.Reader, fn func(Commit) error) error {
 		if len(bytes.TrimSpace(rec)) == 0 {
 			continue
 		}
-		c, err := parseCommit(rec)
-		if err != nil {
-			return err
-		}
-		if err := fn(c); err != nil {
+		if err := fn(rec); err != nil {
 			return err
 		}
 	}

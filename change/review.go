@@ -40,6 +40,9 @@ type Detail struct {
 	Change
 	Reviews []Review `json:"reviews"`
 	Overdue bool     `json:"overdue"`
+	// Cleared says which violations the post-facto review cleared
+	// (Change.ClearedNote), or is empty.
+	Cleared string `json:"cleared,omitempty"`
 }
 
 // Get returns a change by id, or by a commit SHA (or its prefix of at
@@ -56,6 +59,7 @@ func (s *Service) Get(ctx context.Context, ref string) (Detail, error) {
 		return err
 	})
 	d.Overdue = d.Change.Overdue(s.now())
+	d.Cleared = d.Change.ClearedNote()
 	return d, err
 }
 

@@ -28,6 +28,11 @@ func Classify(repo Repository, branch string, c Commit) Change {
 		return slices.ContainsFunc(trailers, func(t Trailer) bool { return strings.EqualFold(t.Key, key) })
 	}
 	merge := len(c.Parents) > 1
+	if merge {
+		// Whoever merges authors the merge commit: on GitHub and GitLab,
+		// whoever pressed the button. A forge's record replaces it.
+		ch.MergedBy = c.Author
+	}
 	switch {
 	case merge && strings.HasPrefix(ch.Subject, "Merge pull request #"):
 		if m := githubMerge.FindStringSubmatch(ch.Subject); m != nil {
@@ -116,9 +121,11 @@ func looksLikeBot(who ...string) bool {
 
 // Evaluate applies the rules CM-2, CM-3, CM-4, CM-7 and CM-8 to a
 // classified change and sets its violations and verdict. pr is what the
-// forge said (nil for git alone); revertFound says whether the change it
+// forge said (nil for git alone); merged, for a merge commit, are the
+// names and e-mails of the authors and committers of the commits it
+// brought in (Mirror.Merged); revertFound says whether the change it
 // reverts is on the branch.
-func Evaluate(repo Repository, ch *Change, pr *PullRequest, reviewDays int, revertFound bool) {
+func Evaluate(repo Repository, ch *Change, pr *PullRequest, merged []string, reviewDays int, revertFound bool) {
 	var vs []Violation
 	add := func(rule, format string, args ...any) {
 		vs = append(vs, Violation{Rule: rule, Message: fmt.Sprintf(format, args...)})
@@ -137,14 +144,16 @@ func Evaluate(repo Repository, ch *Change, pr *PullRequest, reviewDays int, reve
 	// someone who is neither the author, the request's author nor its
 	// last committer, and who is a person.
 	requesters := []string{ch.Author, ch.AuthorEmail}
+	if len(ch.Parents) > 1 && (len(merged) > 0 || pr != nil && ch.Kind == KindMerge) {
+		// A merge commit is authored by whoever merged, on a forge
+		// whoever pressed the button, who may well be the approver: the
+		// requesters are those who wrote or committed what it brings in.
+		// The merger is the implementer, whose approval counts unless
+		// they wrote or committed a commit of the branch too.
+		requesters = slices.Clone(merged)
+	}
 	var head string
 	if pr != nil {
-		if ch.Kind == KindMerge {
-			// A forge's merge commit is authored by whoever pressed
-			// the button, who may well be the approver: the request's
-			// author is the requester.
-			requesters = nil
-		}
 		requesters = append(requesters, pr.Author, pr.LastCommitter)
 		head = pr.HeadSHA
 	}
@@ -165,6 +174,9 @@ func Evaluate(repo Repository, ch *Change, pr *PullRequest, reviewDays int, reve
 	}
 	if len(valid) == 0 {
 		switch {
+		case len(ch.Approvers) > 0 && len(merged) > 0:
+			add("CM-3", "approved only by someone who wrote or committed a commit it merges (%s), a bot or at an earlier commit: no one else approved what was merged",
+				strings.Join(emails(merged), ", "))
 		case len(ch.Approvers) > 0:
 			add("CM-3", "approved only by its author, its last committer, a bot or at an earlier commit: no one else approved what was merged")
 		case ch.Kind == KindDirect:
@@ -269,6 +281,16 @@ func addBusinessDays(t time.Time, n int) time.Time {
 func sameAny(who string, others ...string) bool {
 	who = strings.ToLower(strings.TrimSpace(who))
 	return who != "" && slices.ContainsFunc(others, func(o string) bool { return strings.ToLower(strings.TrimSpace(o)) == who })
+}
+
+// emails keeps the e-mails of a list of names and e-mails, or the whole
+// list when it holds none.
+func emails(who []string) []string {
+	out := slices.DeleteFunc(slices.Clone(who), func(w string) bool { return !strings.Contains(w, "@") })
+	if len(out) == 0 {
+		return who
+	}
+	return out
 }
 
 func prAuthor(pr *PullRequest) string {

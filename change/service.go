@@ -341,11 +341,19 @@ type BranchResult struct {
 	Rewritten  bool   `json:"rewritten"`
 }
 
+// SyncActor is the ledger's actor of what a sync finds and records: the
+// system, not whoever asked for the sync, who is named beside it in the
+// payload (triggered_by) so that the ledger never reads as if they had
+// committed the violations it found.
+const SyncActor = "sync"
+
 // Sync brings a repository's protected branches up to date: it fetches
 // them into the mirror and verifies every commit that arrived since the
 // last verified one. A failure keeps the last good state and is recorded
 // on the repository; nothing that was not verified is recorded as such.
-func (s *Service) Sync(ctx context.Context, actor, name string, progress Progress) (SyncResult, error) {
+// trigger is who or what asked for the sync: a user, the scheduler, a
+// webhook.
+func (s *Service) Sync(ctx context.Context, trigger, name string, progress Progress) (SyncResult, error) {
 	var r Repository
 	if err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -369,7 +377,7 @@ func (s *Service) Sync(ctx context.Context, actor, name string, progress Progres
 	run := func(ctx context.Context) error {
 		ran = true
 		var err error
-		res, err = s.sync(ctx, actor, r, progress)
+		res, err = s.sync(ctx, trigger, r, progress)
 		return err
 	}
 	var err error
@@ -383,7 +391,7 @@ func (s *Service) Sync(ctx context.Context, actor, name string, progress Progres
 		// outcome.
 		return res, opsguard.Errorf(opsguard.EConflict, "repository %s is being synced by another replica", r.Name)
 	}
-	if serr := s.recordSync(ctx, actor, r, res.Shallow, err); serr != nil && err == nil {
+	if serr := s.recordSync(ctx, trigger, r, res.Shallow, err); serr != nil && err == nil {
 		err = serr
 	}
 	return res, err
@@ -391,7 +399,7 @@ func (s *Service) Sync(ctx context.Context, actor, name string, progress Progres
 
 // recordSync stores the outcome of a sync on the repository. A failure is
 // ledgered when it is new, not at every scheduled retry.
-func (s *Service) recordSync(ctx context.Context, actor string, r Repository, shallow bool, syncErr error) error {
+func (s *Service) recordSync(ctx context.Context, trigger string, r Repository, shallow bool, syncErr error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		cur, err := tx.RepositoryByID(ctx, r.ID)
 		if err != nil {
@@ -402,8 +410,8 @@ func (s *Service) recordSync(ctx context.Context, actor string, r Repository, sh
 			msg = syncErr.Error()
 		}
 		if msg != "" && msg != cur.SyncError {
-			if _, err := s.log.Append(ctx, tx, ledger.Event{Actor: actor, Kind: "repository.sync_failed", Subject: "repository/" + r.ID,
-				Payload: map[string]any{"error": msg}}); err != nil {
+			if _, err := s.log.Append(ctx, tx, ledger.Event{Actor: SyncActor, Kind: "repository.sync_failed", Subject: "repository/" + r.ID,
+				Payload: map[string]any{"error": msg, "triggered_by": trigger}}); err != nil {
 				return err
 			}
 		}
@@ -440,7 +448,7 @@ func (s *Service) mirror(r Repository) *Mirror {
 // ErrShallow is a repository whose history opsguard received cut short.
 var ErrShallow = errors.New("the repository is a shallow clone: its full history is not retrievable (CM-1)")
 
-func (s *Service) sync(ctx context.Context, actor string, r Repository, progress Progress) (SyncResult, error) {
+func (s *Service) sync(ctx context.Context, trigger string, r Repository, progress Progress) (SyncResult, error) {
 	start := time.Now()
 	res := SyncResult{Repo: r.Name}
 	m := s.mirror(r)
@@ -481,7 +489,7 @@ func (s *Service) sync(ctx context.Context, actor string, r Repository, progress
 		if i >= 0 {
 			prev = &heads[i]
 		}
-		br, err := s.syncBranch(ctx, actor, r, m, b, prev, prov, progress)
+		br, err := s.syncBranch(ctx, trigger, r, m, b, prev, prov, progress)
 		res.Branches = append(res.Branches, br)
 		if err != nil {
 			return res, fmt.Errorf("branch %s: %w", b, err)
@@ -491,7 +499,7 @@ func (s *Service) sync(ctx context.Context, actor string, r Repository, progress
 	return res, nil
 }
 
-func (s *Service) syncBranch(ctx context.Context, actor string, r Repository, m *Mirror, branch string, prev *Head, prov Provider, progress Progress) (BranchResult, error) {
+func (s *Service) syncBranch(ctx context.Context, trigger string, r Repository, m *Mirror, branch string, prev *Head, prov Provider, progress Progress) (BranchResult, error) {
 	br := BranchResult{Branch: branch}
 	head, err := m.Resolve(ctx, "refs/heads/"+branch)
 	if err != nil {
@@ -527,11 +535,11 @@ func (s *Service) syncBranch(ctx context.Context, actor string, r Repository, m 
 			}
 		}
 	}
-	var commits []Commit
-	if err := m.FirstParent(ctx, from, head, func(c Commit) error { commits = append(commits, c); return nil }); err != nil {
+	hist, err := m.Walk(ctx, from, head)
+	if err != nil {
 		return br, err
 	}
-	slices.Reverse(commits)
+	commits, merged := hist.Chain, hist.Merged
 	// Where each commit of this sync sits, oldest first: a revert of an
 	// earlier one is linked without asking git.
 	order := make(map[string]int, len(commits))
@@ -543,7 +551,7 @@ func (s *Service) syncBranch(ctx context.Context, actor string, r Repository, m 
 		n := min(len(commits), s.opts.BatchSize)
 		batch := commits[:n]
 		commits = commits[n:]
-		changes, err := s.verify(ctx, r, m, branch, batch, prov, order)
+		changes, err := s.verify(ctx, r, m, branch, batch, prov, order, merged)
 		if err != nil {
 			return br, err
 		}
@@ -551,7 +559,7 @@ func (s *Service) syncBranch(ctx context.Context, actor string, r Repository, m 
 		if n > 0 {
 			batchHead = batch[n-1].SHA
 		}
-		stored, bad, err := s.record(ctx, actor, r, branch, batchHead, total, changes, rewrite)
+		stored, bad, err := s.record(ctx, trigger, r, branch, batchHead, total, changes, merged, rewrite)
 		if err != nil {
 			return br, err
 		}
@@ -577,8 +585,9 @@ func prevChanges(h *Head) int {
 }
 
 // verify classifies a batch of commits (oldest first) and applies the
-// rules, asking the forge about each when there is one.
-func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch string, batch []Commit, prov Provider, order map[string]int) ([]Change, error) {
+// rules, asking the forge about each when there is one. merged holds the
+// people of the commits each merge brought in (Mirror.Merged).
+func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch string, batch []Commit, prov Provider, order map[string]int, merged map[string][]string) ([]Change, error) {
 	out := make([]Change, len(batch))
 	for i, c := range batch {
 		ch := Classify(r, branch, c)
@@ -601,7 +610,7 @@ func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch st
 				found = err == nil && anc
 			}
 		}
-		Evaluate(r, &ch, pr, s.opts.ReviewDays, found)
+		Evaluate(r, &ch, pr, merged[c.SHA], s.opts.ReviewDays, found)
 		out[i] = ch
 	}
 	return out, nil
@@ -610,15 +619,20 @@ func (s *Service) verify(ctx context.Context, r Repository, m *Mirror, branch st
 // syncRecord is what the ledger keeps of one batch: every commit verified
 // and its verdict, as evidence.
 type syncRecord struct {
-	SHA        string      `json:"sha"`
-	Kind       string      `json:"kind"`
-	PR         int         `json:"pr,omitempty"`
-	Approvers  []string    `json:"approvers,omitempty"`
+	SHA       string   `json:"sha"`
+	Kind      string   `json:"kind"`
+	PR        int      `json:"pr,omitempty"`
+	Approvers []string `json:"approvers,omitempty"`
+	// Requesters are, for a merge, the authors and committers of the
+	// commits it brought in.
+	Requesters []string    `json:"requesters,omitempty"`
 	Verdict    string      `json:"verdict"`
 	Violations []Violation `json:"violations,omitempty"`
 }
 
-func (s *Service) record(ctx context.Context, actor string, r Repository, branch, head string, total int, changes []Change, rewrite *RepoViolation) (stored, bad int, err error) {
+// record stores a batch of verified changes with their ledger entries,
+// whose actor is the sync and whose payload names its trigger.
+func (s *Service) record(ctx context.Context, trigger string, r Repository, branch, head string, total int, changes []Change, merged map[string][]string, rewrite *RepoViolation) (stored, bad int, err error) {
 	now := s.now()
 	var evidence bytes.Buffer
 	enc := json.NewEncoder(&evidence)
@@ -629,7 +643,8 @@ func (s *Service) record(ctx context.Context, actor string, r Repository, branch
 		for j, a := range c.Approvers {
 			approvers[j] = a.By
 		}
-		if err := enc.Encode(syncRecord{SHA: c.SHA, Kind: c.Kind, PR: c.PR, Approvers: approvers, Verdict: c.Verdict, Violations: c.Violations}); err != nil {
+		rec := syncRecord{SHA: c.SHA, Kind: c.Kind, PR: c.PR, Approvers: approvers, Requesters: merged[c.SHA], Verdict: c.Verdict, Violations: c.Violations}
+		if err := enc.Encode(rec); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -640,7 +655,11 @@ func (s *Service) record(ctx context.Context, actor string, r Repository, branch
 			if err := tx.InsertRepoViolation(ctx, *rewrite); err != nil {
 				return err
 			}
-			events = append(events, ledger.Event{Actor: actor, Kind: "repository.history_rewritten", Subject: "repository/" + r.ID, Payload: rewrite})
+			events = append(events, ledger.Event{Actor: SyncActor, Kind: "repository.history_rewritten", Subject: "repository/" + r.ID,
+				Payload: struct {
+					*RepoViolation
+					TriggeredBy string `json:"triggered_by"`
+				}{rewrite, trigger}})
 		}
 		inserted := map[string]bool{}
 		if len(changes) > 0 {
@@ -663,15 +682,16 @@ func (s *Service) record(ctx context.Context, actor string, r Repository, branch
 		if err := tx.PutHead(ctx, Head{RepoID: r.ID, Branch: branch, Head: head, VerifiedAt: now, Changes: total + stored}); err != nil {
 			return err
 		}
-		events = append(events, ledger.Event{Actor: actor, Kind: "repository.synced", Subject: "repository/" + r.ID,
-			Payload: map[string]any{"branch": branch, "head": head, "verified": len(changes), "evidence": blob.Ref()}})
+		events = append(events, ledger.Event{Actor: SyncActor, Kind: "repository.synced", Subject: "repository/" + r.ID,
+			Payload: map[string]any{"branch": branch, "head": head, "verified": len(changes), "evidence": blob.Ref(), "triggered_by": trigger}})
 		for _, c := range changes {
 			if c.Verdict == Pass || !inserted[c.ID] {
 				continue
 			}
 			bad++
-			events = append(events, ledger.Event{Actor: actor, Kind: "change.violation", Subject: "change/" + c.ID,
-				Payload: map[string]any{"repo": r.Name, "branch": branch, "sha": c.SHA, "verdict": c.Verdict, "violations": c.Violations, "review_due_at": c.ReviewDueAt}})
+			events = append(events, ledger.Event{Actor: SyncActor, Kind: "change.violation", Subject: "change/" + c.ID,
+				Payload: map[string]any{"repo": r.Name, "branch": branch, "sha": c.SHA, "verdict": c.Verdict, "violations": c.Violations, "review_due_at": c.ReviewDueAt,
+					"triggered_by": trigger}})
 		}
 		_, err = s.log.Append(ctx, tx, events...)
 		return err

@@ -67,6 +67,18 @@ var TicketCategories = []string{"infrastructure", "network", "configuration"}
 // TicketRisks lists the risk levels a ticket may carry.
 var TicketRisks = []string{"low", "medium", "high"}
 
+// Decision is what the approver decided, approved or rejected, whatever
+// state the ticket has come to since; "" before a decision.
+func (t Ticket) Decision() string {
+	switch {
+	case t.DecidedAt == nil && t.DecidedBy == "":
+		return ""
+	case t.State == TicketRejected:
+		return TicketRejected
+	}
+	return TicketApproved
+}
+
 // CarriedOut reports whether the change was carried out, whatever came of it.
 func (t Ticket) CarriedOut() bool {
 	return t.State == TicketImplemented || t.State == TicketVerified || t.State == TicketRolledBack
@@ -443,7 +455,7 @@ func (t *Tickets) List(ctx context.Context, f TicketFilter) ([]Ticket, error) {
 // Controls returns the control of CM-5.
 func (t *Tickets) Controls() []control.Control {
 	return []control.Control{{ID: "CM-5.tickets-approved", Requirement: "CM-5",
-		Title:    "Every implemented change ticket was approved by someone other than its owner before it was carried out",
+		Title:    "Every implemented change ticket was approved by someone other than its owner before it was carried out, and carried out within its approved window",
 		Evaluate: t.approvedControl}}
 }
 
@@ -468,7 +480,7 @@ func (t *Tickets) approvedControl(ctx context.Context) (control.Outcome, error) 
 			continue
 		}
 		done++
-		if why := tk.unapproved(); why != "" {
+		if why := tk.Finding(); why != "" {
 			ids = append(ids, tk.ID)
 			if len(bad) < 20 {
 				bad = append(bad, control.Ref{Kind: "ticket", ID: tk.ID, Note: why})
@@ -476,15 +488,20 @@ func (t *Tickets) approvedControl(ctx context.Context) (control.Outcome, error) 
 		}
 	}
 	if len(ids) > 0 {
-		return control.Outcome{Status: control.Fail, Refs: bad, Summary: fmt.Sprintf("%d of %d carried-out change tickets were not approved beforehand by someone other than their owner: %s.",
+		return control.Outcome{Status: control.Fail, Refs: bad, Summary: fmt.Sprintf("%d of %d carried-out change tickets were not approved beforehand by someone other than their owner, or not carried out within their approved window: %s.",
 			len(ids), done, strings.Join(ids[:min(3, len(ids))], ", "))}, nil
 	}
-	return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("All %d carried-out change tickets (of %d tickets) were approved beforehand by someone other than their owner.", done, len(all))}, nil
+	return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("All %d carried-out change tickets (of %d tickets) were approved beforehand by someone other than their owner and carried out within their approved window.", done, len(all))}, nil
 }
 
-// unapproved says why a carried-out ticket breaks CM-5, or "" when it does not.
-func (t Ticket) unapproved() string {
+// Finding says why a ticket breaks CM-5, or "" when it does not: one not
+// yet carried out does not. The window the approver approved is the one
+// the ticket holds: it cannot be edited after submission.
+func (t Ticket) Finding() string {
+	const at = "2006-01-02 15:04 UTC"
 	switch {
+	case !t.CarriedOut():
+		return ""
 	case t.DecidedAt == nil || t.DecidedBy == "":
 		return "carried out without an approval"
 	case strings.EqualFold(t.DecidedBy, t.Owner) || strings.EqualFold(t.DecidedBy, t.CreatedBy):
@@ -495,6 +512,10 @@ func (t Ticket) unapproved() string {
 		return "no record of when it was carried out"
 	case t.DecidedAt.After(*t.ImplementedAt):
 		return "approved after it was carried out"
+	case t.WindowStart != nil && t.ImplementedAt.Before(*t.WindowStart):
+		return fmt.Sprintf("carried out at %s, before its approved window opened at %s", t.ImplementedAt.UTC().Format(at), t.WindowStart.UTC().Format(at))
+	case t.WindowEnd != nil && t.ImplementedAt.After(*t.WindowEnd):
+		return fmt.Sprintf("carried out at %s, after its approved window closed at %s", t.ImplementedAt.UTC().Format(at), t.WindowEnd.UTC().Format(at))
 	}
 	return ""
 }

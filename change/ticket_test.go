@@ -42,9 +42,10 @@ func newTicketEnv(t *testing.T, db *store.DB) *ticketEnv {
 	return e
 }
 
-// complete returns a ticket that may be submitted as it is.
+// complete returns a ticket that may be submitted as it is, whose window
+// opens now and lasts three days.
 func (e *ticketEnv) complete() change.NewTicket {
-	start, end := e.now.Add(48*time.Hour), e.now.Add(50*time.Hour)
+	start, end := e.now, e.now.Add(72*time.Hour)
 	return change.NewTicket{Title: "Raise the PostgreSQL max_connections to 300", Description: "The API replicas run out of connections at peak.",
 		Category: "configuration", Impact: "A restart of the primary: about 30 s of read-only API.", Risk: "medium",
 		Rollback: "Restore postgresql.conf from /etc/postgresql/backup and restart.", WindowStart: &start, WindowEnd: &end}
@@ -450,6 +451,85 @@ func TestTicketControl(t *testing.T) {
 		}
 		if k := ticketKinds(e.history(t, rogue.ID)); k != "ticket.recorded_unapproved" {
 			t.Errorf("history = %s", k)
+		}
+	})
+}
+
+// TestTicketOutsideWindow checks that a ticket carried out outside the
+// window its approver approved is a CM-5 finding on the ticket.
+func TestTicketOutsideWindow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newTicketEnv(t, db)
+		ctx := t.Context()
+		opened := e.now
+		tests := []struct {
+			name    string
+			at      time.Duration // after the ticket was opened
+			finding string
+		}{
+			{"before the window", time.Hour, "before its approved window opened"},
+			{"inside the window", 49 * time.Hour, ""},
+			{"after the window", 51 * time.Hour, "after its approved window closed"},
+		}
+		bad := map[string]string{}
+		for _, tc := range tests {
+			e.now = opened
+			n := e.complete()
+			start, end := opened.Add(48*time.Hour), opened.Add(50*time.Hour)
+			n.WindowStart, n.WindowEnd = &start, &end
+			tk := e.submitted(t, n)
+			if _, err := e.svc.Approve(ctx, tkInes, tk.ID, "Approved for the Thursday window"); err != nil {
+				t.Fatal(err)
+			}
+			e.now = opened.Add(tc.at)
+			if _, err := e.svc.Implement(ctx, tkOla, tk.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.svc.Get(ctx, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := got.Finding(); tc.finding == "" && f != "" || !strings.Contains(f, tc.finding) {
+				t.Errorf("%s: finding %q, want %q", tc.name, f, tc.finding)
+			}
+			if tc.finding != "" {
+				bad[tk.ID] = tc.finding
+			}
+		}
+		o, err := e.svc.Controls()[0].Evaluate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Status != control.Fail || len(o.Refs) != 2 || !strings.Contains(o.Summary, "2 of 3") {
+			t.Fatalf("CM-5: %+v", o)
+		}
+		for _, ref := range o.Refs {
+			if want, ok := bad[ref.ID]; !ok || !strings.Contains(ref.Note, want) {
+				t.Errorf("CM-5 names %s: %q", ref.ID, ref.Note)
+			}
+		}
+	})
+}
+
+// TestTicketDecision checks that a ticket says what was decided, not the
+// state it has come to since.
+func TestTicketDecision(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newTicketEnv(t, db)
+		ctx := t.Context()
+		tk := e.submitted(t, e.complete())
+		if tk.Decision() != "" {
+			t.Errorf("undecided: %q", tk.Decision())
+		}
+		e.svc.Approve(ctx, tkInes, tk.ID, "Approved for the Thursday window")
+		e.svc.Implement(ctx, tkOla, tk.ID, "")
+		tk, err := e.svc.Verify(ctx, tkErik, tk.ID, "works")
+		if err != nil || tk.State != change.TicketVerified || tk.Decision() != change.TicketApproved {
+			t.Errorf("verified ticket: state %s decision %q, %v", tk.State, tk.Decision(), err)
+		}
+		no := e.submitted(t, e.complete())
+		if no, err = e.svc.Reject(ctx, tkInes, no.ID, "not during the freeze, come back in January"); err != nil || no.Decision() != change.TicketRejected {
+			t.Errorf("rejected ticket: decision %q, %v", no.Decision(), err)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -201,8 +202,9 @@ func ledgerHas(t *testing.T, e *env, kind, text string) bool {
 func TestTicketsOverTheAPI(t *testing.T) {
 	e := newSQLiteEnv(t)
 	var tk change.Ticket
+	from, to := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339), time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
 	create := `{"title":"Open port 443 on the edge firewall","description":"New ingress for the API","category":"network","impact":"edge traffic",
-		"risk":"medium","rollback":"remove rule 42 from the edge firewall","window_start":"2026-12-01T22:00:00Z","window_end":"2026-12-01T23:00:00Z"}`
+		"risk":"medium","rollback":"remove rule 42 from the edge firewall","window_start":"` + from + `","window_end":"` + to + `"}`
 	resp := e.do("POST", "/api/v1/tickets", e.tokens[auth.Engineer], jsonReader(create), nil)
 	jsonBody(t, resp, &tk)
 	if resp.StatusCode != http.StatusCreated || tk.State != change.TicketDraft || tk.Owner != "engineer" {
@@ -368,5 +370,90 @@ func TestChangePageForms(t *testing.T) {
 	st, body = e.page(eng, "/changes?verdict=exception")
 	if st != 200 || !strings.Contains(body, "Straight to main") || strings.Contains(body, "Hotfix") {
 		t.Errorf("filtered list: %d", st)
+	}
+}
+
+// The ticket's page says what the approver decided and noted, not the
+// state the ticket has come to since, and names the CM-5 finding of a
+// ticket carried out outside its approved window.
+func TestTicketPage(t *testing.T) {
+	e := newSQLiteEnv(t)
+	open := func(from, to time.Time) change.Ticket {
+		t.Helper()
+		var tk change.Ticket
+		body := fmt.Sprintf(`{"title":"Rotate the edge TLS certificate","description":"expires next week","category":"configuration","impact":"none",
+			"risk":"low","rollback":"put the old certificate back","window_start":%q,"window_end":%q}`, from.Format(time.RFC3339), to.Format(time.RFC3339))
+		jsonBody(t, e.do("POST", "/api/v1/tickets", e.tokens[auth.Engineer], jsonReader(body), nil), &tk)
+		for _, s := range []struct {
+			role         auth.Role
+			action, note string
+		}{
+			{auth.Engineer, "submit", ""}, {auth.EngineeringHead, "approve", "Approved for the Thursday window"},
+			{auth.Engineer, "implement", "done"}, {auth.Engineer, "verify", "works"},
+		} {
+			resp := e.do("POST", "/api/v1/tickets/"+tk.ID+"/"+s.action, e.tokens[s.role], jsonReader(fmt.Sprintf(`{"note":%q}`, s.note)), nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %d %+v", s.action, resp.StatusCode, errorOf(t, resp))
+			}
+			resp.Body.Close()
+		}
+		return tk
+	}
+	now := time.Now().UTC()
+	inside := open(now.Add(-time.Hour), now.Add(time.Hour))
+	late := open(now.Add(-48*time.Hour), now.Add(-47*time.Hour))
+	auditor, _ := e.signIn("auditor")
+
+	st, body := e.page(auditor, "/tickets/"+inside.ID)
+	decision := regexp.MustCompile(`(?s)<td id="decision">(.*?)</td>`).FindStringSubmatch(body)
+	if st != http.StatusOK || decision == nil {
+		t.Fatalf("ticket page: %d\n%s", st, body)
+	}
+	if !strings.HasPrefix(decision[1], "approved by engineering-head") || !strings.Contains(decision[1], "Approved for the Thursday window") {
+		t.Errorf("decision of a verified ticket: %q", decision[1])
+	}
+	if strings.Contains(body, `id="finding"`) {
+		t.Errorf("a ticket carried out within its window shows a finding")
+	}
+	st, body = e.page(auditor, "/tickets/"+late.ID)
+	finding := regexp.MustCompile(`(?s)<td id="finding">(.*?)</td>`).FindStringSubmatch(body)
+	if st != http.StatusOK || finding == nil || !strings.Contains(finding[1], "CM-5") || !strings.Contains(finding[1], "after its approved window closed") {
+		t.Errorf("a ticket carried out after its window: %d %q", st, finding)
+	}
+}
+
+// A change that passed after its post-facto review still lists its
+// violations; its page says that the review cleared them.
+func TestChangePageReviewCleared(t *testing.T) {
+	e := newSQLiteEnv(t)
+	src := newSrcRepo(t)
+	hotfix := src.commit("Erik <erik@example.com>", "Hotfix\n\nEmergency: outage INC-1")
+	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test"}, change.Repository{Name: "app", URL: src.dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.Change.Sync(ctx, "test", "app", nil); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.app.Change.Get(ctx, hotfix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, engCSRF := e.signIn("engineer")
+	_, body := e.page(eng, "/changes/"+h.ID)
+	if strings.Contains(body, `id="cleared"`) {
+		t.Errorf("a change not yet reviewed says its violations were cleared")
+	}
+	st, body := e.form(eng, "/changes/"+h.ID+"/review", url.Values{"csrf_token": {engCSRF}, "comment": {"right fix"}, "solves_problem": {"yes"}})
+	if st != http.StatusOK || !strings.Contains(body, "the change now passes") {
+		t.Fatalf("review: %d\n%s", st, body)
+	}
+	_, body = e.page(eng, "/changes/"+h.ID)
+	violations := regexp.MustCompile(`(?s)<td id="violations">(.*?)</td>`).FindStringSubmatch(body)
+	cleared := regexp.MustCompile(`(?s)id="cleared"[^>]*>(.*?)</`).FindStringSubmatch(body)
+	if violations == nil || !strings.Contains(violations[1], "CM-2") || !strings.Contains(violations[1], "cleared by the post-facto review") {
+		t.Errorf("the violations do not say the review cleared them: %q", violations)
+	}
+	if cleared == nil || !strings.Contains(cleared[1], "post-facto review by engineer") || !strings.Contains(cleared[1], "cleared CM-2, CM-3") {
+		t.Errorf("no word that the review cleared the violations: %q", cleared)
 	}
 }

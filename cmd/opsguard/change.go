@@ -269,6 +269,9 @@ func verdictText(c change.Change) string {
 	}
 	for _, x := range c.Violations {
 		v += " " + x.Rule
+		if c.ClearedByReview(x) {
+			v += "(cleared)"
+		}
 	}
 	return v
 }
@@ -303,7 +306,14 @@ func printChange(tw *tabwriter.Writer, d change.Detail) {
 		rows = append(rows, [2]string{"Check", ck.Name + ": " + ck.Conclusion})
 	}
 	for _, v := range d.Violations {
-		rows = append(rows, [2]string{v.Rule, v.Message})
+		msg := v.Message
+		if d.ClearedByReview(v) {
+			msg += " (cleared by the post-facto review of " + d.ReviewedBy + ")"
+		}
+		rows = append(rows, [2]string{v.Rule, msg})
+	}
+	if d.Cleared != "" {
+		rows = append(rows, [2]string{"Cleared", d.Cleared})
 	}
 	if d.Emergency {
 		due := ""
@@ -533,9 +543,16 @@ func ticketCmd(g *globals) *cobra.Command {
 					return err
 				}
 				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) {
-					for _, r := range [][2]string{{"ID", t.ID}, {"Title", t.Title}, {"State", t.State}, {"Category", t.Category}, {"Risk", t.Risk},
-						{"Owner", t.Owner}, {"Approver", t.Approver}, {"Impact", t.Impact}, {"Rollback", t.Rollback}, {"Decided by", t.DecidedBy},
-						{"Implemented by", t.ImplementedBy}, {"Closed by", t.ClosedBy}} {
+					rows := [][2]string{{"ID", t.ID}, {"Title", t.Title}, {"State", t.State}, {"Category", t.Category}, {"Risk", t.Risk},
+						{"Owner", t.Owner}, {"Approver", t.Approver}, {"Impact", t.Impact}, {"Rollback", t.Rollback}, {"Decided by", t.DecidedBy}}
+					if d := t.Decision(); d != "" {
+						rows = append(rows, [2]string{"Decision", strings.TrimSuffix(d+": "+t.DecisionNote, ": ")})
+					}
+					rows = append(rows, [2]string{"Implemented by", t.ImplementedBy}, [2]string{"Closed by", t.ClosedBy})
+					if f := t.Finding(); f != "" {
+						rows = append(rows, [2]string{"CM-5", f})
+					}
+					for _, r := range rows {
 						fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
 					}
 				})

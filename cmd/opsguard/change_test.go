@@ -91,6 +91,10 @@ func TestBinaryChangeCommands(t *testing.T) {
 	if !strings.Contains(rev.stdout, "the change is pass") {
 		t.Errorf("review:\n%s", rev)
 	}
+	if show := mustRun(t, env, "", "change", "show", hotfix); !strings.Contains(show.stdout, "cleared by the post-facto review") ||
+		!strings.Contains(show.stdout, "cleared CM-2, CM-3") {
+		t.Errorf("change show of a reviewed emergency change does not say the review cleared its violations:\n%s", show)
+	}
 	if r := run(t, env, "", "change", "review", direct, "--check", "speed=fast"); r.code != 1 || !strings.Contains(r.stderr, "checklist item") {
 		t.Errorf("bad checklist:\n%s", r)
 	}

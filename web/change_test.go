@@ -428,7 +428,7 @@ func TestChangePageReviewCleared(t *testing.T) {
 	e := newSQLiteEnv(t)
 	src := newSrcRepo(t)
 	hotfix := src.commit("Erik <erik@example.com>", "Hotfix\n\nEmergency: outage INC-1")
-	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test"}, change.Repository{Name: "app", URL: src.dir}); err != nil {
+	if _, err := e.app.Change.AddRepository(ctx, change.Actor{Name: "test", Local: true}, change.Repository{Name: "app", URL: src.dir}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.app.Change.Sync(ctx, "test", "app", nil); err != nil {

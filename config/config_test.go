@@ -37,6 +37,8 @@ func TestDefaultsMatchPolicy(t *testing.T) {
 		{"classification", c.Governance.DefaultClassification, "Company Internal"},
 		{"controls interval", c.Controls.Interval, 24 * time.Hour},
 		{"checkpoint interval", c.Ledger.CheckpointInterval, time.Minute},
+		{"concurrent imports", c.Vuln.MaxConcurrentImports, 2},
+		{"text bytes", c.Vuln.MaxTextBytes, 65536},
 	}
 	for _, tc := range checks {
 		if tc.got != tc.want {
@@ -74,6 +76,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad database", "server:\n  database: mysql://x\n", 2, []string{"server.database"}},
 		{"bad channel", "notifications:\n  channels:\n    - name: a\n      type: pager\n", 4, []string{"type", "pager"}},
 		{"unknown route channel", "notifications:\n  routes:\n    '*': [nope]\n", 3, []string{"nope"}},
+		{"no imports", "vuln:\n  max_concurrent_imports: 0\n", 2, []string{"vuln.max_concurrent_imports", "positive"}},
+		{"text too long", "vuln:\n  max_text_bytes: 2000000\n", 2, []string{"vuln.max_text_bytes", "1048576"}},
 		{"syntax", "server: [\n", 0, nil},
 	}
 	for _, tc := range tests {

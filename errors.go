@@ -20,6 +20,7 @@ const (
 	ENotFound        Code = "not_found"       // 404
 	EConflict        Code = "conflict"        // clashes with the current state: 409
 	ERateLimited     Code = "rate_limited"    // too many attempts: 429
+	ETooLarge        Code = "too_large"       // the request body is larger than allowed: 413
 	EInternal        Code = "internal"        // anything else: 500
 )
 

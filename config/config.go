@@ -150,6 +150,12 @@ type Vuln struct {
 	ExternalAssessmentIntervalDays int     `yaml:"external_assessment_interval_days" json:"external_assessment_interval_days"` // VM-1
 	EPSSThreshold                  float64 `yaml:"epss_threshold" json:"epss_threshold"`                                       // VM-6
 	EscalationReminderDays         int     `yaml:"escalation_reminder_days" json:"escalation_reminder_days"`                   // VM-4
+	// MaxConcurrentImports bounds the reports imported at once by this
+	// process; one more is answered 429.
+	MaxConcurrentImports int `yaml:"max_concurrent_imports" json:"max_concurrent_imports"`
+	// MaxTextBytes bounds a title or description taken from a report
+	// (at most 1 MiB); a longer one is stored cut, and marked cut.
+	MaxTextBytes int `yaml:"max_text_bytes" json:"max_text_bytes"`
 }
 
 // SLADays is the remediation SLA per severity, in days.
@@ -217,6 +223,8 @@ func Default() Config {
 			ExternalAssessmentIntervalDays: 365,
 			EPSSThreshold:                  0.1,
 			EscalationReminderDays:         7,
+			MaxConcurrentImports:           2,
+			MaxTextBytes:                   64 << 10,
 		},
 		Governance: Governance{ReviewIntervalDays: 365, DefaultClassification: "Company Internal"},
 	}

@@ -37,6 +37,8 @@ func TestDefaultsMatchPolicy(t *testing.T) {
 		{"classification", c.Governance.DefaultClassification, "Company Internal"},
 		{"controls interval", c.Controls.Interval, 24 * time.Hour},
 		{"checkpoint interval", c.Ledger.CheckpointInterval, time.Minute},
+		{"concurrent imports", c.Vuln.MaxConcurrentImports, 2},
+		{"text bytes", c.Vuln.MaxTextBytes, 65536},
 	}
 	for _, tc := range checks {
 		if tc.got != tc.want {
@@ -77,6 +79,8 @@ func TestParseErrors(t *testing.T) {
 		{"secrets in the data directory", "server:\n  data_dir: /var/lib/opsguard\n  secrets_dir: /var/lib/opsguard\n", 3, []string{"server.secrets_dir", "data directory"}},
 		{"secrets around the ledger key", "server:\n  secrets_dir: /etc/opsguard\nledger:\n  key_file: /etc/opsguard/ledger.key\n", 2, []string{"server.secrets_dir", "ledger key"}},
 		{"bad allowed host", "change:\n  allowed_hosts: [\"https://git.internal\"]\n", 2, []string{"change.allowed_hosts"}},
+		{"no imports", "vuln:\n  max_concurrent_imports: 0\n", 2, []string{"vuln.max_concurrent_imports", "positive"}},
+		{"text too long", "vuln:\n  max_text_bytes: 2000000\n", 2, []string{"vuln.max_text_bytes", "1048576"}},
 		{"syntax", "server: [\n", 0, nil},
 	}
 	for _, tc := range tests {

@@ -161,6 +161,7 @@ func (c Config) Validate() error {
 		{"vuln.scan_interval_days", c.Vuln.ScanIntervalDays},
 		{"vuln.external_assessment_interval_days", c.Vuln.ExternalAssessmentIntervalDays},
 		{"vuln.escalation_reminder_days", c.Vuln.EscalationReminderDays},
+		{"vuln.max_concurrent_imports", c.Vuln.MaxConcurrentImports},
 		{"governance.review_interval_days", c.Governance.ReviewIntervalDays},
 	}
 	for _, p := range positive {
@@ -186,6 +187,9 @@ func (c Config) Validate() error {
 	}
 	if c.Vuln.EPSSThreshold < 0 || c.Vuln.EPSSThreshold > 1 {
 		return &Error{Key: "vuln.epss_threshold", Msg: "must be between 0 and 1"}
+	}
+	if c.Vuln.MaxTextBytes < 256 || c.Vuln.MaxTextBytes > 1<<20 {
+		return &Error{Key: "vuln.max_text_bytes", Msg: fmt.Sprintf("must be between 256 and 1048576 (1 MiB), got %d", c.Vuln.MaxTextBytes)}
 	}
 	durations := []struct {
 		key string

@@ -185,7 +185,7 @@ type Tx struct {
 	tx          *sql.Tx
 	readOnly    bool
 	afterCommit []func()
-	texts       map[[2]string]string // vulnerability texts stored by this transaction, by title and description
+	texts       map[textKey]string // vulnerability texts stored by this transaction, by title and description
 }
 
 // Update runs fn in a read-write transaction and commits when fn returns nil.

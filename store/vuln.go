@@ -103,7 +103,8 @@ const lastSeen = `COALESCE((SELECT MAX(s.imported_at) FROM finding_tools t JOIN 
 
 const findingColumns = `f.id, f.asset_id, a.name, f.vuln_id, f.aliases, f.package, f.version, f.fixed_version, f.location, f.target,
 	COALESCE(t.title, f.title), COALESCE(t.description, f.description), f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
-	f.first_seen, ` + lastSeen + `, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until, f.extended_until`
+	f.first_seen, ` + lastSeen + `, f.sla_days, f.due_at, f.closed_at, f.fixed_by_scan, f.regression, f.justification, f.accepted_until, f.extended_until,
+	COALESCE(t.title_cut, FALSE), COALESCE(t.description_cut, FALSE)`
 
 // findingsFrom joins a finding's asset and texts.
 const findingsFrom = "findings f JOIN assets a ON a.id = f.asset_id LEFT JOIN vuln_texts t ON t.hash = f.text_hash"
@@ -114,7 +115,8 @@ func scanFinding(sc row) (vuln.Finding, error) {
 	var closed, accepted, extended sql.NullString
 	err := sc.Scan(&f.ID, &f.AssetID, &f.Asset, &f.VulnID, &aliases, &f.Package, &f.Version, &f.FixedVersion, &f.Location, &f.Target,
 		&f.Title, &f.Description, &f.Severity, &f.SeverityNote, &f.CVSSScore, &f.CVSSVector, &f.Risk, &f.RiskNote, &f.Status, &f.Resolution,
-		&first, &last, &f.SLADays, &due, &closed, &f.FixedByScan, &f.Regression, &f.Justification, &accepted, &extended)
+		&first, &last, &f.SLADays, &due, &closed, &f.FixedByScan, &f.Regression, &f.Justification, &accepted, &extended,
+		&f.TitleCut, &f.DescriptionCut)
 	if err != nil {
 		return f, err
 	}
@@ -249,26 +251,33 @@ func (tx *Tx) InsertFindings(ctx context.Context, fs []vuln.Finding, tool, scanI
 	return nil
 }
 
+// textKey is a finding's texts, as stored once in vuln_texts.
+type textKey struct {
+	title, description       string
+	titleCut, descriptionCut bool
+}
+
 // insertTexts stores the texts of fs not stored yet and returns the hash
 // of each finding's.
 func (tx *Tx) insertTexts(ctx context.Context, fs []vuln.Finding) ([]string, error) {
 	if tx.texts == nil {
-		tx.texts = map[[2]string]string{}
+		tx.texts = map[textKey]string{}
 	}
 	hashes := make([]string, len(fs))
-	var fresh [][3]string
+	var fresh []textKey
 	for i := range fs {
-		k := [2]string{fs[i].Title, fs[i].Description}
+		k := textKey{fs[i].Title, fs[i].Description, fs[i].TitleCut, fs[i].DescriptionCut}
 		h, ok := tx.texts[k]
 		if !ok {
-			h = textHash(k[0], k[1])
+			h = textHash(k)
 			tx.texts[k] = h
-			fresh = append(fresh, [3]string{h, k[0], k[1]})
+			fresh = append(fresh, k)
 		}
 		hashes[i] = h
 	}
-	err := tx.insertRows(ctx, "INSERT INTO vuln_texts (hash, title, description) VALUES ", 3, len(fresh), func(i int, args []any) []any {
-		return append(args, fresh[i][0], fresh[i][1], fresh[i][2])
+	err := tx.insertRows(ctx, "INSERT INTO vuln_texts (hash, title, description, title_cut, description_cut) VALUES ", 5, len(fresh), func(i int, args []any) []any {
+		k := fresh[i]
+		return append(args, tx.texts[k], k.title, k.description, k.titleCut, k.descriptionCut)
 	}, " ON CONFLICT (hash) DO NOTHING")
 	if err != nil {
 		return nil, fmt.Errorf("insert vulnerability texts: %w", err)
@@ -277,10 +286,14 @@ func (tx *Tx) insertTexts(ctx context.Context, fs []vuln.Finding) ([]string, err
 }
 
 // textHash names a title and description: the SHA-256 of both, each
-// preceded by its length so that no two pairs run together.
-func textHash(title, description string) string {
+// preceded by its length so that no two pairs run together, and of the
+// flags of a cut text.
+func textHash(k textKey) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s%d:%s", len(title), title, len(description), description)
+	fmt.Fprintf(h, "%d:%s%d:%s", len(k.title), k.title, len(k.description), k.description)
+	if k.titleCut || k.descriptionCut {
+		fmt.Fprintf(h, "cut:%t,%t", k.titleCut, k.descriptionCut)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -105,6 +105,12 @@ type Finding struct {
 	// later change of risk.
 	ExtendedUntil *time.Time          `json:"extended_until,omitempty"`
 	IDs           map[string]struct{} `json:"-"`
+
+	// TitleCut and DescriptionCut say that the report's text was longer
+	// than vuln.max_text_bytes and is stored cut; the report, kept whole as
+	// evidence, holds all of it.
+	TitleCut       bool `json:"title_cut,omitempty"`
+	DescriptionCut bool `json:"description_cut,omitempty"`
 }
 
 // Breached reports whether the finding is open past its due date.

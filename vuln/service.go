@@ -68,6 +68,7 @@ type Service struct {
 	log   *ledger.Log
 	cfg   config.Vuln
 	now   func() time.Time
+	slots chan struct{} // imports running (see Admit)
 }
 
 // NewService returns the register over store and log, with the SLAs of cfg.
@@ -75,7 +76,7 @@ func NewService(store Store, log *ledger.Log, cfg config.Vuln, now func() time.T
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, log: log, cfg: cfg, now: now}
+	return &Service{store: store, log: log, cfg: cfg, now: now, slots: make(chan struct{}, max(1, cfg.MaxConcurrentImports))}
 }
 
 // ImportRequest is one report to import.
@@ -126,6 +127,14 @@ type Summary struct {
 
 // Import reads a report and records it on its asset in one transaction.
 func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (Summary, error) {
+	if err := checkAssetName(strings.TrimSpace(req.Asset), "asset"); err != nil {
+		return Summary{}, err
+	}
+	ctx, release, err := s.Admit(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer release()
 	// The report is hashed once, before anything else: a report that is
 	// byte for byte the last one of its tool on its asset needs no parsing.
 	src := req.Content()
@@ -133,7 +142,6 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	if data, inMemory := src.(importers.Bytes); inMemory {
 		blob = ledger.NewBlob("application/octet-stream", data)
 	} else {
-		var err error
 		if blob, err = ledger.NewBlobFrom("application/octet-stream", src, src.Size()); err != nil {
 			return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
 		}
@@ -173,7 +181,7 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 		}
 		return s.applyVEX(ctx, actor, clean(strings.TrimSpace(req.Asset)), req.File, data, rep)
 	}
-	fs := rep.Findings
+	fs, maxText := rep.Findings, s.cfg.MaxTextBytes
 	rep.Findings = nil
 	return s.importParts(ctx, actor, req, kind, blob, func() (*importers.Report, []importers.Finding, error) {
 		part := fs[:min(importPart, len(fs))]
@@ -181,7 +189,7 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 		if len(part) == 0 {
 			return rep, nil, nil
 		}
-		return rep, prepare(part), nil
+		return rep, prepare(part, maxText), nil
 	})
 }
 
@@ -190,11 +198,11 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 // the whole report.
 type parts func() (*importers.Report, []importers.Finding, error)
 
-// prepare makes a part of a report's findings storable and merges those
-// that are one finding, in place.
-func prepare(part []importers.Finding) []importers.Finding {
+// prepare makes a part of a report's findings storable, their texts cut
+// at maxText bytes, and merges those that are one finding, in place.
+func prepare(part []importers.Finding, maxText int) []importers.Finding {
 	for i := range part {
-		part[i] = cleanFinding(part[i])
+		part[i] = capTexts(cleanFinding(part[i]), maxText)
 		// The register keeps no references: let them go now, they can be
 		// a third of a large report's memory.
 		part[i].References = nil
@@ -229,7 +237,7 @@ func (s *Service) importStream(ctx context.Context, actor string, req ImportRequ
 		}()
 		rep, err := st.Stream(req.File, req.Content(), importPart, func(head *importers.Report, fs []importers.Finding) error {
 			// Prepared here, while the import stores the part before.
-			fs = prepare(fs)
+			fs = prepare(fs, s.cfg.MaxTextBytes)
 			select {
 			case ch <- read{head: head, fs: fs}:
 				return nil
@@ -290,6 +298,9 @@ func assetName(req ImportRequest, rep *importers.Report) (string, error) {
 	name := clean(strings.TrimSpace(req.Asset))
 	if name == "" {
 		name = clean(rep.Target)
+		if err := checkAssetName(name, req.File+": the report's target, the asset's name,"); err != nil {
+			return "", err
+		}
 	}
 	if name == "" {
 		return "", &opsguard.Error{Code: opsguard.EInvalid, Message: req.File + ": the report names no target: give the asset", Details: map[string]any{"field": "asset"}}
@@ -662,7 +673,7 @@ func (s *Service) newFinding(a Asset, in importers.Finding, intel []importers.In
 	days, risk, note := assess(s.cfg, in.Severity, intel)
 	f := Finding{ID: id.New("fnd"), AssetID: a.ID, Asset: a.Name, VulnID: in.VulnID, Aliases: in.Aliases,
 		Package: in.Package, Version: in.Version, FixedVersion: in.FixedVersion, Location: in.Location, Target: in.Target,
-		Title: in.Title, Description: in.Description, Severity: in.Severity, SeverityNote: in.SeveritySource,
+		Title: in.Title, Description: in.Description, TitleCut: in.TitleCut, DescriptionCut: in.DescriptionCut, Severity: in.Severity, SeverityNote: in.SeveritySource,
 		CVSSScore: in.CVSSScore, CVSSVector: in.CVSSVector, Risk: risk, RiskNote: note, Status: Open,
 		FirstSeen: now, LastSeen: now, SLADays: days, DueAt: now.AddDate(0, 0, days), IDs: map[string]struct{}{}}
 	for _, x := range ids(in) {

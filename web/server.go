@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -227,6 +228,8 @@ func status(code opsguard.Code) int {
 		return http.StatusConflict
 	case opsguard.ERateLimited:
 		return http.StatusTooManyRequests
+	case opsguard.ETooLarge:
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }
@@ -237,7 +240,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, ui bool, err error
 	code := opsguard.ErrorCode(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		code, err = opsguard.EInvalid, opsguard.Errorf(opsguard.EInvalid, "request body is larger than %d bytes", mbe.Limit)
+		code, err = opsguard.ETooLarge, opsguard.Errorf(opsguard.ETooLarge, "request body is larger than %d bytes", mbe.Limit)
 	}
 	st := status(code)
 	if code == opsguard.EInternal {
@@ -247,6 +250,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, ui bool, err error
 	var oe *opsguard.Error
 	if errors.As(err, &oe) {
 		details = oe.Details
+	}
+	if secs, ok := details["retry_after_seconds"].(int); ok && code == opsguard.ERateLimited {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	if ui {
 		s.errorPage(w, r, st, opsguard.ErrorMessage(err))

@@ -119,7 +119,7 @@ func (s *Server) uiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}
 	defer file.Close()
 	if hdr.Size > maxReport {
-		return opsguard.Errorf(opsguard.EInvalid, "report larger than %d bytes", maxReport)
+		return opsguard.Errorf(opsguard.ETooLarge, "report larger than %d bytes", maxReport)
 	}
 	// The form's parser keeps a large file on disk: it is read from there.
 	sum, err := s.app.Vuln.Import(r.Context(), p.Name(), vuln.ImportRequest{Asset: r.FormValue("asset"), AssetKind: r.FormValue("kind"),
@@ -236,8 +236,14 @@ func (s *Server) uiDecide(w http.ResponseWriter, r *http.Request, p auth.Princip
 func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q := r.URL.Query()
 	req := vuln.ImportRequest{Asset: q.Get("asset"), AssetKind: q.Get("kind"), File: cmp.Or(q.Get("file"), "upload"), Format: q.Get("format")}
+	// The slot is taken before the body is read: a report being received
+	// is held (in memory up to spoolAbove) as one being imported is.
+	ctx, release, err := s.app.Vuln.Admit(r.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	body := http.MaxBytesReader(w, r.Body, maxReport)
-	var err error
 	if r.ContentLength >= 0 && r.ContentLength <= spoolAbove {
 		req.Data, err = readAll(body, r.ContentLength, maxReport)
 	} else {
@@ -251,11 +257,11 @@ func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return opsguard.Errorf(opsguard.EInvalid, "report larger than %d bytes", mbe.Limit)
+			return opsguard.Errorf(opsguard.ETooLarge, "report larger than %d bytes", mbe.Limit)
 		}
 		return opsguard.Errorf(opsguard.EInvalid, "reading the report: %v", err)
 	}
-	sum, err := s.app.Vuln.Import(r.Context(), p.Name(), req)
+	sum, err := s.app.Vuln.Import(ctx, p.Name(), req)
 	if err != nil {
 		return err
 	}
@@ -404,7 +410,9 @@ func (s *Server) apiDecide(approve bool) Handler {
 
 func (s *Server) apiImportFeed(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	data, err := readAll(http.MaxBytesReader(w, r.Body, maxReport), r.ContentLength, maxReport)
-	if err != nil {
+	if errors.As(err, new(*http.MaxBytesError)) {
+		return err // 413
+	} else if err != nil {
 		return opsguard.Errorf(opsguard.EInvalid, "reading the feed: %v", err)
 	}
 	name := r.URL.Query().Get("file")

@@ -311,7 +311,7 @@ func cdxVuln(file, path string, v cdxVulnerability, refs map[string]cdxComponent
 	}
 	base := Finding{VulnID: id, Aliases: aliases, Title: cdxTitle(id, v.Description),
 		Description: cdxJoin(v.Description, v.Detail, v.Recommendation), Severity: sev, SeveritySource: sevSrc,
-		CVSSScore: score, CVSSVector: vector, References: cdxReferences(v)}
+		CVSSScore: score, CVSSVector: vector, References: CapReferences(cdxReferences(v))}
 	fixed := cdxProperty(v, "grype:fixed_versions")
 	if len(v.Affects) == 0 {
 		f := base

@@ -204,6 +204,7 @@ func dependabotFinding(file, path string, a dependabotAlert) (Finding, error) {
 			f.References = append(f.References, ref.URL)
 		}
 	}
+	f.References = CapReferences(f.References)
 	return f, nil
 }
 

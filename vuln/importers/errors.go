@@ -1,6 +1,7 @@
 package importers
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -34,10 +35,24 @@ func (e *Error) Error() string {
 		}
 	}
 	if e.Path != "" {
-		fmt.Fprintf(&b, ": %s", e.Path)
+		fmt.Fprintf(&b, ": %s", shortPath(e.Path))
 	}
 	fmt.Fprintf(&b, ": %s", e.Msg)
 	return b.String()
+}
+
+// maxPath bounds the JSON path an error message quotes: a report nested
+// a hundred thousand levels deep must not make a message of megabytes.
+const maxPath = 200
+
+// shortPath is path, or its start and end around "…" when it is longer
+// than maxPath bytes.
+func shortPath(path string) string {
+	if len(path) <= maxPath {
+		return path
+	}
+	const half = (maxPath - len("…")) / 2
+	return strings.ToValidUTF8(path[:half], "") + "…" + strings.ToValidUTF8(path[len(path)-half:], "")
 }
 
 // Errorf returns an *Error at a JSON path (or CSV column) of file.
@@ -105,17 +120,43 @@ func chunks(src Source, end int64) iter.Seq[[]byte] {
 
 // DecodeJSON unmarshals data into v, turning the decoder's errors into an
 // *Error with the line, column and JSON path of the problem. Unknown
-// fields are allowed: reports carry far more than opsguard reads.
+// fields are allowed: reports carry far more than opsguard reads. A
+// string longer than MaxString is cut (see jsonReader).
 func DecodeJSON(file string, data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	return decodeJSON(file, Bytes(data), v)
+}
+
+// decodeJSON is DecodeJSON for a report in memory or in a file.
+func decodeJSON(file string, src Source, v any) error {
+	in, original := jsonReader(src)
+	dec := json.NewDecoder(in)
 	if err := dec.Decode(v); err != nil {
-		return jsonError(file, data, err)
+		return jsonError(file, src, original, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		line, col := LineCol(data, dec.InputOffset())
+		line, col := LineColAt(src, original(dec.InputOffset()))
 		return &Error{File: file, Line: line, Col: col, Msg: "unexpected data after the JSON document"}
 	}
 	return nil
+}
+
+// jsonReader returns a reader of src for a JSON decoder, and the function
+// that maps the decoder's offsets back to src's. A report that may hold a
+// string longer than MaxString is read through a cutReader, so that no
+// decoder holds more of one string than that; the offsets of one that
+// cannot are src's own.
+func jsonReader(src Source) (io.Reader, func(int64) int64) {
+	var in io.Reader
+	if b, ok := src.(Bytes); ok {
+		if len(b) <= MaxString {
+			return bytes.NewBuffer(b), func(off int64) int64 { return off } // which a jsontext.Decoder reads in place
+		}
+		in = bytes.NewReader(b)
+	} else {
+		in = bufio.NewReaderSize(io.NewSectionReader(src, 0, src.Size()), 1<<20)
+	}
+	cr := newCutReader(in, MaxString)
+	return cr, cr.original
 }
 
 // decodeLargeJSON is DecodeJSON for the formats whose reports reach
@@ -127,7 +168,7 @@ func DecodeJSON(file string, data []byte, v any) error {
 // U+FFFD. Errors are the same *Error, with a precise JSON path.
 func decodeLargeJSON(file string, data []byte, v any) error {
 	if err := jsonv2.Unmarshal(data, v, largeJSON); err != nil {
-		return largeJSONError(file, Bytes(data), err)
+		return largeJSONError(file, Bytes(data), err, nil)
 	}
 	return nil
 }
@@ -137,8 +178,12 @@ var largeJSON = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true),
 	jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
 // largeJSONError turns an error of the JSON v2 decoder on src into an
-// *Error with the line, column and JSON path of the problem.
-func largeJSONError(file string, src Source, err error) error {
+// *Error with the line, column and JSON path of the problem; original, if
+// not nil, maps the decoder's offsets to src's (see jsonReader).
+func largeJSONError(file string, src Source, err error, original func(int64) int64) error {
+	if original == nil {
+		original = func(off int64) int64 { return off }
+	}
 	var se *jsontext.SyntacticError
 	var me *jsonv2.SemanticError
 	switch {
@@ -148,7 +193,7 @@ func largeJSONError(file string, src Source, err error) error {
 		line, col := LineColAt(src, src.Size())
 		return &Error{File: file, Line: line, Col: col, Msg: "the JSON is truncated"}
 	case errors.As(err, &se):
-		line, col := LineColAt(src, se.ByteOffset)
+		line, col := LineColAt(src, original(se.ByteOffset))
 		msg := "invalid JSON"
 		if se.Err != nil {
 			msg += ": " + se.Err.Error()
@@ -158,7 +203,7 @@ func largeJSONError(file string, src Source, err error) error {
 		}
 		return &Error{File: file, Line: line, Col: col, Path: pointerPath(se.JSONPointer), Msg: msg}
 	case errors.As(err, &me):
-		line, col := LineColAt(src, me.ByteOffset)
+		line, col := LineColAt(src, original(me.ByteOffset))
 		msg := "invalid value"
 		if me.GoType != nil && me.JSONKind != 0 {
 			msg = fmt.Sprintf("expected %s, found %s", me.GoType, kindName(me.JSONKind))
@@ -214,20 +259,20 @@ func kindName(k jsontext.Kind) string {
 	return "value"
 }
 
-func jsonError(file string, data []byte, err error) error {
+func jsonError(file string, src Source, original func(int64) int64, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, io.EOF):
 		return &Error{File: file, Msg: "the report is empty"}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := LineCol(data, int64(len(data)))
+		line, col := LineColAt(src, src.Size())
 		return &Error{File: file, Line: line, Col: col, Msg: "the JSON is truncated"}
 	case errors.As(err, &se):
-		line, col := LineCol(data, se.Offset)
+		line, col := LineColAt(src, original(se.Offset))
 		return &Error{File: file, Line: line, Col: col, Msg: "invalid JSON: " + se.Error()}
 	case errors.As(err, &te):
-		line, col := LineCol(data, te.Offset)
+		line, col := LineColAt(src, original(te.Offset))
 		return &Error{File: file, Line: line, Col: col, Path: te.Field, Msg: fmt.Sprintf("expected %s, found %s", te.Type, te.Value)}
 	}
 	return &Error{File: file, Msg: err.Error()}

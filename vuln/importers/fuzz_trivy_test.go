@@ -38,6 +38,9 @@ func tgFuzz(f *testing.F, format, dir string, keep []string) {
 			if f.VulnID == "" || !slices.Contains(importers.Severities, f.Severity) {
 				t.Fatalf("finding %d: VulnID %q, severity %q", i, f.VulnID, f.Severity)
 			}
+			if len(f.References) > importers.MaxReferences || slices.ContainsFunc(f.References, func(r string) bool { return len(r) > importers.MaxReference }) {
+				t.Fatalf("finding %d: %d references, not all capped", i, len(f.References))
+			}
 		}
 		// Read in parts, an accepted report gives the same findings.
 		if st, ok := imp.(importers.Streamer); ok {

@@ -260,7 +260,7 @@ func govulncheckFinding(h govulncheckHit, v *osvVuln) Finding {
 	for _, ref := range v.References {
 		refs = append(refs, strings.TrimSpace(ref.URL))
 	}
-	f.References = osvUnique(refs)
+	f.References = CapReferences(osvUnique(refs))
 	return f
 }
 
@@ -273,10 +273,11 @@ type govulncheckAt struct {
 // govulncheckDecode reads the stream object by object, so that an error
 // names the line of the object at fault.
 func govulncheckDecode(file string, data []byte) ([]govulncheckAt, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	in, original := jsonReader(Bytes(data))
+	dec := json.NewDecoder(in)
 	var out []govulncheckAt
 	for {
-		start := dec.InputOffset()
+		start := original(dec.InputOffset())
 		start += int64(len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n")))
 		var m govulncheckMessage
 		err := dec.Decode(&m)
@@ -284,7 +285,7 @@ func govulncheckDecode(file string, data []byte) ([]govulncheckAt, error) {
 			break
 		}
 		if err != nil {
-			return nil, govulncheckError(file, data, start, err)
+			return nil, govulncheckError(file, data, start, original, err)
 		}
 		out = append(out, govulncheckAt{m, start})
 	}
@@ -296,7 +297,7 @@ func govulncheckDecode(file string, data []byte) ([]govulncheckAt, error) {
 
 // govulncheckError locates a decoding error: a syntax error's offset is
 // the stream's, a type error's the object's.
-func govulncheckError(file string, data []byte, start int64, err error) error {
+func govulncheckError(file string, data []byte, start int64, original func(int64) int64, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
@@ -304,7 +305,7 @@ func govulncheckError(file string, data []byte, start int64, err error) error {
 		line, col := LineCol(data, int64(len(data)))
 		return &Error{File: file, Line: line, Col: col, Msg: "the JSON is truncated"}
 	case errors.As(err, &se):
-		line, col := LineCol(data, se.Offset)
+		line, col := LineCol(data, original(se.Offset))
 		return &Error{File: file, Line: line, Col: col, Msg: "invalid JSON: " + se.Error()}
 	case errors.As(err, &te) && te.Field == "":
 		line, col := LineCol(data, start)

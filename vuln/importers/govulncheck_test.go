@@ -177,7 +177,7 @@ func TestGovulncheckHugeString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Findings) != 1 || r.Findings[0].VulnID != "CVE-2024-0001" || len(r.Findings[0].Description) < 100<<20 {
+	if len(r.Findings) != 1 || r.Findings[0].VulnID != "CVE-2024-0001" || len(r.Findings[0].Description) < 1<<20 || len(r.Findings[0].Description) > importers.MaxString+1024 {
 		t.Fatalf("%d findings", len(r.Findings))
 	}
 }

@@ -130,7 +130,7 @@ func grypeFinding(file, at string, m grypeMatch) (Finding, error) {
 		Version:        m.Artifact.Version,
 		FixedVersion:   cmp.Or(strings.Join(v.Fix.Versions, ", "), v.FixedInVersion),
 		Target:         m.Artifact.path(),
-		References:     nonEmptyUnique(append(append([]string{v.DataSource}, v.URLs...), v.Links...)),
+		References:     CapReferences(nonEmptyUnique(append(append([]string{v.DataSource}, v.URLs...), v.Links...))),
 	}, nil
 }
 

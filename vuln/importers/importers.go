@@ -98,6 +98,9 @@ type Finding struct {
 	// report covers several.
 	Target     string
 	References []string
+	// TitleCut and DescriptionCut say that the register cut the text, longer
+	// than it keeps (vuln.max_text_bytes).
+	TitleCut, DescriptionCut bool
 }
 
 // Key is what makes a finding one finding within an asset: the

@@ -191,7 +191,7 @@ func osvFinding(target string, p osvPackage, m osvMembers) Finding {
 		Version:        version,
 		FixedVersion:   osvFixed(m.vulns, p.Package.Name, p.Package.Version),
 		Target:         target,
-		References:     osvUnique(refs),
+		References:     CapReferences(osvUnique(refs)),
 	}
 }
 

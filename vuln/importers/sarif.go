@@ -126,9 +126,35 @@ type (
 	}
 )
 
-func (sarifImporter) Parse(name string, data []byte) (*Report, error) {
+func (i sarifImporter) Parse(name string, data []byte) (*Report, error) {
+	return i.Stream(name, Bytes(data), 0, nil)
+}
+
+// Stream implements Streamer. The log is decoded from src as it is read
+// (a log in a file is not read into memory first, and a result's 200 MB
+// message costs MaxString), then its findings are passed on a part at a
+// time.
+func (sarifImporter) Stream(name string, src Source, part int, emit func(*Report, []Finding) error) (*Report, error) {
+	r, err := sarifParse(name, src)
+	if err != nil || emit == nil {
+		return r, err
+	}
+	fs := r.Findings
+	r.Findings = nil
+	for len(fs) > 0 {
+		n := min(len(fs), max(part, 1))
+		head := *r
+		if err := emit(&head, fs[:n:n]); err != nil {
+			return nil, err
+		}
+		fs = fs[n:]
+	}
+	return r, nil
+}
+
+func sarifParse(name string, src Source) (*Report, error) {
 	var log sarifLog
-	if err := DecodeJSON(name, data, &log); err != nil {
+	if err := decodeJSON(name, src, &log); err != nil {
 		return nil, err
 	}
 	if log.Version != "" && log.Version != "2.1.0" {
@@ -140,6 +166,7 @@ func (sarifImporter) Parse(name string, data []byte) (*Report, error) {
 	runs := *log.Runs
 	first := runs[0]
 	r := &Report{
+		Format:      "sarif",
 		Tool:        first.Tool.Driver.Name,
 		ToolVersion: cmp.Or(first.Tool.Driver.Version, first.Tool.Driver.SemanticVersion),
 		Target:      sarifTarget(first),
@@ -211,7 +238,7 @@ func sarifFinding(file, at string, run *sarifRun, rules map[string]*sarifRule, r
 		f.Title = cmp.Or(strings.Join(strings.Fields(rule.ShortDescription.Text), " "), f.Title)
 		f.Description = cmp.Or(f.Description, strings.TrimSpace(rule.FullDescription.Text))
 		f.Aliases = sarifCVEs(rule.Properties.Tags, id)
-		f.References = osvUnique([]string{strings.TrimSpace(rule.HelpURI)})
+		f.References = CapReferences(osvUnique([]string{strings.TrimSpace(rule.HelpURI)}))
 	}
 	return f, nil
 }

@@ -247,7 +247,7 @@ func TestSARIFHugeString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Findings) != 1 || len(r.Findings[0].Description) != 100<<20 {
+	if len(r.Findings) != 1 || len(r.Findings[0].Description) != importers.MaxString {
 		t.Fatalf("%d findings", len(r.Findings))
 	}
 }

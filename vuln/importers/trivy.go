@@ -1,8 +1,6 @@
 package importers
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -76,7 +74,7 @@ type (
 		Title            string
 		Description      string
 		PrimaryURL       string
-		References       []string
+		References       refList
 		CVSS             map[string]trivyCVSS
 	}
 	trivyCVSS struct {
@@ -87,7 +85,7 @@ type (
 		ID, AVDID, Title, Severity, Status string
 		Description, Message, Resolution   string
 		PrimaryURL                         string
-		References                         []string
+		References                         refList
 		CauseMetadata                      struct{ StartLine int }
 	}
 	trivySecret struct {
@@ -144,19 +142,14 @@ func (t trivyImporter) Parse(name string, data []byte) (*Report, error) {
 // With a nil emit, the findings are all in the returned report.
 func (trivyImporter) Stream(name string, src Source, part int, emit func(*Report, []Finding) error) (*Report, error) {
 	p := &trivyStream{trivyParse: trivyParse{file: name, report: &Report{Format: "trivy", Tool: "Trivy", Complete: true}}, part: part, emit: emit}
-	var in io.Reader
-	if b, ok := src.(Bytes); ok {
-		in = bytes.NewBuffer(b) // which the decoder reads in place
-	} else {
-		in = bufio.NewReaderSize(io.NewSectionReader(src, 0, src.Size()), 1<<20)
-	}
+	in, original := jsonReader(src) // a 200 MB Description is read as MaxString bytes
 	dec := jsontext.NewDecoder(in, largeJSON)
 	err := p.document(dec)
 	if err == nil {
 		if _, err = dec.ReadToken(); err == io.EOF {
 			err = nil
 		} else if err == nil {
-			line, col := LineColAt(src, dec.InputOffset())
+			line, col := LineColAt(src, original(dec.InputOffset()))
 			return nil, &Error{File: name, Line: line, Col: col, Msg: "unexpected data after the JSON document"}
 		}
 	}
@@ -168,7 +161,7 @@ func (trivyImporter) Stream(name string, src Source, part int, emit func(*Report
 		if e := (*Error)(nil); errors.As(err, &e) {
 			return nil, e
 		}
-		return nil, largeJSONError(name, src, err)
+		return nil, largeJSONError(name, src, err, original)
 	}
 	p.report.Target = p.target()
 	if emit == nil {
@@ -512,7 +505,7 @@ func (p trivyParse) vuln(at string, j int, target string, res trivyResult, v *tr
 		Version:        v.InstalledVersion,
 		FixedVersion:   v.FixedVersion,
 		Target:         target,
-		References:     nonEmptyUnique(append([]string{v.PrimaryURL}, v.References...)),
+		References:     CapReferences(nonEmptyUnique(append([]string{v.PrimaryURL}, v.References...))),
 	}, nil
 }
 
@@ -534,7 +527,7 @@ func (p trivyParse) misconf(at, target string, res trivyResult, m trivyMisconf) 
 		SeveritySource: source,
 		Location:       codeLocation(res.Target, m.CauseMetadata.StartLine),
 		Target:         target,
-		References:     nonEmptyUnique(append([]string{m.PrimaryURL}, m.References...)),
+		References:     CapReferences(nonEmptyUnique(append([]string{m.PrimaryURL}, m.References...))),
 	}, nil
 }
 

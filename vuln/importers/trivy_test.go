@@ -460,7 +460,7 @@ func TestTrivyNoFindings(t *testing.T) {
 
 func TestTrivyHugeString(t *testing.T) {
 	const head = `{"SchemaVersion":2,"ArtifactName":"x","Results":[{"Target":"t","Vulnerabilities":[{"VulnerabilityID":"CVE-2024-0001","Severity":`
-	if r := tgCheckHuge(t, "trivy", tgHuge(head+`"LOW","Description":`, `}]}]}`)); r != nil && len(r.Findings[0].Description) != 100<<20 {
+	if r := tgCheckHuge(t, "trivy", tgHuge(head+`"LOW","Description":`, `}]}]}`)); r != nil && len(r.Findings[0].Description) != importers.MaxString {
 		t.Errorf("description of %d bytes", len(r.Findings[0].Description))
 	}
 	if r := tgCheckHuge(t, "trivy", tgHuge(head, `}]}]}`)); r != nil {

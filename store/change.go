@@ -61,7 +61,7 @@ func (tx *Tx) InsertRepository(ctx context.Context, r change.Repository) error {
 	_, err := tx.exec(ctx, "INSERT INTO repositories ("+repoColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		r.ID, r.Name, r.URL, mustJSON(r.Branches), r.Source, r.Project, r.APIURL, r.TokenFile, mustJSON(r.Bots), mustJSON(r.RequiredChecks),
 		r.EmergencyTrailer, r.EmergencyLabel, ts(r.CreatedAt), r.CreatedBy, nullTS(r.SyncedAt), r.SyncError, r.Shallow)
-	return err
+	return conflict(err, "repository %s already exists", r.Name)
 }
 
 // UpdateRepositorySync stores a repository's sync state.

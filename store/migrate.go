@@ -26,14 +26,22 @@ type Migration struct {
 // written on separate branches apply whatever order they land in: a
 // database records each one it applied, not only the newest.
 func Migrations() ([]Migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return migrationsIn(sub)
+}
+
+// migrationsIn reads the *.sql migrations at the root of fsys.
+func migrationsIn(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err
 	}
 	var out []Migration
 	seen := map[int]string{}
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
+	for _, base := range names {
 		num, _, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v < 1 {
@@ -43,7 +51,7 @@ func Migrations() ([]Migration, error) {
 			return nil, fmt.Errorf("migration %s: number %d is also %s's", base, v, other)
 		}
 		seen[v] = base
-		body, err := migrations.ReadFile(n)
+		body, err := fs.ReadFile(fsys, base)
 		if err != nil {
 			return nil, err
 		}

@@ -71,7 +71,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, DSN(cfg))
+	db, err := store.OpenWith(ctx, DSN(cfg), store.Options{Logger: opts.Logger, LockWait: cfg.Server.DatabaseLockWait})
 	if err != nil {
 		return nil, err
 	}

@@ -257,10 +257,10 @@ func TestTruncatedLedgerFailsLG3(t *testing.T) {
 		t.Fatalf("before: %+v", s)
 	}
 	// Cut everything after entry 2, checkpoints included.
-	a.DB.Exec(ctx, "DELETE FROM ledger_entries WHERE seq > 2")
-	a.DB.Exec(ctx, "DELETE FROM ledger_checkpoints WHERE size > 2")
-	a.DB.Exec(ctx, "DELETE FROM control_results")
-	a.DB.Exec(ctx, "DELETE FROM control_runs")
+	storetest.Exec(t, a.DB, "DELETE FROM ledger_entries WHERE seq > 2")
+	storetest.Exec(t, a.DB, "DELETE FROM ledger_checkpoints WHERE size > 2")
+	storetest.Exec(t, a.DB, "DELETE FROM control_results")
+	storetest.Exec(t, a.DB, "DELETE FROM control_runs")
 	// The run itself appends entry 3 again; both controls still see the cut.
 	run, _ = a.Controls.Run(ctx, "t", "manual")
 	s := status(run)

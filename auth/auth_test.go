@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -366,4 +367,72 @@ func TestSetRole(t *testing.T) {
 			t.Errorf("ledger: %+v", e)
 		}
 	})
+}
+
+// racingStore makes the transactions of n concurrent requests all look the
+// new user up before any of them inserts it, as requests on several
+// PostgreSQL connections (or replicas) can.
+type racingStore struct {
+	auth.Store
+	looked sync.WaitGroup
+}
+
+func (s *racingStore) Update(ctx context.Context, fn func(auth.Tx) error) error {
+	return s.Store.Update(ctx, func(tx auth.Tx) error { return fn(racingTx{tx, s}) })
+}
+
+type racingTx struct {
+	auth.Tx
+	s *racingStore
+}
+
+func (tx racingTx) UserByName(ctx context.Context, name string) (auth.User, string, error) {
+	u, h, err := tx.Tx.UserByName(ctx, name)
+	tx.s.looked.Done()
+	tx.s.looked.Wait()
+	return u, h, err
+}
+
+// Requests that create the same user at once: one succeeds, every other
+// hears that the user exists (409), none fails as an internal error (500).
+// SQLite runs writers one at a time, so only PostgreSQL can race there.
+func TestCreateUserRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		const n = 4
+		var st auth.Store = store.Bind[auth.Tx](db)
+		if db.Dialect() == store.Postgres {
+			rs := &racingStore{Store: st}
+			rs.looked.Add(n)
+			st = rs
+		}
+		svc := auth.NewService(st, ledger.New(newKey(t), ledger.Options{}), auth.Options{Argon2: cheap})
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				_, err := svc.CreateUser(ctx, auth.CLI("root"), auth.NewUser{Username: "olga", Role: auth.Engineer, Password: "correct horse battery"})
+				errs <- err
+			}()
+		}
+		created := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				created++
+			case opsguard.ErrorCode(err) != opsguard.EConflict:
+				t.Errorf("a request of the race failed as %s, want conflict: %v", opsguard.ErrorCode(err), err)
+			}
+		}
+		if created != 1 {
+			t.Errorf("%d requests created the user, want 1", created)
+		}
+	})
+}
+
+func newKey(t *testing.T) *ledger.Key {
+	t.Helper()
+	key, err := ledger.CreateKey(filepath.Join(t.TempDir(), "ledger.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }

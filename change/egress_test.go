@@ -246,12 +246,12 @@ func TestRepositoryTokens(t *testing.T) {
 		if tok, err := e.vault.Open(stored.SealedToken, "repository/"+stored.ID); err != nil || tok != "ghp_sentonce123" {
 			t.Errorf("the sealed token opens to %q, %v", tok, err)
 		}
-		if n, err := db.Exec(ctx, `UPDATE repositories SET sync_error = sync_error WHERE url LIKE '%sentonce%' OR token_secret LIKE '%sentonce%'
-			OR token_sealed LIKE '%sentonce%' OR token_file LIKE '%sentonce%' OR project LIKE '%sentonce%'`); err != nil || n != 0 {
-			t.Errorf("the token is stored in clear: %d %v", n, err)
+		if n := storetest.Exec(t, db, `UPDATE repositories SET sync_error = sync_error WHERE url LIKE '%sentonce%' OR token_secret LIKE '%sentonce%'
+			OR token_sealed LIKE '%sentonce%' OR token_file LIKE '%sentonce%' OR project LIKE '%sentonce%'`); n != 0 {
+			t.Errorf("the token is stored in clear: %d rows", n)
 		}
-		if n, err := db.Exec(ctx, "UPDATE ledger_entries SET seq = seq WHERE payload LIKE '%sentonce%'"); err != nil || n != 0 {
-			t.Errorf("the token is in the ledger: %d %v", n, err)
+		if n := storetest.Exec(t, db, "UPDATE ledger_entries SET seq = seq WHERE payload LIKE '%sentonce%'"); n != 0 {
+			t.Errorf("the token is in the ledger: %d rows", n)
 		}
 	})
 }

@@ -51,6 +51,10 @@ type Server struct {
 	// SecretsDir holds the secrets a repository names (a forge's token),
 	// one file per secret. Default <data_dir>/secrets, created mode 0700.
 	SecretsDir string `yaml:"secrets_dir" json:"secrets_dir"`
+	// DatabaseLockWait bounds how long a write waits for SQLite's write
+	// lock while another process (the server, a CLI command) holds it; the
+	// wait is reported every few seconds meanwhile.
+	DatabaseLockWait time.Duration `yaml:"database_lock_wait" json:"database_lock_wait"`
 }
 
 // Ledger configures the tamper-evident ledger.
@@ -199,9 +203,10 @@ type Channel struct {
 func Default() Config {
 	return Config{
 		Server: Server{
-			DataDir:         "./opsguard-data",
-			Listen:          "127.0.0.1:8080",
-			ShutdownTimeout: 15 * time.Second,
+			DataDir:          "./opsguard-data",
+			Listen:           "127.0.0.1:8080",
+			ShutdownTimeout:  15 * time.Second,
+			DatabaseLockWait: 5 * time.Minute,
 		},
 		Ledger:   Ledger{CheckpointInterval: time.Minute},
 		Auth:     Auth{SessionTTL: 12 * time.Hour, MaxFailedSignIns: 5, SignInWindow: 15 * time.Minute, TokenTTLDays: 365, MaxFailedSignInsPerUser: 20, MaxFailedSignInsPerAddress: 100},

@@ -196,6 +196,7 @@ func (c Config) Validate() error {
 		v   interface{ Seconds() float64 }
 	}{
 		{"server.shutdown_timeout", c.Server.ShutdownTimeout},
+		{"server.database_lock_wait", c.Server.DatabaseLockWait},
 		{"ledger.checkpoint_interval", c.Ledger.CheckpointInterval},
 		{"auth.session_ttl", c.Auth.SessionTTL},
 		{"auth.sign_in_window", c.Auth.SignInWindow},

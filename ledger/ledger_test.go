@@ -141,8 +141,8 @@ func TestTamperingIsDetected(t *testing.T) {
 				appendN(t, db, l, 20, 4)
 				appendN(t, db, l, 10, 1)
 				for _, q := range tc.tamper {
-					if n, err := db.Exec(ctx, q); err != nil || n == 0 {
-						t.Fatalf("tamper %q: %d rows, %v", q, n, err)
+					if storetest.Exec(t, db, q) == 0 {
+						t.Fatalf("tamper %q: no row changed", q)
 					}
 				}
 				rep := verify(t, db, l)
@@ -171,9 +171,7 @@ func TestConsistentRewriteIsDetected(t *testing.T) {
 		e.Payload = json.RawMessage(`{"n":-1}`)
 		e.PayloadHash = ledger.PayloadHashOf(e.Payload)
 		e.LeafHash = e.ComputeLeafHash()
-		if _, err := db.Exec(ctx, "UPDATE ledger_entries SET payload = ?, payload_hash = ?, leaf_hash = ? WHERE seq = 6", string(e.Payload), e.PayloadHash, e.LeafHash); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Exec(t, db, "UPDATE ledger_entries SET payload = ?, payload_hash = ?, leaf_hash = ? WHERE seq = 6", string(e.Payload), e.PayloadHash, e.LeafHash)
 		rep := verify(t, db, l)
 		if rep.OK() || rep.FirstBadSeq != 5 {
 			t.Fatalf("first bad seq = %d, want 5 (the batch 5..8): %v", rep.FirstBadSeq, rep.Problems)
@@ -198,14 +196,12 @@ func TestEvidenceTampering(t *testing.T) {
 		if rep := verify(t, db, l); !rep.OK() || rep.Blobs != 1 {
 			t.Fatalf("before tampering: %+v", rep)
 		}
-		if _, err := db.Exec(ctx, "UPDATE evidence_blobs SET content = ?", []byte("edited report")); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Exec(t, db, "UPDATE evidence_blobs SET content = ?", []byte("edited report"))
 		rep := verify(t, db, l)
 		if rep.OK() || rep.FirstBadSeq != 1 {
 			t.Fatalf("edited evidence: %+v", rep)
 		}
-		db.Exec(ctx, "DELETE FROM evidence_blobs")
+		storetest.Exec(t, db, "DELETE FROM evidence_blobs")
 		if rep := verify(t, db, l); rep.OK() || !strings.Contains(rep.Problems[0], "missing") {
 			t.Fatalf("deleted evidence: %+v", rep)
 		}
@@ -246,9 +242,9 @@ func TestCompressedEvidenceTampering(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if n, err := db.Exec(ctx, "UPDATE evidence_blobs SET encoding = encoding WHERE encoding = 'zstd' AND size_bytes = ? AND length(content) < ?",
-					len(report), len(report)/10); err != nil || n != 1 {
-					t.Fatalf("not stored compressed: %d %v", n, err)
+				if n := storetest.Exec(t, db, "UPDATE evidence_blobs SET encoding = encoding WHERE encoding = 'zstd' AND size_bytes = ? AND length(content) < ?",
+					len(report), len(report)/10); n != 1 {
+					t.Fatalf("not stored compressed: %d rows", n)
 				}
 				db.View(ctx, func(tx *store.Tx) error {
 					if b, err := tx.Blob(ctx, ref.SHA256); err != nil || !bytes.Equal(b.Content, report) {
@@ -259,9 +255,7 @@ func TestCompressedEvidenceTampering(t *testing.T) {
 				if rep := verify(t, db, l); !rep.OK() || rep.Blobs != 1 {
 					t.Fatalf("before tampering: %+v", rep)
 				}
-				if _, err := db.Exec(ctx, tc.tamper, tc.args...); err != nil {
-					t.Fatal(err)
-				}
+				storetest.Exec(t, db, tc.tamper, tc.args...)
 				rep := verify(t, db, l)
 				if rep.OK() || rep.FirstBadSeq != 1 || !strings.Contains(strings.Join(rep.Problems, "\n"), "edited") {
 					t.Errorf("tampered: %+v", rep)
@@ -337,9 +331,7 @@ func TestCheckpointOfAnotherKeyIsRejected(t *testing.T) {
 	appendN(t, db2, other, 4, 4)
 	var foreign ledger.Checkpoint
 	db2.View(ctx, func(tx *store.Tx) error { var err error; foreign, _, err = tx.LedgerHead(ctx); return err })
-	if _, err := db.Exec(ctx, "UPDATE ledger_checkpoints SET note = ? WHERE size = 3", string(foreign.Note)); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Exec(t, db, "UPDATE ledger_checkpoints SET note = ? WHERE size = 3", string(foreign.Note))
 	rep := verify(t, db, mine)
 	if rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "not signed by the ledger key") {
 		t.Errorf("foreign checkpoint not rejected: %+v", rep)

@@ -43,7 +43,7 @@ func notFound(err error, what string) error {
 func (tx *Tx) InsertUser(ctx context.Context, u auth.User, passwordHash string) error {
 	_, err := tx.exec(ctx, "INSERT INTO users ("+userColumns+", password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		u.ID, u.Username, u.DisplayName, u.Email, string(u.Role), ts(u.CreatedAt), u.CreatedBy, nullTS(u.DisabledAt), u.MustChangePassword, passwordHash)
-	return err
+	return conflict(err, "user %q already exists", u.Username)
 }
 
 // UserByName returns a user and their password hash.

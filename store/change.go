@@ -67,7 +67,7 @@ func (tx *Tx) InsertRepository(ctx context.Context, r change.Repository) error {
 		r.ID, r.Name, r.URL, mustJSON(r.Branches), r.Source, r.Project, r.APIURL, "", mustJSON(r.Bots), mustJSON(r.RequiredChecks),
 		r.EmergencyTrailer, r.EmergencyLabel, ts(r.CreatedAt), r.CreatedBy, nullTS(r.SyncedAt), r.SyncError, r.Shallow,
 		r.TokenSecret, r.SealedToken, r.AddedLocally)
-	return err
+	return conflict(err, "repository %s already exists", r.Name)
 }
 
 // UpdateRepositorySync stores a repository's sync state.

@@ -26,14 +26,22 @@ type Migration struct {
 // written on separate branches apply whatever order they land in: a
 // database records each one it applied, not only the newest.
 func Migrations() ([]Migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return migrationsIn(sub)
+}
+
+// migrationsIn reads the *.sql migrations at the root of fsys.
+func migrationsIn(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err
 	}
 	var out []Migration
 	seen := map[int]string{}
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
+	for _, base := range names {
 		num, _, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v < 1 {
@@ -43,7 +51,7 @@ func Migrations() ([]Migration, error) {
 			return nil, fmt.Errorf("migration %s: number %d is also %s's", base, v, other)
 		}
 		seen[v] = base
-		body, err := migrations.ReadFile(n)
+		body, err := fs.ReadFile(fsys, base)
 		if err != nil {
 			return nil, err
 		}
@@ -53,12 +61,18 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
-// migrate applies every migration not yet recorded, each in its own
-// transaction. On PostgreSQL an advisory lock keeps replicas that start
-// together from racing.
+// migrate applies the migrations not yet recorded, each in its own
+// transaction. It first reads which are recorded, so that opening a
+// database already up to date (every CLI command) takes no write lock and
+// never waits for another process's write. On PostgreSQL an advisory lock
+// keeps replicas that start together from racing.
 func (db *DB) migrate(ctx context.Context) error {
 	ms, err := Migrations()
 	if err != nil {
+		return err
+	}
+	pending, err := db.pending(ctx, ms)
+	if err != nil || len(pending) == 0 {
 		return err
 	}
 	if db.dialect == Postgres {
@@ -72,30 +86,64 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7274001)")
 	}
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+	err = db.Update(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	for _, m := range ms {
-		err := db.Update(ctx, func(tx *Tx) error {
-			var n int
-			if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.tx.ExecContext(ctx, db.dialectSQL(m.SQL)); err != nil {
-				return err
-			}
-			_, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, ts(time.Now()))
-			return err
-		})
-		if err != nil {
+	for _, m := range pending {
+		if err := db.Update(ctx, func(tx *Tx) error { return db.apply(ctx, tx, m) }); err != nil {
 			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
+}
+
+// pending returns the migrations of ms that the database has not recorded,
+// read without taking the write lock.
+func (db *DB) pending(ctx context.Context, ms []Migration) ([]Migration, error) {
+	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	if db.dialect == Postgres {
+		exists = "SELECT COUNT(*) FROM (SELECT to_regclass('schema_migrations') AS t) r WHERE t IS NOT NULL"
+	}
+	applied := map[int]bool{}
+	err := db.View(ctx, func(tx *Tx) error {
+		var n int
+		if err := tx.queryRow(ctx, exists).Scan(&n); err != nil || n == 0 {
+			return err
+		}
+		vs, err := queryAll(ctx, tx, func(r row) (v int, err error) { return v, r.Scan(&v) }, "SELECT version FROM schema_migrations")
+		for _, v := range vs {
+			applied[v] = true
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read the applied migrations: %w", err)
+	}
+	var out []Migration
+	for _, m := range ms {
+		if !applied[m.Version] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// apply runs m in tx unless another process recorded it since pending read.
+func (db *DB) apply(ctx context.Context, tx *Tx, m Migration) error {
+	var n int
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	if _, err := tx.tx.ExecContext(ctx, db.dialectSQL(m.SQL)); err != nil {
+		return err
+	}
+	_, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, ts(time.Now()))
+	return err
 }
 
 // SchemaVersion returns the newest applied migration.

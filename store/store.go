@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,11 +18,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite"
+	"modernc.org/sqlite"               // registers "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/store/internal/rawexec"
 )
 
 // Dialect names the SQL engine behind a DB.
@@ -41,26 +45,66 @@ var ErrNotFound = &opsguard.Error{Code: opsguard.ENotFound, Message: "not found"
 // SQLITE_BUSY) and several for reads, which WAL lets run beside the writer.
 type DB struct {
 	dialect Dialect
+	opts    Options
 	write   *sql.DB
 	read    *sql.DB
 	rebound sync.Map // query → query with $n placeholders (PostgreSQL)
 	stmts   sync.Map // query → *sql.Stmt prepared on the write pool
 }
 
-// Open opens the database named by dsn: a postgres:// URL, or else the path
-// of a SQLite file (its directory is created). Migrations run before Open
-// returns.
+// Options say how a store waits for a database that another process is
+// writing. The zero value gives the defaults.
+type Options struct {
+	// Logger receives the reports of a write that waits for the lock.
+	Logger *slog.Logger
+	// LockWait bounds how long a write waits for SQLite's write lock,
+	// which one process holds at a time (the server during a long import,
+	// a CLI command), before it fails. Default DefaultLockWait.
+	LockWait time.Duration
+	// LockReport is how often a waiting write says it still waits.
+	// Default 5s.
+	LockReport time.Duration
+}
+
+// DefaultLockWait is how long a write waits for the write lock unless told.
+const DefaultLockWait = 5 * time.Minute
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LockWait <= 0 {
+		o.LockWait = DefaultLockWait
+	}
+	if o.LockReport <= 0 {
+		o.LockReport = 5 * time.Second
+	}
+	o.LockReport = min(o.LockReport, o.LockWait)
+	return o
+}
+
+// Open opens the database named by dsn with the default Options.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// OpenWith opens the database named by dsn: a postgres:// URL, or else the
+// path of a SQLite file (its directory is created). Pending migrations run
+// before it returns; a database already up to date is only read, so that
+// opening it never waits for another process's write.
+func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	opts = opts.withDefaults()
 	var db *DB
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db, err = openPostgres(ctx, dsn)
 	} else {
-		db, err = openSQLite(ctx, dsn)
+		db, err = openSQLite(ctx, dsn, opts)
 	}
 	if err != nil {
 		return nil, err
 	}
+	db.opts = opts
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -72,7 +116,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-func openSQLite(ctx context.Context, path string) (*DB, error) {
+func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -83,16 +127,19 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// pages in memory; without them each insert and scan is a system call.
 	// Temporary data in memory: a multi-row INSERT keeps a statement journal
 	// to undo itself, which otherwise goes to a temporary file page by page.
-	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)" +
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
 		"&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)"
 	// BEGIN IMMEDIATE takes the write lock up front: a deferred transaction
 	// that reads then writes can fail with SQLITE_BUSY that no timeout cures.
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	// Each attempt waits one LockReport for it (busy_timeout), then
+	// beginWrite reports the wait and tries again, up to LockWait.
+	w, err := sql.Open("sqlite", fmt.Sprintf("file:%s?%s&_pragma=busy_timeout(%d)&_txlock=immediate", path, pragmas, opts.LockReport.Milliseconds()))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	// Readers under WAL wait for nobody but a checkpoint's brief locks.
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -191,24 +238,55 @@ type Tx struct {
 // Update runs fn in a read-write transaction and commits when fn returns nil.
 // Functions registered with AfterCommit run after a successful commit.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.write, false, fn)
+	stx, err := db.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return db.run(stx, false, fn)
 }
 
 // View runs fn in a read-only transaction: one consistent snapshot.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.read, true, fn)
-}
-
-func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
-	opts := &sql.TxOptions{ReadOnly: readOnly && db.dialect == Postgres}
-	if readOnly && db.dialect == Postgres {
+	opts := &sql.TxOptions{}
+	if db.dialect == Postgres {
 		// REPEATABLE READ gives one snapshot for the whole read, as WAL does in SQLite.
-		opts.Isolation = sql.LevelRepeatableRead
+		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	}
-	stx, err := pool.BeginTx(ctx, opts)
+	stx, err := db.read.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	return db.run(stx, true, fn)
+}
+
+// beginWrite begins a write transaction. SQLite lets one process write at
+// a time: while another holds the lock (the server importing a large
+// report, a CLI command), the write waits, says so every LockReport, and
+// gives up after LockWait.
+func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	start := time.Now()
+	for {
+		stx, err := db.write.BeginTx(ctx, nil)
+		if err == nil || db.dialect != SQLite || !isBusy(err) {
+			return stx, err
+		}
+		waited := time.Since(start)
+		if waited >= db.opts.LockWait {
+			return nil, fmt.Errorf("another process held the database's write lock for %s, the longest a write waits (server.database_lock_wait): %w",
+				waited.Round(time.Second), err)
+		}
+		db.opts.Logger.Warn("waiting for the database write lock (held by another process)",
+			"waited", waited.Round(100*time.Millisecond).String(), "gives_up_after", db.opts.LockWait.String())
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+func (db *DB) run(stx *sql.Tx, readOnly bool, fn func(*Tx) error) error {
 	tx := &Tx{db: db, tx: stx, readOnly: readOnly}
 	if err := fn(tx); err != nil {
 		stx.Rollback()
@@ -335,22 +413,33 @@ func parseNullTS(s sql.NullString) (*time.Time, error) {
 // isUniqueViolation reports whether err is a unique-constraint failure in
 // either engine.
 func isUniqueViolation(err error) bool {
-	if err == nil {
-		return false
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
-	s := err.Error()
-	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// Exec runs one statement outside the domain services. It exists for tests
-// that tamper with the database behind opsguard's back, and for tools;
-// services never call it.
-func (db *DB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := db.write.ExecContext(ctx, db.bind(q), args...)
-	if err != nil {
-		return 0, err
+// conflict turns a unique-constraint failure of an insert into a conflict
+// (409) saying what already exists: it happens when another transaction
+// stored the same key between this one's check and its insert.
+func conflict(err error, format string, args ...any) error {
+	if isUniqueViolation(err) {
+		return opsguard.Errorf(opsguard.EConflict, format, args...)
 	}
-	return res.RowsAffected()
+	return err
+}
+
+func init() {
+	rawexec.Exec = func(ctx context.Context, d any, q string, args ...any) (int64, error) {
+		db := d.(*DB)
+		res, err := db.write.ExecContext(ctx, db.bind(q), args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
 }
 
 // WithJobLock returns a function that runs a job only while holding the

@@ -33,7 +33,7 @@ func (tx *Tx) AssetByName(ctx context.Context, name string) (vuln.Asset, error) 
 // InsertAsset stores an asset.
 func (tx *Tx) InsertAsset(ctx context.Context, a vuln.Asset) error {
 	_, err := tx.exec(ctx, "INSERT INTO assets (id, name, kind, created_at) VALUES (?, ?, ?, ?)", a.ID, a.Name, a.Kind, ts(a.CreatedAt))
-	return err
+	return conflict(err, "asset %q already exists", a.Name)
 }
 
 // InsertScan stores a scan.

@@ -64,7 +64,7 @@ func TestVMControls(t *testing.T) {
 			t.Errorf("VM-1 after a month without scans: %+v", o)
 		}
 		// Writing behind the service's back is caught.
-		db.Exec(ctx, "UPDATE findings SET status = 'closed', resolution = 'risk_accepted' WHERE id = ?", f.all(t)["CVE-2|b"].ID)
+		storetest.Exec(t, db, "UPDATE findings SET status = 'closed', resolution = 'risk_accepted' WHERE id = ?", f.all(t)["CVE-2|b"].ID)
 		if o := evaluate(t, f.svc)["VM-5.resolutions"]; o.Status != control.Fail {
 			t.Errorf("VM-5 with an unapproved acceptance: %+v", o)
 		}

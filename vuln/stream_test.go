@@ -174,8 +174,8 @@ func TestTextsStoredOnce(t *testing.T) {
 		}
 		f.imp(t, report("Trivy", true, same("CVE-2024-1", "a"), same("CVE-2024-1", "b"), same("CVE-2024-1", "c"), pkg("CVE-2024-2", "a", importers.Low)))
 		// Counted by touching each row: two texts for four findings.
-		if n, err := db.Exec(ctx, "UPDATE vuln_texts SET title = title"); err != nil || n != 2 {
-			t.Errorf("%d texts stored for 2 distinct, %v", n, err)
+		if n := storetest.Exec(t, db, "UPDATE vuln_texts SET title = title"); n != 2 {
+			t.Errorf("%d texts stored for 2 distinct", n)
 		}
 		all := f.all(t)
 		for _, p := range []string{"a", "b", "c"} {
@@ -185,14 +185,12 @@ func TestTextsStoredOnce(t *testing.T) {
 		}
 		// Another import with the same text adds none.
 		f.imp(t, report("Grype", false, same("CVE-2024-1", "d")))
-		if n, _ := db.Exec(ctx, "UPDATE vuln_texts SET title = title"); n != 2 {
+		if n := storetest.Exec(t, db, "UPDATE vuln_texts SET title = title"); n != 2 {
 			t.Errorf("%d texts after the same text again", n)
 		}
 		// As a finding stored before migration 0011 is.
 		old := all["CVE-2024-2|a"]
-		if _, err := db.Exec(ctx, "UPDATE findings SET title = 'Stored in its row', description = 'Before 0011', text_hash = '' WHERE id = ?", old.ID); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Exec(t, db, "UPDATE findings SET title = 'Stored in its row', description = 'Before 0011', text_hash = '' WHERE id = ?", old.ID)
 		if x, err := f.svc.Get(ctx, old.ID); err != nil || x.Title != "Stored in its row" || x.Description != "Before 0011" {
 			t.Errorf("a finding with its texts in its row: %q %q %v", x.Title, x.Description, err)
 		}

@@ -218,9 +218,9 @@ func TestSentTokenIsSealedAndUsed(t *testing.T) {
 			if resp.StatusCode != http.StatusCreated || strings.Contains(string(out), sent) || !strings.Contains(string(out), `"token_set":true`) {
 				t.Fatalf("add: %d %s", resp.StatusCode, out)
 			}
-			if n, err := e.app.DB.Exec(ctx, `UPDATE repositories SET sync_error = sync_error WHERE token_sealed <> '' AND token_sealed NOT LIKE '%`+sent+`%'
-				AND url NOT LIKE '%`+sent+`%' AND token_secret NOT LIKE '%`+sent+`%' AND token_file NOT LIKE '%`+sent+`%'`); err != nil || n != 1 {
-				t.Errorf("the token is not sealed at rest: %d %v", n, err)
+			if n := storetest.Exec(t, e.app.DB, `UPDATE repositories SET sync_error = sync_error WHERE token_sealed <> '' AND token_sealed NOT LIKE '%`+sent+`%'
+				AND url NOT LIKE '%`+sent+`%' AND token_secret NOT LIKE '%`+sent+`%' AND token_file NOT LIKE '%`+sent+`%'`); n != 1 {
+				t.Errorf("the token is not sealed at rest: %d rows", n)
 			}
 			os.WriteFile(filepath.Join(e.app.Config.SecretsDir(), "github"), []byte("ghp_named7\n"), 0o600)
 			b, _ = json.Marshal(map[string]any{"name": "named", "url": src.dir, "source": "github", "project": "o/r", "api_url": f.URL + "/", "token_secret": "github"})
@@ -263,8 +263,8 @@ func TestLegacyTokenFile(t *testing.T) {
 		if resp := e.do("POST", "/api/v1/repositories", e.tokens[auth.InfraOps], bytes.NewReader(b), nil); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("add: %+v", errorOf(t, resp))
 		}
-		if n, err := e.app.DB.Exec(ctx, "UPDATE repositories SET token_file = ? WHERE name = ?", file, name); err != nil || n != 1 {
-			t.Fatal(n, err)
+		if n := storetest.Exec(t, e.app.DB, "UPDATE repositories SET token_file = ? WHERE name = ?", file, name); n != 1 {
+			t.Fatal(n)
 		}
 	}
 	if resp := e.do("POST", "/api/v1/repositories/moved/sync", e.tokens[auth.InfraOps], nil, nil); resp.StatusCode != http.StatusOK {

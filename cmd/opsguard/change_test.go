@@ -8,7 +8,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opsguard/opsguard/store/storetest"
 )
+
+// requireProgram skips t when the external program name is not installed,
+// or fails it under OPSGUARD_REQUIRE_INTEGRATION=1 (as CI runs).
+func requireProgram(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		storetest.Missing(t, name+" is not installed: "+err.Error())
+	}
+}
 
 // gitCommit commits a file in dir as who ("Name <email>") and returns the SHA.
 func gitCommit(t *testing.T, dir, who, msg string) string {
@@ -39,9 +50,7 @@ func gitCommit(t *testing.T, dir, who, msg string) string {
 // directory: watch, sync, list as CSV and JSON, show, review; what needs
 // a security officer or an approver is refused to the local operator.
 func TestBinaryChangeCommands(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
+	requireProgram(t, "git")
 	dir := t.TempDir()
 	env := []string{"OPSGUARD_DATA_DIR=" + filepath.Join(dir, "data")}
 	mustRun(t, env, "", "init", "--password", "correct horse battery")

@@ -20,6 +20,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/store/internal/rawexec"
 )
 
 // Backend is one store engine a test can run on.
@@ -56,6 +57,18 @@ func Open(t testing.TB, dsn string) *store.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Exec runs one statement on db outside the domain services, as someone
+// tampering with the database would, and returns the rows it changed. It
+// fails t when the statement does.
+func Exec(t testing.TB, db *store.DB, q string, args ...any) int64 {
+	t.Helper()
+	n, err := rawexec.Exec(context.Background(), db, q, args...)
+	if err != nil {
+		t.Fatalf("exec %q: %v", q, err)
+	}
+	return n
 }
 
 // RequireIntegration reports whether missing external programs must fail

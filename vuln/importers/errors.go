@@ -159,21 +159,12 @@ func jsonReader(src Source) (io.Reader, func(int64) int64) {
 	return cr, cr.original
 }
 
-// decodeLargeJSON is DecodeJSON for the formats whose reports reach
-// hundreds of megabytes (a Trivy scan of a cluster): it decodes with the
-// JSON v2 implementation (github.com/go-json-experiment/json, what Go's
-// encoding/json/v2 will be), three times as fast as encoding/json on
-// structs. The options keep encoding/json's leniency: names match in any
-// case, a repeated name keeps the last value, and invalid UTF-8 becomes
-// U+FFFD. Errors are the same *Error, with a precise JSON path.
-func decodeLargeJSON(file string, data []byte, v any) error {
-	if err := jsonv2.Unmarshal(data, v, largeJSON); err != nil {
-		return largeJSONError(file, Bytes(data), err, nil)
-	}
-	return nil
-}
-
-// largeJSON are the options of decodeLargeJSON.
+// largeJSON are the options of the JSON v2 decoder
+// (github.com/go-json-experiment/json, what Go's encoding/json/v2 will be)
+// that streams the formats whose reports reach hundreds of megabytes (a
+// Trivy scan of a cluster). They keep encoding/json's leniency: names match
+// in any case, a repeated name keeps the last value, and invalid UTF-8
+// becomes U+FFFD.
 var largeJSON = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true),
 	jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 

@@ -43,7 +43,8 @@ func TestReadingCommandsDuringAnotherProcesssWrite(t *testing.T) {
 	}
 	must("", "init", "--password", "correct horse battery")
 	must("", "vuln", "import", fixture.Path(t, "vuln/trivy/scheme_2_many_vulns.json"), "--asset", "shop", "--kind", "image")
-	must("", "token", "create", "--user", "admin", "--name", "ci")
+	must("an agent's password\n", "user", "add", "ci", "--role", "agent")
+	must("", "token", "create", "--user", "ci", "--name", "ci")
 
 	// Another process's write transaction, held for the whole test.
 	other, err := sql.Open("sqlite", "file:"+filepath.Join(data, "opsguard.db")+"?_pragma=busy_timeout(0)")

@@ -422,17 +422,18 @@ func (t *Tickets) Get(ctx context.Context, ticketID string) (Ticket, error) {
 	return tk, err
 }
 
-// List returns tickets, newest first: 100 unless f.Limit says otherwise,
-// at most 1000.
+// List returns tickets, newest first: opsguard.DefaultPage unless f.Limit
+// says otherwise, refused above opsguard.MaxPage.
 func (t *Tickets) List(ctx context.Context, f TicketFilter) ([]Ticket, error) {
 	if f.State != "" && !slices.Contains(TicketStates, f.State) {
 		return nil, ticketInvalid("state", "state %q: one of %s", f.State, strings.Join(TicketStates, ", "))
 	}
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 100
+	var err error
+	if f.Limit, err = opsguard.PageLimit(f.Limit); err != nil {
+		return nil, err
 	}
 	var out []Ticket
-	err := t.store.View(ctx, func(tx TicketTx) error {
+	err = t.store.View(ctx, func(tx TicketTx) error {
 		var err error
 		out, err = tx.ListTickets(ctx, f)
 		return err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
@@ -435,9 +436,9 @@ func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding,
 	if err != nil {
 		return nil, 0, err
 	}
-	limit := fl.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
+	limit := fl.Limit // the service refuses one above the maximum
+	if limit <= 0 {
+		limit = opsguard.DefaultPage
 	}
 	cond, args := findingCond(fl)
 	out, err := tx.findingsWhere(ctx, cond+" ORDER BY f.due_at, f.id LIMIT ? OFFSET ?", append(args, limit, fl.Offset)...)

@@ -21,20 +21,28 @@ type Migration struct {
 	SQL     string
 }
 
-// Migrations lists the embedded migrations in order.
+// Migrations lists the embedded migrations in order of their numbers.
+// Numbers are unique but need not be consecutive, so that migrations
+// written on separate branches apply whatever order they land in: a
+// database records each one it applied, not only the newest.
 func Migrations() ([]Migration, error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return nil, err
 	}
 	var out []Migration
+	seen := map[int]string{}
 	for _, n := range names {
 		base := strings.TrimPrefix(n, "migrations/")
 		num, _, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number and _", base)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("migration %s: name must start with a number from 1 and _", base)
 		}
+		if other, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migration %s: number %d is also %s's", base, v, other)
+		}
+		seen[v] = base
 		body, err := migrations.ReadFile(n)
 		if err != nil {
 			return nil, err
@@ -42,11 +50,6 @@ func Migrations() ([]Migration, error) {
 		out = append(out, Migration{Version: v, Name: base, SQL: string(body)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	for i, m := range out {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected number %d", m.Name, i+1)
-		}
-	}
 	return out, nil
 }
 

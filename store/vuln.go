@@ -454,13 +454,13 @@ func (tx *Tx) UpdateFindingWorkflow(ctx context.Context, f vuln.Finding) error {
 		string(f.Status), string(f.Resolution), nullTS(f.ClosedAt), f.Justification, nullTS(f.AcceptedUntil), nullTS(f.ExtendedUntil), ts(f.DueAt), f.RiskNote, f.ID)
 }
 
-const requestColumns = "id, finding_id, kind, justification, until, requested_by, requested_at, status, decided_by, decided_at, decision_note"
+const requestColumns = "id, finding_id, kind, justification, until, requested_by, requested_at, status, decided_by, decided_at, decision_note, due_before"
 
 func scanRequest(sc row) (vuln.Request, error) {
 	var r vuln.Request
 	var until, at string
-	var decided sql.NullString
-	if err := sc.Scan(&r.ID, &r.FindingID, &r.Kind, &r.Justification, &until, &r.RequestedBy, &at, &r.Status, &r.DecidedBy, &decided, &r.DecisionNote); err != nil {
+	var decided, before sql.NullString
+	if err := sc.Scan(&r.ID, &r.FindingID, &r.Kind, &r.Justification, &until, &r.RequestedBy, &at, &r.Status, &r.DecidedBy, &decided, &r.DecisionNote, &before); err != nil {
 		return r, err
 	}
 	var err error
@@ -470,14 +470,17 @@ func scanRequest(sc row) (vuln.Request, error) {
 	if r.RequestedAt, err = parseTS(at); err != nil {
 		return r, err
 	}
-	r.DecidedAt, err = parseNullTS(decided)
+	if r.DecidedAt, err = parseNullTS(decided); err != nil {
+		return r, err
+	}
+	r.DueBefore, err = parseNullTS(before)
 	return r, err
 }
 
 // InsertRequest stores a request.
 func (tx *Tx) InsertRequest(ctx context.Context, r vuln.Request) error {
-	_, err := tx.exec(ctx, "INSERT INTO vuln_requests ("+requestColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		r.ID, r.FindingID, r.Kind, r.Justification, ts(r.Until), r.RequestedBy, ts(r.RequestedAt), r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote)
+	_, err := tx.exec(ctx, "INSERT INTO vuln_requests ("+requestColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		r.ID, r.FindingID, r.Kind, r.Justification, ts(r.Until), r.RequestedBy, ts(r.RequestedAt), r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote, nullTS(r.DueBefore))
 	return err
 }
 
@@ -489,8 +492,8 @@ func (tx *Tx) RequestByID(ctx context.Context, id string) (vuln.Request, error) 
 
 // UpdateRequest stores a decision.
 func (tx *Tx) UpdateRequest(ctx context.Context, r vuln.Request) error {
-	return tx.updateOne(ctx, "request "+r.ID, "UPDATE vuln_requests SET status = ?, decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ?",
-		r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote, r.ID)
+	return tx.updateOne(ctx, "request "+r.ID, "UPDATE vuln_requests SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?, due_before = ? WHERE id = ?",
+		r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote, nullTS(r.DueBefore), r.ID)
 }
 
 // ListRequests returns requests by status ("" for all), oldest first.
@@ -649,8 +652,100 @@ func (tx *Tx) VulnStats(ctx context.Context, now, scannedSince time.Time) (vuln.
 		return st, err
 	}
 	var err error
-	st.LastAssessment, err = parseNullTS(last)
+	if st.LastAssessment, err = parseNullTS(last); err != nil {
+		return st, err
+	}
+	if st.Unescalated, err = tx.unescalated(ctx, now); err != nil {
+		return st, err
+	}
+	st.LateExtensions, err = tx.lateExtensions(ctx)
 	return st, err
+}
+
+// escalationGrace is how soon after breaching a breach must be escalated.
+const escalationGrace = 24 * time.Hour
+
+// unescalated returns the findings whose breach lasted a day (open past due
+// by a day, or closed more than a day late) without an escalation within
+// that day (VM-4).
+func (tx *Tx) unescalated(ctx context.Context, now time.Time) ([]string, error) {
+	type breach struct {
+		id            string
+		due           string
+		closed, first sql.NullString
+	}
+	bs, err := queryAll(ctx, tx, func(sc row) (breach, error) {
+		var b breach
+		return b, sc.Scan(&b.id, &b.due, &b.closed, &b.first)
+	}, `SELECT f.id, f.due_at, f.closed_at, e.first_at FROM findings f LEFT JOIN vuln_escalations e ON e.finding_id = f.id
+		WHERE f.due_at < ? AND (f.status <> 'closed' OR f.closed_at > f.due_at) ORDER BY f.id`, ts(now.Add(-escalationGrace)))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, b := range bs {
+		due, err := parseTS(b.due)
+		if err != nil {
+			return nil, err
+		}
+		deadline := due.Add(escalationGrace)
+		if closed, err := parseNullTS(b.closed); err != nil {
+			return nil, err
+		} else if closed != nil && !closed.After(deadline) {
+			continue // the breach ended within the day
+		}
+		if first, err := parseNullTS(b.first); err != nil {
+			return nil, err
+		} else if first == nil || first.After(deadline) {
+			out = append(out, b.id)
+		}
+	}
+	return out, nil
+}
+
+// lateExtensions returns the findings with an approved extension that was
+// decided by its requester (or by nobody), or after the due date it
+// replaced (VM-4). An extension approved before that date was recorded
+// counts from the finding's first due date (first seen plus its SLA).
+func (tx *Tx) lateExtensions(ctx context.Context) ([]string, error) {
+	type ext struct {
+		finding, by, decider, first string
+		days                        int
+		decided, before             sql.NullString
+	}
+	es, err := queryAll(ctx, tx, func(sc row) (ext, error) {
+		var e ext
+		return e, sc.Scan(&e.finding, &e.by, &e.decider, &e.decided, &e.before, &e.first, &e.days)
+	}, `SELECT r.finding_id, r.requested_by, r.decided_by, r.decided_at, r.due_before, f.first_seen, f.sla_days
+		FROM vuln_requests r JOIN findings f ON f.id = r.finding_id WHERE r.kind = 'extension' AND r.status = 'approved' ORDER BY r.finding_id, r.id`)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range es {
+		decided, err := parseNullTS(e.decided)
+		if err != nil {
+			return nil, err
+		}
+		before, err := parseNullTS(e.before)
+		if err != nil {
+			return nil, err
+		}
+		if before == nil {
+			first, err := parseTS(e.first)
+			if err != nil {
+				return nil, err
+			}
+			due := first.AddDate(0, 0, e.days)
+			before = &due
+		}
+		if e.decider == "" || e.decider == e.by || decided == nil || decided.After(*before) {
+			if len(out) == 0 || out[len(out)-1] != e.finding {
+				out = append(out, e.finding)
+			}
+		}
+	}
+	return out, nil
 }
 
 var _ vuln.EscalationTx = (*Tx)(nil)
@@ -675,6 +770,12 @@ func (tx *Tx) LastEscalations(ctx context.Context) (map[string]time.Time, error)
 		err = perr
 	}
 	return out, err
+}
+
+// ClearEscalation forgets when a finding was escalated.
+func (tx *Tx) ClearEscalation(ctx context.Context, findingID string) error {
+	_, err := tx.exec(ctx, "DELETE FROM vuln_escalations WHERE finding_id = ?", findingID)
+	return err
 }
 
 // RecordEscalation notes that a finding was escalated at at.

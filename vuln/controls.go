@@ -16,7 +16,9 @@ type Stats struct {
 	// Each list holds the ids of the findings (or names of the assets)
 	// that break a rule; only the count and a few ids are shown.
 	NoSeverity          []string // VM-2
-	BreachedUnextended  []string // VM-3, VM-4: open past due
+	BreachedUnextended  []string // VM-3: open past due
+	Unescalated         []string // VM-4: a breach not escalated within a day
+	LateExtensions      []string // VM-4: an extension approved after the breach, or not by another officer
 	ClosedNoResolution  []string // VM-5
 	ClosedNoJustified   []string // VM-5: false positive / unused without a reason
 	AcceptedNoApproval  []string // VM-5: risk accepted without an approved request
@@ -70,6 +72,9 @@ func (s *Service) Controls() []control.Control {
 		{ID: "VM-1.assets-scanned", Requirement: "VM-1", Title: "Every asset was scanned recently and an external assessment is on record", Evaluate: s.scannedControl},
 		rule("VM-2.severity-known", "VM-2", "Every finding has a severity", func(st Stats) []string { return st.NoSeverity }, "lacks a severity"),
 		rule("VM-3.sla-kept", "VM-3", "No finding is open past its due date", func(st Stats) []string { return st.BreachedUnextended }, "is open past its due date"),
+		rule("VM-4.breaches-escalated", "VM-4", "Every breach is escalated within a day; every extension is approved by another security officer before the breach",
+			func(st Stats) []string { return append(append([]string{}, st.Unescalated...), st.LateExtensions...) },
+			"breached without an escalation within a day, or was extended by its requester or after its breach"),
 		rule("VM-5.resolutions", "VM-5", "Every closed finding has a resolution with its justification and approval",
 			func(st Stats) []string {
 				return append(append(append([]string{}, st.ClosedNoResolution...), st.ClosedNoJustified...), st.AcceptedNoApproval...)

@@ -25,6 +25,9 @@ type Request struct {
 	DecidedBy     string     `json:"decided_by,omitempty"`
 	DecidedAt     *time.Time `json:"decided_at,omitempty"`
 	DecisionNote  string     `json:"decision_note,omitempty"`
+	// DueBefore is the due date an approved extension replaced (VM-4: the
+	// approval must come before it).
+	DueBefore *time.Time `json:"due_before,omitempty"`
 }
 
 // The kinds of request.
@@ -216,7 +219,7 @@ func (s *Service) Decide(ctx context.Context, by Actor, requestID string, approv
 		r.Status, r.DecidedBy, r.DecidedAt, r.DecisionNote = "rejected", by.Name, &now, strings.TrimSpace(note)
 		if approve {
 			r.Status = "approved"
-			if err := s.apply(ctx, tx, r, now); err != nil {
+			if err := s.apply(ctx, tx, &r, now); err != nil {
 				return err
 			}
 		}
@@ -233,8 +236,10 @@ func (s *Service) Decide(ctx context.Context, by Actor, requestID string, approv
 	return r, nil
 }
 
-// apply carries out an approved request on its finding.
-func (s *Service) apply(ctx context.Context, tx WorkflowTx, r Request, now time.Time) error {
+// apply carries out an approved request on its finding. An extension
+// records the due date it replaces, and clears the finding's escalation so
+// that a breach of the new date is escalated as a new one (VM-4).
+func (s *Service) apply(ctx context.Context, tx WorkflowTx, r *Request, now time.Time) error {
 	f, err := tx.FindingByID(ctx, r.FindingID)
 	if err != nil {
 		return err
@@ -247,8 +252,13 @@ func (s *Service) apply(ctx context.Context, tx WorkflowTx, r Request, now time.
 		until := r.Until
 		f.Status, f.Resolution, f.Justification, f.ClosedAt, f.AcceptedUntil = Closed, RiskAccepted, r.Justification, &now, &until
 	case Extension:
-		until := r.Until
-		f.DueAt, f.ExtendedUntil = until, &until
+		until, before := r.Until, f.DueAt
+		if etx, ok := tx.(EscalationTx); ok {
+			if err := etx.ClearEscalation(ctx, f.ID); err != nil {
+				return err
+			}
+		}
+		r.DueBefore, f.DueAt, f.ExtendedUntil = &before, until, &until
 		f.RiskNote = fmt.Sprintf("%s; extended to %s (request %s, approved by %s): %s", f.RiskNote, r.Until.Format(time.DateOnly), r.ID, r.DecidedBy, r.Justification)
 	}
 	return tx.UpdateFindingWorkflow(ctx, f)

@@ -496,15 +496,48 @@ func (tx *Tx) UpdateRequest(ctx context.Context, r vuln.Request) error {
 		r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote, nullTS(r.DueBefore), r.ID)
 }
 
-// ListRequests returns requests by status ("" for all), oldest first.
+// requestWithFinding selects a request with what its decision needs of its
+// finding.
+var requestWithFinding = "SELECT r." + strings.ReplaceAll(requestColumns, ", ", ", r.") + `,
+	a.name, f.vuln_id, COALESCE(t.title, f.title), f.package, f.version, f.location, f.severity, f.risk, f.risk_note, f.due_at, f.status
+	FROM vuln_requests r JOIN findings f ON f.id = r.finding_id JOIN assets a ON a.id = f.asset_id LEFT JOIN vuln_texts t ON t.hash = f.text_hash`
+
+func scanRequestWithFinding(sc row) (vuln.Request, error) {
+	var s vuln.Subject
+	var due string
+	r, err := scanRequest(scanMore{sc, []any{&s.Asset, &s.VulnID, &s.Title, &s.Package, &s.Version, &s.Location, &s.Severity, &s.Risk, &s.RiskNote, &due, &s.Status}})
+	if err != nil {
+		return r, err
+	}
+	s.DueAt, err = parseTS(due)
+	r.Finding = &s
+	return r, err
+}
+
+// scanMore scans a row into the destinations of a scan function and then
+// into more.
+type scanMore struct {
+	row
+	more []any
+}
+
+func (s scanMore) Scan(dest ...any) error { return s.row.Scan(append(dest, s.more...)...) }
+
+// ListRequests returns requests by status ("" for all), oldest first, each
+// with its finding.
 func (tx *Tx) ListRequests(ctx context.Context, status string) ([]vuln.Request, error) {
-	q := "SELECT " + requestColumns + " FROM vuln_requests"
+	q := requestWithFinding
 	var args []any
 	if status != "" {
-		q += " WHERE status = ?"
+		q += " WHERE r.status = ?"
 		args = append(args, status)
 	}
-	return queryAll(ctx, tx, scanRequest, q+" ORDER BY requested_at, id", args...)
+	return queryAll(ctx, tx, scanRequestWithFinding, q+" ORDER BY r.requested_at, r.id", args...)
+}
+
+// FindingRequests returns a finding's requests, oldest first.
+func (tx *Tx) FindingRequests(ctx context.Context, findingID string) ([]vuln.Request, error) {
+	return queryAll(ctx, tx, scanRequestWithFinding, requestWithFinding+" WHERE r.finding_id = ? ORDER BY r.requested_at, r.id", findingID)
 }
 
 // PendingRequest reports whether a finding has a request awaiting decision.

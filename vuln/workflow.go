@@ -9,6 +9,7 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/id"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // Request is a risk acceptance or an SLA extension waiting for, or given,
@@ -28,6 +29,25 @@ type Request struct {
 	// DueBefore is the due date an approved extension replaced (VM-4: the
 	// approval must come before it).
 	DueBefore *time.Time `json:"due_before,omitempty"`
+	// Finding is what the request is about, as its decision needs it (in
+	// listings).
+	Finding *Subject `json:"finding,omitempty"`
+}
+
+// Subject is the finding of a request, as a security officer deciding it
+// needs to see it.
+type Subject struct {
+	VulnID   string             `json:"vuln_id"`
+	Asset    string             `json:"asset"`
+	Title    string             `json:"title"`
+	Package  string             `json:"package,omitempty"`
+	Version  string             `json:"version,omitempty"`
+	Location string             `json:"location,omitempty"`
+	Severity importers.Severity `json:"severity"`
+	Risk     Risk               `json:"risk"`
+	RiskNote string             `json:"risk_note"`
+	DueAt    time.Time          `json:"due_at"`
+	Status   Status             `json:"status"`
 }
 
 // The kinds of request.
@@ -44,6 +64,7 @@ type WorkflowTx interface {
 	RequestByID(ctx context.Context, id string) (Request, error)
 	UpdateRequest(ctx context.Context, r Request) error
 	ListRequests(ctx context.Context, status string) ([]Request, error)
+	FindingRequests(ctx context.Context, findingID string) ([]Request, error)
 	PendingRequest(ctx context.Context, findingID string) (bool, error)
 	ExpiredAcceptances(ctx context.Context, now time.Time) ([]Finding, error)
 }
@@ -198,10 +219,14 @@ func (s *Service) request(ctx context.Context, by Actor, findingID, kind, justif
 }
 
 // Decide approves or rejects a pending request. Only a security officer
-// may, and never the requester (segregation of duties).
+// may, and never the requester (segregation of duties). A rejection needs
+// a written reason (note), which the requester reads.
 func (s *Service) Decide(ctx context.Context, by Actor, requestID string, approve bool, note string) (Request, error) {
 	if !by.SecurityOfficer {
 		return Request{}, opsguard.Errorf(opsguard.EForbidden, "only a security officer may approve or reject")
+	}
+	if !approve && len(strings.TrimSpace(note)) < minJustification {
+		return Request{}, invalid("reason", "a rejection needs a written reason of at least %d characters", minJustification)
 	}
 	var r Request
 	err := s.workflow(ctx, func(tx WorkflowTx) error {
@@ -275,6 +300,17 @@ func (s *Service) Requests(ctx context.Context, status string) ([]Request, error
 		}
 		var err error
 		out, err = wtx.ListRequests(ctx, status)
+		return err
+	})
+	return out, err
+}
+
+// FindingRequests lists a finding's requests, oldest first.
+func (s *Service) FindingRequests(ctx context.Context, findingID string) ([]Request, error) {
+	var out []Request
+	err := s.workflow(ctx, func(tx WorkflowTx) error {
+		var err error
+		out, err = tx.FindingRequests(ctx, findingID)
 		return err
 	})
 	return out, err

@@ -129,3 +129,15 @@ func TestBinaryExportEveryRow(t *testing.T) {
 		}
 	}
 }
+
+// A rejection needs a reason, asked for before anything is sent.
+func TestBinaryRejectNeedsReason(t *testing.T) {
+	env := []string{"OPSGUARD_DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
+	mustRun(t, env, "", "init", "--password", "correct horse battery")
+	if r := run(t, env, "", "vuln", "reject", "req_0000"); r.code == 0 || !strings.Contains(r.stderr, "--reason") {
+		t.Errorf("reject without --reason:\n%s", r)
+	}
+	if r := run(t, env, "", "vuln", "reject", "--help"); !strings.Contains(r.stdout, "--reason") {
+		t.Errorf("reject --help lacks --reason:\n%s", r)
+	}
+}

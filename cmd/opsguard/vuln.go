@@ -341,9 +341,15 @@ func workflowCmds(g *globals) []*cobra.Command {
 					rs = []vuln.Request{}
 				}
 				return g.emit(cmd.OutOrStdout(), rs, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ID\tFINDING\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION")
+					fmt.Fprintln(tw, "ID\tVULNERABILITY\tASSET\tPACKAGE/LOCATION\tSEVERITY\tRISK\tDUE\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION")
 					for _, r := range rs {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.FindingID, r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, r.Status, r.Justification)
+						var s vuln.Subject
+						if r.Finding != nil {
+							s = *r.Finding
+						}
+						where := where(vuln.Finding{Package: s.Package, Version: s.Version, Location: s.Location})
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, s.VulnID, s.Asset, where, s.Severity, s.Risk, s.DueAt.Format(time.DateOnly),
+							r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, decision(r), r.Justification)
 					}
 				})
 			})
@@ -353,15 +359,34 @@ func workflowCmds(g *globals) []*cobra.Command {
 	decide := func(approve bool, use, short string) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
 			RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+				if !approve && strings.TrimSpace(note) == "" {
+					return nil, "", fmt.Errorf("--reason is required: say why the request is rejected")
+				}
 				r, err := b.Decide(cmd.Context(), args[0], approve, note)
 				return r, fmt.Sprintf("Request %s %s.", r.ID, r.Status), err
 			})}
-		c.Flags().StringVar(&note, "note", "", "a note on the decision")
+		if approve {
+			c.Flags().StringVar(&note, "note", "", "a note on the decision")
+		} else {
+			c.Flags().StringVar(&note, "reason", "", "why it is rejected, for the requester (required)")
+		}
 		return c
 	}
 	return []*cobra.Command{start, resolve, accept, extend, requests,
-		decide(true, "approve REQUEST", "Approve a request (a security officer other than the requester, through --server)"),
-		decide(false, "reject REQUEST", "Reject a request")}
+		decide(true, "approve REQUEST [--note TEXT]", "Approve a request (a security officer other than the requester, through --server)"),
+		decide(false, "reject REQUEST --reason TEXT", "Reject a request, saying why")}
+}
+
+// decision is a request's status with who decided and why.
+func decision(r vuln.Request) string {
+	if r.DecidedBy == "" {
+		return r.Status
+	}
+	s := r.Status + " by " + r.DecidedBy
+	if r.DecisionNote != "" {
+		s += ": " + r.DecisionNote
+	}
+	return s
 }
 
 func where(f vuln.Finding) string {

@@ -478,7 +478,7 @@ func (t *Tickets) approvedControl(ctx context.Context) (control.Outcome, error) 
 	}
 	if len(ids) > 0 {
 		return control.Outcome{Status: control.Fail, Refs: bad, Summary: fmt.Sprintf("%d of %d carried-out change tickets were not approved beforehand by someone other than their owner: %s.",
-			len(ids), done, strings.Join(ids[:min(3, len(ids))], ", "))}, nil
+			len(ids), done, control.Examples(ids, 3, ", "))}, nil
 	}
 	return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("All %d carried-out change tickets (of %d tickets) were approved beforehand by someone other than their owner.", done, len(all))}, nil
 }

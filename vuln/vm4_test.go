@@ -102,3 +102,17 @@ func TestVM4EscalationAndExtensions(t *testing.T) {
 		})
 	}
 }
+
+// A failing summary that names three of five says there are two more, in
+// the plural.
+func TestControlSummarySaysHowManyMore(t *testing.T) {
+	db := storetest.Open(t, t.TempDir()+"/x.db")
+	f := newFixture(t, db)
+	f.imp(t, report("Trivy", true, pkg("A", "a", importers.Critical), pkg("B", "b", importers.Critical), pkg("C", "c", importers.Critical),
+		pkg("D", "d", importers.Critical), pkg("E", "e", importers.Critical), pkg("F", "f", importers.Low)))
+	f.now = f.now.AddDate(0, 0, 8)
+	o := evaluate(t, f.svc)["VM-3.sla-kept"]
+	if !strings.Contains(o.Summary, "5 of 6 findings are open past their due date: ") || !strings.HasSuffix(o.Summary, " and 2 more.") {
+		t.Errorf("VM-3 summary = %q", o.Summary)
+	}
+}

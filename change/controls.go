@@ -40,7 +40,9 @@ func (s *Service) state(ctx context.Context) (state, error) {
 
 // Controls returns the controls of CM-1, CM-2, CM-3, CM-4, CM-7 and CM-8.
 func (s *Service) Controls() []control.Control {
+	// what is said of one change and, after "|", of several.
 	rule := func(req, id, title, what string) control.Control {
+		one, many, _ := strings.Cut(what, "|")
 		return control.Control{ID: req + "." + id, Requirement: req, Title: title, Evaluate: func(ctx context.Context) (control.Outcome, error) {
 			st, err := s.state(ctx)
 			if err != nil {
@@ -57,20 +59,24 @@ func (s *Service) Controls() []control.Control {
 				}
 			}
 			if len(bad) == 0 {
-				return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("None of the %d changes %s.", st.total, what)}, nil
+				return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("None of the %d changes %s.", st.total, one)}, nil
+			}
+			verb := many
+			if len(bad) == 1 {
+				verb = one
 			}
 			return control.Outcome{Status: control.Fail, Refs: changeRefs(bad),
-				Summary: fmt.Sprintf("%d of %d changes %s: %s.", len(bad), st.total, what, examples(bad))}, nil
+				Summary: fmt.Sprintf("%d of %d changes %s: %s.", len(bad), st.total, verb, examples(bad))}, nil
 		}}
 	}
 	return []control.Control{
 		{ID: "CM-1.history-retrievable", Requirement: "CM-1", Title: "Every watched repository's full history is retrievable: synced, not shallow, not rewritten", Evaluate: s.historyControl},
-		rule("CM-2", "no-direct-push", "No change reached a protected branch without a pull request", "was pushed straight to a protected branch"),
-		rule("CM-3", "approved-by-another", "Every change was approved by someone other than its author", "lacks an approval by someone other than its author"),
+		rule("CM-2", "no-direct-push", "No change reached a protected branch without a pull request", "was pushed straight to a protected branch|were pushed straight to a protected branch"),
+		rule("CM-3", "approved-by-another", "Every change was approved by someone other than its author", "lacks an approval by someone other than its author|lack an approval by someone other than their author"),
 		{ID: "CM-4.checks-passed", Requirement: "CM-4", Title: "Automated checks ran and passed on every change, and are recorded", Evaluate: s.checksControl},
 		{ID: "CM-6.checklist-recorded", Requirement: "CM-6", Title: "Post-facto reviews record the reviewer's checklist", Evaluate: s.checklistControl},
-		rule("CM-7", "emergency-reviewed", "Every emergency change was reviewed after the fact within the window", "is an emergency change not reviewed in time"),
-		rule("CM-8", "reverts-linked", "Every revert links to the change it reverts", "is a revert that does not link to what it reverts"),
+		rule("CM-7", "emergency-reviewed", "Every emergency change was reviewed after the fact within the window", "is an emergency change not reviewed in time|are emergency changes not reviewed in time"),
+		rule("CM-8", "reverts-linked", "Every revert links to the change it reverts", "is a revert that does not link to what it reverts|are reverts that do not link to what they revert"),
 	}
 }
 
@@ -158,10 +164,10 @@ func changeRefs(cs []Change) []control.Ref {
 
 func examples(cs []Change) string {
 	var out []string
-	for _, c := range cs[:min(3, len(cs))] {
+	for _, c := range cs[:min(4, len(cs))] {
 		out = append(out, c.Repo+"@"+short(c.SHA))
 	}
-	return strings.Join(out, ", ")
+	return control.Examples(append(out, make([]string, len(cs)-len(out))...), 3, ", ")
 }
 
 // checklistControl checks that reviews recorded after the fact carry the

@@ -21,13 +21,14 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Change, int, error) {
 	if f.Verdict != "" && !slices.Contains(Verdicts, f.Verdict) {
 		return nil, 0, invalid("verdict", "verdict %q: one of %s", f.Verdict, strings.Join(Verdicts, ", "))
 	}
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 100
+	var err error
+	if f.Limit, err = opsguard.PageLimit(f.Limit); err != nil {
+		return nil, 0, err
 	}
 	f.Now = s.now()
 	var out []Change
 	var n int
-	err := s.store.View(ctx, func(tx Tx) error {
+	err = s.store.View(ctx, func(tx Tx) error {
 		var err error
 		out, n, err = tx.ListChanges(ctx, f)
 		return err

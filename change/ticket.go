@@ -434,17 +434,18 @@ func (t *Tickets) Get(ctx context.Context, ticketID string) (Ticket, error) {
 	return tk, err
 }
 
-// List returns tickets, newest first: 100 unless f.Limit says otherwise,
-// at most 1000.
+// List returns tickets, newest first: opsguard.DefaultPage unless f.Limit
+// says otherwise, refused above opsguard.MaxPage.
 func (t *Tickets) List(ctx context.Context, f TicketFilter) ([]Ticket, error) {
 	if f.State != "" && !slices.Contains(TicketStates, f.State) {
 		return nil, ticketInvalid("state", "state %q: one of %s", f.State, strings.Join(TicketStates, ", "))
 	}
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 100
+	var err error
+	if f.Limit, err = opsguard.PageLimit(f.Limit); err != nil {
+		return nil, err
 	}
 	var out []Ticket
-	err := t.store.View(ctx, func(tx TicketTx) error {
+	err = t.store.View(ctx, func(tx TicketTx) error {
 		var err error
 		out, err = tx.ListTickets(ctx, f)
 		return err
@@ -489,7 +490,7 @@ func (t *Tickets) approvedControl(ctx context.Context) (control.Outcome, error) 
 	}
 	if len(ids) > 0 {
 		return control.Outcome{Status: control.Fail, Refs: bad, Summary: fmt.Sprintf("%d of %d carried-out change tickets were not approved beforehand by someone other than their owner, or not carried out within their approved window: %s.",
-			len(ids), done, strings.Join(ids[:min(3, len(ids))], ", "))}, nil
+			len(ids), done, control.Examples(ids, 3, ", "))}, nil
 	}
 	return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("All %d carried-out change tickets (of %d tickets) were approved beforehand by someone other than their owner and carried out within their approved window.", done, len(all))}, nil
 }

@@ -10,6 +10,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -112,4 +113,14 @@ func (c Control) validate() error {
 		return fmt.Errorf("control %s: unknown requirement %q", c.ID, c.Requirement)
 	}
 	return nil
+}
+
+// Examples names the first n of items joined by sep, and says how many more
+// there are: "a, b, c and 3 more". A summary that lists three of six must
+// not read as if it listed them all.
+func Examples(items []string, n int, sep string) string {
+	if len(items) <= n {
+		return strings.Join(items, sep)
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], sep), len(items)-n)
 }

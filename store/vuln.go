@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
@@ -448,9 +449,9 @@ func (tx *Tx) ListFindings(ctx context.Context, fl vuln.Filter) ([]vuln.Finding,
 	if err != nil {
 		return nil, 0, err
 	}
-	limit := fl.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
+	limit := fl.Limit // the service refuses one above the maximum
+	if limit <= 0 {
+		limit = opsguard.DefaultPage
 	}
 	cond, args := findingCond(fl)
 	out, err := tx.findingsWhere(ctx, cond+" ORDER BY f.due_at, f.id LIMIT ? OFFSET ?", append(args, limit, fl.Offset)...)
@@ -466,13 +467,13 @@ func (tx *Tx) UpdateFindingWorkflow(ctx context.Context, f vuln.Finding) error {
 		string(f.Status), string(f.Resolution), nullTS(f.ClosedAt), f.Justification, nullTS(f.AcceptedUntil), nullTS(f.ExtendedUntil), ts(f.DueAt), f.RiskNote, f.ID)
 }
 
-const requestColumns = "id, finding_id, kind, justification, until, requested_by, requested_at, status, decided_by, decided_at, decision_note"
+const requestColumns = "id, finding_id, kind, justification, until, requested_by, requested_at, status, decided_by, decided_at, decision_note, due_before"
 
 func scanRequest(sc row) (vuln.Request, error) {
 	var r vuln.Request
 	var until, at string
-	var decided sql.NullString
-	if err := sc.Scan(&r.ID, &r.FindingID, &r.Kind, &r.Justification, &until, &r.RequestedBy, &at, &r.Status, &r.DecidedBy, &decided, &r.DecisionNote); err != nil {
+	var decided, before sql.NullString
+	if err := sc.Scan(&r.ID, &r.FindingID, &r.Kind, &r.Justification, &until, &r.RequestedBy, &at, &r.Status, &r.DecidedBy, &decided, &r.DecisionNote, &before); err != nil {
 		return r, err
 	}
 	var err error
@@ -482,14 +483,17 @@ func scanRequest(sc row) (vuln.Request, error) {
 	if r.RequestedAt, err = parseTS(at); err != nil {
 		return r, err
 	}
-	r.DecidedAt, err = parseNullTS(decided)
+	if r.DecidedAt, err = parseNullTS(decided); err != nil {
+		return r, err
+	}
+	r.DueBefore, err = parseNullTS(before)
 	return r, err
 }
 
 // InsertRequest stores a request.
 func (tx *Tx) InsertRequest(ctx context.Context, r vuln.Request) error {
-	_, err := tx.exec(ctx, "INSERT INTO vuln_requests ("+requestColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		r.ID, r.FindingID, r.Kind, r.Justification, ts(r.Until), r.RequestedBy, ts(r.RequestedAt), r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote)
+	_, err := tx.exec(ctx, "INSERT INTO vuln_requests ("+requestColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		r.ID, r.FindingID, r.Kind, r.Justification, ts(r.Until), r.RequestedBy, ts(r.RequestedAt), r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote, nullTS(r.DueBefore))
 	return err
 }
 
@@ -501,19 +505,52 @@ func (tx *Tx) RequestByID(ctx context.Context, id string) (vuln.Request, error) 
 
 // UpdateRequest stores a decision.
 func (tx *Tx) UpdateRequest(ctx context.Context, r vuln.Request) error {
-	return tx.updateOne(ctx, "request "+r.ID, "UPDATE vuln_requests SET status = ?, decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ?",
-		r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote, r.ID)
+	return tx.updateOne(ctx, "request "+r.ID, "UPDATE vuln_requests SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?, due_before = ? WHERE id = ?",
+		r.Status, r.DecidedBy, nullTS(r.DecidedAt), r.DecisionNote, nullTS(r.DueBefore), r.ID)
 }
 
-// ListRequests returns requests by status ("" for all), oldest first.
+// requestWithFinding selects a request with what its decision needs of its
+// finding.
+var requestWithFinding = "SELECT r." + strings.ReplaceAll(requestColumns, ", ", ", r.") + `,
+	a.name, f.vuln_id, COALESCE(t.title, f.title), f.package, f.version, f.location, f.severity, f.risk, f.risk_note, f.due_at, f.status
+	FROM vuln_requests r JOIN findings f ON f.id = r.finding_id JOIN assets a ON a.id = f.asset_id LEFT JOIN vuln_texts t ON t.hash = f.text_hash`
+
+func scanRequestWithFinding(sc row) (vuln.Request, error) {
+	var s vuln.Subject
+	var due string
+	r, err := scanRequest(scanMore{sc, []any{&s.Asset, &s.VulnID, &s.Title, &s.Package, &s.Version, &s.Location, &s.Severity, &s.Risk, &s.RiskNote, &due, &s.Status}})
+	if err != nil {
+		return r, err
+	}
+	s.DueAt, err = parseTS(due)
+	r.Finding = &s
+	return r, err
+}
+
+// scanMore scans a row into the destinations of a scan function and then
+// into more.
+type scanMore struct {
+	row
+	more []any
+}
+
+func (s scanMore) Scan(dest ...any) error { return s.row.Scan(append(dest, s.more...)...) }
+
+// ListRequests returns requests by status ("" for all), oldest first, each
+// with its finding.
 func (tx *Tx) ListRequests(ctx context.Context, status string) ([]vuln.Request, error) {
-	q := "SELECT " + requestColumns + " FROM vuln_requests"
+	q := requestWithFinding
 	var args []any
 	if status != "" {
-		q += " WHERE status = ?"
+		q += " WHERE r.status = ?"
 		args = append(args, status)
 	}
-	return queryAll(ctx, tx, scanRequest, q+" ORDER BY requested_at, id", args...)
+	return queryAll(ctx, tx, scanRequestWithFinding, q+" ORDER BY r.requested_at, r.id", args...)
+}
+
+// FindingRequests returns a finding's requests, oldest first.
+func (tx *Tx) FindingRequests(ctx context.Context, findingID string) ([]vuln.Request, error) {
+	return queryAll(ctx, tx, scanRequestWithFinding, requestWithFinding+" WHERE r.finding_id = ? ORDER BY r.requested_at, r.id", findingID)
 }
 
 // PendingRequest reports whether a finding has a request awaiting decision.
@@ -661,8 +698,100 @@ func (tx *Tx) VulnStats(ctx context.Context, now, scannedSince time.Time) (vuln.
 		return st, err
 	}
 	var err error
-	st.LastAssessment, err = parseNullTS(last)
+	if st.LastAssessment, err = parseNullTS(last); err != nil {
+		return st, err
+	}
+	if st.Unescalated, err = tx.unescalated(ctx, now); err != nil {
+		return st, err
+	}
+	st.LateExtensions, err = tx.lateExtensions(ctx)
 	return st, err
+}
+
+// escalationGrace is how soon after breaching a breach must be escalated.
+const escalationGrace = 24 * time.Hour
+
+// unescalated returns the findings whose breach lasted a day (open past due
+// by a day, or closed more than a day late) without an escalation within
+// that day (VM-4).
+func (tx *Tx) unescalated(ctx context.Context, now time.Time) ([]string, error) {
+	type breach struct {
+		id            string
+		due           string
+		closed, first sql.NullString
+	}
+	bs, err := queryAll(ctx, tx, func(sc row) (breach, error) {
+		var b breach
+		return b, sc.Scan(&b.id, &b.due, &b.closed, &b.first)
+	}, `SELECT f.id, f.due_at, f.closed_at, e.first_at FROM findings f LEFT JOIN vuln_escalations e ON e.finding_id = f.id
+		WHERE f.due_at < ? AND (f.status <> 'closed' OR f.closed_at > f.due_at) ORDER BY f.id`, ts(now.Add(-escalationGrace)))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, b := range bs {
+		due, err := parseTS(b.due)
+		if err != nil {
+			return nil, err
+		}
+		deadline := due.Add(escalationGrace)
+		if closed, err := parseNullTS(b.closed); err != nil {
+			return nil, err
+		} else if closed != nil && !closed.After(deadline) {
+			continue // the breach ended within the day
+		}
+		if first, err := parseNullTS(b.first); err != nil {
+			return nil, err
+		} else if first == nil || first.After(deadline) {
+			out = append(out, b.id)
+		}
+	}
+	return out, nil
+}
+
+// lateExtensions returns the findings with an approved extension that was
+// decided by its requester (or by nobody), or after the due date it
+// replaced (VM-4). An extension approved before that date was recorded
+// counts from the finding's first due date (first seen plus its SLA).
+func (tx *Tx) lateExtensions(ctx context.Context) ([]string, error) {
+	type ext struct {
+		finding, by, decider, first string
+		days                        int
+		decided, before             sql.NullString
+	}
+	es, err := queryAll(ctx, tx, func(sc row) (ext, error) {
+		var e ext
+		return e, sc.Scan(&e.finding, &e.by, &e.decider, &e.decided, &e.before, &e.first, &e.days)
+	}, `SELECT r.finding_id, r.requested_by, r.decided_by, r.decided_at, r.due_before, f.first_seen, f.sla_days
+		FROM vuln_requests r JOIN findings f ON f.id = r.finding_id WHERE r.kind = 'extension' AND r.status = 'approved' ORDER BY r.finding_id, r.id`)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range es {
+		decided, err := parseNullTS(e.decided)
+		if err != nil {
+			return nil, err
+		}
+		before, err := parseNullTS(e.before)
+		if err != nil {
+			return nil, err
+		}
+		if before == nil {
+			first, err := parseTS(e.first)
+			if err != nil {
+				return nil, err
+			}
+			due := first.AddDate(0, 0, e.days)
+			before = &due
+		}
+		if e.decider == "" || e.decider == e.by || decided == nil || decided.After(*before) {
+			if len(out) == 0 || out[len(out)-1] != e.finding {
+				out = append(out, e.finding)
+			}
+		}
+	}
+	return out, nil
 }
 
 var _ vuln.EscalationTx = (*Tx)(nil)
@@ -687,6 +816,12 @@ func (tx *Tx) LastEscalations(ctx context.Context) (map[string]time.Time, error)
 		err = perr
 	}
 	return out, err
+}
+
+// ClearEscalation forgets when a finding was escalated.
+func (tx *Tx) ClearEscalation(ctx context.Context, findingID string) error {
+	_, err := tx.exec(ctx, "DELETE FROM vuln_escalations WHERE finding_id = ?", findingID)
+	return err
 }
 
 // RecordEscalation notes that a finding was escalated at at.

@@ -16,7 +16,9 @@ type Stats struct {
 	// Each list holds the ids of the findings (or names of the assets)
 	// that break a rule; only the count and a few ids are shown.
 	NoSeverity          []string // VM-2
-	BreachedUnextended  []string // VM-3, VM-4: open past due
+	BreachedUnextended  []string // VM-3: open past due
+	Unescalated         []string // VM-4: a breach not escalated within a day
+	LateExtensions      []string // VM-4: an extension approved after the breach, or not by another officer
 	ClosedNoResolution  []string // VM-5
 	ClosedNoJustified   []string // VM-5: false positive / unused without a reason
 	AcceptedNoApproval  []string // VM-5: risk accepted without an approved request
@@ -49,7 +51,9 @@ func (s *Service) stats(ctx context.Context) (Stats, error) {
 // Controls returns the controls of VM-1 … VM-7. Each reads the register in
 // its own snapshot.
 func (s *Service) Controls() []control.Control {
+	// what is said of one finding and, after "|", of several.
 	rule := func(id, req, title string, pick func(Stats) []string, what string) control.Control {
+		one, many, _ := strings.Cut(what, "|")
 		return control.Control{ID: id, Requirement: req, Title: title, Evaluate: func(ctx context.Context) (control.Outcome, error) {
 			st, err := s.stats(ctx)
 			if err != nil {
@@ -60,22 +64,29 @@ func (s *Service) Controls() []control.Control {
 			}
 			bad := pick(st)
 			if len(bad) == 0 {
-				return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("All %d findings pass: none %s.", st.Findings, what)}, nil
+				return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("All %d findings pass: none %s.", st.Findings, one)}, nil
+			}
+			verb := many
+			if len(bad) == 1 {
+				verb = one
 			}
 			return control.Outcome{Status: control.Fail, Refs: refs("finding", bad),
-				Summary: fmt.Sprintf("%d of %d findings %s: %s.", len(bad), st.Findings, what, strings.Join(bad[:min(3, len(bad))], ", "))}, nil
+				Summary: fmt.Sprintf("%d of %d findings %s: %s.", len(bad), st.Findings, verb, control.Examples(bad, 3, ", "))}, nil
 		}}
 	}
 	return []control.Control{
 		{ID: "VM-1.assets-scanned", Requirement: "VM-1", Title: "Every asset was scanned recently and an external assessment is on record", Evaluate: s.scannedControl},
-		rule("VM-2.severity-known", "VM-2", "Every finding has a severity", func(st Stats) []string { return st.NoSeverity }, "lacks a severity"),
-		rule("VM-3.sla-kept", "VM-3", "No finding is open past its due date", func(st Stats) []string { return st.BreachedUnextended }, "is open past its due date"),
+		rule("VM-2.severity-known", "VM-2", "Every finding has a severity", func(st Stats) []string { return st.NoSeverity }, "lacks a severity|lack a severity"),
+		rule("VM-3.sla-kept", "VM-3", "No finding is open past its due date", func(st Stats) []string { return st.BreachedUnextended }, "is open past its due date|are open past their due date"),
+		rule("VM-4.breaches-escalated", "VM-4", "Every breach is escalated within a day; every extension is approved by another security officer before the breach",
+			func(st Stats) []string { return append(append([]string{}, st.Unescalated...), st.LateExtensions...) },
+			"breached without an escalation within a day, or was extended by its requester or after its breach|breached without an escalation within a day, or were extended by their requester or after their breach"),
 		rule("VM-5.resolutions", "VM-5", "Every closed finding has a resolution with its justification and approval",
 			func(st Stats) []string {
 				return append(append(append([]string{}, st.ClosedNoResolution...), st.ClosedNoJustified...), st.AcceptedNoApproval...)
-			}, "is closed without a resolution, its justification or its approval"),
-		rule("VM-6.risk-assessed", "VM-6", "Every finding's risk is assessed", func(st Stats) []string { return st.NoRisk }, "lacks a risk category"),
-		rule("VM-7.fixes-verified", "VM-7", "Every high-risk fix is confirmed by a later scan", func(st Stats) []string { return st.HighFixedUnverified }, "is a high-risk fix no scan confirmed"),
+			}, "is closed without a resolution, its justification or its approval|are closed without a resolution, their justification or their approval"),
+		rule("VM-6.risk-assessed", "VM-6", "Every finding's risk is assessed", func(st Stats) []string { return st.NoRisk }, "lacks a risk category|lack a risk category"),
+		rule("VM-7.fixes-verified", "VM-7", "Every high-risk fix is confirmed by a later scan", func(st Stats) []string { return st.HighFixedUnverified }, "is a high-risk fix no scan confirmed|are high-risk fixes no scan confirmed"),
 	}
 }
 
@@ -90,7 +101,7 @@ func (s *Service) scannedControl(ctx context.Context) (control.Outcome, error) {
 	var problems []string
 	if len(st.StaleAssets) > 0 {
 		problems = append(problems, fmt.Sprintf("%d of %d assets were not scanned within %d days (%s)", len(st.StaleAssets), st.Assets,
-			s.cfg.ScanIntervalDays, strings.Join(st.StaleAssets[:min(3, len(st.StaleAssets))], ", ")))
+			s.cfg.ScanIntervalDays, control.Examples(st.StaleAssets, 3, ", ")))
 	}
 	limit := s.now().UTC().AddDate(0, 0, -s.cfg.ExternalAssessmentIntervalDays)
 	switch {

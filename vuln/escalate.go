@@ -23,6 +23,9 @@ type EscalationTx interface {
 	BreachedFindings(ctx context.Context, now time.Time) ([]Finding, error)
 	LastEscalations(ctx context.Context) (map[string]time.Time, error)
 	RecordEscalation(ctx context.Context, findingID string, at time.Time) error
+	// ClearEscalation forgets a finding's escalation (its due date moved;
+	// the ledger keeps the history).
+	ClearEscalation(ctx context.Context, findingID string) error
 }
 
 // EscalationSummary says what a round of escalation did.

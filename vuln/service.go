@@ -851,16 +851,20 @@ type Filter struct {
 	Breached  bool
 	DueBefore time.Time
 	Now       time.Time // for Breached; set by the service
-	Limit     int
+	Limit     int       // a page: opsguard.DefaultPage when 0, at most opsguard.MaxPage
 	Offset    int
 }
 
 // List returns a page of the register, most urgent first, and the total.
 func (s *Service) List(ctx context.Context, f Filter) ([]Finding, int, error) {
+	var err error
+	if f.Limit, err = opsguard.PageLimit(f.Limit); err != nil {
+		return nil, 0, err
+	}
 	f.Now = s.now().UTC()
 	var out []Finding
 	var total int
-	err := s.store.View(ctx, func(tx Tx) error {
+	err = s.store.View(ctx, func(tx Tx) error {
 		var err error
 		out, total, err = tx.ListFindings(ctx, f)
 		return err

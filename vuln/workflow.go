@@ -9,6 +9,7 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/id"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // Request is a risk acceptance or an SLA extension waiting for, or given,
@@ -25,6 +26,28 @@ type Request struct {
 	DecidedBy     string     `json:"decided_by,omitempty"`
 	DecidedAt     *time.Time `json:"decided_at,omitempty"`
 	DecisionNote  string     `json:"decision_note,omitempty"`
+	// DueBefore is the due date an approved extension replaced (VM-4: the
+	// approval must come before it).
+	DueBefore *time.Time `json:"due_before,omitempty"`
+	// Finding is what the request is about, as its decision needs it (in
+	// listings).
+	Finding *Subject `json:"finding,omitempty"`
+}
+
+// Subject is the finding of a request, as a security officer deciding it
+// needs to see it.
+type Subject struct {
+	VulnID   string             `json:"vuln_id"`
+	Asset    string             `json:"asset"`
+	Title    string             `json:"title"`
+	Package  string             `json:"package,omitempty"`
+	Version  string             `json:"version,omitempty"`
+	Location string             `json:"location,omitempty"`
+	Severity importers.Severity `json:"severity"`
+	Risk     Risk               `json:"risk"`
+	RiskNote string             `json:"risk_note"`
+	DueAt    time.Time          `json:"due_at"`
+	Status   Status             `json:"status"`
 }
 
 // The kinds of request.
@@ -41,6 +64,7 @@ type WorkflowTx interface {
 	RequestByID(ctx context.Context, id string) (Request, error)
 	UpdateRequest(ctx context.Context, r Request) error
 	ListRequests(ctx context.Context, status string) ([]Request, error)
+	FindingRequests(ctx context.Context, findingID string) ([]Request, error)
 	PendingRequest(ctx context.Context, findingID string) (bool, error)
 	ExpiredAcceptances(ctx context.Context, now time.Time) ([]Finding, error)
 }
@@ -195,10 +219,14 @@ func (s *Service) request(ctx context.Context, by Actor, findingID, kind, justif
 }
 
 // Decide approves or rejects a pending request. Only a security officer
-// may, and never the requester (segregation of duties).
+// may, and never the requester (segregation of duties). A rejection needs
+// a written reason (note), which the requester reads.
 func (s *Service) Decide(ctx context.Context, by Actor, requestID string, approve bool, note string) (Request, error) {
 	if !by.SecurityOfficer {
 		return Request{}, opsguard.Errorf(opsguard.EForbidden, "only a security officer may approve or reject")
+	}
+	if !approve && len(strings.TrimSpace(note)) < minJustification {
+		return Request{}, invalid("reason", "a rejection needs a written reason of at least %d characters", minJustification)
 	}
 	var r Request
 	err := s.workflow(ctx, func(tx WorkflowTx) error {
@@ -216,7 +244,7 @@ func (s *Service) Decide(ctx context.Context, by Actor, requestID string, approv
 		r.Status, r.DecidedBy, r.DecidedAt, r.DecisionNote = "rejected", by.Name, &now, strings.TrimSpace(note)
 		if approve {
 			r.Status = "approved"
-			if err := s.apply(ctx, tx, r, now); err != nil {
+			if err := s.apply(ctx, tx, &r, now); err != nil {
 				return err
 			}
 		}
@@ -233,8 +261,10 @@ func (s *Service) Decide(ctx context.Context, by Actor, requestID string, approv
 	return r, nil
 }
 
-// apply carries out an approved request on its finding.
-func (s *Service) apply(ctx context.Context, tx WorkflowTx, r Request, now time.Time) error {
+// apply carries out an approved request on its finding. An extension
+// records the due date it replaces, and clears the finding's escalation so
+// that a breach of the new date is escalated as a new one (VM-4).
+func (s *Service) apply(ctx context.Context, tx WorkflowTx, r *Request, now time.Time) error {
 	f, err := tx.FindingByID(ctx, r.FindingID)
 	if err != nil {
 		return err
@@ -247,8 +277,13 @@ func (s *Service) apply(ctx context.Context, tx WorkflowTx, r Request, now time.
 		until := r.Until
 		f.Status, f.Resolution, f.Justification, f.ClosedAt, f.AcceptedUntil = Closed, RiskAccepted, r.Justification, &now, &until
 	case Extension:
-		until := r.Until
-		f.DueAt, f.ExtendedUntil = until, &until
+		until, before := r.Until, f.DueAt
+		if etx, ok := tx.(EscalationTx); ok {
+			if err := etx.ClearEscalation(ctx, f.ID); err != nil {
+				return err
+			}
+		}
+		r.DueBefore, f.DueAt, f.ExtendedUntil = &before, until, &until
 		f.RiskNote = fmt.Sprintf("%s; extended to %s (request %s, approved by %s): %s", f.RiskNote, r.Until.Format(time.DateOnly), r.ID, r.DecidedBy, r.Justification)
 	}
 	return tx.UpdateFindingWorkflow(ctx, f)
@@ -265,6 +300,17 @@ func (s *Service) Requests(ctx context.Context, status string) ([]Request, error
 		}
 		var err error
 		out, err = wtx.ListRequests(ctx, status)
+		return err
+	})
+	return out, err
+}
+
+// FindingRequests lists a finding's requests, oldest first.
+func (s *Service) FindingRequests(ctx context.Context, findingID string) ([]Request, error) {
+	var out []Request
+	err := s.workflow(ctx, func(tx WorkflowTx) error {
+		var err error
+		out, err = tx.FindingRequests(ctx, findingID)
 		return err
 	})
 	return out, err

@@ -97,7 +97,7 @@ func TestAcceptanceNeedsAnotherSecurityOfficerAndExpires(t *testing.T) {
 		if got.Status != vuln.Closed || got.Resolution != vuln.RiskAccepted || got.AcceptedUntil == nil || !got.AcceptedUntil.Equal(until) {
 			t.Fatalf("accepted = %+v", got)
 		}
-		if _, err := f.svc.Decide(ctx, iso2, req.ID, false, ""); opsguard.ErrorCode(err) != opsguard.EConflict {
+		if _, err := f.svc.Decide(ctx, iso2, req.ID, false, "changed my mind on this one"); opsguard.ErrorCode(err) != opsguard.EConflict {
 			t.Errorf("decided twice: %v", err)
 		}
 		// Before expiry nothing reopens; after it, the finding reopens by itself.
@@ -140,6 +140,11 @@ func TestExtension(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, reason := range []string{"", "  no  "} {
+		if _, err := f.svc.Decide(ctx, iso, req.ID, false, reason); opsguard.ErrorCode(err) != opsguard.EInvalid || !strings.Contains(err.Error(), "reason") {
+			t.Errorf("reject with reason %q: %v", reason, err)
+		}
+	}
 	if d, err := f.svc.Decide(ctx, iso, req.ID, false, "patch the library instead"); err != nil || d.Status != "rejected" {
 		t.Fatalf("reject: %+v %v", d, err)
 	}
@@ -158,5 +163,16 @@ func TestExtension(t *testing.T) {
 	reqs, _ := f.svc.Requests(ctx, "")
 	if len(reqs) != 2 || reqs[0].Status != "rejected" || reqs[1].Status != "approved" {
 		t.Errorf("requests = %+v", reqs)
+	}
+	// Each comes with what its decision needs of the finding; an approved
+	// extension keeps the due date it replaced.
+	if s := reqs[1].Finding; s == nil || s.VulnID != "A" || s.Asset == "" || s.Package != "p" || s.Severity != importers.Critical || !s.DueAt.Equal(due) {
+		t.Errorf("request's finding = %+v", s)
+	}
+	if b := reqs[1].DueBefore; b == nil || !b.Equal(a.DueAt) {
+		t.Errorf("due before the extension = %v, want %v", b, a.DueAt)
+	}
+	if mine, err := f.svc.FindingRequests(ctx, a.ID); err != nil || len(mine) != 2 || mine[0].DecisionNote != "patch the library instead" {
+		t.Errorf("the finding's requests = %+v, %v", mine, err)
 	}
 }

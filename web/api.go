@@ -325,11 +325,11 @@ func (s *Server) apiControls(w http.ResponseWriter, r *http.Request, _ auth.Prin
 }
 
 func (s *Server) apiControlHistory(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	limit, err := intParam(r, "limit", 100)
+	limit, err := limitParam(r)
 	if err != nil {
 		return err
 	}
-	h, err := s.app.Controls.History(r.Context(), r.PathValue("id"), int(limit))
+	h, err := s.app.Controls.History(r.Context(), r.PathValue("id"), limit)
 	if err != nil {
 		return err
 	}
@@ -371,12 +371,12 @@ func (s *Server) apiEntries(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(r, "limit", 100)
+	limit, err := limitParam(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	es, err := s.app.Entries(r.Context(), store.EntryFilter{Kind: q.Get("kind"), Subject: q.Get("subject"), Actor: q.Get("actor"), Before: before, Limit: int(limit)})
+	es, err := s.app.Entries(r.Context(), store.EntryFilter{Kind: q.Get("kind"), Subject: q.Get("subject"), Actor: q.Get("actor"), Before: before, Limit: limit})
 	if err != nil {
 		return err
 	}

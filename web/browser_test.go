@@ -110,7 +110,7 @@ func TestBrowserSignInDashboardLedger(t *testing.T) {
 }
 
 // newBrowser starts headless Chromium for t and returns the context of its
-// first tab. The whole browser stops after a minute, so a hung page fails
+// first tab. The whole browser stops after three minutes, so a hung page fails
 // the test instead of hanging it.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
@@ -119,7 +119,7 @@ func newBrowser(t *testing.T) context.Context {
 		storetest.Missing(t, "browser tests need Chromium on the PATH (apt-get install chromium): "+err.Error())
 	}
 	out := &syncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(bin),

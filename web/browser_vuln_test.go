@@ -104,12 +104,18 @@ func TestBrowserUploadProgress(t *testing.T) {
 	if err := os.WriteFile(report, append(data, bytes.Repeat([]byte(" "), 12<<20)...), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A register already a page long, so that the form is far below the
+	// top of the page.
+	if _, err := e.app.Vuln.Import(ctx, "engineer", vuln.ImportRequest{Asset: "earlier", File: "trivy.json", Data: data}); err != nil {
+		t.Fatal(err)
+	}
 	browse(t, tab, chromedp.Navigate(srv.URL+"/findings"))
 	submitSignIn(t, tab, "engineer", password, 200)
 	browse(t, tab,
 		chromedp.WaitVisible(chromedp.ID("import")),
 		chromedp.SetUploadFiles(chromedp.CSS("#import input[type=file]"), []string{report}),
 		chromedp.SendKeys(chromedp.CSS("#import input[name=asset]"), "shop"),
+		chromedp.ScrollIntoView(chromedp.CSS("#import button[type=submit]")),
 		chromedp.Click(chromedp.CSS("#import button[type=submit]")),
 	)
 	var seen []string
@@ -138,6 +144,12 @@ func TestBrowserUploadProgress(t *testing.T) {
 	t.Logf("progress shown: %q", seen)
 	if got := textOf(t, tab, chromedp.ID("imported")); !strings.Contains(got, "of shop") || !strings.Contains(got, "new") {
 		t.Errorf("import summary = %q", got)
+	}
+	// The summary is where the eye is, not above the fold of a page redrawn
+	// scrolled to its bottom.
+	if in, err := chromedp.Run(tab, chromedp.Evaluate[bool](`(() => { const r = document.getElementById("imported").getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`)); err != nil || !in {
+		y, _ := chromedp.Run(tab, chromedp.Evaluate[float64](`scrollY`))
+		t.Errorf("the import summary is out of view after the upload (scrollY %v, %v)", y, err)
 	}
 	if n, _ := e.app.Vuln.Count(ctx, vuln.Filter{Asset: "shop"}); n == 0 {
 		t.Error("nothing was imported")

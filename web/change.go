@@ -245,11 +245,11 @@ func (s *Server) apiWebhook(w http.ResponseWriter, r *http.Request, _ auth.Princ
 
 func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	q := r.URL.Query()
-	limit, err := intParam(r, "limit", 100)
+	limit, err := limitParam(r)
 	if err != nil {
 		return err
 	}
-	ts, err := s.app.Tickets.List(r.Context(), change.TicketFilter{State: q.Get("state"), Owner: q.Get("owner"), Limit: int(limit)})
+	ts, err := s.app.Tickets.List(r.Context(), change.TicketFilter{State: q.Get("state"), Owner: q.Get("owner"), Limit: limit})
 	if err != nil {
 		return err
 	}

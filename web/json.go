@@ -115,14 +115,23 @@ func dateParam(r *http.Request, name string) (time.Time, error) {
 	return t, nil
 }
 
-// pageParams reads the limit (default 100) and offset of a listing.
+// pageParams reads the limit and offset of a listing.
 func pageParams(r *http.Request) (limit, offset int, err error) {
-	l, err := intParam(r, "limit", 100)
-	if err != nil {
+	if limit, err = limitParam(r); err != nil {
 		return 0, 0, err
 	}
 	o, err := intParam(r, "offset", 0)
-	return int(l), int(o), err
+	return limit, int(o), err
+}
+
+// limitParam reads a listing's page size: opsguard.DefaultPage when absent,
+// refused (400, naming the maximum) above opsguard.MaxPage.
+func limitParam(r *http.Request) (int, error) {
+	l, err := intParam(r, "limit", 0)
+	if err != nil {
+		return 0, err
+	}
+	return opsguard.PageLimit(int(l))
 }
 
 // pager is a listing page's links: its query without the offset, and the

@@ -83,7 +83,8 @@ func New(a *app.App, logger *slog.Logger) *Server {
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, false, opsguard.Errorf(opsguard.ENotFound, "no route for %s %s", r.Method, r.URL.Path))
+		ui := !strings.HasPrefix(r.URL.Path, "/api/") && r.Method == http.MethodGet
+		s.fail(w, r, ui, opsguard.Errorf(opsguard.ENotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
 	return s
 }

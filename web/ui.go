@@ -44,6 +44,7 @@ func parsePages() *template.Template {
 		"date":        func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"list":        func(xs ...string) []string { return xs },
 		"breached":    func(f vuln.Finding, now time.Time) bool { return f.Breached(now) },
+		"where":       where,
 		"overdue":     func(c change.Change, now time.Time) bool { return c.Overdue(now) },
 		"refLink":     refLink,
 		"sum": func(m map[string]int) int {
@@ -113,8 +114,16 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p page) 
 	w.Write(buf.Bytes())
 }
 
+// errorPage shows an error with the navigation when the browser is signed
+// in, so that a wrong link is not a dead end.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.render(w, status, "error.html", page{Title: http.StatusText(status), Error: msg, Data: requestIDOf(r)})
+	pg := page{Title: http.StatusText(status), Error: msg, Data: requestIDOf(r)}
+	if r.Header.Get("Authorization") == "" {
+		if p, bySession, err := s.principal(r); err == nil && bySession {
+			pg.Me, pg.CSRF = &p, p.CSRFToken
+		}
+	}
+	s.render(w, status, "error.html", pg)
 }
 
 func (s *Server) uiLogin(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -451,4 +460,16 @@ func refLink(r control.Ref) string {
 		return "/findings?" + url.Values{"asset": {r.ID}}.Encode()
 	}
 	return ""
+}
+
+// where is a finding's location, or its package with the version unless
+// the package is a purl, which carries it.
+func where(location, pkg, version string) string {
+	if location != "" {
+		return location
+	}
+	if version != "" && !strings.Contains(pkg, "@") {
+		return pkg + " " + version
+	}
+	return pkg
 }

@@ -56,7 +56,7 @@ func (s *Server) vulnRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/findings/{id}/extend", Perm: auth.TriageFindings, Summary: "Ask for a later due date", handle: s.apiRequest(vuln.Extension)},
 		{Method: "GET", Pattern: "/api/v1/requests", Perm: auth.Read, Summary: "Risk acceptances and extensions, oldest first (the approvals inbox)", handle: s.apiRequests},
 		{Method: "POST", Pattern: "/api/v1/requests/{id}/approve", Perm: auth.ApproveRisk, Summary: "Approve a request (a security officer who did not ask)", handle: s.apiDecide(true)},
-		{Method: "POST", Pattern: "/api/v1/requests/{id}/reject", Perm: auth.ApproveRisk, Summary: "Reject a request", handle: s.apiDecide(false)},
+		{Method: "POST", Pattern: "/api/v1/requests/{id}/reject", Perm: auth.ApproveRisk, Summary: "Reject a request, with a reason", handle: s.apiDecide(false)},
 		{Method: "GET", Pattern: "/findings", Perm: auth.Read, UI: true, Summary: "The vulnerability register", handle: s.uiFindings},
 		{Method: "GET", Pattern: "/findings/{id}", Perm: auth.Read, UI: true, Summary: "A finding and its history", handle: s.uiFinding},
 		{Method: "POST", Pattern: "/scans", Perm: auth.ImportScans, UI: true, Summary: "Upload a report", handle: s.uiImportScan},
@@ -133,6 +133,8 @@ func (s *Server) uiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pri
 
 type findingView struct {
 	F         vuln.Finding
+	Requests  []vuln.Request // acceptances and extensions asked for it
+	Accepted  *vuln.Request  // the approved acceptance in force, when closed as an accepted risk
 	History   []ledger.Entry
 	Now       time.Time
 	CanTriage bool
@@ -149,6 +151,14 @@ func (s *Server) findingPage(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	v := findingView{F: f, History: h, Now: s.app.Now(), CanTriage: p.Can(auth.TriageFindings), Flash: flash}
+	if v.Requests, err = s.app.Vuln.FindingRequests(r.Context(), f.ID); err != nil {
+		return err
+	}
+	for i, q := range v.Requests {
+		if f.Resolution == vuln.RiskAccepted && q.Kind == vuln.Acceptance && q.Status == "approved" {
+			v.Accepted = &v.Requests[i] // the newest approved one
+		}
+	}
 	s.render(w, st, "finding.html", page{Title: f.VulnID, Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
 	return nil
 }
@@ -226,7 +236,11 @@ func (s *Server) uiDecide(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if d != "approve" && d != "reject" {
 		return opsguard.Errorf(opsguard.ENotFound, "no decision %q", d)
 	}
-	q, err := s.app.Vuln.Decide(r.Context(), vulnActor(p), r.PathValue("id"), d == "approve", r.PostFormValue("note"))
+	note := r.PostFormValue("note")
+	if d == "reject" {
+		note = r.PostFormValue("reason")
+	}
+	q, err := s.app.Vuln.Decide(r.Context(), vulnActor(p), r.PathValue("id"), d == "approve", note)
 	if err != nil {
 		return formError(err, func(st int, msg string) error { return s.approvalsPage(w, r, p, st, "", msg) })
 	}
@@ -388,7 +402,8 @@ func (s *Server) apiRequests(w http.ResponseWriter, r *http.Request, _ auth.Prin
 }
 
 type decideRequest struct {
-	Note string `json:"note"`
+	Note   string `json:"note"`
+	Reason string `json:"reason"` // a rejection's reason (required); note is taken for it too
 }
 
 func (s *Server) apiDecide(approve bool) Handler {
@@ -399,7 +414,11 @@ func (s *Server) apiDecide(approve bool) Handler {
 				return err
 			}
 		}
-		out, err := s.app.Vuln.Decide(r.Context(), vulnActor(p), r.PathValue("id"), approve, req.Note)
+		note := req.Note
+		if !approve {
+			note = cmp.Or(req.Reason, req.Note)
+		}
+		out, err := s.app.Vuln.Decide(r.Context(), vulnActor(p), r.PathValue("id"), approve, note)
 		if err != nil {
 			return err
 		}

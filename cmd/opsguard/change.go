@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -208,27 +207,29 @@ func changeListCmd(g *globals) *cobra.Command {
 				}
 				f.Since = t
 			}
+			l := listing[change.Change]{limit: f.Limit, offset: f.Offset, csvHeader: changeCSVHeader, csvRow: changeCSVRow}
+			if err := l.check(); err != nil {
+				return err
+			}
 			return g.act(cmd, func(b backend) error {
+				if g.output != "table" {
+					return l.export(cmd.OutOrStdout(), g.output, func(offset, limit int) ([]change.Change, int, error) {
+						p := f
+						p.Offset, p.Limit = offset, limit
+						return b.Changes(cmd.Context(), p)
+					})
+				}
 				cs, total, err := b.Changes(cmd.Context(), f)
 				if err != nil {
 					return err
 				}
-				if cs == nil {
-					cs = []change.Change{}
-				}
-				if g.output == "csv" {
-					return writeChangesCSV(cmd, cs)
-				}
-				return g.emit(cmd.OutOrStdout(), struct {
-					Items []change.Change `json:"items"`
-					Total int             `json:"total"`
-				}{cs, total}, func(tw *tabwriter.Writer) {
+				return g.emit(cmd.OutOrStdout(), nil, func(tw *tabwriter.Writer) {
 					fmt.Fprintln(tw, "ID\tREPOSITORY\tCOMMIT\tDATE\tHOW\tAUTHOR\tAPPROVED BY\tVERDICT\tSUBJECT")
 					for _, c := range cs {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Repo, short(c.SHA), c.CommittedAt.Format(time.DateOnly), how(c), c.Author,
 							approvers(c), verdictText(c), c.Subject)
 					}
-					fmt.Fprintf(tw, "%d of %d changes.\n", len(cs), total)
+					fmt.Fprintf(tw, "%d of %d changes%s.\n", len(cs), total, more(f.Offset+len(cs), total))
 				})
 			})
 		},
@@ -239,7 +240,7 @@ func changeListCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.Verdict, "verdict", "", "pass, fail, emergency, overdue or exception")
 	fl.StringVar(&f.Kind, "kind", "", "merge, squash, gerrit or direct")
 	fl.StringVar(&since, "since", "", "only changes committed on or after YYYY-MM-DD")
-	fl.IntVar(&f.Limit, "limit", 100, "page size (max 1000)")
+	fl.IntVar(&f.Limit, "limit", 0, limitHelp)
 	fl.IntVar(&f.Offset, "offset", 0, "skip this many")
 	return c
 }
@@ -276,23 +277,19 @@ func verdictText(c change.Change) string {
 	return v
 }
 
-func writeChangesCSV(cmd *cobra.Command, cs []change.Change) error {
-	w := csv.NewWriter(cmd.OutOrStdout())
-	w.Write([]string{"id", "repo", "branch", "sha", "committed_at", "kind", "pr", "author", "author_email", "merged_by", "approvers", "emergency", "review_due_at", "verdict", "violations", "reviewed_by", "exception_by", "subject"})
-	for _, c := range cs {
-		var due string
-		if c.ReviewDueAt != nil {
-			due = c.ReviewDueAt.Format(time.RFC3339)
-		}
-		var vs []string
-		for _, v := range c.Violations {
-			vs = append(vs, v.Rule+": "+v.Message)
-		}
-		w.Write([]string{c.ID, c.Repo, c.Branch, c.SHA, c.CommittedAt.Format(time.RFC3339), c.Kind, strconv.Itoa(c.PR), c.Author, c.AuthorEmail, c.MergedBy,
-			approvers(c), strconv.FormatBool(c.Emergency), due, c.Verdict, strings.Join(vs, "; "), c.ReviewedBy, c.ExceptionBy, c.Subject})
+var changeCSVHeader = []string{"id", "repo", "branch", "sha", "committed_at", "kind", "pr", "author", "author_email", "merged_by", "approvers", "emergency", "review_due_at", "verdict", "violations", "reviewed_by", "exception_by", "subject"}
+
+func changeCSVRow(c change.Change) []string {
+	var due string
+	if c.ReviewDueAt != nil {
+		due = c.ReviewDueAt.Format(time.RFC3339)
 	}
-	w.Flush()
-	return w.Error()
+	var vs []string
+	for _, v := range c.Violations {
+		vs = append(vs, v.Rule+": "+v.Message)
+	}
+	return []string{c.ID, c.Repo, c.Branch, c.SHA, c.CommittedAt.Format(time.RFC3339), c.Kind, strconv.Itoa(c.PR), c.Author, c.AuthorEmail, c.MergedBy,
+		approvers(c), strconv.FormatBool(c.Emergency), due, c.Verdict, strings.Join(vs, "; "), c.ReviewedBy, c.ExceptionBy, c.Subject}
 }
 
 func printChange(tw *tabwriter.Writer, d change.Detail) {

@@ -270,12 +270,12 @@ func (r *remote) Requests(ctx context.Context, status string) ([]vuln.Request, e
 }
 
 func (r *remote) Decide(ctx context.Context, id string, approve bool, note string) (vuln.Request, error) {
-	verb := "/reject"
+	verb, body := "/reject", map[string]string{"reason": note}
 	if approve {
-		verb = "/approve"
+		verb, body = "/approve", map[string]string{"note": note}
 	}
 	var out vuln.Request
-	err := r.call(ctx, "POST", "/api/v1/requests/"+url.PathEscape(id)+verb, map[string]string{"note": note}, &out)
+	err := r.call(ctx, "POST", "/api/v1/requests/"+url.PathEscape(id)+verb, body, &out)
 	return out, err
 }
 

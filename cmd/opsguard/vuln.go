@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
@@ -109,21 +109,23 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "List the register, soonest due first (-o table, json or csv)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			l := listing[vuln.Finding]{limit: q.limit, offset: q.offset, csvHeader: findingCSVHeader, csvRow: findingCSVRow}
+			if err := l.check(); err != nil {
+				return err
+			}
 			return g.act(cmd, func(b backend) error {
+				if g.output != "table" {
+					return l.export(cmd.OutOrStdout(), g.output, func(offset, limit int) ([]vuln.Finding, int, error) {
+						p := q
+						p.offset, p.limit = offset, limit
+						return b.Findings(cmd.Context(), p)
+					})
+				}
 				fs, total, err := b.Findings(cmd.Context(), q)
 				if err != nil {
 					return err
 				}
-				if fs == nil {
-					fs = []vuln.Finding{}
-				}
-				if g.output == "csv" {
-					return writeFindingsCSV(cmd, fs)
-				}
-				return g.emit(cmd.OutOrStdout(), struct {
-					Items []vuln.Finding `json:"items"`
-					Total int            `json:"total"`
-				}{fs, total}, func(tw *tabwriter.Writer) {
+				return g.emit(cmd.OutOrStdout(), nil, func(tw *tabwriter.Writer) {
 					fmt.Fprintln(tw, "ID\tASSET\tVULNERABILITY\tPACKAGE/LOCATION\tSEVERITY\tRISK\tSTATUS\tDUE")
 					now := time.Now()
 					for _, f := range fs {
@@ -133,7 +135,7 @@ func vulnCmd(g *globals) *cobra.Command {
 						}
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Asset, f.VulnID, where(f), f.Severity, f.Risk, status(f), due)
 					}
-					fmt.Fprintf(tw, "%d of %d findings.\n", len(fs), total)
+					fmt.Fprintf(tw, "%d of %d findings%s.\n", len(fs), total, more(q.offset+len(fs), total))
 				})
 			})
 		},
@@ -145,7 +147,7 @@ func vulnCmd(g *globals) *cobra.Command {
 	lf.StringVar(&q.risk, "risk", "", "high, medium or low")
 	lf.BoolVar(&q.breached, "breached", false, "only open findings past their due date")
 	lf.StringVar(&q.dueBefore, "due-before", "", "only findings due before YYYY-MM-DD")
-	lf.IntVar(&q.limit, "limit", 100, "page size (max 1000)")
+	lf.IntVar(&q.limit, "limit", 0, limitHelp)
 	lf.IntVar(&q.offset, "offset", 0, "skip this many")
 
 	show := &cobra.Command{
@@ -339,9 +341,15 @@ func workflowCmds(g *globals) []*cobra.Command {
 					rs = []vuln.Request{}
 				}
 				return g.emit(cmd.OutOrStdout(), rs, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ID\tFINDING\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION")
+					fmt.Fprintln(tw, "ID\tVULNERABILITY\tASSET\tPACKAGE/LOCATION\tSEVERITY\tRISK\tDUE\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION")
 					for _, r := range rs {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.FindingID, r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, r.Status, r.Justification)
+						var s vuln.Subject
+						if r.Finding != nil {
+							s = *r.Finding
+						}
+						where := where(vuln.Finding{Package: s.Package, Version: s.Version, Location: s.Location})
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, s.VulnID, s.Asset, where, s.Severity, s.Risk, s.DueAt.Format(time.DateOnly),
+							r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, decision(r), r.Justification)
 					}
 				})
 			})
@@ -351,15 +359,34 @@ func workflowCmds(g *globals) []*cobra.Command {
 	decide := func(approve bool, use, short string) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
 			RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+				if !approve && strings.TrimSpace(note) == "" {
+					return nil, "", fmt.Errorf("--reason is required: say why the request is rejected")
+				}
 				r, err := b.Decide(cmd.Context(), args[0], approve, note)
 				return r, fmt.Sprintf("Request %s %s.", r.ID, r.Status), err
 			})}
-		c.Flags().StringVar(&note, "note", "", "a note on the decision")
+		if approve {
+			c.Flags().StringVar(&note, "note", "", "a note on the decision")
+		} else {
+			c.Flags().StringVar(&note, "reason", "", "why it is rejected, for the requester (required)")
+		}
 		return c
 	}
 	return []*cobra.Command{start, resolve, accept, extend, requests,
-		decide(true, "approve REQUEST", "Approve a request (a security officer other than the requester, through --server)"),
-		decide(false, "reject REQUEST", "Reject a request")}
+		decide(true, "approve REQUEST [--note TEXT]", "Approve a request (a security officer other than the requester, through --server)"),
+		decide(false, "reject REQUEST --reason TEXT", "Reject a request, saying why")}
+}
+
+// decision is a request's status with who decided and why.
+func decision(r vuln.Request) string {
+	if r.DecidedBy == "" {
+		return r.Status
+	}
+	s := r.Status + " by " + r.DecidedBy
+	if r.DecisionNote != "" {
+		s += ": " + r.DecisionNote
+	}
+	return s
 }
 
 func where(f vuln.Finding) string {
@@ -383,13 +410,20 @@ func status(f vuln.Finding) string {
 	return s
 }
 
-func writeFindingsCSV(cmd *cobra.Command, fs []vuln.Finding) error {
-	w := csv.NewWriter(cmd.OutOrStdout())
-	w.Write([]string{"id", "asset", "vuln_id", "package", "version", "location", "severity", "cvss", "risk", "status", "resolution", "first_seen", "due_at", "sla"})
-	for _, f := range fs {
-		w.Write([]string{f.ID, f.Asset, f.VulnID, f.Package, f.Version, f.Location, string(f.Severity), strconv.FormatFloat(f.CVSSScore, 'f', -1, 64),
-			string(f.Risk), string(f.Status), string(f.Resolution), f.FirstSeen.Format(time.RFC3339), f.DueAt.Format(time.RFC3339), f.RiskNote})
+var findingCSVHeader = []string{"id", "asset", "vuln_id", "package", "version", "location", "severity", "cvss", "risk", "status", "resolution", "first_seen", "due_at", "sla"}
+
+func findingCSVRow(f vuln.Finding) []string {
+	return []string{f.ID, f.Asset, f.VulnID, f.Package, f.Version, f.Location, string(f.Severity), strconv.FormatFloat(f.CVSSScore, 'f', -1, 64),
+		string(f.Risk), string(f.Status), string(f.Resolution), f.FirstSeen.Format(time.RFC3339), f.DueAt.Format(time.RFC3339), f.RiskNote}
+}
+
+// limitHelp is the --limit flag's help of the register listings.
+var limitHelp = fmt.Sprintf("rows of one page, at most %d (default: %d in a table; every row with -o csv or -o json)", opsguard.MaxPage, opsguard.DefaultPage)
+
+// more says, under a table, how to see the rows it does not show.
+func more(shown, total int) string {
+	if shown >= total {
+		return ""
 	}
-	w.Flush()
-	return w.Error()
+	return " (the next page with --offset; every row with -o csv or -o json)"
 }

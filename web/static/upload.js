@@ -33,6 +33,14 @@ document.addEventListener("DOMContentLoaded", function () {
       document.open();
       document.write(xhr.responseText);
       document.close();
+      // The page is redrawn where the form was, at its bottom: bring its
+      // outcome (the summary or the error) to the eye.
+      var outcome = document.getElementById("imported") || document.querySelector("main .error");
+      if (outcome) {
+        outcome.tabIndex = -1;
+        outcome.scrollIntoView({block: "center"});
+        outcome.focus({preventScroll: true});
+      }
     });
     xhr.addEventListener("error", function () {
       button.disabled = false;

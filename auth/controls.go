@@ -110,7 +110,7 @@ func (s *Service) privilegedActionsLedgered(ctx context.Context) (control.Outcom
 	}
 	if len(problems) > 0 {
 		return control.Outcome{Status: control.Fail, Refs: refs,
-			Summary: fmt.Sprintf("%d of %d user and token changes are not in the ledger: %s.", len(problems), checked, strings.Join(problems[:min(3, len(problems))], "; "))}, nil
+			Summary: fmt.Sprintf("%d of %d user and token changes are not in the ledger: %s.", len(problems), checked, control.Examples(problems, 3, "; "))}, nil
 	}
 	return control.Outcome{Status: control.Pass, Refs: refs,
 		Summary: fmt.Sprintf("All %d user and token changes are in the ledger.", checked)}, nil

@@ -110,7 +110,7 @@ func (s *Service) historyControl(ctx context.Context) (control.Outcome, error) {
 		refs = append(refs, control.Ref{Kind: "repository", ID: v.Repo, Note: v.ID})
 	}
 	if len(problems) > 0 {
-		return control.Outcome{Status: control.Fail, Refs: refs, Summary: strings.Join(problems[:min(5, len(problems))], "; ") + "."}, nil
+		return control.Outcome{Status: control.Fail, Refs: refs, Summary: control.Examples(problems, 5, "; ") + "."}, nil
 	}
 	return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("All %d repositories are synced with their full history; no history was rewritten.", len(st.repos))}, nil
 }

@@ -87,7 +87,7 @@ func TestApprovalsInboxShowsWhatIsDecided(t *testing.T) {
 	// A rejection needs a reason: API, then UI.
 	cli := auth.CLI("test")
 	e.app.Auth.CreateUser(ctx, cli, auth.NewUser{Username: "ines", Role: auth.SecurityOfficer, Password: password})
-	_, ines, _ := e.app.Auth.CreateToken(ctx, cli, "ines", "t", 0)
+	ines := ownToken(t, e.app, "ines")
 	for _, body := range []string{"", `{}`, `{"reason":"no"}`} {
 		resp := e.do("POST", "/api/v1/requests/"+extend.ID+"/reject", ines, strings.NewReader(body), nil)
 		if b := errorOf(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(b.Error.Message, "reason") {

@@ -100,6 +100,10 @@ func (s *Service) previous(ctx context.Context, tx Tx, req ImportRequest, blob l
 	if name == "" {
 		name = prev.Target
 	}
+	// Held before the asset's newest scan is read, as by a full import.
+	if err := tx.LockAsset(ctx, name); err != nil {
+		return prev, Asset{}, fmt.Errorf("lock asset %s: %w", name, err)
+	}
 	asset, err := tx.AssetByName(ctx, name)
 	if err != nil {
 		return prev, asset, notAgain(err)

@@ -21,7 +21,12 @@ import (
 type Tx interface {
 	ledger.Tx
 	AssetByName(ctx context.Context, name string) (Asset, error)
-	InsertAsset(ctx context.Context, a Asset) error
+	// InsertAsset stores an asset unless one of its name exists, and
+	// reports whether it did.
+	InsertAsset(ctx context.Context, a Asset) (bool, error)
+	// LockAsset holds the imports of the asset named name (which may not
+	// exist yet) until the transaction ends.
+	LockAsset(ctx context.Context, name string) error
 	InsertScan(ctx context.Context, s Scan) error
 	// UpdateScanCounts stores what is known of a scan at the end of its
 	// import: its tool's version and its counts.
@@ -636,14 +641,25 @@ func (s *Service) closeAbsent(ctx context.Context, tx Tx, actor string, existing
 	return events, nil
 }
 
+// asset returns the asset an import records a report on, created if need
+// be, and holds the other imports of it until the transaction ends: an
+// import reads the asset's findings, and one on another replica must not
+// read them before this one has written what it decides.
 func (s *Service) asset(ctx context.Context, tx Tx, actor, name, kind string, now time.Time) (Asset, error) {
+	if err := tx.LockAsset(ctx, name); err != nil {
+		return Asset{}, fmt.Errorf("lock asset %s: %w", name, err)
+	}
 	a, err := tx.AssetByName(ctx, name)
 	if err == nil || opsguard.ErrorCode(err) != opsguard.ENotFound {
 		return a, err
 	}
 	a = Asset{ID: id.New("ast"), Name: name, Kind: kind, CreatedAt: now}
-	if err := tx.InsertAsset(ctx, a); err != nil {
+	created, err := tx.InsertAsset(ctx, a)
+	if err != nil {
 		return a, err
+	}
+	if !created { // by another import since
+		return tx.AssetByName(ctx, name)
 	}
 	_, err = s.log.Append(ctx, tx, ledger.Event{Actor: actor, Kind: "asset.created", Subject: "asset/" + a.ID,
 		Payload: map[string]any{"name": name, "kind": kind}})

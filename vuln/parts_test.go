@@ -135,12 +135,17 @@ func partSizes(n int) []int {
 		}
 		return out
 	}
-	for p := 1; p <= 6; p++ {
+	// Every size up to 16, then one in 11 up to 200 (the sizes that
+	// failed on a real report came in runs of 13 and more), then sizes
+	// spread over the rest, and the last ones, which leave a part of one
+	// or two findings.
+	for p := 1; p <= 16; p++ {
 		out = append(out, p)
 	}
-	// Then sizes spread over the rest, not round numbers, and the last
-	// ones, which leave a part of one or two findings.
-	for p := 14; p < n-2; p = p*3/2 + 5 {
+	for p := 17; p <= 200; p += 11 {
+		out = append(out, p)
+	}
+	for p := 300; p < n-2; p = p * 3 / 2 {
 		out = append(out, p)
 	}
 	return append(out, n-2, n-1, n)

@@ -93,7 +93,9 @@ func (s *Service) previous(ctx context.Context, tx Tx, req ImportRequest, blob l
 	if err != nil {
 		return prev, Asset{}, notAgain(err)
 	}
-	if prev.Statements < 0 || !sameFormat(req, prev.Format) || !validKind(req.AssetKind) {
+	// An assessment may put its rows on several assets: it is imported
+	// whole again (it is small), not moved on one of them.
+	if prev.Statements < 0 || prev.Format == "assessment" || !sameFormat(req, prev.Format) || !validKind(req.AssetKind) {
 		return prev, Asset{}, errNotAgain
 	}
 	name := clean(strings.TrimSpace(req.Asset))

@@ -127,6 +127,10 @@ type Summary struct {
 	Statements int    `json:"statements"` // VEX statements in the report
 	Decided    int    `json:"decided"`    // findings the report's statements (VEX, dismissed alerts) closed or sent for approval
 	LedgerSeq  int64  `json:"ledger_seq"`
+	// Assets are the assets the report's findings were recorded on when
+	// they name several (an assessment's rows): Scan and Asset are then
+	// the first's, the counts the sums of all.
+	Assets []string `json:"assets,omitempty"`
 }
 
 // Import reads a report and records it on its asset in one transaction.
@@ -180,14 +184,101 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	}
 	fs := rep.Findings
 	rep.Findings = nil
-	return s.importParts(ctx, actor, req, kind, blob, func() (*importers.Report, []importers.Finding, error) {
+	if groups := byAsset(req, fs); groups != nil {
+		return s.importByAsset(ctx, actor, kind, blob, rep, groups)
+	}
+	return s.importParts(ctx, actor, req, kind, blob, partsOf(rep, fs))
+}
+
+// partsOf hands an import the findings fs of rep a part at a time.
+func partsOf(rep *importers.Report, fs []importers.Finding) parts {
+	return func() (*importers.Report, []importers.Finding, error) {
 		part := fs[:min(importPart, len(fs))]
 		fs = fs[len(part):]
 		if len(part) == 0 {
 			return rep, nil, nil
 		}
 		return rep, prepare(part), nil
+	}
+}
+
+// assetGroup is the findings of a report on one asset, and the request
+// that records them there.
+type assetGroup struct {
+	req ImportRequest
+	fs  []importers.Finding
+}
+
+// byAsset splits a report's findings by the asset each names (an
+// assessment's rows), the request's asset for those that name none, that
+// one first; nil when none names one.
+func byAsset(req ImportRequest, fs []importers.Finding) []assetGroup {
+	at := map[string]int{"": 0}
+	groups := []assetGroup{{req: req}}
+	for _, f := range fs {
+		name := clean(strings.TrimSpace(f.Asset))
+		if name == clean(strings.TrimSpace(req.Asset)) {
+			name = ""
+		}
+		i, ok := at[name]
+		if !ok {
+			i, at[name] = len(groups), len(groups)
+			g := assetGroup{req: req}
+			g.req.Asset = name
+			groups = append(groups, g)
+		}
+		groups[i].fs = append(groups[i].fs, f)
+	}
+	if len(groups) == 1 {
+		return nil
+	}
+	if len(groups[0].fs) == 0 {
+		groups = groups[1:]
+	}
+	return groups
+}
+
+// importByAsset records each group of a report's findings on its asset,
+// all in one transaction, and sums up what changed.
+func (s *Service) importByAsset(ctx context.Context, actor, kind string, blob ledger.Blob, rep *importers.Report, groups []assetGroup) (Summary, error) {
+	var total Summary
+	err := s.store.Update(ctx, func(tx Tx) error {
+		// Every asset is held first, in the order of their names, and the
+		// ledger after: two imports of the same assets never wait for each
+		// other in a cycle.
+		var names []string
+		for _, g := range groups {
+			name, err := assetName(g.req, rep)
+			if err != nil {
+				return err
+			}
+			names = append(names, name)
+		}
+		for _, name := range slices.Sorted(slices.Values(names)) {
+			if err := tx.LockAsset(ctx, name); err != nil {
+				return fmt.Errorf("lock asset %s: %w", name, err)
+			}
+		}
+		for i, g := range groups {
+			var sum Summary
+			if err := s.record(ctx, tx, actor, kind, g.req, blob, partsOf(rep, g.fs), &sum); err != nil {
+				return err
+			}
+			if i == 0 {
+				total = sum
+			} else {
+				total.Findings, total.New, total.Unchanged = total.Findings+sum.Findings, total.New+sum.New, total.Unchanged+sum.Unchanged
+				total.Fixed, total.Reopened, total.Decided = total.Fixed+sum.Fixed, total.Reopened+sum.Reopened, total.Decided+sum.Decided
+				total.LedgerSeq = sum.LedgerSeq
+			}
+			total.Assets = append(total.Assets, sum.Asset)
+		}
+		return nil
 	})
+	if err != nil {
+		return Summary{}, importError(groups[0].req, err)
+	}
+	return total, nil
 }
 
 // parts hands an import a report's findings a part at a time, prepared:
@@ -273,16 +364,23 @@ func (s *Service) importParts(ctx context.Context, actor string, req ImportReque
 	err := s.store.Update(ctx, func(tx Tx) error {
 		return s.record(ctx, tx, actor, kind, req, blob, next, &sum)
 	})
+	if err != nil {
+		return Summary{}, importError(req, err)
+	}
+	return sum, nil
+}
+
+// importError is the error of an import that failed: an invalid report's
+// as it is, any other with the file named.
+func importError(req ImportRequest, err error) error {
 	var oe *opsguard.Error
 	switch {
-	case err == nil:
-		return sum, nil
 	case errors.As(err, new(*importers.Error)):
-		return Summary{}, invalidReport(err)
+		return invalidReport(err)
 	case errors.As(err, &oe) && oe.Code == opsguard.EInvalid:
-		return Summary{}, oe
+		return oe
 	}
-	return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
+	return fmt.Errorf("import %s: %w", req.File, err)
 }
 
 // invalidReport is the error of a report that cannot be read.

@@ -160,5 +160,13 @@ func (db *DB) dialectSQL(q string) string {
 	if db.dialect == SQLite {
 		pk = "INTEGER PRIMARY KEY" // the rowid itself: rows are stored in key order
 	}
+	// A finding's key within its asset, for a unique index: PostgreSQL
+	// bounds an index entry (about 2.7 kB), so it indexes a digest of the
+	// texts, each preceded by its length so that no two keys run together.
+	key := "(asset_id, vuln_id, package, location)"
+	if db.dialect == Postgres {
+		key = "(asset_id, md5(length(vuln_id)::text || ':' || vuln_id || length(package)::text || ':' || package || location))"
+	}
+	q = strings.ReplaceAll(q, "{{finding_key}}", key)
 	return strings.ReplaceAll(q, "{{int64_pk}}", pk)
 }

@@ -31,10 +31,30 @@ func (tx *Tx) AssetByName(ctx context.Context, name string) (vuln.Asset, error) 
 	return a, err
 }
 
-// InsertAsset stores an asset.
-func (tx *Tx) InsertAsset(ctx context.Context, a vuln.Asset) error {
-	_, err := tx.exec(ctx, "INSERT INTO assets (id, name, kind, created_at) VALUES (?, ?, ?, ?)", a.ID, a.Name, a.Kind, ts(a.CreatedAt))
-	return conflict(err, "asset %q already exists", a.Name)
+// InsertAsset stores an asset unless one of its name exists, and reports
+// whether it did: two replicas creating one asset both succeed, the second
+// finding the first's.
+func (tx *Tx) InsertAsset(ctx context.Context, a vuln.Asset) (bool, error) {
+	res, err := tx.exec(ctx, "INSERT INTO assets (id, name, kind, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+		a.ID, a.Name, a.Kind, ts(a.CreatedAt))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// LockAsset serialises the imports of an asset, by name (it may not exist
+// yet), until the transaction ends, so that each reads the asset's
+// findings as the one before left them: PostgreSQL replicas take a
+// transaction advisory lock (in a key space of its own, the two-key form);
+// SQLite's BEGIN IMMEDIATE already holds the write lock.
+func (tx *Tx) LockAsset(ctx context.Context, name string) error {
+	if tx.db.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(7274003, hashtext(?))", name)
+	return err
 }
 
 // InsertScan stores a scan.

@@ -93,12 +93,18 @@ func (s *Service) previous(ctx context.Context, tx Tx, req ImportRequest, blob l
 	if err != nil {
 		return prev, Asset{}, notAgain(err)
 	}
-	if prev.Statements < 0 || !sameFormat(req, prev.Format) || !validKind(req.AssetKind) {
+	// An assessment may put its rows on several assets: it is imported
+	// whole again (it is small), not moved on one of them.
+	if prev.Statements < 0 || prev.Format == "assessment" || !sameFormat(req, prev.Format) || !validKind(req.AssetKind) {
 		return prev, Asset{}, errNotAgain
 	}
 	name := clean(strings.TrimSpace(req.Asset))
 	if name == "" {
 		name = prev.Target
+	}
+	// Held before the asset's newest scan is read, as by a full import.
+	if err := tx.LockAsset(ctx, name); err != nil {
+		return prev, Asset{}, fmt.Errorf("lock asset %s: %w", name, err)
 	}
 	asset, err := tx.AssetByName(ctx, name)
 	if err != nil {

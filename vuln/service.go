@@ -21,7 +21,12 @@ import (
 type Tx interface {
 	ledger.Tx
 	AssetByName(ctx context.Context, name string) (Asset, error)
-	InsertAsset(ctx context.Context, a Asset) error
+	// InsertAsset stores an asset unless one of its name exists, and
+	// reports whether it did.
+	InsertAsset(ctx context.Context, a Asset) (bool, error)
+	// LockAsset holds the imports of the asset named name (which may not
+	// exist yet) until the transaction ends.
+	LockAsset(ctx context.Context, name string) error
 	InsertScan(ctx context.Context, s Scan) error
 	// UpdateScanCounts stores what is known of a scan at the end of its
 	// import: its tool's version and its counts.
@@ -123,6 +128,10 @@ type Summary struct {
 	Statements int    `json:"statements"` // VEX statements in the report
 	Decided    int    `json:"decided"`    // findings the report's statements (VEX, dismissed alerts) closed or sent for approval
 	LedgerSeq  int64  `json:"ledger_seq"`
+	// Assets are the assets the report's findings were recorded on when
+	// they name several (an assessment's rows): Scan and Asset are then
+	// the first's, the counts the sums of all.
+	Assets []string `json:"assets,omitempty"`
 }
 
 // Import reads a report and records it on its asset in one transaction.
@@ -183,14 +192,104 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	}
 	fs, maxText := rep.Findings, s.cfg.MaxTextBytes
 	rep.Findings = nil
-	return s.importParts(ctx, actor, req, kind, blob, func() (*importers.Report, []importers.Finding, error) {
+	if groups := byAsset(req, fs); groups != nil {
+		return s.importByAsset(ctx, actor, kind, blob, rep, groups)
+	}
+	return s.importParts(ctx, actor, req, kind, blob, partsOf(rep, fs, maxText))
+}
+
+// partsOf hands an import the findings fs of rep a part at a time.
+func partsOf(rep *importers.Report, fs []importers.Finding, maxText int) parts {
+	return func() (*importers.Report, []importers.Finding, error) {
 		part := fs[:min(importPart, len(fs))]
 		fs = fs[len(part):]
 		if len(part) == 0 {
 			return rep, nil, nil
 		}
 		return rep, prepare(part, maxText), nil
+	}
+}
+
+// assetGroup is the findings of a report on one asset, and the request
+// that records them there.
+type assetGroup struct {
+	req ImportRequest
+	fs  []importers.Finding
+}
+
+// byAsset splits a report's findings by the asset each names (an
+// assessment's rows), the request's asset for those that name none, that
+// one first; nil when none names one.
+func byAsset(req ImportRequest, fs []importers.Finding) []assetGroup {
+	at := map[string]int{"": 0}
+	groups := []assetGroup{{req: req}}
+	for _, f := range fs {
+		name := strings.TrimSpace(f.Asset)
+		if name == strings.TrimSpace(req.Asset) {
+			name = ""
+		}
+		i, ok := at[name]
+		if !ok {
+			i, at[name] = len(groups), len(groups)
+			g := assetGroup{req: req}
+			g.req.Asset = name
+			groups = append(groups, g)
+		}
+		groups[i].fs = append(groups[i].fs, f)
+	}
+	if len(groups) == 1 {
+		return nil
+	}
+	if len(groups[0].fs) == 0 {
+		groups = groups[1:]
+	}
+	return groups
+}
+
+// importByAsset records each group of a report's findings on its asset,
+// all in one transaction, and sums up what changed.
+func (s *Service) importByAsset(ctx context.Context, actor, kind string, blob ledger.Blob, rep *importers.Report, groups []assetGroup) (Summary, error) {
+	var total Summary
+	err := s.store.Update(ctx, func(tx Tx) error {
+		// Every asset is held first, in the order of their names, and the
+		// ledger after: two imports of the same assets never wait for each
+		// other in a cycle.
+		var names []string
+		for _, g := range groups {
+			name, err := assetName(g.req, rep)
+			if err != nil {
+				return err
+			}
+			if err := checkAssetName(name, g.req.File+": a row's asset"); err != nil {
+				return err
+			}
+			names = append(names, name)
+		}
+		for _, name := range slices.Sorted(slices.Values(names)) {
+			if err := tx.LockAsset(ctx, name); err != nil {
+				return fmt.Errorf("lock asset %s: %w", name, err)
+			}
+		}
+		for i, g := range groups {
+			var sum Summary
+			if err := s.record(ctx, tx, actor, kind, g.req, blob, partsOf(rep, g.fs, s.cfg.MaxTextBytes), &sum); err != nil {
+				return err
+			}
+			if i == 0 {
+				total = sum
+			} else {
+				total.Findings, total.New, total.Unchanged = total.Findings+sum.Findings, total.New+sum.New, total.Unchanged+sum.Unchanged
+				total.Fixed, total.Reopened, total.Decided = total.Fixed+sum.Fixed, total.Reopened+sum.Reopened, total.Decided+sum.Decided
+				total.LedgerSeq = sum.LedgerSeq
+			}
+			total.Assets = append(total.Assets, sum.Asset)
+		}
+		return nil
 	})
+	if err != nil {
+		return Summary{}, importError(groups[0].req, err)
+	}
+	return total, nil
 }
 
 // parts hands an import a report's findings a part at a time, prepared:
@@ -207,7 +306,7 @@ func prepare(part []importers.Finding, maxText int) []importers.Finding {
 		// a third of a large report's memory.
 		part[i].References = nil
 	}
-	return merge(part)
+	return part
 }
 
 // importStream imports a report read by a Streamer: it is parsed by a
@@ -275,16 +374,23 @@ func (s *Service) importParts(ctx context.Context, actor string, req ImportReque
 	err := s.store.Update(ctx, func(tx Tx) error {
 		return s.record(ctx, tx, actor, kind, req, blob, next, &sum)
 	})
+	if err != nil {
+		return Summary{}, importError(req, err)
+	}
+	return sum, nil
+}
+
+// importError is the error of an import that failed: an invalid report's
+// as it is, any other with the file named.
+func importError(req ImportRequest, err error) error {
 	var oe *opsguard.Error
 	switch {
-	case err == nil:
-		return sum, nil
 	case errors.As(err, new(*importers.Error)):
-		return Summary{}, invalidReport(err)
+		return invalidReport(err)
 	case errors.As(err, &oe) && oe.Code == opsguard.EInvalid:
-		return Summary{}, oe
+		return oe
 	}
-	return Summary{}, fmt.Errorf("import %s: %w", req.File, err)
+	return fmt.Errorf("import %s: %w", req.File, err)
 }
 
 // invalidReport is the error of a report that cannot be read.
@@ -347,7 +453,7 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 	if err != nil {
 		return err
 	}
-	fresh := make([]Finding, 0, min(importPart, len(part))) // never reallocated: the index points into it
+	var fresh []Finding // opened by this part; the index holds their positions
 	var events []ledger.Event
 	var had, added []string // known findings reported, with and without a row for this tool
 	seen := map[string]bool{}
@@ -358,18 +464,12 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 		}
 		for _, in := range part {
 			r := ix.match(in)
-			switch {
-			case r.f == nil && r.n == nil:
-				nf := s.newFinding(asset, in, intelOf(ids(in), intel), now)
-				fresh = append(fresh, nf)
-				ix.add(&fresh[len(fresh)-1])
-				events = append(events, ledger.Event{Actor: actor, Kind: "finding.opened", Subject: "finding/" + nf.ID,
-					Payload: opened{Scan: scan.ID, Asset: name, Vuln: nf.VulnID, Package: nf.Package, Location: nf.Location,
-						Severity: nf.Severity, Risk: nf.Risk, DueAt: nf.DueAt, SLA: nf.RiskNote}})
-				continue
+			switch i, opened := r.fresh(); {
+			case opened:
+				// Opened by this part: the report states it twice.
+				s.restatedFresh(&fresh[i], in, intel)
 			case r.n != nil:
-				// Opened by this import from an earlier part: the report
-				// states it twice.
+				// Opened by this import from an earlier part.
 				ev, err := s.restated(ctx, tx, actor, r.n, in, now)
 				if err != nil {
 					return err
@@ -377,35 +477,44 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 				if ev != nil {
 					events = append(events, *ev)
 				}
-				continue
-			}
-			f := r.f
-			if ids := newIDs(f, in); len(ids) > 0 {
-				if err := tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
+			case r.old != nil:
+				f := r.old
+				if ids := newIDs(f, in); len(ids) > 0 {
+					if err := tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
+						return err
+					}
+				}
+				if seen[f.ID] {
+					break
+				}
+				seen[f.ID] = true
+				if slices.Contains(f.Tools, tool) {
+					had = append(had, f.ID)
+				} else {
+					added = append(added, f.ID)
+				}
+				ev, err := s.reopen(ctx, tx, actor, f, scan.ID)
+				if err != nil {
 					return err
 				}
+				if ev != nil {
+					sum.Reopened++
+					events = append(events, *ev)
+				} else {
+					sum.Unchanged++
+				}
+			default:
+				fresh = append(fresh, s.newFinding(asset, in, intelOf(ids(in), intel), now))
+				r = freshRef(len(fresh) - 1)
 			}
-			if seen[f.ID] {
-				continue
-			}
-			seen[f.ID] = true
-			if slices.Contains(f.Tools, tool) {
-				had = append(had, f.ID)
-			} else {
-				added = append(added, f.ID)
-			}
-			ev, err := s.reopen(ctx, tx, actor, f, scan.ID)
-			if err != nil {
-				return err
-			}
-			if ev != nil {
-				sum.Reopened++
-				events = append(events, *ev)
-			} else {
-				sum.Unchanged++
-			}
+			ix.point(in, r)
 		}
 		if err := tx.InsertFindings(ctx, fresh, tool, scan.ID); err != nil {
+			return err
+		}
+		// The opened events come once the part has said all it says of
+		// its new findings.
+		if _, err := app.Add(openedEvents(actor, name, scan.ID, fresh)...); err != nil {
 			return err
 		}
 		if _, err := app.Add(events...); err != nil {
@@ -413,7 +522,7 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 		}
 		sum.New += len(fresh)
 		for i := range fresh {
-			ix.stored(&fresh[i])
+			ix.stored(i, &fresh[i])
 		}
 		// Let this part go: its findings, new findings and events.
 		clear(part)
@@ -509,6 +618,40 @@ func setAside(existing []Finding, seen map[string]bool, statements []importers.S
 		}
 	}
 	return out
+}
+
+// restatedFresh merges into a finding this part opened what the report
+// says of it again: its other ids, and a more severe statement, which
+// rates it anew.
+func (s *Service) restatedFresh(f *Finding, in importers.Finding, intel map[string]importers.Intel) {
+	more := rank(in.Severity) < rank(f.Severity)
+	if more {
+		f.Severity, f.SeverityNote, f.CVSSScore, f.CVSSVector = in.Severity, in.SeveritySource, in.CVSSScore, in.CVSSVector
+	}
+	added := false
+	for _, x := range ids(in) {
+		if _, ok := f.IDs[x]; !ok {
+			f.IDs[x] = struct{}{}
+			// Clipped: the aliases may share their array with the report's.
+			f.Aliases, added = append(slices.Clip(f.Aliases), x), true
+		}
+	}
+	if more || added {
+		f.SLADays, f.Risk, f.RiskNote = assess(s.cfg, f.Severity, intelOf(append([]string{f.VulnID}, f.Aliases...), intel))
+		f.DueAt = f.FirstSeen.AddDate(0, 0, f.SLADays)
+	}
+}
+
+// openedEvents are the ledger events of the findings a part opened.
+func openedEvents(actor, asset, scanID string, fresh []Finding) []ledger.Event {
+	events := make([]ledger.Event, len(fresh))
+	for i := range fresh {
+		nf := &fresh[i]
+		events[i] = ledger.Event{Actor: actor, Kind: "finding.opened", Subject: "finding/" + nf.ID,
+			Payload: opened{Scan: scanID, Asset: asset, Vuln: nf.VulnID, Package: nf.Package, Location: nf.Location,
+				Severity: nf.Severity, Risk: nf.Risk, DueAt: nf.DueAt, SLA: nf.RiskNote}}
+	}
+	return events
 }
 
 // restated merges into a finding this import opened from an earlier part
@@ -609,14 +752,25 @@ func (s *Service) closeAbsent(ctx context.Context, tx Tx, actor string, existing
 	return events, nil
 }
 
+// asset returns the asset an import records a report on, created if need
+// be, and holds the other imports of it until the transaction ends: an
+// import reads the asset's findings, and one on another replica must not
+// read them before this one has written what it decides.
 func (s *Service) asset(ctx context.Context, tx Tx, actor, name, kind string, now time.Time) (Asset, error) {
+	if err := tx.LockAsset(ctx, name); err != nil {
+		return Asset{}, fmt.Errorf("lock asset %s: %w", name, err)
+	}
 	a, err := tx.AssetByName(ctx, name)
 	if err == nil || opsguard.ErrorCode(err) != opsguard.ENotFound {
 		return a, err
 	}
 	a = Asset{ID: id.New("ast"), Name: name, Kind: kind, CreatedAt: now}
-	if err := tx.InsertAsset(ctx, a); err != nil {
+	created, err := tx.InsertAsset(ctx, a)
+	if err != nil {
 		return a, err
+	}
+	if !created { // by another import since
+		return tx.AssetByName(ctx, name)
 	}
 	_, err = s.log.Append(ctx, tx, ledger.Event{Actor: actor, Kind: "asset.created", Subject: "asset/" + a.ID,
 		Payload: map[string]any{"name": name, "kind": kind}})
@@ -705,46 +859,6 @@ func newIDs(f *Finding, in importers.Finding) []string {
 	return out
 }
 
-// merge folds findings of one report that are the same finding (the same
-// place and overlapping ids), keeping the most severe statement of it. It
-// works in place (each finding is written at or before its own index), so
-// fs is the merged list's storage.
-func merge(fs []importers.Finding) []importers.Finding {
-	out := fs[:0]
-	ix := make(map[key]int, len(fs))
-	for _, f := range fs {
-		pos := -1
-		for x := range eachID(f) {
-			if i, ok := ix[keyOf(f, x)]; ok {
-				pos = i
-				break
-			}
-		}
-		if pos < 0 {
-			pos = len(out)
-			out = append(out, f)
-		} else {
-			out[pos] = fold(out[pos], f)
-		}
-		for x := range eachID(f) {
-			ix[keyOf(f, x)] = pos
-		}
-	}
-	return out
-}
-
-func fold(a, b importers.Finding) importers.Finding {
-	for _, x := range ids(b) {
-		if x != a.VulnID && !slices.Contains(a.Aliases, x) {
-			a.Aliases = append(a.Aliases, x)
-		}
-	}
-	if rank(b.Severity) < rank(a.Severity) {
-		a.Severity, a.SeveritySource, a.CVSSScore, a.CVSSVector = b.Severity, b.SeveritySource, b.CVSSScore, b.CVSSVector
-	}
-	return a
-}
-
 func rank(s importers.Severity) int {
 	for i, x := range importers.Severities {
 		if x == s {
@@ -779,12 +893,20 @@ func eachID(in importers.Finding) iter.Seq[string] {
 // index finds the known finding an incoming one is, by place and any id.
 type index map[key]ref
 
-// ref is a finding of the index: f, one the asset had or one the import
-// opened and has not stored yet, or else n, one the import stored.
+// ref is a finding of the index: old, one the asset had; or one the
+// import opened, by its position in the part's new findings until the
+// part is stored (a position, not a pointer: the list grows, and its
+// array moves), n once it is.
 type ref struct {
-	f *Finding
-	n *storedFinding
+	old *Finding
+	at  int // 1 + the position in the part's new findings; 0 for none
+	n   *storedFinding
 }
+
+func freshRef(i int) ref { return ref{at: i + 1} }
+
+// fresh returns the position of a finding the part opened.
+func (r ref) fresh() (int, bool) { return r.at - 1, r.at > 0 }
 
 // storedFinding is what the index keeps of a finding the import opened
 // once it is stored: enough to match it again.
@@ -809,25 +931,32 @@ func (n *storedFinding) finding() *Finding {
 func newIndex(fs []Finding, room int) index {
 	ix := make(index, len(fs)+room)
 	for i := range fs {
-		ix.add(&fs[i])
+		for x := range fs[i].IDs {
+			ix[key{fs[i].Package, fs[i].Location, x}] = ref{old: &fs[i]}
+		}
 	}
 	return ix
 }
 
-func (ix index) add(f *Finding) {
-	for x := range f.IDs {
-		ix[key{f.Package, f.Location, x}] = ref{f: f}
+// point makes every id of in, at its place, name r: the finding in was
+// matched to or opened as. A later statement naming any of them is that
+// finding, as the same statements in one part would be.
+func (ix index) point(in importers.Finding, r ref) {
+	for x := range eachID(in) {
+		ix[keyOf(in, x)] = r
 	}
 }
 
-// stored replaces f, which the import opened and has now stored, by what
-// the index keeps of it.
-func (ix index) stored(f *Finding) {
+// stored replaces f, at position i of the part's new findings, which the
+// import has now stored, by what the index keeps of it. Every key that
+// names it is one of its ids at its place: the ids of the statements
+// merged into it.
+func (ix index) stored(i int, f *Finding) {
 	n := &storedFinding{id: f.ID, ids: make([]string, 0, len(f.IDs)), severity: f.Severity, risk: f.Risk, slaDays: f.SLADays}
 	for x := range f.IDs {
 		n.ids = append(n.ids, x)
 		k := key{f.Package, f.Location, x}
-		if r, ok := ix[k]; ok && r.f == f {
+		if ix[k] == freshRef(i) {
 			ix[k] = ref{n: n}
 		}
 	}

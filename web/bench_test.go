@@ -45,7 +45,7 @@ func seed(b *testing.B, e *env, n int) {
 	now := time.Now().UTC()
 	a := vuln.Asset{ID: "ast_bench", Name: "bench", Kind: "image", CreatedAt: now}
 	err := e.app.DB.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.InsertAsset(ctx, a); err != nil {
+		if _, err := tx.InsertAsset(ctx, a); err != nil {
 			return err
 		}
 		return tx.InsertScan(ctx, vuln.Scan{ID: "scn_bench", AssetID: a.ID, Format: "trivy", Tool: "Trivy", ImportedAt: now})

@@ -243,3 +243,33 @@ func firstSample(t *testing.T, dir string) string {
 	}
 	return entries[0].Name()
 }
+
+// An assessment's rows that name their asset are recorded there, whatever
+// asset the upload gives; that one is the default of the rows naming none.
+func TestUploadAssessmentRowsKeepTheirAsset(t *testing.T) {
+	e := newSQLiteEnv(t)
+	csv := "id,title,severity,cvss,cve,asset,location,description,recommendation,reference\n" +
+		"PT-1,SQL injection,high,,,https://shop.example.com,/search,d,,\n" +
+		"PT-2,Weak TLS,medium,,,mail.example.com:25,,d,,\n" +
+		"PT-3,Default password,high,,,,admin,d,,\n"
+	path := "/api/v1/scans?" + url.Values{"asset": {"form-asset"}, "kind": {"url"}, "file": {"pentest.csv"}}.Encode()
+	resp := e.do("POST", path, e.tokens[auth.Engineer], strings.NewReader(csv), map[string]string{"Content-Type": "application/octet-stream"})
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
+	}
+	var sum vuln.Summary
+	jsonBody(t, resp, &sum)
+	if sum.New != 3 || sum.Asset != "form-asset" || strings.Join(sum.Assets, " ") != "form-asset https://shop.example.com mail.example.com:25" {
+		t.Errorf("summary %+v", sum)
+	}
+	for asset, want := range map[string]string{"https://shop.example.com": "PT-1", "mail.example.com:25": "PT-2", "form-asset": "PT-3"} {
+		var page struct {
+			Items []vuln.Finding `json:"items"`
+		}
+		jsonBody(t, e.do("GET", "/api/v1/findings?"+url.Values{"asset": {asset}}.Encode(), e.tokens[auth.Auditor], nil, nil), &page)
+		if len(page.Items) != 1 || page.Items[0].VulnID != want {
+			t.Errorf("findings of %s: %+v, want %s only", asset, page.Items, want)
+		}
+	}
+}

@@ -49,7 +49,8 @@ import (
 // vendor's report.
 //
 // A finding's VulnID is its cve when given (its id becomes an alias), else
-// its id; Location is its location, else its asset. The report's Tool is
+// its id; Location is its location, else its asset; its Asset is its
+// asset, which wins over the asset the import is given. The report's Tool is
 // the vendor (JSON) or "assessment" (CSV); its Target is the JSON's
 // target, else the asset every finding names when they all name the same.
 // An assessment samples an asset and proves no absence: it is never
@@ -123,7 +124,7 @@ func (row assessmentRow) finding(bad assessmentBad) (Finding, error) {
 		return Finding{}, bad("severity", "unknown severity %q; expected critical, high, medium, low or info", row.Severity)
 	}
 	f := Finding{VulnID: row.ID, Title: row.Title, Severity: sev, Description: row.Description,
-		Target: row.Asset, Location: row.Location}
+		Target: row.Asset, Location: row.Location, Asset: row.Asset}
 	if row.CVSS != nil {
 		if v := *row.CVSS; !(v >= 0 && v <= 10) {
 			return Finding{}, bad("cvss", "the CVSS score %v is not between 0 and 10", v)

@@ -10,15 +10,23 @@ import (
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
-func FuzzTrivy(f *testing.F) { tgFuzz(f, "trivy", "vuln/trivy", nil) }
+// FuzzTrivy is seeded with the samples and their legacy form (the list of
+// results alone).
+func FuzzTrivy(f *testing.F) { tgFuzz(f, "trivy", "vuln/trivy", nil, legacyTrivy) }
 
 // tgFuzz seeds with the samples of dir, shrunk (to the keys in keep, when
 // given); the property: neither Detect nor Parse panics, a refusal is an
 // *importers.Error, and an accepted report has an id and a known severity
 // on every finding.
-func tgFuzz(f *testing.F, format, dir string, keep []string) {
+func tgFuzz(f *testing.F, format, dir string, keep []string, also ...func(testing.TB, []byte) []byte) {
 	for _, name := range tgSamples(f, dir) {
-		f.Add(tgShrink(f, fixture.Read(f, dir+"/"+name), keep))
+		seed := tgShrink(f, fixture.Read(f, dir+"/"+name), keep)
+		f.Add(seed)
+		for _, form := range also {
+			if b := form(f, seed); b != nil {
+				f.Add(b)
+			}
+		}
 	}
 	imp, ok := importers.Get(format)
 	if !ok {

@@ -101,6 +101,10 @@ type Finding struct {
 	// TitleCut and DescriptionCut say that the register cut the text, longer
 	// than it keeps (vuln.max_text_bytes).
 	TitleCut, DescriptionCut bool
+	// Asset is the asset the finding is on when the report names one
+	// finding by finding (an assessment's rows), so that it wins over the
+	// asset the import is given; empty for the report's asset.
+	Asset string
 }
 
 // Key is what makes a finding one finding within an asset: the

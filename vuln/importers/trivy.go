@@ -1,6 +1,7 @@
 package importers
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -16,9 +17,11 @@ import (
 )
 
 // trivyImporter reads Trivy's JSON report (SchemaVersion 2) of an image,
-// a file system or a repository, and the two shapes of its Kubernetes
-// report: resources listed once ("Resources"), or grouped by scanner
-// ("Vulnerabilities" and "Misconfigurations" at the top).
+// a file system or a repository, the two shapes of its Kubernetes report:
+// resources listed once ("Resources"), or grouped by scanner
+// ("Vulnerabilities" and "Misconfigurations" at the top), and its legacy
+// report (before SchemaVersion 2, as Trivy wrote it until 0.19 and as
+// pipelines still archive it): the list of results alone.
 type trivyImporter struct{}
 
 func init() { Register(trivyImporter{}) }
@@ -34,6 +37,37 @@ func (trivyImporter) Detect(data []byte) bool {
 		return Sniff(data, "Results") || Sniff(data, "ArtifactName")
 	case Sniff(data, "ClusterName"):
 		return Sniff(data, "Resources") || Sniff(data, "Results")
+	}
+	return trivyLegacy(data)
+}
+
+// trivyLegacy reports whether data starts a legacy report: a list whose
+// first element is a result, that names its Target and then its Type or
+// its vulnerabilities (in Trivy's order, so that a first result of a
+// hundred thousand vulnerabilities, past the head read, is no matter).
+func trivyLegacy(data []byte) bool {
+	dec := jsontext.NewDecoder(bytes.NewReader(bytes.TrimLeft(data, " \t\r\n\ufeff")))
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '[' {
+		return false
+	}
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
+		return false
+	}
+	target := false
+	for dec.PeekKind() == '"' {
+		t, err := dec.ReadToken()
+		if err != nil {
+			return false
+		}
+		switch t.String() {
+		case "Target":
+			target = true
+		case "Type", "Class", "Vulnerabilities":
+			return target
+		}
+		if dec.SkipValue() != nil {
+			return false
+		}
 	}
 	return false
 }
@@ -186,6 +220,7 @@ type trivyStream struct {
 	emit              func(*Report, []Finding) error
 	artifact, cluster string
 	frozen            bool            // a part was passed on: the target is fixed
+	legacy            bool            // a legacy report: its first result names the artifact
 	lists             map[string]bool // the top-level lists read, which may not repeat
 }
 
@@ -204,9 +239,15 @@ func (p *trivyStream) target() string {
 	return cmp.Or(p.artifact, p.cluster)
 }
 
-// document reads the top-level object.
+// document reads the top-level object, or the list of a legacy report.
 func (p *trivyStream) document(dec *jsontext.Decoder) error {
 	p.lists = map[string]bool{}
+	if dec.PeekKind() == '[' {
+		p.legacy = true
+		return eachElement(dec, trivyResultsT, func(i int) error {
+			return p.result(dec, fmt.Sprintf("[%d]", i), "")
+		})
+	}
 	return eachField(dec, trivyReportType, func(name string) error {
 		key := strings.ToLower(name)
 		switch key {
@@ -262,7 +303,13 @@ func (p *trivyStream) result(dec *jsontext.Decoder, at, resource string) error {
 		switch strings.ToLower(name) {
 		case "target":
 			hasTarget = true
-			return jsonv2.UnmarshalDecode(dec, &res.Target)
+			if err := jsonv2.UnmarshalDecode(dec, &res.Target); err != nil {
+				return err
+			}
+			if p.legacy && p.artifact == "" {
+				p.artifact = legacyArtifact(res.Target)
+			}
+			return nil
 		case "type":
 			hasType = true
 			return jsonv2.UnmarshalDecode(dec, &res.Type)
@@ -284,6 +331,10 @@ func (p *trivyStream) result(dec *jsontext.Decoder, at, resource string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if p.legacy && !hasTarget {
+		// The list is the whole report: of results, or of something else.
+		return Errorf(p.file, at+".Target", "the result names no Target: a legacy Trivy report is a list of results")
 	}
 	if err := p.trivyParse.result(at, resultTarget(resource, res.Target), res); err != nil {
 		return err
@@ -394,6 +445,16 @@ func open(dec *jsontext.Decoder, kind jsontext.Kind, goType reflect.Type) (null 
 		// The pointer of the value just skipped.
 		return false, &jsonv2.SemanticError{ByteOffset: off, JSONPointer: dec.StackPointer(), JSONKind: k, GoType: goType}
 	}
+}
+
+// legacyArtifact is what a legacy report scanned, which it does not name
+// apart: its first result's target, without the operating system Trivy
+// adds to an image's ("alpine:3.10 (alpine 3.10.2)").
+func legacyArtifact(target string) string {
+	if i := strings.LastIndex(target, " ("); i > 0 && strings.HasSuffix(target, ")") {
+		return target[:i]
+	}
+	return target
 }
 
 // label names a Kubernetes resource as Namespace/Kind/Name (cluster-wide

@@ -137,7 +137,7 @@ func TestTrivyStreamRefusals(t *testing.T) {
 		{"results not a list", `{"SchemaVersion": 2, "ArtifactName": "a", "Results": {"Target": "t"}}`, "Results", "found object"},
 		{"a result not an object", `{"SchemaVersion": 2, "ArtifactName": "a", "Results": [7]}`, "Results[0]", "found number"},
 		{"a vulnerability of the wrong type", `{"SchemaVersion": 2, "ArtifactName": "a", "Results": [{"Target": "t", "Type": "npm", "Vulnerabilities": [{"VulnerabilityID": 7}]}]}`, "Results[0].Vulnerabilities[0].VulnerabilityID", "found number"},
-		{"a document that is a list", `[{"SchemaVersion": 2}]`, "", "found array"},
+		{"a document that is a list, not of results", `[{"SchemaVersion": 2}]`, "[0].Target", "names no Target"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := st.Stream("r.json", importers.Bytes(tc.data), 2, func(*importers.Report, []importers.Finding) error { return nil })

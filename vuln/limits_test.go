@@ -96,6 +96,16 @@ func TestAssetNameRules(t *testing.T) {
 				}
 			})
 		}
+		// An assessment's row names its own asset: the same rules, and the
+		// whole report refused with nothing written.
+		for _, bad := range []string{"app\x1b[31mred", "app\x00x", strings.Repeat("a", 257)} {
+			csv := "id,title,severity,asset\nPT-1,Weak TLS,high,shop\nPT-2,Open admin,high," + bad + "\n"
+			_, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{Asset: "pentest", File: "pt.csv", Data: []byte(csv)})
+			var oe *opsguard.Error
+			if !errors.As(err, &oe) || oe.Code != opsguard.EInvalid || oe.Details["field"] != "asset" || !strings.Contains(oe.Message, "pt.csv") {
+				t.Errorf("a row's asset %q: got %v, want a 400 on the field asset naming the file", bad, err)
+			}
+		}
 		n, err := f.svc.Count(ctx, vuln.Filter{})
 		if err != nil || n != 0 {
 			t.Errorf("%d findings imported by refused reports, %v", n, err)

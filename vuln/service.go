@@ -256,11 +256,11 @@ func (s *Service) importByAsset(ctx context.Context, actor, kind string, blob le
 		// other in a cycle.
 		var names []string
 		for _, g := range groups {
-			name, err := assetName(g.req, rep)
-			if err != nil {
+			if err := checkAssetName(strings.TrimSpace(g.req.Asset), g.req.File+": a row's asset"); err != nil {
 				return err
 			}
-			if err := checkAssetName(name, g.req.File+": a row's asset"); err != nil {
+			name, err := assetName(g.req, rep)
+			if err != nil {
 				return err
 			}
 			names = append(names, name)

@@ -89,11 +89,9 @@ func TestBinaryExportEveryRow(t *testing.T) {
 	mustRun(t, local, "", "change", "repo", "add", "shop", src)
 	mustRun(t, local, "", "change", "repo", "sync", "shop")
 
-	var tok struct {
-		Secret string `json:"secret"`
-	}
-	json.Unmarshal([]byte(mustRun(t, local, "", "token", "create", "--user", "admin", "--name", "export", "-o", "json").stdout), &tok)
-	remote := []string{"OPSGUARD_SERVER=" + serve(t, data), "OPSGUARD_TOKEN=" + tok.Secret}
+	mustRun(t, local, "an auditor's password\n", "user", "add", "exporter", "--role", "auditor")
+	base := serve(t, data)
+	remote := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + ownToken(t, base, "exporter", "an auditor's password")}
 
 	for _, mode := range []struct {
 		name string

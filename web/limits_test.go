@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/vuln"
+	"github.com/opsguard/opsguard/web"
 )
 
 // A report with a description of megabytes is accepted, its text stored
@@ -79,14 +81,23 @@ func TestUploadsBeyondTheLimitAre429(t *testing.T) {
 			resp.Body.Close()
 			done <- resp.StatusCode
 		}()
-		// The handler reads the body only once it holds a slot: a write
-		// returns when it is read.
 		if _, err := pw.Write([]byte("{")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	resp := e.do("POST", "/api/v1/scans?asset=third", e.tokens[auth.Engineer], strings.NewReader("{}"), nil)
-	if b := errorOf(t, resp); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != fmt.Sprint(vuln.RetryAfter) ||
+	// A write returns once the client sent it, not once a handler holds
+	// a slot: until both held uploads do, a third is imported (and
+	// refused as no report, 400); once they do, it is answered 429.
+	var resp *http.Response
+	var b web.ErrorBody
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp = e.do("POST", "/api/v1/scans?asset=third", e.tokens[auth.Engineer], strings.NewReader("{}"), nil)
+		b = errorOf(t, resp)
+		if resp.StatusCode != http.StatusBadRequest || time.Now().After(deadline) {
+			break
+		}
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != fmt.Sprint(vuln.RetryAfter) ||
 		!strings.Contains(b.Error.Message, "vuln.max_concurrent_imports") {
 		t.Errorf("third upload: %d, Retry-After %q, %+v", resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}

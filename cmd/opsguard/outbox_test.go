@@ -223,7 +223,13 @@ func TestBinaryNotificationSurvivesKill(t *testing.T) {
 	if items := listNotifications(t, base, cookie); items[0].Attempts != len(requests) {
 		t.Errorf("recorded %d attempts, the receiver saw %d", items[0].Attempts, len(requests))
 	}
-	if strings.TrimSpace(id) == "" {
-		t.Error("no message id")
+	// The CLI reads the same outbox beside the running server.
+	var listed []outboxItem
+	out := mustRun(t, env, "", "notifications", "list", "--status", "sent", "-o", "json")
+	if err := json.Unmarshal([]byte(out.stdout), &listed); err != nil || len(listed) != 1 || listed[0].Message.ID != id {
+		t.Errorf("notifications list: %v %+v\n%s", err, listed, out)
+	}
+	if r := run(t, env, "", "notifications", "list", "--status", "lost"); r.code == 0 || !strings.Contains(r.stderr, "--status") {
+		t.Errorf("a bad status: %s", r)
 	}
 }

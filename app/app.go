@@ -39,7 +39,7 @@ type App struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 
-	pending sync.WaitGroup // notifications on their way
+	pending sync.WaitGroup // background work on its way (webhook syncs)
 }
 
 // Options tune Open.
@@ -126,15 +126,16 @@ func (a *App) registerControls() error {
 	return a.Controls.Register(cs...)
 }
 
-// Close waits (a bounded time) for notifications on their way, then
-// releases the database.
+// Close waits (a bounded time) for background work on its way, then
+// releases the database. Notifications not yet sent wait in the outbox for
+// the dispatcher of a server.
 func (a *App) Close() error {
 	done := make(chan struct{})
 	go func() { a.pending.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		a.Logger.Warn("closing with notifications still being delivered")
+		a.Logger.Warn("closing with background work still running")
 	}
 	return a.DB.Close()
 }

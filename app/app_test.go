@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -107,66 +106,6 @@ func TestExportVerifiesOfflineAndCatchesEdits(t *testing.T) {
 	}
 }
 
-// Notifications configured in the process config reach a real loopback
-// receiver, and every attempt is stored and ledgered.
-func TestNotificationAttemptsAreRecorded(t *testing.T) {
-	var mu sync.Mutex
-	var bodies []string
-	calls := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		calls++
-		bodies = append(bodies, string(b))
-		if !notify.VerifySignature([]byte("s3cret"), b, r.Header.Get("X-Opsguard-Signature")) {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		if calls == 1 {
-			w.WriteHeader(http.StatusBadGateway)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer srv.Close()
-	cfg := testConfig(t, "")
-	secret := filepath.Join(t.TempDir(), "hook.secret")
-	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
-	cfg.Notifications = config.Notifications{
-		Channels: []config.Channel{{Name: "ops", Type: "webhook", URL: srv.URL, SecretFile: secret}},
-		Routes:   map[string][]string{"ledger.verify_failed": {"ops"}},
-	}
-	a, _, err := app.Init(ctx, cfg, "admin", "correct horse battery", cheap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	err = a.Notify.Notify(ctx, notify.Message{ID: "msg1", Kind: "ledger.verify_failed", Subject: "ledger", Summary: "the ledger does not verify"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var attempts []notify.Attempt
-	a.DB.View(ctx, func(tx *store.Tx) error {
-		var err error
-		attempts, err = tx.NotificationAttempts(ctx, "msg1")
-		return err
-	})
-	if len(attempts) != 2 || attempts[0].OK || !strings.Contains(attempts[0].Error, "502") || !attempts[1].OK {
-		t.Fatalf("attempts = %+v", attempts)
-	}
-	es, _ := a.Entries(ctx, store.EntryFilter{Kind: "notification.attempt"})
-	if len(es) != 2 || es[0].Subject != "notification/msg1" {
-		t.Errorf("ledgered attempts = %+v", es)
-	}
-	if rep, _ := a.VerifyLedger(ctx); !rep.OK() {
-		t.Error(rep.Problems)
-	}
-	if !strings.Contains(bodies[1], `"summary":"the ledger does not verify"`) {
-		t.Errorf("body = %s", bodies[1])
-	}
-}
-
 func TestOpenWithoutInit(t *testing.T) {
 	cfg := testConfig(t, "")
 	if _, err := app.Open(ctx, cfg, cheap); err == nil || !strings.Contains(err.Error(), "opsguard init") {
@@ -203,10 +142,9 @@ func TestControlChangesAreNotified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer a.Close()
 	wait := func() []string {
-		a.Close() // waits for deliveries; reopen for the next step
-		var err error
-		if a, err = app.Open(ctx, cfg, cheap); err != nil {
+		if _, err := a.DeliverNotifications(ctx); err != nil {
 			t.Fatal(err)
 		}
 		mu.Lock()
@@ -230,7 +168,6 @@ func TestControlChangesAreNotified(t *testing.T) {
 	if n := wait(); len(n) != 1 || n[0] != "control.recovered control/GV-4.roles-assigned" {
 		t.Fatalf("after assigning the roles: %v", n)
 	}
-	a.Close()
 }
 
 // Cutting the tail of the ledger together with its checkpoints is caught
@@ -336,6 +273,9 @@ func TestEscalationNotifiesOncePerBreach(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := a.DeliverNotifications(ctx); err != nil {
+			t.Fatal(err)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		out := map[string]int{}
@@ -410,7 +350,10 @@ func TestPasswordResetIsNotified(t *testing.T) {
 	if _, err := a.Auth.ResetPassword(ctx, auth.CLI("t"), "bob"); err != nil {
 		t.Fatal(err)
 	}
-	a.Close() // waits for the delivery
+	defer a.Close()
+	if n, err := a.DeliverNotifications(ctx); n != 1 || err != nil {
+		t.Fatalf("delivered %d: %v", n, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != 1 || got[0].Kind != "auth.password_reset" || got[0].Subject != "user/"+bob.ID ||

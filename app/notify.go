@@ -45,46 +45,147 @@ func (a *App) dispatcher() (*notify.Dispatcher, error) {
 			chans = append(chans, e)
 		}
 	}
-	return notify.NewDispatcher(chans, a.Config.Notifications.Routes, attemptRecorder{a.DB, a.Log}, notify.Options{Now: a.Now, Logger: a.Logger})
+	return notify.NewDispatcher(chans, a.Config.Notifications.Routes, outboxQueue{a.DB, a.Log}, notify.Options{
+		Now: a.Now, Logger: a.Logger, DeadAfter: time.Duration(a.Config.Notifications.DeadAfterDays) * 24 * time.Hour})
 }
 
-// attemptRecorder stores each delivery attempt and ledgers it.
-type attemptRecorder struct {
+// outboxTx is what queuing a notification needs of a transaction, whichever
+// domain interface the service sees it through.
+type outboxTx interface {
+	ledger.Tx
+	InsertOutbox(ctx context.Context, ds []notify.Delivery) error
+	AfterCommit(f func())
+}
+
+// enqueue writes m to the outbox, one delivery per channel routed for its
+// kind, and ledgers that it was queued, in tx: the transaction of the event
+// m tells of. The dispatcher is woken once tx commits.
+func (a *App) enqueue(ctx context.Context, tx any, m notify.Message) error {
+	otx, ok := tx.(outboxTx)
+	if !ok {
+		return fmt.Errorf("notify %s: the transaction cannot write the outbox", m.Kind)
+	}
+	ds := a.Notify.Route(m)
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := otx.InsertOutbox(ctx, ds); err != nil {
+		return fmt.Errorf("queue notification %s: %w", m.Kind, err)
+	}
+	chans := make([]string, len(ds))
+	for i, d := range ds {
+		chans[i] = d.Channel
+	}
+	_, err := a.Log.Append(ctx, otx, ledger.Event{Actor: "system", Kind: "notification.queued", Subject: "notification/" + ds[0].Message.ID,
+		Payload: map[string]any{"kind": m.Kind, "subject": m.Subject, "channels": chans}})
+	otx.AfterCommit(a.Notify.Wake)
+	return err
+}
+
+// outboxQueue is the dispatcher's Queue: the outbox table, with each
+// attempt stored and ledgered.
+type outboxQueue struct {
 	db  *store.DB
 	log *ledger.Log
 }
 
-func (r attemptRecorder) RecordAttempt(ctx context.Context, at notify.Attempt) error {
-	return r.db.Update(ctx, func(tx *store.Tx) error {
+// Claim first looks with a read whether anything is due, so an idle
+// dispatcher never takes SQLite's write lock from a CLI command.
+func (q outboxQueue) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {
+	var due bool
+	err := q.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		due, err = tx.OutboxDue(ctx, now)
+		return err
+	})
+	if err != nil || !due {
+		return nil, err
+	}
+	var ds []notify.Delivery
+	err = q.db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		ds, err = tx.ClaimOutbox(ctx, now, lease, limit)
+		return err
+	})
+	return ds, err
+}
+
+func (q outboxQueue) Record(ctx context.Context, d notify.Delivery, at notify.Attempt) error {
+	return q.db.Update(ctx, func(tx *store.Tx) error {
 		aid, err := tx.InsertNotificationAttempt(ctx, at)
 		if err != nil {
 			return err
 		}
-		_, err = r.log.Append(ctx, tx, ledger.Event{Actor: "system", Kind: "notification.attempt", Subject: "notification/" + at.MessageID,
-			Payload: map[string]any{"attempt_id": aid, "kind": at.Kind, "channel": at.Channel, "attempt": at.Number,
-				"time": at.Time.UTC().Format(time.RFC3339Nano), "ok": at.OK, "error": at.Error}})
+		if err := tx.FinishOutboxAttempt(ctx, d); err != nil {
+			return err
+		}
+		es := []ledger.Event{{Actor: "system", Kind: "notification.attempt", Subject: "notification/" + at.MessageID,
+			Payload: map[string]any{"attempt_id": aid, "delivery": d.ID, "kind": at.Kind, "channel": at.Channel, "attempt": at.Number,
+				"time": at.Time.UTC().Format(time.RFC3339Nano), "ok": at.OK, "error": at.Error, "status": d.Status}}}
+		if d.Status == notify.Dead {
+			es = append(es, ledger.Event{Actor: "system", Kind: "notification.dead", Subject: "notification/" + at.MessageID,
+				Payload: map[string]any{"delivery": d.ID, "kind": at.Kind, "channel": at.Channel, "attempts": d.Attempts, "error": d.LastError}})
+		}
+		_, err = q.log.Append(ctx, tx, es...)
 		return err
 	})
 }
 
-// controlChanged tells the configured channels that a control started or
-// stopped failing ("control.failed", "control.recovered"). Delivery runs in
-// the background with its retries; Close waits for it.
-func (a *App) controlChanged(ctx context.Context, r control.Result, previous control.Status) {
+// DeliverNotifications sends every notification due now, once each, and
+// returns how many it attempted (tests; the server runs the dispatcher).
+func (a *App) DeliverNotifications(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := a.Notify.RunOnce(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// Notification is one outbox delivery with its attempts.
+type Notification struct {
+	notify.Delivery
+	AttemptList []notify.Attempt `json:"attempt_list"`
+}
+
+// Notifications lists outbox deliveries, newest first, with their attempts.
+func (a *App) Notifications(ctx context.Context, f store.OutboxFilter) ([]Notification, error) {
+	var out []Notification
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		ds, err := tx.ListOutbox(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			as, err := tx.NotificationAttempts(ctx, d.Message.ID)
+			if err != nil {
+				return err
+			}
+			n := Notification{Delivery: d, AttemptList: []notify.Attempt{}}
+			for _, at := range as {
+				if at.Channel == d.Channel {
+					n.AttemptList = append(n.AttemptList, at)
+				}
+			}
+			out = append(out, n)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// controlChanged queues, in the transaction of the run, a notice that a
+// control started or stopped failing ("control.failed", "control.recovered").
+func (a *App) controlChanged(ctx context.Context, tx control.Tx, r control.Result, previous control.Status) error {
 	kind := "control.recovered"
 	if r.Status == control.Fail || r.Status == control.Error {
 		kind = "control.failed"
 	}
-	m := notify.Message{Kind: kind, Subject: "control/" + r.ControlID, Time: r.EvaluatedAt,
+	return a.enqueue(ctx, tx, notify.Message{Kind: kind, Subject: "control/" + r.ControlID, Time: r.EvaluatedAt,
 		Summary: fmt.Sprintf("%s (%s) is now %s: %s", r.ControlID, r.Requirement, r.Status, r.Summary),
-		Data:    map[string]any{"control": r.ControlID, "requirement": r.Requirement, "status": r.Status, "previous": previous, "run": r.RunID, "refs": r.Refs}}
-	a.pending.Add(1)
-	go func() {
-		defer a.pending.Done()
-		if err := a.Notify.Notify(context.WithoutCancel(ctx), m); err != nil {
-			a.Logger.Error("notify", "kind", kind, "control", r.ControlID, "err", err)
-		}
-	}()
+		Data:    map[string]any{"control": r.ControlID, "requirement": r.Requirement, "status": r.Status, "previous": previous, "run": r.RunID, "refs": r.Refs}})
 }
 
 // notifier adapts the dispatcher to the register's Notifier for one round
@@ -94,10 +195,10 @@ type notifier struct {
 	emails map[string]string // active users' addresses, read once a round
 }
 
-// Notify sends the message to the channels of its kind; a message about
+// Notify queues the message for the channels of its kind; a message about
 // an owner's assets also goes to the owner's e-mail address, when the
 // owner is a user with one.
-func (n *notifier) Notify(ctx context.Context, kind, subject, summary string, data map[string]any) error {
+func (n *notifier) Notify(ctx context.Context, tx vuln.Tx, kind, subject, summary string, data map[string]any) error {
 	m := notify.Message{Kind: kind, Subject: subject, Summary: summary, Time: n.a.Now(), Data: data}
 	if owner, _ := data["owner"].(string); owner != "" {
 		if n.emails == nil {
@@ -117,7 +218,7 @@ func (n *notifier) Notify(ctx context.Context, kind, subject, summary string, da
 			data["owner_email"] = email
 		}
 	}
-	return n.a.Notify.Notify(ctx, m)
+	return n.a.enqueue(ctx, tx, m)
 }
 
 // Escalate runs one round of SLA-breach escalation through the configured
@@ -143,19 +244,13 @@ func (a *App) SetAssetOwner(ctx context.Context, actor, asset, owner string) (vu
 
 // userNotifier tells a user, at their e-mail address, of something done to
 // their account (a password reset), through the channels routed for the
-// kind. Delivery runs in the background with its retries; Close waits.
+// kind: it queues the notice in the transaction of the change.
 type userNotifier struct{ a *App }
 
-func (n userNotifier) NotifyUser(ctx context.Context, u auth.User, kind, summary string, data map[string]any) {
+func (n userNotifier) NotifyUser(ctx context.Context, tx auth.Tx, u auth.User, kind, summary string, data map[string]any) error {
 	m := notify.Message{Kind: kind, Subject: "user/" + u.ID, Summary: summary, Time: n.a.Now(), Data: data}
 	if u.Email != "" {
 		m.To = []string{u.Email}
 	}
-	n.a.pending.Add(1)
-	go func() {
-		defer n.a.pending.Done()
-		if err := n.a.Notify.Notify(context.WithoutCancel(ctx), m); err != nil {
-			n.a.Logger.Error("notify", "kind", kind, "user", u.Username, "err", err)
-		}
-	}()
+	return n.a.enqueue(ctx, tx, m)
 }

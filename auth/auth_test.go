@@ -51,8 +51,9 @@ func (f *fixture) service(db *store.DB) *auth.Service {
 }
 
 // NotifyUser records what the service asked to tell a user.
-func (f *fixture) NotifyUser(_ context.Context, u auth.User, kind, summary string, data map[string]any) {
+func (f *fixture) NotifyUser(_ context.Context, _ auth.Tx, u auth.User, kind, summary string, data map[string]any) error {
 	f.notices = append(f.notices, kind+" "+u.Username+": "+summary)
+	return nil
 }
 
 func (f *fixture) user(t *testing.T, name string, role auth.Role) auth.Principal {

@@ -57,9 +57,11 @@ type Store interface {
 }
 
 // Notifier tells a user of something done to their account (a password
-// reset), besides the channels routed for the kind.
+// reset), besides the channels routed for the kind. It queues the notice in
+// the transaction of the change (the app writes it to its outbox), so the
+// notice exists exactly when the change does.
 type Notifier interface {
-	NotifyUser(ctx context.Context, u User, kind, summary string, data map[string]any)
+	NotifyUser(ctx context.Context, tx Tx, u User, kind, summary string, data map[string]any) error
 }
 
 // Options tune the service.
@@ -302,15 +304,15 @@ func (s *Service) ResetPassword(ctx context.Context, by Principal, username stri
 		}
 		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name(), Kind: "user.password_reset", Subject: "user/" + u.ID,
 			Payload: map[string]any{"username": u.Username, "must_change": true, "sessions_ended": ended, "notified": u.Email}})
-		return err
+		if err != nil || s.opts.Notifier == nil {
+			return err
+		}
+		return s.opts.Notifier.NotifyUser(ctx, tx, u, "auth.password_reset",
+			fmt.Sprintf("The password of %s was reset by %s; if you did not ask for it, tell your security officer.", u.Username, by.Name()),
+			map[string]any{"username": u.Username, "by": by.Name(), "time": s.now().Format(time.RFC3339)})
 	})
 	if err != nil {
 		return "", fmt.Errorf("reset password of %s: %w", username, err)
-	}
-	if s.opts.Notifier != nil {
-		s.opts.Notifier.NotifyUser(ctx, u, "auth.password_reset",
-			fmt.Sprintf("The password of %s was reset by %s; if you did not ask for it, tell your security officer.", u.Username, by.Name()),
-			map[string]any{"username": u.Username, "by": by.Name(), "time": s.now().Format(time.RFC3339)})
 	}
 	return oneTime, nil
 }

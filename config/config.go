@@ -181,6 +181,9 @@ type Notifications struct {
 	Channels []Channel `yaml:"channels" json:"channels"`
 	// Routes maps an event kind (or "*" for every other kind) to channel names.
 	Routes map[string][]string `yaml:"routes" json:"routes"`
+	// DeadAfterDays is how long a notification is retried before it is
+	// declared dead.
+	DeadAfterDays int `yaml:"dead_after_days" json:"dead_after_days"`
 }
 
 // Channel is one notification channel. Secrets are read from files so that
@@ -231,6 +234,7 @@ func Default() Config {
 			MaxConcurrentImports:           2,
 			MaxTextBytes:                   64 << 10,
 		},
-		Governance: Governance{ReviewIntervalDays: 365, DefaultClassification: "Company Internal"},
+		Governance:    Governance{ReviewIntervalDays: 365, DefaultClassification: "Company Internal"},
+		Notifications: Notifications{DeadAfterDays: 3},
 	}
 }

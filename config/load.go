@@ -264,6 +264,9 @@ func (c Config) validateSecrets() error {
 }
 
 func (n Notifications) validate() error {
+	if n.DeadAfterDays < 1 || n.DeadAfterDays > 365 {
+		return &Error{Key: "notifications.dead_after_days", Msg: fmt.Sprintf("must be between 1 and 365 days, got %d", n.DeadAfterDays)}
+	}
 	names := map[string]bool{}
 	for i, ch := range n.Channels {
 		key := fmt.Sprintf("notifications.channels[%d]", i)

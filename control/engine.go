@@ -38,10 +38,11 @@ type Engine struct {
 	controls []Control
 	running  sync.Mutex // one run at a time in this process
 
-	// OnChange, when set, is called after a run is recorded for each
-	// control whose outcome turned from passing to failing or back, so the
-	// responsible people hear of it (the app sends a notification).
-	OnChange func(ctx context.Context, r Result, previous Status)
+	// OnChange, when set, is called in the transaction that records a run,
+	// for each control whose outcome turned from passing to failing or
+	// back, so the responsible people hear of it (the app queues a
+	// notification in tx); an error undoes the run's record.
+	OnChange func(ctx context.Context, tx Tx, r Result, previous Status) error
 }
 
 // NewEngine returns an engine with no controls.
@@ -128,12 +129,11 @@ func (e *Engine) Run(ctx context.Context, actor, trigger string) (Run, error) {
 			return err
 		}
 		run.LedgerSeq = es[0].Seq
-		return nil
+		return e.reportChanges(ctx, tx, before, run.Results)
 	})
 	if err != nil {
 		return Run{}, fmt.Errorf("record control run: %w", err)
 	}
-	e.reportChanges(ctx, before, run.Results)
 	e.logger.Info("controls run", "run", run.ID, "trigger", trigger, "pass", run.Counts()[Pass], "fail", run.Counts()[Fail], "error", run.Counts()[Error])
 	return run, nil
 }
@@ -141,9 +141,9 @@ func (e *Engine) Run(ctx context.Context, actor, trigger string) (Run, error) {
 // failing reports whether a status counts as a failure.
 func failing(s Status) bool { return s == Fail || s == Error }
 
-func (e *Engine) reportChanges(ctx context.Context, before, after []Result) {
+func (e *Engine) reportChanges(ctx context.Context, tx Tx, before, after []Result) error {
 	if e.OnChange == nil {
-		return
+		return nil
 	}
 	prev := map[string]Status{}
 	for _, r := range before {
@@ -153,9 +153,12 @@ func (e *Engine) reportChanges(ctx context.Context, before, after []Result) {
 		p, seen := prev[r.ControlID]
 		// A first result that fails is news too; a first pass is not.
 		if failing(r.Status) != failing(p) && (seen || failing(r.Status)) {
-			e.OnChange(ctx, r, p)
+			if err := e.OnChange(ctx, tx, r, p); err != nil {
+				return fmt.Errorf("report %s: %w", r.ControlID, err)
+			}
 		}
 	}
+	return nil
 }
 
 func evaluate(ctx context.Context, c Control) (out Outcome) {

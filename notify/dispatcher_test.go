@@ -45,7 +45,7 @@ func (c *stubChannel) sent() []notify.Message {
 	return slices.Clone(c.got)
 }
 
-func TestNotifyRoutes(t *testing.T) {
+func TestRoutes(t *testing.T) {
 	t.Parallel()
 	withDefault := map[string][]string{
 		"vuln.sla_breached": {"hook", "mail"},
@@ -67,16 +67,13 @@ func TestNotifyRoutes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			chans := map[string]*stubChannel{"hook": {name: "hook"}, "mail": {name: "mail"}}
-			rec := &recorder{}
-			opts := testOptions(&sleeper{})
-			opts.NewID = func() string { return "id-1" }
-			d, err := notify.NewDispatcher([]notify.Channel{chans["hook"], chans["mail"]}, tc.routes, rec, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := newHarness(t, []notify.Channel{chans["hook"], chans["mail"]}, tc.routes, notify.Options{NewID: func() string { return "id-1" }})
 			m := notify.Message{Kind: tc.kind, Subject: "finding/1", Summary: "s"}
-			if err := d.Notify(t.Context(), m); err != nil {
-				t.Fatalf("Notify: %v", err)
+			if err := h.notify(t.Context(), m); err != nil {
+				t.Fatalf("notify: %v", err)
+			}
+			if n := len(h.q.deliveries()); n != len(tc.want) {
+				t.Errorf("routed %d deliveries, want %d", n, len(tc.want))
 			}
 			for name, ch := range chans {
 				got := ch.sent()
@@ -90,44 +87,35 @@ func TestNotifyRoutes(t *testing.T) {
 					}
 				}
 			}
-			rec.mu.Lock()
-			n := len(rec.attempts)
-			rec.mu.Unlock()
-			if n != len(tc.want) {
+			if n := len(h.q.attempts); n != len(tc.want) {
 				t.Errorf("recorded %d attempts, want %d", n, len(tc.want))
 			}
 		})
 	}
 }
 
-func TestNotifyRetriesChannelsIndependently(t *testing.T) {
+func TestRetriesChannelsIndependently(t *testing.T) {
 	t.Parallel()
 	ok := &stubChannel{name: "ok"}
 	flaky := &stubChannel{name: "flaky", fails: 2}
 	dead := &stubChannel{name: "dead", fails: 100}
-	rec := &recorder{}
-	opts := testOptions(&sleeper{})
-	opts.MaxAttempts = 3
-	d, err := notify.NewDispatcher([]notify.Channel{ok, flaky, dead},
-		map[string][]string{"*": {"ok", "flaky", "dead"}}, rec, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = d.Notify(t.Context(), testMessage())
+	h := newHarness(t, []notify.Channel{ok, flaky, dead}, map[string][]string{"*": {"ok", "flaky", "dead"}},
+		notify.Options{DeadAfter: 5 * time.Second}) // attempts at 0, 1s, 3s; the next, at 7s, is too late
+	err := h.notify(t.Context(), testMessage())
 	if err == nil || !strings.Contains(err.Error(), "dead") || strings.Contains(err.Error(), "flaky") {
-		t.Errorf("Notify error = %v, want one naming only the dead channel", err)
+		t.Errorf("notify error = %v, want one naming only the dead channel", err)
 	}
 	for _, tc := range []struct {
 		name   string
-		sends  int
 		wantOK []bool
+		status notify.Status
 	}{
-		{"ok", 1, []bool{true}},
-		{"flaky", 3, []bool{false, false, true}},
-		{"dead", 3, []bool{false, false, false}},
+		{"ok", []bool{true}, notify.Sent},
+		{"flaky", []bool{false, false, true}, notify.Sent},
+		{"dead", []bool{false, false, false}, notify.Dead},
 	} {
 		var gotOK []bool
-		for i, a := range rec.forChannel(tc.name) {
+		for i, a := range h.q.forChannel(tc.name) {
 			if a.Number != i+1 {
 				t.Errorf("%s attempt %d numbered %d", tc.name, i+1, a.Number)
 			}
@@ -136,114 +124,93 @@ func TestNotifyRetriesChannelsIndependently(t *testing.T) {
 		if !slices.Equal(gotOK, tc.wantOK) {
 			t.Errorf("%s attempts OK = %v, want %v", tc.name, gotOK, tc.wantOK)
 		}
+		for _, d := range h.q.deliveries() {
+			if d.Channel == tc.name && (d.Status != tc.status || d.DoneAt == nil) {
+				t.Errorf("%s delivery = %+v, want %s", tc.name, d, tc.status)
+			}
+		}
 	}
 }
 
-func TestNotifyBackoff(t *testing.T) {
+func TestBackoff(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name        string
-		maxAttempts int
-		initial     time.Duration
-		max         time.Duration
-		want        []time.Duration
+		name      string
+		deadAfter time.Duration
+		initial   time.Duration
+		max       time.Duration
+		want      []time.Duration
 	}{
-		{"defaults: 5 attempts from 1s", 0, 0, 0, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}},
-		{"capped", 6, time.Second, 3 * time.Second, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second, 3 * time.Second}},
-		{"default cap of 5m", 4, 2 * time.Minute, 0, []time.Duration{2 * time.Minute, 4 * time.Minute, 5 * time.Minute}},
-		{"one attempt never waits", 1, time.Second, 0, nil},
+		{"doubles from 1s", 20 * time.Second, 0, 0, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}},
+		{"capped", 12 * time.Second, time.Second, 3 * time.Second, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second, 3 * time.Second}},
+		{"default cap of 15m", time.Hour, 4 * time.Minute, 0, []time.Duration{4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute}},
+		{"dead before the first retry", time.Second / 2, time.Second, 0, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sl, rec := &sleeper{}, &recorder{}
-			opts := testOptions(sl)
-			opts.MaxAttempts, opts.InitialBackoff, opts.MaxBackoff = tc.maxAttempts, tc.initial, tc.max
-			d, err := notify.NewDispatcher([]notify.Channel{&stubChannel{name: "dead", fails: 100}},
-				map[string][]string{"*": {"dead"}}, rec, opts)
-			if err != nil {
-				t.Fatal(err)
+			h := newHarness(t, []notify.Channel{&stubChannel{name: "dead", fails: 1000}}, map[string][]string{"*": {"dead"}},
+				notify.Options{DeadAfter: tc.deadAfter, InitialBackoff: tc.initial, MaxBackoff: tc.max})
+			if err := h.notify(t.Context(), testMessage()); err == nil {
+				t.Error("notify succeeded through a dead channel")
 			}
-			if err := d.Notify(t.Context(), testMessage()); err == nil {
-				t.Error("Notify succeeded through a dead channel")
+			if !slices.Equal(h.waits, tc.want) {
+				t.Errorf("backoffs = %v, want %v", h.waits, tc.want)
 			}
-			if got := sl.got(); !slices.Equal(got, tc.want) {
-				t.Errorf("backoffs = %v, want %v", got, tc.want)
-			}
-			if n := len(rec.forChannel("dead")); n != len(tc.want)+1 {
+			if n := len(h.q.forChannel("dead")); n != len(tc.want)+1 {
 				t.Errorf("recorded %d attempts, want %d", n, len(tc.want)+1)
 			}
 		})
 	}
 }
 
-func TestNotifyStopsOnPermanentError(t *testing.T) {
+func TestStopsOnPermanentError(t *testing.T) {
 	t.Parallel()
 	ch := &stubChannel{name: "hook", fails: 100, err: fmt.Errorf("status 400: %w", notify.ErrPermanent)}
-	rec := &recorder{}
-	d, err := notify.NewDispatcher([]notify.Channel{ch}, map[string][]string{"*": {"hook"}}, rec, testOptions(&sleeper{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Notify(t.Context(), testMessage()); !errors.Is(err, notify.ErrPermanent) {
-		t.Errorf("Notify error = %v, want ErrPermanent", err)
+	h := newHarness(t, []notify.Channel{ch}, map[string][]string{"*": {"hook"}}, notify.Options{})
+	if err := h.notify(t.Context(), testMessage()); err == nil || !strings.Contains(err.Error(), "status 400") {
+		t.Errorf("notify error = %v, want the permanent failure", err)
 	}
 	if n := len(ch.sent()); n != 1 {
 		t.Errorf("sent %d times, want 1", n)
 	}
+	if d := h.q.deliveries()[0]; d.Status != notify.Dead {
+		t.Errorf("delivery = %+v, want dead", d)
+	}
 }
 
-func TestNotifyHonorsCancelDuringBackoff(t *testing.T) {
+// A delivery claimed by a dispatcher that died mid-send (its lease never
+// ended by a Record) is taken again once the lease has run out, not before.
+func TestLeaseOfACrashedClaimer(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	ch := &cancellingChannel{cancel: cancel}
-	rec := &recorder{}
-	// The default Sleep with an hour of backoff: only ctx can end it.
-	opts := notify.Options{Now: fixedNow, InitialBackoff: time.Hour}
-	d, err := notify.NewDispatcher([]notify.Channel{ch}, map[string][]string{"*": {"c"}}, rec, opts)
-	if err != nil {
-		t.Fatal(err)
+	ch := &stubChannel{name: "hook"}
+	h := newHarness(t, []notify.Channel{ch}, map[string][]string{"*": {"hook"}}, notify.Options{Lease: time.Minute})
+	h.q.add(h.d.Route(testMessage()))
+	if ds, _ := h.q.Claim(t.Context(), fixedTime, time.Minute, 10); len(ds) != 1 {
+		t.Fatalf("claimed %d", len(ds)) // the claimer crashes here
 	}
-	done := make(chan error, 1)
-	go func() { done <- d.Notify(ctx, testMessage()) }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Notify error = %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Notify kept sleeping after its context was cancelled")
+	if n, _ := h.d.RunOnce(t.Context()); n != 0 {
+		t.Errorf("took a delivery still leased to another claimer")
 	}
-	if a := rec.forChannel("c"); len(a) != 1 || a[0].OK {
-		t.Errorf("attempts = %+v, want one failure", a)
+	h.clock.set(fixedTime.Add(time.Minute))
+	if n, err := h.d.RunOnce(t.Context()); n != 1 || err != nil || len(ch.sent()) != 1 {
+		t.Errorf("after the lease: attempted %d (%v), sent %d", n, err, len(ch.sent()))
 	}
 }
 
-// cancellingChannel fails and cancels its caller's context, as a shutdown
-// arriving mid-delivery would.
-type cancellingChannel struct{ cancel context.CancelFunc }
-
-func (c *cancellingChannel) Name() string { return "c" }
-func (c *cancellingChannel) Send(context.Context, notify.Message) error {
-	c.cancel()
-	return errors.New("down")
-}
-
-func TestNotifyReportsRecorderFailure(t *testing.T) {
+func TestReportsRecordFailure(t *testing.T) {
 	t.Parallel()
 	ledgerDown := errors.New("ledger unavailable")
-	rec := &recorder{err: ledgerDown}
 	ch := &stubChannel{name: "hook"}
-	d, err := notify.NewDispatcher([]notify.Channel{ch}, map[string][]string{"*": {"hook"}}, rec, testOptions(&sleeper{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHarness(t, []notify.Channel{ch}, map[string][]string{"*": {"hook"}}, notify.Options{})
+	h.q.recordErr = ledgerDown
+	h.q.add(h.d.Route(testMessage()))
 	// Delivered, but the audit trail has a hole: the caller must hear of it.
-	if err := d.Notify(t.Context(), testMessage()); !errors.Is(err, ledgerDown) {
-		t.Errorf("Notify error = %v, want the recorder's error", err)
+	if _, err := h.d.RunOnce(t.Context()); !errors.Is(err, ledgerDown) {
+		t.Errorf("RunOnce error = %v, want the queue's error", err)
 	}
 	if n := len(ch.sent()); n != 1 {
-		t.Errorf("sent %d times, want 1 (a recorder failure is no reason to resend)", n)
+		t.Errorf("sent %d times, want 1", n)
 	}
 }
 
@@ -254,20 +221,20 @@ func TestNewDispatcherValidates(t *testing.T) {
 		name     string
 		channels []notify.Channel
 		routes   map[string][]string
-		rec      notify.Recorder
+		q        notify.Queue
 		wantIn   string // expected in the error; "" means valid
 	}{
-		{"valid", []notify.Channel{hook}, map[string][]string{"*": {"hook"}}, &recorder{}, ""},
-		{"unknown channel", []notify.Channel{hook}, map[string][]string{"vuln.sla_breached": {"hook", "pager"}}, &recorder{}, `unknown channel "pager"`},
-		{"duplicate channel", []notify.Channel{hook, &stubChannel{name: "hook"}}, nil, &recorder{}, `"hook" defined twice`},
-		{"unnamed channel", []notify.Channel{&stubChannel{}}, nil, &recorder{}, "no name"},
-		{"nil channel", []notify.Channel{nil}, nil, &recorder{}, "no name"},
-		{"no recorder", []notify.Channel{hook}, nil, nil, "Recorder"},
+		{"valid", []notify.Channel{hook}, map[string][]string{"*": {"hook"}}, &memQueue{}, ""},
+		{"unknown channel", []notify.Channel{hook}, map[string][]string{"vuln.sla_breached": {"hook", "pager"}}, &memQueue{}, `unknown channel "pager"`},
+		{"duplicate channel", []notify.Channel{hook, &stubChannel{name: "hook"}}, nil, &memQueue{}, `"hook" defined twice`},
+		{"unnamed channel", []notify.Channel{&stubChannel{}}, nil, &memQueue{}, "no name"},
+		{"nil channel", []notify.Channel{nil}, nil, &memQueue{}, "no name"},
+		{"no queue", []notify.Channel{hook}, nil, nil, "Queue"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			d, err := notify.NewDispatcher(tc.channels, tc.routes, tc.rec, notify.Options{})
+			d, err := notify.NewDispatcher(tc.channels, tc.routes, tc.q, notify.Options{})
 			if tc.wantIn == "" {
 				if err != nil || d == nil {
 					t.Fatalf("NewDispatcher = %v, %v", d, err)

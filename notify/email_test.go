@@ -350,19 +350,14 @@ func TestEmailWrongPasswordIsRecordedWithoutIt(t *testing.T) {
 	s := startSMTP(t, true)
 	cfg := emailConfig(s)
 	cfg.Password = "wrong-password-do-not-log"
-	rec, sl := &recorder{}, &sleeper{}
-	d, err := notify.NewDispatcher([]notify.Channel{newEmail(t, cfg)},
-		map[string][]string{"backup.restore_failed": {"security-mail"}}, rec, testOptions(sl))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHarness(t, []notify.Channel{newEmail(t, cfg)}, map[string][]string{"backup.restore_failed": {"security-mail"}}, notify.Options{})
 	m := testMessage()
 	m.Kind = "backup.restore_failed"
-	err = d.Notify(t.Context(), m)
+	err := h.notify(t.Context(), m)
 	if err == nil {
-		t.Fatal("Notify succeeded with a wrong password")
+		t.Fatal("notify succeeded with a wrong password")
 	}
-	attempts := rec.forChannel("security-mail")
+	attempts := h.q.forChannel("security-mail")
 	// A refused login is permanent: retrying could lock the account.
 	if len(attempts) != 1 {
 		t.Fatalf("recorded %d attempts, want 1: %+v", len(attempts), attempts)

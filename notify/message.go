@@ -22,16 +22,16 @@ var ErrPermanent = errors.New("permanent failure")
 
 // Message is one notification.
 type Message struct {
-	ID      string // unique per message; generated when empty
-	Kind    string // event kind, e.g. "vuln.sla_breached"
-	Subject string // what it is about, e.g. "finding/123"
-	Summary string // one human sentence
-	Time    time.Time
-	Data    map[string]any
+	ID      string         `json:"id"`      // unique per message; generated when empty
+	Kind    string         `json:"kind"`    // event kind, e.g. "vuln.sla_breached"
+	Subject string         `json:"subject"` // what it is about, e.g. "finding/123"
+	Summary string         `json:"summary"` // one human sentence
+	Time    time.Time      `json:"time"`
+	Data    map[string]any `json:"data,omitempty"`
 	// To adds recipients to the channel's own: the owner of what the
 	// message is about (a digest of one owner's breaches). E-mail sends to
 	// them as well; a webhook passes them on for its receiver to route.
-	To []string
+	To []string `json:"to,omitempty"`
 }
 
 // Channel delivers a message once; retrying is the Dispatcher's job.
@@ -42,19 +42,13 @@ type Channel interface {
 
 // Attempt is the record of one delivery attempt.
 type Attempt struct {
-	MessageID string
-	Kind      string
-	Channel   string
-	Number    int // 1-based
-	Time      time.Time
-	OK        bool
-	Error     string // empty when OK; never contains secrets
-}
-
-// Recorder persists attempts (the caller wires it to the database and the
-// tamper-evident ledger). It may be called from several goroutines at once.
-type Recorder interface {
-	RecordAttempt(ctx context.Context, a Attempt) error
+	MessageID string    `json:"message_id"`
+	Kind      string    `json:"kind"`
+	Channel   string    `json:"channel"`
+	Number    int       `json:"attempt"` // 1-based
+	Time      time.Time `json:"time"`
+	OK        bool      `json:"ok"`
+	Error     string    `json:"error,omitempty"` // empty when OK; never contains secrets
 }
 
 // NewID returns 16 random bytes, hex encoded: unique enough to serve as a

@@ -2,7 +2,6 @@ package vuln
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,10 +10,11 @@ import (
 	"github.com/opsguard/opsguard/ledger"
 )
 
-// Notifier sends a notification of an event kind; the app wires it to the
-// configured channels (the security officer's, the engineering leads').
+// Notifier queues a notification of an event kind in the transaction of
+// the event (the app writes it to the outbox it delivers from), so that an
+// escalation is recorded exactly when its notice is.
 type Notifier interface {
-	Notify(ctx context.Context, kind, subject, summary string, data map[string]any) error
+	Notify(ctx context.Context, tx Tx, kind, subject, summary string, data map[string]any) error
 }
 
 // EscalationTx is what escalation needs beyond Tx.
@@ -40,7 +40,7 @@ type EscalationSummary struct {
 // vuln.escalation_reminder_days while it stays open, and sends one digest
 // per owner of the breaches notified on their assets ("vuln.breach_digest",
 // with the owner in its data; the assets nobody owns share one). Each
-// escalation is ledgered; notifications go out after the record commits.
+// escalation is ledgered and its notices queued in one transaction.
 func (s *Service) Escalate(ctx context.Context, n Notifier) (EscalationSummary, error) {
 	var sum EscalationSummary
 	var due []Finding
@@ -81,24 +81,34 @@ func (s *Service) Escalate(ctx context.Context, n Notifier) (EscalationSummary, 
 			events = append(events, ledger.Event{Actor: "system", Kind: "finding.escalated", Subject: "finding/" + f.ID,
 				Payload: map[string]any{"due_at": f.DueAt, "days_late": int(now.Sub(f.DueAt).Hours() / 24), "reminder": seen}})
 		}
-		_, err = s.log.Append(ctx, tx, events...)
+		if _, err := s.log.Append(ctx, tx, events...); err != nil {
+			return err
+		}
+		sum.Assets, sum.Digests, err = notifyBreaches(ctx, tx, n, due, owners, now)
 		return err
 	})
 	if err != nil {
-		return sum, fmt.Errorf("escalate: %w", err)
+		return EscalationSummary{Breached: sum.Breached}, fmt.Errorf("escalate: %w", err)
 	}
 	sum.Escalated = len(due)
-	var errs []error
+	return sum, nil
+}
+
+// notifyBreaches queues one notice per breach and one digest per owner; it
+// returns the number of assets and of digests.
+func notifyBreaches(ctx context.Context, tx Tx, n Notifier, due []Finding, owners map[string]string, now time.Time) (int, int, error) {
 	byOwner := map[string][]Finding{}
 	assets := map[string]bool{}
 	for _, f := range due {
 		byOwner[owners[f.Asset]] = append(byOwner[owners[f.Asset]], f)
 		assets[f.Asset] = true
 		late := int(now.Sub(f.DueAt).Hours() / 24)
-		errs = append(errs, n.Notify(ctx, "vuln.sla_breached", "finding/"+f.ID,
+		if err := n.Notify(ctx, tx, "vuln.sla_breached", "finding/"+f.ID,
 			fmt.Sprintf("%s on %s (%s, %s risk) is %d days past its due date %s", f.VulnID, f.Asset, f.Severity, f.Risk, late, f.DueAt.Format(time.DateOnly)),
 			map[string]any{"finding": f.ID, "asset": f.Asset, "owner": owners[f.Asset], "vuln": f.VulnID, "severity": f.Severity, "risk": f.Risk,
-				"due_at": f.DueAt, "days_late": late, "sla": f.RiskNote}))
+				"due_at": f.DueAt, "days_late": late, "sla": f.RiskNote}); err != nil {
+			return 0, 0, err
+		}
 	}
 	names := make([]string, 0, len(byOwner))
 	for o := range byOwner {
@@ -119,9 +129,10 @@ func (s *Service) Escalate(ctx context.Context, n Notifier) (EscalationSummary, 
 		if owner == "" {
 			subject, summary = "owner/none", fmt.Sprintf("%d findings on assets nobody owns are past their due date", len(list))
 		}
-		errs = append(errs, n.Notify(ctx, "vuln.breach_digest", subject, summary,
-			map[string]any{"owner": owner, "assets": on, "findings": list}))
+		if err := n.Notify(ctx, tx, "vuln.breach_digest", subject, summary,
+			map[string]any{"owner": owner, "assets": on, "findings": list}); err != nil {
+			return 0, 0, err
+		}
 	}
-	sum.Assets, sum.Digests = len(assets), len(names)
-	return sum, errors.Join(errs...)
+	return len(assets), len(names), nil
 }

@@ -74,7 +74,7 @@ func New(a *app.App, logger *slog.Logger) *Server {
 	}
 	s.metrics = newMetrics(a)
 	s.pages = parsePages()
-	s.routes = slices.Concat(s.apiRoutes(), s.vulnRoutes(), s.changeRoutes(), s.uiRoutes())
+	s.routes = slices.Concat(s.apiRoutes(), s.vulnRoutes(), s.changeRoutes(), s.uiRoutes(), s.notifyRoutes())
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}

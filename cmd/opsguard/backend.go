@@ -19,6 +19,7 @@ import (
 // user here, the token's user there).
 type backend interface {
 	changeBackend
+	notifyBackend
 	Close() error
 	ListUsers(ctx context.Context) ([]auth.User, error)
 	CreateUser(ctx context.Context, n auth.NewUser) (auth.User, error)

@@ -48,6 +48,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&g.tokenFile, "token-file", "", "API token for --server (default: env OPSGUARD_TOKEN)")
 	root.AddCommand(
 		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), vulnCmd(g), changeCmd(g), versionCmd(),
+		notificationsCmd(g),
 	)
 	return root
 }

@@ -85,6 +85,7 @@ func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger
 	go republish(jobs, a, cfg.Ledger.CheckpointInterval)
 	go reopenExpired(jobs, a)
 	go a.RunSyncs(jobs, cfg.Change.SyncInterval)
+	go a.Notify.Run(jobs) // the outbox: claimed per delivery, so every replica may run it
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsguard/opsguard/app"
+	"github.com/opsguard/opsguard/notify"
+	"github.com/opsguard/opsguard/store"
+)
+
+// notifyBackend is what the notifications commands need.
+type notifyBackend interface {
+	Notifications(ctx context.Context, status string) ([]app.Notification, error)
+}
+
+func notificationsCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "notifications", Short: "The notification outbox"}
+	var status string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the notifications of the outbox (pending, sent, dead), newest first, with their attempts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.act(cmd, func(b backend) error {
+				ns, err := b.Notifications(cmd.Context(), status)
+				if err != nil {
+					return err
+				}
+				if ns == nil {
+					ns = []app.Notification{}
+				}
+				return g.emit(cmd.OutOrStdout(), ns, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "QUEUED\tKIND\tSUBJECT\tCHANNEL\tSTATUS\tATTEMPTS\tLAST ERROR")
+					for _, n := range ns {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.80s\n", n.CreatedAt.Format("2006-01-02 15:04:05"), n.Message.Kind, n.Message.Subject, n.Channel, n.Status, n.Attempts, n.LastError)
+					}
+				})
+			})
+		},
+	}
+	list.Flags().StringVar(&status, "status", "", "only pending, sent or dead")
+	c.AddCommand(list)
+	return c
+}
+
+func (l local) Notifications(ctx context.Context, status string) ([]app.Notification, error) {
+	f := store.OutboxFilter{Limit: 500}
+	if status != "" {
+		st, err := notify.ParseStatus(status)
+		if err != nil {
+			return nil, fmt.Errorf("--status: %w", err)
+		}
+		f.Status = st
+	}
+	return l.a.Notifications(ctx, f)
+}
+
+func (r *remote) Notifications(ctx context.Context, status string) ([]app.Notification, error) {
+	var out items[app.Notification]
+	q := url.Values{"limit": {"500"}}
+	if status != "" {
+		q.Set("status", status)
+	}
+	err := r.call(ctx, "GET", "/api/v1/notifications?"+q.Encode(), nil, &out)
+	return out.Items, err
+}

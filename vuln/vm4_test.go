@@ -9,12 +9,15 @@ import (
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 type quiet struct{}
 
-func (quiet) Notify(context.Context, string, string, string, map[string]any) error { return nil }
+func (quiet) Notify(context.Context, vuln.Tx, string, string, string, map[string]any) error {
+	return nil
+}
 
 // VM-4: every breach is escalated within a day of breaching, and every SLA
 // extension is approved by another security officer before the breach.

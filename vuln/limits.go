@@ -90,3 +90,6 @@ func capText(s string, max int) (string, bool) {
 	}
 	return strings.Clone(s[:max]), true
 }
+
+// Importing is the number of imports holding a slot now, of this process.
+func (s *Service) Importing() int { return len(s.slots) }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/web"
 )
 
 // A report with a description of megabytes is accepted, its text stored
@@ -86,20 +85,23 @@ func TestUploadsBeyondTheLimitAre429(t *testing.T) {
 		}
 	}
 	// A write returns once the client sent it, not once a handler holds
-	// a slot: until both held uploads do, a third is imported (and
-	// refused as no report, 400); once they do, it is answered 429.
-	var resp *http.Response
-	var b web.ErrorBody
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp = e.do("POST", "/api/v1/scans?asset=third", e.tokens[auth.Engineer], strings.NewReader("{}"), nil)
-		b = errorOf(t, resp)
-		if resp.StatusCode != http.StatusBadRequest || time.Now().After(deadline) {
-			break
+	// a slot: wait until both do.
+	for deadline := time.Now().Add(20 * time.Second); e.app.Vuln.Importing() < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the held uploads hold %d slots", e.app.Vuln.Importing())
 		}
 	}
+	resp := e.do("POST", "/api/v1/scans?asset=third", e.tokens[auth.Engineer], strings.NewReader("{}"), nil)
+	b := errorOf(t, resp)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != fmt.Sprint(vuln.RetryAfter) ||
 		!strings.Contains(b.Error.Message, "vuln.max_concurrent_imports") {
 		t.Errorf("third upload: %d, Retry-After %q, %+v", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	mresp := e.do("GET", "/metrics", e.tokens[auth.Auditor], nil, nil)
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(metrics), "opsguard_imports_running 2") {
+		t.Errorf("/metrics does not show the two imports running")
 	}
 	for _, pw := range writers {
 		pw.Close() // "{": a truncated report

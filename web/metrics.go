@@ -40,7 +40,10 @@ func newMetrics(a *app.App) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.requests, m.duration, ledgerSize,
+	importing := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "opsguard_imports_running", Help: "Reports being imported by this process (at most vuln.max_concurrent_imports).",
+	}, func() float64 { return float64(a.Vuln.Importing()) })
+	m.reg.MustRegister(m.requests, m.duration, ledgerSize, importing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -139,6 +139,7 @@ func TestBinaryInProcessAuditorChangesNothing(t *testing.T) {
 		{"user", "add", "eve", "--role", "engineer"},
 		{"change", "repo", "add", "shop", src},
 		{"controls", "run"},
+		{"vuln", "escalate"},
 	} {
 		r := run(t, env, "correct horse battery\n", append(args, "--as-role", "auditor")...)
 		if r.code == 0 || !strings.Contains(r.stderr, "forbidden") {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
@@ -250,6 +251,13 @@ func vulnCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.server != "" {
 				return fmt.Errorf("escalate runs where the notification channels are configured; drop --server")
+			}
+			// Not an API call (the server's scheduler does it), so the
+			// role is checked here: --as-role auditor changes nothing.
+			if p, err := g.principal(); err != nil {
+				return err
+			} else if !p.Can(auth.RunControls) {
+				return fmt.Errorf("escalate: your role %s may not do this (forbidden)", p.User.Role)
 			}
 			a, err := g.open(cmd.Context())
 			if err != nil {

@@ -354,13 +354,18 @@ type checkpointResponse struct {
 	PublicKey string    `json:"public_key"`
 }
 
-func (s *Server) apiCheckpoint(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+func (s *Server) apiCheckpoint(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	cp, ok, err := s.app.Head(r.Context())
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return opsguard.Errorf(opsguard.ENotFound, "the ledger is empty")
+	}
+	if p.Via == "cli" {
+		// The operator at the data directory publishes it again (file
+		// beside the key, witness); a network caller only reads it.
+		s.app.Log.Publish(r.Context(), cp)
 	}
 	writeJSON(w, http.StatusOK, checkpointResponse{cp.Size, hex.EncodeToString(cp.Root), string(cp.Note), cp.Time, s.app.Log.Key().Public})
 	return nil

@@ -58,10 +58,12 @@ func (s *Server) changeRoutes() []Route {
 	}
 }
 
-// changeActor is the principal as the change rules see it.
+// changeActor is the principal as the change rules see it. The command
+// line in-process is Local: its operator reads the data directory's files
+// anyway, so may watch a local path.
 func changeActor(p auth.Principal) change.Actor {
 	return change.Actor{Name: p.Name(), Username: p.User.Username, Email: p.User.Email, DisplayName: p.User.DisplayName,
-		Approver: p.Can(auth.ApproveChanges), SecurityOfficer: p.Can(auth.GrantExceptions)}
+		Approver: p.Can(auth.ApproveChanges), SecurityOfficer: p.Can(auth.GrantExceptions), Local: p.Via == "cli"}
 }
 
 func (s *Server) apiRepositories(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {

@@ -15,24 +15,6 @@ import (
 	"github.com/opsguard/opsguard/change"
 )
 
-// changeBackend is the change register's part of the backend.
-type changeBackend interface {
-	AddRepo(ctx context.Context, r change.Repository) (change.Repository, error)
-	Repos(ctx context.Context) ([]change.RepoSummary, error)
-	SyncRepo(ctx context.Context, name string) (change.SyncResult, error)
-	Changes(ctx context.Context, f change.Filter) ([]change.Change, int, error)
-	Change(ctx context.Context, ref string) (change.Detail, error)
-	ReviewChange(ctx context.Context, ref string, req change.ReviewRequest) (change.Detail, error)
-	ExceptChange(ctx context.Context, ref, justification string) (change.Detail, error)
-	RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error)
-	ExceptRewrite(ctx context.Context, id, justification string) (change.RepoViolation, error)
-	CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error)
-	RecordUnapproved(ctx context.Context, n change.NewTicket, note string) (change.Ticket, error)
-	TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error)
-	Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error)
-	Ticket(ctx context.Context, id string) (change.Ticket, error)
-}
-
 func changeCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "change", Short: "The change register: repositories, changes, reviews, exceptions, tickets"}
 	c.AddCommand(repoCmd(g), changeListCmd(g), changeShowCmd(g), reviewCmd(g), exceptionCmd(g), ticketCmd(g))
@@ -58,7 +40,7 @@ func repoCmd(g *globals) *cobra.Command {
 				}
 				r.Token = strings.TrimSpace(tok)
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				out, err := b.AddRepo(cmd.Context(), r)
 				if err != nil {
 					return err
@@ -86,7 +68,7 @@ func repoCmd(g *globals) *cobra.Command {
 		Short: "Watched repositories and their verdict counts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				sums, err := b.Repos(cmd.Context())
 				if err != nil {
 					return err
@@ -120,7 +102,7 @@ func repoCmd(g *globals) *cobra.Command {
 			if all == (len(args) == 1) {
 				return fmt.Errorf("name one repository or give --all")
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				names := args
 				if all {
 					sums, err := b.Repos(cmd.Context())
@@ -169,7 +151,7 @@ func repoCmd(g *globals) *cobra.Command {
 		Short: "Rewritten histories (CM-1) of a repository, or of all",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				vs, err := b.RepoViolations(cmd.Context(), strings.Join(args, ""))
 				if err != nil {
 					return err
@@ -211,7 +193,7 @@ func changeListCmd(g *globals) *cobra.Command {
 			if err := l.check(); err != nil {
 				return err
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				if g.output != "table" {
 					return l.export(cmd.OutOrStdout(), g.output, func(offset, limit int) ([]change.Change, int, error) {
 						p := f
@@ -346,7 +328,7 @@ func changeShowCmd(g *globals) *cobra.Command {
 		Short: "Show one change with its evidence and reviews",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				d, err := b.Change(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -373,7 +355,7 @@ func reviewCmd(g *globals) *cobra.Command {
 				}
 				req.Checklist[k] = v
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				d, err := b.ReviewChange(cmd.Context(), args[0], req)
 				if err != nil {
 					return err
@@ -399,7 +381,7 @@ func exceptionCmd(g *globals) *cobra.Command {
 			if (violation == "") == (len(args) == 0) {
 				return fmt.Errorf("name a change, or a rewritten history with --violation ID")
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				if violation != "" {
 					v, err := b.ExceptRewrite(cmd.Context(), violation, justification)
 					if err != nil {
@@ -446,7 +428,7 @@ func ticketCmd(g *globals) *cobra.Command {
 				}
 				*w.to = &t
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				t, err := b.CreateTicket(cmd.Context(), n)
 				if err != nil {
 					return err
@@ -473,7 +455,7 @@ func ticketCmd(g *globals) *cobra.Command {
 		Short: "Record a change already carried out without an approval (it shows as a CM-5 violation until excepted)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				t, err := b.RecordUnapproved(cmd.Context(), n, recordNote)
 				if err != nil {
 					return err
@@ -497,7 +479,7 @@ func ticketCmd(g *globals) *cobra.Command {
 	step := func(action, short string) *cobra.Command {
 		c := &cobra.Command{Use: action + " ID", Short: short, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return g.act(cmd, func(b backend) error {
+				return g.act(cmd, func(b *client) error {
 					t, err := b.TicketStep(cmd.Context(), args[0], action, note)
 					if err != nil {
 						return err
@@ -513,7 +495,7 @@ func ticketCmd(g *globals) *cobra.Command {
 	var tf change.TicketFilter
 	list := &cobra.Command{Use: "list", Short: "List change tickets, newest first", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				ts, err := b.Tickets(cmd.Context(), tf)
 				if err != nil {
 					return err
@@ -534,7 +516,7 @@ func ticketCmd(g *globals) *cobra.Command {
 	list.Flags().IntVar(&tf.Limit, "limit", 100, "how many")
 	show := &cobra.Command{Use: "show ID", Short: "Show one change ticket", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				t, err := b.Ticket(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -565,93 +547,27 @@ func ticketCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// The register in-process. The local operator administers the data
-// directory but is neither an approver nor a security officer: approvals
-// and exceptions go through a server, as a named user.
-
-// changeActor is Local: the operator in-process reads the data
-// directory's files anyway, so may watch a local path.
-func (l local) changeActor() change.Actor {
-	return change.Actor{Name: l.p.Name(), Username: l.p.User.Username, Local: true}
-}
-
-func (l local) AddRepo(ctx context.Context, r change.Repository) (change.Repository, error) {
-	return l.a.Change.AddRepository(ctx, l.changeActor(), r)
-}
-
-func (l local) Repos(ctx context.Context) ([]change.RepoSummary, error) {
-	return l.a.Change.Summaries(ctx)
-}
-
-func (l local) SyncRepo(ctx context.Context, name string) (change.SyncResult, error) {
-	return l.a.Change.Sync(ctx, l.p.Name(), name, func(msg string) { l.a.Logger.Info(msg) })
-}
-
-func (l local) Changes(ctx context.Context, f change.Filter) ([]change.Change, int, error) {
-	return l.a.Change.List(ctx, f)
-}
-
-func (l local) Change(ctx context.Context, ref string) (change.Detail, error) {
-	return l.a.Change.Get(ctx, ref)
-}
-
-func (l local) ReviewChange(ctx context.Context, ref string, req change.ReviewRequest) (change.Detail, error) {
-	return l.a.Change.Review(ctx, l.changeActor(), ref, req)
-}
-
-func (l local) ExceptChange(ctx context.Context, ref, j string) (change.Detail, error) {
-	return l.a.Change.GrantException(ctx, l.changeActor(), ref, j)
-}
-
-func (l local) RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error) {
-	return l.a.Change.Violations(ctx, repo)
-}
-
-func (l local) ExceptRewrite(ctx context.Context, id, j string) (change.RepoViolation, error) {
-	return l.a.Change.ExceptRewrite(ctx, l.changeActor(), id, j)
-}
-
-func (l local) CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error) {
-	return l.a.Tickets.Create(ctx, l.changeActor(), n)
-}
-
-func (l local) RecordUnapproved(ctx context.Context, n change.NewTicket, note string) (change.Ticket, error) {
-	return l.a.Tickets.RecordImplemented(ctx, l.changeActor(), n, note)
-}
-
-func (l local) TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error) {
-	return l.a.Tickets.Step(ctx, l.changeActor(), id, action, note)
-}
-
-func (l local) Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error) {
-	return l.a.Tickets.List(ctx, f)
-}
-
-func (l local) Ticket(ctx context.Context, id string) (change.Ticket, error) {
-	return l.a.Tickets.Get(ctx, id)
-}
-
 // The register through the API.
 
-func (r *remote) AddRepo(ctx context.Context, repo change.Repository) (change.Repository, error) {
+func (c *client) AddRepo(ctx context.Context, repo change.Repository) (change.Repository, error) {
 	var out change.Repository
-	err := r.call(ctx, "POST", "/api/v1/repositories", repo, &out)
+	err := c.call(ctx, "POST", "/api/v1/repositories", repo, &out)
 	return out, err
 }
 
-func (r *remote) Repos(ctx context.Context) ([]change.RepoSummary, error) {
+func (c *client) Repos(ctx context.Context) ([]change.RepoSummary, error) {
 	var out items[change.RepoSummary]
-	err := r.call(ctx, "GET", "/api/v1/repositories", nil, &out)
+	err := c.call(ctx, "GET", "/api/v1/repositories", nil, &out)
 	return out.Items, err
 }
 
-func (r *remote) SyncRepo(ctx context.Context, name string) (change.SyncResult, error) {
+func (c *client) SyncRepo(ctx context.Context, name string) (change.SyncResult, error) {
 	var out change.SyncResult
-	err := r.call(ctx, "POST", "/api/v1/repositories/"+url.PathEscape(name)+"/sync", nil, &out)
+	err := c.call(ctx, "POST", "/api/v1/repositories/"+url.PathEscape(name)+"/sync", nil, &out)
 	return out, err
 }
 
-func (r *remote) Changes(ctx context.Context, f change.Filter) ([]change.Change, int, error) {
+func (c *client) Changes(ctx context.Context, f change.Filter) ([]change.Change, int, error) {
 	v := url.Values{"limit": {strconv.Itoa(f.Limit)}, "offset": {strconv.Itoa(f.Offset)}}
 	for k, val := range map[string]string{"repo": f.Repo, "branch": f.Branch, "verdict": f.Verdict, "kind": f.Kind} {
 		if val != "" {
@@ -665,70 +581,70 @@ func (r *remote) Changes(ctx context.Context, f change.Filter) ([]change.Change,
 		Items []change.Change `json:"items"`
 		Total int             `json:"total"`
 	}
-	err := r.call(ctx, "GET", "/api/v1/changes?"+v.Encode(), nil, &out)
+	err := c.call(ctx, "GET", "/api/v1/changes?"+v.Encode(), nil, &out)
 	return out.Items, out.Total, err
 }
 
-func (r *remote) Change(ctx context.Context, ref string) (change.Detail, error) {
+func (c *client) Change(ctx context.Context, ref string) (change.Detail, error) {
 	var out change.Detail
-	err := r.call(ctx, "GET", "/api/v1/changes/"+url.PathEscape(ref), nil, &out)
+	err := c.call(ctx, "GET", "/api/v1/changes/"+url.PathEscape(ref), nil, &out)
 	return out, err
 }
 
-func (r *remote) ReviewChange(ctx context.Context, ref string, req change.ReviewRequest) (change.Detail, error) {
+func (c *client) ReviewChange(ctx context.Context, ref string, req change.ReviewRequest) (change.Detail, error) {
 	var out change.Detail
-	err := r.call(ctx, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/review", req, &out)
+	err := c.call(ctx, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/review", req, &out)
 	return out, err
 }
 
-func (r *remote) ExceptChange(ctx context.Context, ref, j string) (change.Detail, error) {
+func (c *client) ExceptChange(ctx context.Context, ref, j string) (change.Detail, error) {
 	var out change.Detail
-	err := r.call(ctx, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/exception", map[string]string{"justification": j}, &out)
+	err := c.call(ctx, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/exception", map[string]string{"justification": j}, &out)
 	return out, err
 }
 
-func (r *remote) RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error) {
+func (c *client) RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error) {
 	var out items[change.RepoViolation]
-	err := r.call(ctx, "GET", "/api/v1/repository-violations?repo="+url.QueryEscape(repo), nil, &out)
+	err := c.call(ctx, "GET", "/api/v1/repository-violations?repo="+url.QueryEscape(repo), nil, &out)
 	return out.Items, err
 }
 
-func (r *remote) ExceptRewrite(ctx context.Context, id, j string) (change.RepoViolation, error) {
+func (c *client) ExceptRewrite(ctx context.Context, id, j string) (change.RepoViolation, error) {
 	var out change.RepoViolation
-	err := r.call(ctx, "POST", "/api/v1/repository-violations/"+url.PathEscape(id)+"/exception", map[string]string{"justification": j}, &out)
+	err := c.call(ctx, "POST", "/api/v1/repository-violations/"+url.PathEscape(id)+"/exception", map[string]string{"justification": j}, &out)
 	return out, err
 }
 
-func (r *remote) CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error) {
+func (c *client) CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error) {
 	var out change.Ticket
-	err := r.call(ctx, "POST", "/api/v1/tickets", n, &out)
+	err := c.call(ctx, "POST", "/api/v1/tickets", n, &out)
 	return out, err
 }
 
-func (r *remote) RecordUnapproved(ctx context.Context, n change.NewTicket, note string) (change.Ticket, error) {
+func (c *client) RecordUnapproved(ctx context.Context, n change.NewTicket, note string) (change.Ticket, error) {
 	var out change.Ticket
-	err := r.call(ctx, "POST", "/api/v1/tickets/unapproved", struct {
+	err := c.call(ctx, "POST", "/api/v1/tickets/unapproved", struct {
 		change.NewTicket
 		Note string `json:"note"`
 	}{n, note}, &out)
 	return out, err
 }
 
-func (r *remote) TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error) {
+func (c *client) TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error) {
 	var out change.Ticket
-	err := r.call(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(id)+"/"+url.PathEscape(action), map[string]string{"note": note}, &out)
+	err := c.call(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(id)+"/"+url.PathEscape(action), map[string]string{"note": note}, &out)
 	return out, err
 }
 
-func (r *remote) Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error) {
+func (c *client) Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error) {
 	v := url.Values{"state": {f.State}, "owner": {f.Owner}, "limit": {strconv.Itoa(f.Limit)}}
 	var out items[change.Ticket]
-	err := r.call(ctx, "GET", "/api/v1/tickets?"+v.Encode(), nil, &out)
+	err := c.call(ctx, "GET", "/api/v1/tickets?"+v.Encode(), nil, &out)
 	return out.Items, err
 }
 
-func (r *remote) Ticket(ctx context.Context, id string) (change.Ticket, error) {
+func (c *client) Ticket(ctx context.Context, id string) (change.Ticket, error) {
 	var out change.Ticket
-	err := r.call(ctx, "GET", "/api/v1/tickets/"+url.PathEscape(id), nil, &out)
+	err := c.call(ctx, "GET", "/api/v1/tickets/"+url.PathEscape(id), nil, &out)
 	return out, err
 }

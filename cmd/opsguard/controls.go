@@ -16,7 +16,7 @@ func controlsCmd(g *globals) *cobra.Command {
 		Short: "List every requirement of the policy with its controls and latest results",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				cat, err := b.Catalog(cmd.Context())
 				if err != nil {
 					return err
@@ -44,7 +44,7 @@ func controlsCmd(g *globals) *cobra.Command {
 		Short: "Evaluate every control now and record the results (exit 1 when any fails)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				r, err := b.RunControls(cmd.Context())
 				if err != nil {
 					return err

@@ -39,7 +39,7 @@ checks it here, against --public-key.`,
 				if err != nil {
 					return err
 				}
-				if err := g.act(cmd, func(b backend) error {
+				if err := g.act(cmd, func(b *client) error {
 					rep, err = b.Verify(cmd.Context(), trusted)
 					return err
 				}); err != nil {
@@ -71,7 +71,7 @@ checks it here, against --public-key.`,
 		Short: "Print the newest signed checkpoint and publish it again (file beside the key, witness URL)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				cp, err := b.Head(cmd.Context())
 				if err != nil {
 					return err
@@ -92,7 +92,7 @@ checks it here, against --public-key.`,
 			if err != nil {
 				return fmt.Errorf("SEQ %q: want a number", args[0])
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				p, err := b.Inclusion(cmd.Context(), seq, size)
 				if err != nil {
 					return err
@@ -126,7 +126,7 @@ checks it here, against --public-key.`,
 			if err1 != nil || err2 != nil {
 				return fmt.Errorf("FROM and TO must be checkpoint sizes")
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				p, err := b.Consistency(cmd.Context(), from, to)
 				if err != nil {
 					return err
@@ -155,7 +155,7 @@ checks it here, against --public-key.`,
 		Short: "Write the whole ledger (entries, checkpoints, evidence) as JSON, verifiable offline",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				x, err := b.Export(cmd.Context())
 				if err != nil {
 					return err

@@ -9,14 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsguard/opsguard/app"
-	"github.com/opsguard/opsguard/notify"
-	"github.com/opsguard/opsguard/store"
 )
-
-// notifyBackend is what the notifications commands need.
-type notifyBackend interface {
-	Notifications(ctx context.Context, status string) ([]app.Notification, error)
-}
 
 func notificationsCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "notifications", Short: "The notification outbox"}
@@ -26,7 +19,7 @@ func notificationsCmd(g *globals) *cobra.Command {
 		Short: "List the notifications of the outbox (pending, sent, dead), newest first, with their attempts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				ns, err := b.Notifications(cmd.Context(), status)
 				if err != nil {
 					return err
@@ -48,19 +41,8 @@ func notificationsCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func (l local) Notifications(ctx context.Context, status string) ([]app.Notification, error) {
-	f := store.OutboxFilter{Limit: 500}
-	if status != "" {
-		st, err := notify.ParseStatus(status)
-		if err != nil {
-			return nil, fmt.Errorf("--status: %w", err)
-		}
-		f.Status = st
-	}
-	return l.a.Notifications(ctx, f)
-}
-
-func (r *remote) Notifications(ctx context.Context, status string) ([]app.Notification, error) {
+// Notifications lists the outbox, newest first; the API checks the status.
+func (r *client) Notifications(ctx context.Context, status string) ([]app.Notification, error) {
 	var out items[app.Notification]
 	q := url.Values{"limit": {"500"}}
 	if status != "" {

@@ -29,6 +29,7 @@ type globals struct {
 	output     string
 	server     string
 	tokenFile  string
+	asRole     string
 }
 
 func newRoot() *cobra.Command {
@@ -46,6 +47,7 @@ func newRoot() *cobra.Command {
 	f.StringVarP(&g.output, "output", "o", "table", "output of listings: table or json (vuln list: also csv)")
 	f.StringVar(&g.server, "server", os.Getenv("OPSGUARD_SERVER"), "act through this server's API instead of the local data directory (env OPSGUARD_SERVER)")
 	f.StringVar(&g.tokenFile, "token-file", "", "API token for --server (default: env OPSGUARD_TOKEN)")
+	f.StringVar(&g.asRole, "as-role", "", "in-process: act with this role's permissions instead of admin's (e.g. auditor, engineer)")
 	root.AddCommand(
 		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), vulnCmd(g), changeCmd(g), versionCmd(),
 		notificationsCmd(g),
@@ -140,10 +142,10 @@ func configCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// act opens the backend of the command (the data directory or --server),
-// runs fn with it and closes it.
-func (g *globals) act(cmd *cobra.Command, fn func(b backend) error) error {
-	b, err := g.backend(cmd.Context())
+// act opens the API of the command (--server, or in-process on the data
+// directory), runs fn with its client and closes it.
+func (g *globals) act(cmd *cobra.Command, fn func(b *client) error) error {
+	b, err := g.client(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				u, err := b.CreateUser(cmd.Context(), auth.NewUser{Username: args[0], DisplayName: display, Email: email, Role: r, Password: pw})
 				if err != nil {
 					return err
@@ -48,7 +48,7 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				us, err := b.ListUsers(cmd.Context())
 				if err != nil {
 					return err
@@ -74,7 +74,7 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "Disable a user: their sessions and tokens stop at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				u, err := b.DisableUser(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -88,7 +88,7 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "Reset a user's password to a one-time value, printed once, that they must change at the next sign-in; their sessions end and they are notified",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				pw, err := b.ResetPassword(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -112,7 +112,7 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				u, err := b.SetRole(cmd.Context(), args[0], r)
 				if err != nil {
 					return err
@@ -137,7 +137,7 @@ func tokenCmd(g *globals) *cobra.Command {
 			if owner == "" {
 				return fmt.Errorf("--user is required")
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				t, secret, err := b.CreateToken(cmd.Context(), owner, name, time.Duration(ttlDays)*24*time.Hour)
 				if err != nil {
 					return err
@@ -163,7 +163,7 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "List API tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				ts, err := b.ListTokens(cmd.Context(), listUser)
 				if err != nil {
 					return err
@@ -196,7 +196,7 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "Revoke an API token at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				t, err := b.RevokeToken(cmd.Context(), args[0])
 				if err != nil {
 					return err

@@ -13,34 +13,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
-// findingQuery is the register's filters as the command line takes them.
+// findingQuery is the register's filters as the command line takes them;
+// the API parses and checks them.
 type findingQuery struct {
 	asset, status, severity, risk, dueBefore string
 	breached                                 bool
 	limit, offset                            int
-}
-
-func (q findingQuery) filter() (vuln.Filter, error) {
-	f := vuln.Filter{Asset: q.asset, Status: vuln.Status(q.status), Risk: vuln.Risk(q.risk), Breached: q.breached, Limit: q.limit, Offset: q.offset}
-	if q.severity != "" {
-		sev, ok := importers.ParseSeverity(q.severity)
-		if !ok {
-			return f, fmt.Errorf("--severity %q: one of critical, high, medium, low, info", q.severity)
-		}
-		f.Severity = sev
-	}
-	if q.dueBefore != "" {
-		t, err := time.Parse(time.DateOnly, q.dueBefore)
-		if err != nil {
-			return f, fmt.Errorf("--due-before %q: want YYYY-MM-DD", q.dueBefore)
-		}
-		f.DueBefore = t
-	}
-	return f, nil
 }
 
 func (q findingQuery) values() url.Values {
@@ -83,7 +66,7 @@ func vulnCmd(g *globals) *cobra.Command {
 				return err
 			}
 			req.File, req.Source = args[0], io.NewSectionReader(f, 0, fi.Size())
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				sum, err := b.ImportScan(cmd.Context(), req)
 				if err != nil {
 					return err
@@ -113,7 +96,7 @@ func vulnCmd(g *globals) *cobra.Command {
 			if err := l.check(); err != nil {
 				return err
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				if g.output != "table" {
 					return l.export(cmd.OutOrStdout(), g.output, func(offset, limit int) ([]vuln.Finding, int, error) {
 						p := q
@@ -155,7 +138,7 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "Show one finding",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				f, err := b.Finding(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -182,7 +165,7 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "List the assets with their owners and open findings",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				as, err := b.Assets(cmd.Context())
 				if err != nil {
 					return err
@@ -203,7 +186,7 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "Name the owner of an asset (\"\" clears it): they receive the digest of its SLA breaches",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				a, err := b.SetOwner(cmd.Context(), args[0], args[1])
 				if err != nil {
 					return err
@@ -223,7 +206,7 @@ func vulnCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				sum, err := b.ImportFeed(cmd.Context(), args[0], data)
 				if err != nil {
 					return err
@@ -244,7 +227,7 @@ func vulnCmd(g *globals) *cobra.Command {
 			if vexAsset == "" {
 				return fmt.Errorf("--asset is required")
 			}
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				doc, err := b.VEX(cmd.Context(), vexAsset, vexFormat)
 				if err != nil {
 					return err
@@ -269,6 +252,13 @@ func vulnCmd(g *globals) *cobra.Command {
 			if g.server != "" {
 				return fmt.Errorf("escalate runs where the notification channels are configured; drop --server")
 			}
+			// Not an API call (the server's scheduler does it), so the
+			// role is checked here: --as-role auditor changes nothing.
+			if p, err := g.principal(); err != nil {
+				return err
+			} else if !p.Can(auth.RunControls) {
+				return fmt.Errorf("escalate: your role %s may not do this (forbidden)", p.User.Role)
+			}
 			a, err := g.open(cmd.Context())
 			if err != nil {
 				return err
@@ -289,9 +279,9 @@ func vulnCmd(g *globals) *cobra.Command {
 // workflowCmds are the resolution workflow: start, resolve, accept, extend,
 // requests, approve, reject.
 func workflowCmds(g *globals) []*cobra.Command {
-	run := func(fn func(cmd *cobra.Command, b backend, args []string) (any, string, error)) func(*cobra.Command, []string) error {
+	run := func(fn func(cmd *cobra.Command, b *client, args []string) (any, string, error)) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				out, msg, err := fn(cmd, b, args)
 				if err != nil {
 					return err
@@ -301,13 +291,13 @@ func workflowCmds(g *globals) []*cobra.Command {
 		}
 	}
 	start := &cobra.Command{Use: "start ID", Short: "Mark a finding in progress", Args: cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+		RunE: run(func(cmd *cobra.Command, b *client, args []string) (any, string, error) {
 			f, err := b.Start(cmd.Context(), args[0])
 			return f, fmt.Sprintf("%s is in progress.", f.ID), err
 		})}
 	var resolution, justification, until string
 	resolve := &cobra.Command{Use: "resolve ID --as fixed|false_positive|not_affected_unused", Short: "Close a finding with a resolution (false_positive and not_affected_unused need --justification)", Args: cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+		RunE: run(func(cmd *cobra.Command, b *client, args []string) (any, string, error) {
 			f, err := b.Resolve(cmd.Context(), args[0], vuln.Resolution(resolution), justification)
 			return f, fmt.Sprintf("%s closed as %s.", f.ID, f.Resolution), err
 		})}
@@ -315,7 +305,7 @@ func workflowCmds(g *globals) []*cobra.Command {
 	resolve.Flags().StringVar(&justification, "justification", "", "why (required for false_positive and not_affected_unused)")
 	ask := func(kind, use, short, untilHelp string) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
-			RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+			RunE: run(func(cmd *cobra.Command, b *client, args []string) (any, string, error) {
 				t, err := time.Parse(time.DateOnly, until)
 				if err != nil {
 					return nil, "", fmt.Errorf("--until %q: want YYYY-MM-DD", until)
@@ -332,7 +322,7 @@ func workflowCmds(g *globals) []*cobra.Command {
 	var status string
 	requests := &cobra.Command{Use: "requests", Short: "List risk acceptances and extensions (the approvals inbox)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b backend) error {
+			return g.act(cmd, func(b *client) error {
 				rs, err := b.Requests(cmd.Context(), status)
 				if err != nil {
 					return err
@@ -358,7 +348,7 @@ func workflowCmds(g *globals) []*cobra.Command {
 	var note string
 	decide := func(approve bool, use, short string) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
-			RunE: run(func(cmd *cobra.Command, b backend, args []string) (any, string, error) {
+			RunE: run(func(cmd *cobra.Command, b *client, args []string) (any, string, error) {
 				if !approve && strings.TrimSpace(note) == "" {
 					return nil, "", fmt.Errorf("--reason is required: say why the request is rejected")
 				}

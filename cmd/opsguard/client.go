@@ -1,0 +1,330 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opsguard/opsguard/app"
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/vuln"
+)
+
+// client is how every administrative command acts: through the API, of a
+// server named by --server (with a token), or of the same handler run in
+// this process on the data directory (as the operating-system user). So a
+// command is one API call, authorised and validated in one place.
+type client struct {
+	base  string // URL prefix of the API's paths
+	where string // prefix of error messages: "server HOST: ", or ""
+	token string // bearer token (remote only)
+	http  *http.Client
+	// inProcess is set when the handler runs here, on the data directory.
+	inProcess bool
+	close     func() error
+}
+
+// newRemote reads the token from tokenFile, else OPSGUARD_TOKEN.
+func newRemote(server, tokenFile string) (*client, error) {
+	u, err := url.Parse(strings.TrimRight(server, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--server %q: want http(s)://host[:port]", server)
+	}
+	token := os.Getenv("OPSGUARD_TOKEN")
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token == "" {
+		return nil, fmt.Errorf("--server needs an API token: --token-file FILE or OPSGUARD_TOKEN")
+	}
+	return &client{base: u.String(), where: "server " + u.Host + ": ", token: token,
+		http: &http.Client{Timeout: 5 * time.Minute}, close: func() error { return nil }}, nil
+}
+
+func (c *client) Close() error { return c.close() }
+
+// call sends a request and decodes the answer into out (when not nil); an
+// answer in the API's error shape becomes an error.
+func (c *client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return c.do(req, out)
+}
+
+// do sends req (with the token, remotely) and decodes the answer into out.
+func (c *client) do(req *http.Request, out any) error {
+	method, path := req.Method, req.URL.Path
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s%w", c.where, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+			return fmt.Errorf("%s%s (%s)", c.where, e.Error.Message, e.Error.Code)
+		}
+		return fmt.Errorf("%s%s %s: status %d", c.where, method, path, resp.StatusCode)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s%s %s: bad answer: %w", c.where, method, path, err)
+	}
+	return nil
+}
+
+// checkpointInfo is the newest signed checkpoint.
+type checkpointInfo struct {
+	Size      int64  `json:"size"`
+	Root      string `json:"root_hash"`
+	Note      string `json:"note"`
+	PublicKey string `json:"public_key"`
+}
+
+type items[T any] struct {
+	Items []T `json:"items"`
+}
+
+func (c *client) ListUsers(ctx context.Context) ([]auth.User, error) {
+	var out items[auth.User]
+	err := c.call(ctx, "GET", "/api/v1/users", nil, &out)
+	return out.Items, err
+}
+
+func (c *client) CreateUser(ctx context.Context, n auth.NewUser) (auth.User, error) {
+	var u auth.User
+	err := c.call(ctx, "POST", "/api/v1/users", map[string]string{"username": n.Username, "display_name": n.DisplayName,
+		"email": n.Email, "role": string(n.Role), "password": n.Password}, &u)
+	return u, err
+}
+
+func (c *client) DisableUser(ctx context.Context, username string) (auth.User, error) {
+	var u auth.User
+	err := c.call(ctx, "POST", "/api/v1/users/"+url.PathEscape(username)+"/disable", nil, &u)
+	return u, err
+}
+
+func (c *client) SetRole(ctx context.Context, username string, role auth.Role) (auth.User, error) {
+	var u auth.User
+	err := c.call(ctx, "POST", "/api/v1/users/"+url.PathEscape(username)+"/role", map[string]string{"role": string(role)}, &u)
+	return u, err
+}
+
+func (c *client) ResetPassword(ctx context.Context, username string) (string, error) {
+	var out struct {
+		OneTimePassword string `json:"one_time_password"`
+	}
+	err := c.call(ctx, "POST", "/api/v1/users/"+url.PathEscape(username)+"/password/reset", struct{}{}, &out)
+	return out.OneTimePassword, err
+}
+
+func (c *client) CreateToken(ctx context.Context, owner, name string, ttl time.Duration) (auth.Token, string, error) {
+	var out struct {
+		Token  auth.Token `json:"token"`
+		Secret string     `json:"secret"`
+	}
+	err := c.call(ctx, "POST", "/api/v1/tokens", map[string]any{"user": owner, "name": name, "ttl_days": int(ttl / (24 * time.Hour))}, &out)
+	return out.Token, out.Secret, err
+}
+
+func (c *client) ListTokens(ctx context.Context, username string) ([]auth.Token, error) {
+	var out items[auth.Token]
+	err := c.call(ctx, "GET", "/api/v1/tokens?user="+url.QueryEscape(username), nil, &out)
+	return out.Items, err
+}
+
+func (c *client) RevokeToken(ctx context.Context, id string) (auth.Token, error) {
+	var t auth.Token
+	err := c.call(ctx, "DELETE", "/api/v1/tokens/"+url.PathEscape(id), nil, &t)
+	return t, err
+}
+
+func (c *client) Catalog(ctx context.Context) ([]control.Item, error) {
+	var out items[control.Item]
+	err := c.call(ctx, "GET", "/api/v1/catalog", nil, &out)
+	return out.Items, err
+}
+
+func (c *client) RunControls(ctx context.Context) (control.Run, error) {
+	var run control.Run
+	err := c.call(ctx, "POST", "/api/v1/controls/runs", nil, &run)
+	return run, err
+}
+
+func (c *client) Head(ctx context.Context) (checkpointInfo, error) {
+	var cp checkpointInfo
+	err := c.call(ctx, "GET", "/api/v1/ledger/checkpoint", nil, &cp)
+	return cp, err
+}
+
+func (c *client) Inclusion(ctx context.Context, seq, size int64) (app.InclusionProof, error) {
+	var p app.InclusionProof
+	err := c.call(ctx, "GET", "/api/v1/ledger/proof/inclusion?seq="+strconv.FormatInt(seq, 10)+"&size="+strconv.FormatInt(size, 10), nil, &p)
+	return p, err
+}
+
+func (c *client) Consistency(ctx context.Context, from, to int64) (app.ConsistencyProof, error) {
+	var p app.ConsistencyProof
+	err := c.call(ctx, "GET", "/api/v1/ledger/proof/consistency?from="+strconv.FormatInt(from, 10)+"&to="+strconv.FormatInt(to, 10), nil, &p)
+	return p, err
+}
+
+func (c *client) Export(ctx context.Context) (*app.Export, error) {
+	var x app.Export
+	if err := c.call(ctx, "GET", "/api/v1/ledger/export", nil, &x); err != nil {
+		return nil, err
+	}
+	return &x, nil
+}
+
+func (c *client) ImportScan(ctx context.Context, req vuln.ImportRequest) (vuln.Summary, error) {
+	q := url.Values{"asset": {req.Asset}, "kind": {req.AssetKind}, "format": {req.Format}, "file": {req.File}}
+	src := req.Content()
+	httpReq, err := http.NewRequestWithContext(ctx, "POST", c.base+"/api/v1/scans?"+q.Encode(), io.NewSectionReader(src, 0, src.Size()))
+	if err != nil {
+		return vuln.Summary{}, err
+	}
+	httpReq.ContentLength = src.Size()
+	var sum vuln.Summary
+	err = c.do(httpReq, &sum)
+	return sum, err
+}
+
+func (c *client) Findings(ctx context.Context, f findingQuery) ([]vuln.Finding, int, error) {
+	var out struct {
+		Items []vuln.Finding `json:"items"`
+		Total int            `json:"total"`
+	}
+	err := c.call(ctx, "GET", "/api/v1/findings?"+f.values().Encode(), nil, &out)
+	return out.Items, out.Total, err
+}
+
+func (c *client) Finding(ctx context.Context, id string) (vuln.Finding, error) {
+	var f vuln.Finding
+	err := c.call(ctx, "GET", "/api/v1/findings/"+url.PathEscape(id), nil, &f)
+	return f, err
+}
+
+func (c *client) ImportFeed(ctx context.Context, name string, data []byte) (vuln.FeedSummary, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/api/v1/feeds?file="+url.QueryEscape(name), bytes.NewReader(data))
+	if err != nil {
+		return vuln.FeedSummary{}, err
+	}
+	var sum vuln.FeedSummary
+	err = c.do(req, &sum)
+	return sum, err
+}
+
+func (c *client) VEX(ctx context.Context, asset, format string) ([]byte, error) {
+	var doc json.RawMessage
+	err := c.call(ctx, "GET", "/api/v1/vex?"+url.Values{"asset": {asset}, "format": {format}}.Encode(), nil, &doc)
+	return doc, err
+}
+
+func (c *client) Start(ctx context.Context, id string) (vuln.Finding, error) {
+	var f vuln.Finding
+	err := c.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/start", nil, &f)
+	return f, err
+}
+
+func (c *client) Resolve(ctx context.Context, id string, res vuln.Resolution, j string) (vuln.Finding, error) {
+	var f vuln.Finding
+	err := c.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/resolve", map[string]string{"resolution": string(res), "justification": j}, &f)
+	return f, err
+}
+
+func (c *client) Ask(ctx context.Context, kind, id, j string, until time.Time) (vuln.Request, error) {
+	path := "/accept"
+	if kind == vuln.Extension {
+		path = "/extend"
+	}
+	var out vuln.Request
+	err := c.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+path, map[string]string{"justification": j, "until": until.Format(time.DateOnly)}, &out)
+	return out, err
+}
+
+func (c *client) Requests(ctx context.Context, status string) ([]vuln.Request, error) {
+	var out items[vuln.Request]
+	err := c.call(ctx, "GET", "/api/v1/requests?status="+url.QueryEscape(status), nil, &out)
+	return out.Items, err
+}
+
+func (c *client) Decide(ctx context.Context, id string, approve bool, note string) (vuln.Request, error) {
+	verb, body := "/reject", map[string]string{"reason": note}
+	if approve {
+		verb, body = "/approve", map[string]string{"note": note}
+	}
+	var out vuln.Request
+	err := c.call(ctx, "POST", "/api/v1/requests/"+url.PathEscape(id)+verb, body, &out)
+	return out, err
+}
+
+func (c *client) Assets(ctx context.Context) ([]vuln.AssetInfo, error) {
+	var out items[vuln.AssetInfo]
+	err := c.call(ctx, "GET", "/api/v1/assets", nil, &out)
+	return out.Items, err
+}
+
+func (c *client) SetOwner(ctx context.Context, asset, owner string) (vuln.AssetInfo, error) {
+	var out vuln.AssetInfo
+	err := c.call(ctx, "PUT", "/api/v1/assets/"+url.PathEscape(asset)+"/owner", map[string]string{"owner": owner}, &out)
+	return out, err
+}
+
+// Verify does not take a server's word: it downloads the ledger and checks
+// it here, against the trusted key when one is given. In-process, without
+// a trusted key, the handler is this process: its check also reads the
+// checkpoint kept beside the key.
+func (c *client) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {
+	if c.inProcess && trusted == "" {
+		var rep ledger.Report
+		err := c.call(ctx, "POST", "/api/v1/ledger/verify", nil, &rep)
+		return &rep, err
+	}
+	x, err := c.Export(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return x.Verify(ctx, trusted)
+}
+
+// sameKey compares two public key texts.
+func sameKey(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }

@@ -1,0 +1,177 @@
+package main_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/user"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Every read command gives the same JSON in-process and through --server
+// on the same data directory: both are one call of the same API.
+func TestBinaryInProcessAndServerAgree(t *testing.T) {
+	requireProgram(t, "git")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	local := []string{"OPSGUARD_DATA_DIR=" + data}
+	mustRun(t, local, "", "init", "--password", "correct horse battery")
+	report := filepath.Join(dir, "trivy.json")
+	os.WriteFile(report, trivyReport(5), 0o644)
+	mustRun(t, local, "", "vuln", "import", report, "--asset", "shop")
+	src := filepath.Join(dir, "src")
+	gitCommits(t, src, 3)
+	mustRun(t, local, "", "change", "repo", "add", "shop", src)
+	mustRun(t, local, "", "change", "repo", "sync", "shop")
+	mustRun(t, local, "correct horse battery\n", "user", "add", "reader", "--role", "auditor")
+	mustRun(t, local, "correct horse battery\n", "user", "add", "erik", "--role", "engineer")
+	mustRun(t, local, "", "change", "ticket", "create", "--title", "Raise the limit", "--as-role", "engineer")
+	base := serve(t, data)
+	remote := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + ownToken(t, base, "reader", "correct horse battery")}
+
+	var fs, cs struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	json.Unmarshal([]byte(mustRun(t, local, "", "change", "list", "-o", "json").stdout), &cs)
+	json.Unmarshal([]byte(mustRun(t, local, "", "vuln", "list", "-o", "json").stdout), &fs)
+	var x struct {
+		Checkpoints []struct {
+			Size int64 `json:"size"`
+		} `json:"checkpoints"`
+	}
+	json.Unmarshal([]byte(mustRun(t, local, "", "ledger", "export").stdout), &x)
+	if len(x.Checkpoints) < 2 {
+		t.Fatalf("setup: %d checkpoints", len(x.Checkpoints))
+	}
+	from, to := strconv.FormatInt(x.Checkpoints[0].Size, 10), strconv.FormatInt(x.Checkpoints[len(x.Checkpoints)-1].Size, 10)
+	if len(fs.Items) != 5 || len(cs.Items) != 3 {
+		t.Fatalf("setup: %d findings, %d changes", len(fs.Items), len(cs.Items))
+	}
+	for _, args := range [][]string{
+		{"user", "list"},
+		{"controls", "list"},
+		{"ledger", "proof", "inclusion", "2"},
+		{"ledger", "proof", "consistency", from, to},
+		{"ledger", "checkpoint"},
+		{"vuln", "list", "--asset", "shop", "--severity", "high"},
+		{"vuln", "show", fs.Items[0].ID},
+		{"vuln", "assets"},
+		{"vuln", "requests"},
+		{"change", "repo", "list"},
+		{"change", "repo", "violations"},
+		{"change", "list", "--repo", "shop"},
+		{"change", "show", cs.Items[0].ID},
+		{"change", "ticket", "list"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			args := append(args, "-o", "json")
+			in, out := mustRun(t, local, "", args...), mustRun(t, remote, "", args...)
+			var a, b any
+			if err := json.Unmarshal([]byte(in.stdout), &a); err != nil {
+				t.Fatalf("in-process: %v\n%s", err, in)
+			}
+			if err := json.Unmarshal([]byte(out.stdout), &b); err != nil {
+				t.Fatalf("through the server: %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(stable(a), stable(b)) {
+				t.Errorf("in-process:\n%s\nthrough the server:\n%s", in.stdout, out.stdout)
+			}
+		})
+	}
+
+	// Refusals too: the same checks give the same message (but for the
+	// name of the server it came from).
+	strip := regexp.MustCompile(`server 127\.0\.0\.1:\d+: `)
+	for _, args := range [][]string{
+		{"vuln", "list", "--severity", "extreme"},
+		{"vuln", "list", "--due-before", "tomorrow"},
+		{"vuln", "show", "fnd_nope"},
+		{"change", "list", "--verdict", "meh"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			in, out := run(t, local, "", args...), run(t, remote, "", args...)
+			if in.code == 0 || in.code != out.code || in.stderr != strip.ReplaceAllString(out.stderr, "") {
+				t.Errorf("in-process:\n%s\nthrough the server:\n%s", in, out)
+			}
+		})
+	}
+}
+
+// stable drops what differs between two calls by nature: when a user was
+// last seen, which changes as they act.
+func stable(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range []string{"request_id", "last_login_at", "last_used_at", "last_seen_at"} {
+			delete(v, k)
+		}
+		for k, x := range v {
+			v[k] = stable(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = stable(x)
+		}
+	}
+	return v
+}
+
+// In-process the command line obeys roles as a server does: as an auditor
+// it changes nothing, and each refusal is in the ledger (LG-1) under the
+// operating-system user's name.
+func TestBinaryInProcessAuditorChangesNothing(t *testing.T) {
+	requireProgram(t, "git")
+	dir := t.TempDir()
+	env := []string{"OPSGUARD_DATA_DIR=" + filepath.Join(dir, "data")}
+	mustRun(t, env, "", "init", "--password", "correct horse battery")
+	report := filepath.Join(dir, "trivy.json")
+	os.WriteFile(report, trivyReport(3), 0o644)
+	src := filepath.Join(dir, "src")
+	gitCommits(t, src, 1)
+	for _, args := range [][]string{
+		{"vuln", "import", report, "--asset", "shop"},
+		{"user", "add", "eve", "--role", "engineer"},
+		{"change", "repo", "add", "shop", src},
+		{"controls", "run"},
+		{"vuln", "escalate"},
+	} {
+		r := run(t, env, "correct horse battery\n", append(args, "--as-role", "auditor")...)
+		if r.code == 0 || !strings.Contains(r.stderr, "forbidden") {
+			t.Errorf("%s as an auditor:\n%s", strings.Join(args, " "), r)
+		}
+	}
+	if r := mustRun(t, env, "", "vuln", "assets", "-o", "json", "--as-role", "auditor"); strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("an auditor's refused import left assets:\n%s", r)
+	}
+	if r := run(t, env, "", "vuln", "list", "--as-role", "security_officer"); r.code == 0 || !strings.Contains(r.stderr, "decides nothing") {
+		t.Errorf("--as-role security_officer:\n%s", r)
+	}
+	var x struct {
+		Entries []struct {
+			Kind  string `json:"kind"`
+			Actor string `json:"actor"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, env, "", "ledger", "export").stdout), &x); err != nil {
+		t.Fatal(err)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := 0
+	for _, e := range x.Entries {
+		if e.Kind == "auth.denied" && e.Actor == "cli:"+me.Username {
+			denied++
+		}
+	}
+	if denied != 4 {
+		t.Errorf("%d auth.denied entries for cli:%s, want 4", denied, me.Username)
+	}
+}

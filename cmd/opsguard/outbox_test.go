@@ -229,7 +229,7 @@ func TestBinaryNotificationSurvivesKill(t *testing.T) {
 	if err := json.Unmarshal([]byte(out.stdout), &listed); err != nil || len(listed) != 1 || listed[0].Message.ID != id {
 		t.Errorf("notifications list: %v %+v\n%s", err, listed, out)
 	}
-	if r := run(t, env, "", "notifications", "list", "--status", "lost"); r.code == 0 || !strings.Contains(r.stderr, "--status") {
+	if r := run(t, env, "", "notifications", "list", "--status", "lost"); r.code == 0 || !strings.Contains(r.stderr, "lost") || !strings.Contains(r.stderr, "status") {
 		t.Errorf("a bad status: %s", r)
 	}
 }

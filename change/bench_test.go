@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/change"
+	"github.com/opsguard/opsguard/egress"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
@@ -154,7 +155,7 @@ func newBenchService(b *testing.B, db *store.DB, src string) *change.Service {
 		b.Fatal(err)
 	}
 	svc := change.NewService(store.Bind[change.Tx](db), ledger.New(key, ledger.Options{}), change.Options{
-		ReposDir: filepath.Join(b.TempDir(), "repos"), ReviewDays: 3})
+		ReposDir: filepath.Join(b.TempDir(), "repos"), ReviewDays: 3, Egress: egress.Policy{AllowLocal: true}})
 	if _, err := svc.AddRepository(ctx, officer, change.Repository{Name: "bench", URL: src}); err != nil {
 		b.Fatal(err)
 	}

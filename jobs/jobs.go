@@ -237,7 +237,13 @@ func (s *Scheduler) run(ctx context.Context, j Job) (*Run, error) {
 	err := call(ctx, j)
 	end := s.opts.Now().UTC()
 	r.EndedAt, r.Outcome = &end, OK
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Cut short (shutdown, or the lock was lost): the work is not
+		// done, so the job is due again at once, here or elsewhere.
+		r.Outcome, r.Error = Abandoned, cut(fmt.Sprintf("stopped: %v (%v)", context.Cause(ctx), err), MaxError)
+		s.opts.Logger.Warn("job stopped before it ended", "job", j.Name, "err", err)
+	case err != nil:
 		r.Outcome, r.Error = Failed, cut(err.Error(), MaxError)
 		s.opts.Logger.Error("job failed", "job", j.Name, "err", err)
 	}

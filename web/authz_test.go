@@ -42,6 +42,7 @@ var allowed = map[string][]auth.Role{
 	"GET /{$}":                                          readers,
 	"POST /controls/run":                                {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
 	"GET /ledger":                                       readers,
+	"GET /jobs":                                         readers,
 	"POST /findings/{id}/{action}":                      {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"GET /approvals":                                    readers,
 	"POST /requests/{id}/{decision}":                    {auth.SecurityOfficer},

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -328,8 +329,16 @@ func TestAnotherReplicaTakesOverADeadOnesJob(t *testing.T) {
 	if who := <-b.started; who != name1 {
 		t.Fatalf("%s started", who)
 	}
-	if runs, _ := r2.RunDue(ctx); len(runs) != 0 {
-		t.Fatalf("r2 ran while r1 held the lock: %+v", runs)
+	tried := make(chan []jobs.Run, 1)
+	go func() { runs, _ := r2.RunDue(ctx); tried <- runs }()
+	select {
+	case runs := <-tried:
+		if len(runs) != 0 {
+			t.Fatalf("r2 ran while r1 held the lock: %+v", runs)
+		}
+	case <-time.After(10 * time.Second):
+		close(b.release)
+		t.Fatal("r2 ran the job while r1 held the lock")
 	}
 
 	// r1 dies: the server cuts every connection of it.
@@ -369,4 +378,30 @@ func TestAnotherReplicaTakesOverADeadOnesJob(t *testing.T) {
 	if runs[1].Host != name1 || runs[1].Outcome == jobs.OK || runs[1].Outcome == jobs.Running {
 		t.Errorf("the dead replica's run is recorded as %+v", runs[1])
 	}
+}
+
+// A run left running by a process that crashed (it could not record its
+// end) did not do the work: at the next start the job runs at once, and
+// the crashed run is recorded as abandoned.
+func TestCrashedRunIsAbandonedAndRunAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		c := &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+		crashed := jobs.Run{ID: "job_crashed", Job: "sync", Host: "gone/1", StartedAt: c.now().Add(-10 * time.Minute), Outcome: jobs.Running}
+		if err := db.BeginJobRun(ctx, crashed); err != nil {
+			t.Fatal(err)
+		}
+		var n counter
+		s := jobs.New(db, jobs.Options{Now: c.now, Host: "new/2"})
+		s.Register(n.job("sync", time.Hour))
+		if runs, err := s.RunDue(ctx); err != nil || len(runs) != 1 || n.n.Load() != 1 {
+			t.Fatalf("after a crash: %d runs %+v, %v", n.n.Load(), runs, err)
+		}
+		runs, err := db.JobRuns(ctx, "sync", 10)
+		if err != nil || len(runs) != 2 {
+			t.Fatalf("runs = %+v, %v", runs, err)
+		}
+		if old := runs[1]; old.ID != crashed.ID || old.Outcome != jobs.Abandoned || old.EndedAt == nil || !strings.Contains(old.Error, "new/2") {
+			t.Errorf("the crashed run is recorded as %+v", old)
+		}
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
@@ -32,6 +33,7 @@ type App struct {
 	Log      *ledger.Log
 	Auth     *auth.Service
 	Controls *control.Engine
+	Jobs     *jobs.Scheduler // the periodic work, started by serve
 	Notify   *notify.Dispatcher
 	Vuln     *vuln.Service
 	Change   *change.Service
@@ -107,6 +109,11 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Controls = control.NewEngine(store.Bind[control.Tx](db), a.Log, opts.Now, opts.Logger)
 	a.Controls.OnChange = a.controlChanged
 	if err := a.registerControls(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.Jobs = jobs.New(db, jobs.Options{Now: opts.Now, Logger: opts.Logger})
+	if err := a.registerJobs(); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -85,36 +85,27 @@ func (a *App) token(r change.Repository) (string, error) {
 }
 
 // SyncAll syncs every watched repository; a repository that fails is
-// logged and recorded on itself, and does not stop the others.
-func (a *App) SyncAll(ctx context.Context) {
+// logged and recorded on itself, and does not stop the others. The error
+// names those that failed.
+func (a *App) SyncAll(ctx context.Context) error {
 	repos, err := a.Change.Repositories(ctx)
 	if err != nil {
-		a.Logger.Error("list repositories", "err", err)
-		return
+		return fmt.Errorf("list repositories: %w", err)
 	}
+	var failed []string
 	for _, r := range repos {
 		res, err := a.Change.Sync(ctx, "system", r.Name, func(msg string) { a.Logger.Info("sync", "repo", r.Name, "msg", msg) })
 		if err != nil {
 			a.Logger.Warn("sync failed", "repo", r.Name, "err", err)
+			failed = append(failed, fmt.Sprintf("%s: %v", r.Name, err))
 			continue
 		}
 		a.Logger.Info("synced", "repo", r.Name, "result", res)
 	}
-}
-
-// RunSyncs syncs every repository at start and then every interval until
-// ctx ends.
-func (a *App) RunSyncs(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		a.SyncAll(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d repositories failed to sync: %s", len(failed), len(repos), strings.Join(failed, "; "))
 	}
+	return nil
 }
 
 // WebhookResult says what a webhook delivery set off.

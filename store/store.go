@@ -64,6 +64,9 @@ type Options struct {
 	// LockReport is how often a waiting write says it still waits.
 	// Default 5s.
 	LockReport time.Duration
+	// JobLockCheck is how often a job holding its lock on PostgreSQL
+	// checks that the lock's connection is alive. Default 10s.
+	JobLockCheck time.Duration
 }
 
 // DefaultLockWait is how long a write waits for the write lock unless told.
@@ -80,6 +83,9 @@ func (o Options) withDefaults() Options {
 		o.LockReport = 5 * time.Second
 	}
 	o.LockReport = min(o.LockReport, o.LockWait)
+	if o.JobLockCheck <= 0 {
+		o.JobLockCheck = 10 * time.Second
+	}
 	return o
 }
 
@@ -439,31 +445,6 @@ func init() {
 			return 0, err
 		}
 		return res.RowsAffected()
-	}
-}
-
-// WithJobLock returns a function that runs a job only while holding the
-// named lock: with PostgreSQL, a session advisory lock, so that exactly one
-// replica runs each scheduled job; with SQLite (one process), at once.
-func (db *DB) WithJobLock(name string) func(ctx context.Context, job func(context.Context) error) error {
-	return func(ctx context.Context, job func(context.Context) error) error {
-		if db.dialect != Postgres {
-			return job(ctx)
-		}
-		conn, err := db.write.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		var got bool
-		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(hashtext($1))", "opsguard-job:"+name).Scan(&got); err != nil {
-			return fmt.Errorf("job lock %s: %w", name, err)
-		}
-		if !got {
-			return nil // another replica runs it
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", "opsguard-job:"+name)
-		return job(ctx)
 	}
 }
 

@@ -44,6 +44,7 @@ var allowed = map[string][]auth.Role{
 	"GET /ledger":                                       readers,
 	"GET /api/v1/notifications":                         readers,
 	"GET /notifications":                                readers,
+	"GET /jobs":                                         readers,
 	"POST /findings/{id}/{action}":                      {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
 	"GET /approvals":                                    readers,
 	"POST /requests/{id}/{decision}":                    {auth.SecurityOfficer},

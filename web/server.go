@@ -105,7 +105,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, "unavailable", "the database does not answer", nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if js := s.readyJobs(ctx); js != nil {
+		body["jobs"] = js
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 const sessionCookie = "opsguard_session"

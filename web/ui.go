@@ -85,6 +85,7 @@ func (s *Server) uiRoutes() []Route {
 		{Method: "POST", Pattern: "/tokens/{id}/revoke", Perm: auth.OwnTokens, UI: true, Summary: "Revoke an API token", handle: s.uiRevokeToken},
 		{Method: "GET", Pattern: "/ledger", Perm: auth.Read, UI: true, Summary: "Ledger page", handle: s.uiLedger},
 		{Method: "POST", Pattern: "/ledger/verify", Perm: auth.Read, UI: true, Summary: "Verify the ledger now", handle: s.uiVerify},
+		{Method: "GET", Pattern: "/jobs", Perm: auth.Read, UI: true, Summary: "Scheduled jobs and their runs", handle: s.uiJobs},
 	}
 }
 

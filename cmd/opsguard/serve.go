@@ -79,12 +79,12 @@ func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger
 		scheme = "https"
 	}
 
+	// The one scheduler runs every periodic job (controls, syncs, expired
+	// acceptances, checkpoint republishing); see package jobs.
 	jobs, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
-	go a.Controls.Schedule(jobs, cfg.Controls.Interval, a.DB.WithJobLock("controls"))
-	go republish(jobs, a, cfg.Ledger.CheckpointInterval)
-	go reopenExpired(jobs, a)
-	go a.RunSyncs(jobs, cfg.Change.SyncInterval)
+	jobsDone := make(chan struct{})
+	go func() { a.Jobs.Start(jobs); close(jobsDone) }()
 	go a.Notify.Run(jobs) // the outbox: claimed per delivery, so every replica may run it
 
 	errc := make(chan error, 1)
@@ -106,55 +106,13 @@ func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Let the job runs under way (their context is cancelled) record
+	// their end before the store closes.
+	select {
+	case <-jobsDone:
+	case <-sctx.Done():
+		logger.Warn("stopping with scheduled jobs still running")
+	}
 	logger.Info("stopped")
 	return nil
-}
-
-// republish re-publishes the newest checkpoint every interval.
-func republish(ctx context.Context, a *app.App, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.Republish(ctx); err != nil && ctx.Err() == nil {
-				a.Logger.Error("republish checkpoint", "err", err)
-			}
-		}
-	}
-}
-
-// reopenExpired reopens expired risk acceptances and escalates SLA
-// breaches every hour (one replica at a time on PostgreSQL); each breach
-// is notified once, then every vuln.escalation_reminder_days.
-func reopenExpired(ctx context.Context, a *app.App) {
-	lock := a.DB.WithJobLock("vuln-expiry")
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		err := lock(ctx, func(ctx context.Context) error {
-			n, err := a.Vuln.ReopenExpired(ctx)
-			if n > 0 {
-				a.Logger.Info("reopened expired risk acceptances", "findings", n)
-			}
-			if err != nil {
-				return err
-			}
-			sum, err := a.Escalate(ctx)
-			if sum.Escalated > 0 {
-				a.Logger.Info("escalated SLA breaches", "findings", sum.Escalated, "assets", sum.Assets, "digests", sum.Digests)
-			}
-			return err
-		})
-		if err != nil && ctx.Err() == nil {
-			a.Logger.Error("reopen expired acceptances", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

@@ -100,7 +100,7 @@ func (g *globals) emit(w io.Writer, v any, table func(tw *tabwriter.Writer)) err
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(termSafe{w}, 2, 4, 2, ' ', 0)
 	table(tw)
 	return tw.Flush()
 }

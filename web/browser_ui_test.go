@@ -81,7 +81,7 @@ func TestBrowserPagesAtTwoWidths(t *testing.T) {
 	pages := []struct{ name, path string }{
 		{"dashboard", "/"}, {"findings", "/findings"}, {"finding", "/findings/" + fs[1].ID}, {"approvals", "/approvals"},
 		{"changes", "/changes"}, {"tickets", "/tickets"}, {"ticket", "/tickets/" + tk.ID}, {"ledger", "/ledger"}, {"users", "/users"},
-		{"tokens", "/tokens"}, {"account", "/account"}, {"control", "/controls/VM-3.sla-kept"}, {"not-found", "/no/such/page"},
+		{"tokens", "/tokens"}, {"notifications", "/notifications"}, {"jobs", "/jobs"}, {"account", "/account"}, {"control", "/controls/VM-3.sla-kept"}, {"not-found", "/no/such/page"},
 	}
 	for _, width := range []int64{1400, 390} {
 		browse(t, tab, chromedp.EmulateViewport(width, 900))

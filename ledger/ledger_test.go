@@ -380,4 +380,3 @@ func TestTimeFormatting(t *testing.T) {
 		}
 	}
 }
-

@@ -215,4 +215,3 @@ func firstLine(b []byte) string {
 	s, _ := bufio.NewReader(bytes.NewReader(b)).ReadString('\n')
 	return strings.TrimSpace(s)
 }
-

@@ -67,7 +67,10 @@ func (l *Log) postWitness(ctx context.Context, cp Checkpoint, proofFrom func(old
 			old = held // the witness holds another size: prove from it
 			continue
 		case held > cp.Size:
-			l.logger.Error("witness holds a larger checkpoint than the ledger's newest: the ledger's tail was cut", "witness_size", held, "size", cp.Size)
+			// Another replica posted a newer one first; whether this
+			// ledger still contains it is verify's question.
+			l.logger.Info("witness already holds a newer checkpoint", "witness_size", held, "size", cp.Size)
+			l.witnessed = held
 			return
 		}
 		l.logger.Error("witness refused the checkpoint", "size", cp.Size, "err", err)

@@ -125,7 +125,7 @@ func VerifyWith(ctx context.Context, src Source, v note.Verifier, opts VerifyOpt
 		start = since.Size
 	}
 	targets := checkSignatures(cps, start, v, rep)
-	checkChain(cps, start, v, rep)
+	checkChain(cps, start, targets, rep)
 	targets = append(targets, outsideTargets(opts, maxSeq, v, rep)...)
 	sort.SliceStable(targets, func(i, j int) bool { return targets[i].size < targets[j].size })
 	if opts.Live {
@@ -205,15 +205,20 @@ func outsideTargets(opts VerifyOptions, maxSeq int64, v note.Verifier, rep *Repo
 
 // checkChain reports a checkpoint whose link names a size other than
 // that of the checkpoint stored before it: the one between was deleted.
-// Checkpoints of size at most start were checked before.
-func checkChain(cps []Checkpoint, start int64, v note.Verifier, rep *Report) {
+// Checkpoints of size at most start were checked before; signed are the
+// checkpoints whose signatures verified.
+func checkChain(cps []Checkpoint, start int64, signed []target, rep *Report) {
+	valid := make(map[int64]bool, len(signed))
+	for _, t := range signed {
+		valid[t.size] = true
+	}
 	for i, cp := range cps {
-		if cp.Size <= start {
-			continue
+		if cp.Size <= start || !valid[cp.Size] {
+			continue // checked before, or its signature reported already
 		}
 		prev := prevOf(cp.Note)
-		if prev < 0 || cp.verify(v) != nil {
-			continue // signed before links existed, or reported already
+		if prev < 0 {
+			continue // signed before links existed
 		}
 		before := int64(0)
 		if i > 0 {

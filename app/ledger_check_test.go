@@ -186,3 +186,23 @@ func TestLedgerCheckedAtStart(t *testing.T) {
 		})
 	}
 }
+
+// A witness that does not answer at start is logged, not taken for a
+// tampered ledger; LG-3 reports it.
+func TestUnreachableWitnessAtStart(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	cfg := testConfig(t, "")
+	cfg.Ledger.WitnessURL = down.URL
+	a, _, err := app.Init(ctx, cfg, "admin", "correct horse battery", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.CheckLedgerAtStart(ctx); err != nil || a.LedgerFailed() != nil {
+		t.Fatalf("start with the witness down: %v %v", err, a.LedgerFailed())
+	}
+	if r := lg3(t, a); r.Status != control.Fail || !strings.Contains(r.Summary, "witness") {
+		t.Errorf("LG-3 with the witness down: %s %q", r.Status, r.Summary)
+	}
+}

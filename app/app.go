@@ -78,7 +78,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{Config: cfg, DB: db, Logger: opts.Logger, Now: opts.Now}
-	a.Log = ledger.New(key, ledger.Options{Now: opts.Now, Logger: opts.Logger, WitnessURL: cfg.Ledger.WitnessURL})
+	a.Log = ledger.New(key, ledger.Options{Now: opts.Now, Logger: opts.Logger, WitnessURL: cfg.Ledger.WitnessURL, Proofs: a.ledgerProofs})
 	a.Auth = auth.NewService(store.Bind[auth.Tx](db), a.Log, auth.Options{
 		SessionTTL:                 cfg.Auth.SessionTTL,
 		MaxFailedSignIns:           cfg.Auth.MaxFailedSignIns,
@@ -122,7 +122,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 
 func (a *App) registerControls() error {
 	cs := []control.Control{
-		control.LedgerVerifies(a.VerifyLedger),
+		control.LedgerVerifies(a.VerifyLedger, a.Config.Ledger.WitnessURL != ""),
 		control.CheckpointPublished(a.Republish, a.LedgerSize, a.publishedSize),
 		a.Controls.RunsOnSchedule(a.Config.Controls.Interval),
 	}

@@ -2,22 +2,144 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
 )
 
 // VerifyLedger checks the whole ledger in one snapshot against its
-// checkpoints and the checkpoint file outside the database.
+// checkpoints, the checkpoint file outside the database, the state the
+// last verification passed at and, when one is configured, the newest
+// checkpoint the witness cosigned. A pass is kept as the new state.
 func (a *App) VerifyLedger(ctx context.Context) (*ledger.Report, error) {
-	ext, err := ledger.ReadCheckpointFile(a.Log.Key().CheckpointPath())
+	return a.verifyLedger(ctx, a.Config.Ledger.WitnessURL, false)
+}
+
+// VerifyLedgerWith is VerifyLedger against the witness at witnessURL
+// (empty: the configured one).
+func (a *App) VerifyLedgerWith(ctx context.Context, witnessURL string) (*ledger.Report, error) {
+	if witnessURL == "" {
+		witnessURL = a.Config.Ledger.WitnessURL
+	}
+	return a.verifyLedger(ctx, witnessURL, false)
+}
+
+func (a *App) verifyLedger(ctx context.Context, witnessURL string, incremental bool) (*ledger.Report, error) {
+	key := a.Log.Key()
+	opts := ledger.VerifyOptions{Live: true, Incremental: incremental}
+	var err error
+	if opts.External, err = ledger.ReadCheckpointFile(key.CheckpointPath()); err != nil {
+		return nil, err
+	}
+	var stateProblem string
+	if opts.Verified, err = ledger.ReadVerified(ledger.VerifiedPath(key.Path), key.Verifier); err != nil {
+		stateProblem = err.Error()
+	}
+	var witnessProblem string
+	if witnessURL != "" {
+		if opts.Witnessed, err = a.fetchWitnessed(ctx, witnessURL); err != nil {
+			witnessProblem = err.Error()
+		}
+	}
+	rep, err := ledger.VerifyWith(ctx, store.LedgerSource(a.DB), key.Verifier, opts)
 	if err != nil {
 		return nil, err
 	}
-	return ledger.Verify(ctx, store.LedgerSource(a.DB), a.Log.Verifier(), ext)
+	if witnessProblem != "" && incremental {
+		// At start a witness that does not answer is no reason to refuse
+		// writes: what it would say is checked by LG-3, which reports it.
+		a.Logger.Warn("the witness could not be asked at start", "err", witnessProblem)
+		witnessProblem = ""
+	}
+	for _, p := range []string{stateProblem, witnessProblem} {
+		if p != "" {
+			rep.Problems = append(rep.Problems, p)
+		}
+	}
+	if st := rep.State(); rep.OK() && st != nil {
+		if err := ledger.WriteVerified(ledger.VerifiedPath(key.Path), st); err != nil {
+			a.Logger.Error("keep the verified state", "err", err)
+		}
+	}
+	return rep, nil
+}
+
+func (a *App) fetchWitnessed(ctx context.Context, url string) ([]byte, error) {
+	var wv note.Verifier
+	if k := a.Config.Ledger.WitnessPublicKey; k != "" {
+		var err error
+		if wv, err = note.NewVerifier(strings.TrimSpace(k)); err != nil {
+			return nil, fmt.Errorf("ledger.witness_public_key: %w", err)
+		}
+	}
+	return ledger.FetchWitnessed(ctx, nil, url, a.Log.Verifier(), wv)
+}
+
+// CheckLedgerAtStart verifies what was written since the last verification
+// passed (all of it the first time) before the server serves. On a ledger
+// that fails, every write is refused from then on (the ledger's Append
+// says why), /readyz answers 503 with the reason, and a "ledger.tampered"
+// notice is queued. The notice is written to the outbox without a ledger
+// entry: the ledger is what cannot be trusted or appended to, so the
+// outbox row and the server's log are its record.
+func (a *App) CheckLedgerAtStart(ctx context.Context) error {
+	rep, err := a.verifyLedger(ctx, a.Config.Ledger.WitnessURL, true)
+	if err != nil {
+		return fmt.Errorf("verify the ledger at start: %w", err)
+	}
+	if rep.OK() {
+		return nil
+	}
+	reason := rep.Problems[0]
+	if len(rep.Problems) > 1 {
+		reason += fmt.Sprintf(" (and %d more problems)", len(rep.Problems)-1)
+	}
+	a.Log.Fail(errors.New(reason))
+	a.Logger.Error("the ledger failed verification at start: writes are refused", "reason", reason, "first_bad_seq", rep.FirstBadSeq, "problems", rep.Problems)
+	m := notify.Message{Kind: "ledger.tampered", Subject: "ledger", Time: a.Now().UTC(),
+		Summary: "The ledger failed verification at start; the server refuses every write: " + reason,
+		Data:    map[string]any{"problems": rep.Problems, "first_bad_seq": rep.FirstBadSeq, "size": rep.Size}}
+	return a.queueUnledgered(ctx, m)
+}
+
+// queueUnledgered writes m to the outbox without a ledger entry (see
+// CheckLedgerAtStart).
+func (a *App) queueUnledgered(ctx context.Context, m notify.Message) error {
+	ds := a.Notify.Route(m)
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := a.DB.Update(ctx, func(tx *store.Tx) error { return tx.InsertOutbox(ctx, ds) }); err != nil {
+		return fmt.Errorf("queue notification %s: %w", m.Kind, err)
+	}
+	a.Notify.Wake()
+	return nil
+}
+
+// LedgerFailed is why the ledger refuses writes, nil when it does not.
+func (a *App) LedgerFailed() error { return a.Log.Failed() }
+
+// ledgerProofs is the Log's source of consistency proofs for a witness
+// that missed checkpoints.
+func (a *App) ledgerProofs(ctx context.Context, from, to int64) ([][]byte, error) {
+	var p [][]byte
+	err := a.DB.View(ctx, func(tx *store.Tx) error {
+		leaves, err := tx.LeafHashes(ctx, to)
+		if err != nil {
+			return err
+		}
+		p, err = ledger.ConsistencyProof(leaves, from, to)
+		return err
+	})
+	return p, err
 }
 
 // LedgerSize is the size of the newest checkpoint.

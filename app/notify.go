@@ -119,6 +119,12 @@ func (q outboxQueue) Record(ctx context.Context, d notify.Delivery, at notify.At
 		if err := tx.FinishOutboxAttempt(ctx, d); err != nil {
 			return err
 		}
+		if q.log.Failed() != nil {
+			// The ledger refuses writes (it failed verification); the
+			// attempt is still recorded, or the notice of that failure
+			// would be sent again at every lease.
+			return nil
+		}
 		es := []ledger.Event{{Actor: "system", Kind: "notification.attempt", Subject: "notification/" + at.MessageID,
 			Payload: map[string]any{"attempt_id": aid, "delivery": d.ID, "kind": at.Kind, "channel": at.Channel, "attempt": at.Number,
 				"time": at.Time.UTC().Format(time.RFC3339Nano), "ok": at.OK, "error": at.Error, "status": d.Status}}}

@@ -66,8 +66,14 @@ type Ledger struct {
 	// CheckpointInterval is how often the server re-publishes the newest
 	// checkpoint even without writes.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval" json:"checkpoint_interval"`
-	// WitnessURL, when set, receives every new checkpoint as a POST.
+	// WitnessURL, when set, is an opsguard witness (opsguard witness serve)
+	// that cosigns every new checkpoint; verify checks the ledger against
+	// the newest one it holds.
 	WitnessURL string `yaml:"witness_url" json:"witness_url"`
+	// WitnessPublicKey is the witness's public key (the text it prints at
+	// start): when set, the checkpoint the witness answers must carry its
+	// cosignature.
+	WitnessPublicKey string `yaml:"witness_public_key" json:"witness_public_key"`
 }
 
 // Auth configures sign-in and sessions.

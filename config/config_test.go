@@ -74,6 +74,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative sla", "vuln:\n  sla_days:\n    high: -1\n", 3, []string{"vuln.sla_days.high", "positive"}},
 		{"sla order", "vuln:\n  sla_days:\n    critical: 60\n", 3, []string{"vuln.sla_days"}},
 		{"bad database", "server:\n  database: mysql://x\n", 2, []string{"server.database"}},
+		{"bad witness key", "ledger:\n  witness_public_key: not-a-key\n", 2, []string{"ledger.witness_public_key"}},
 		{"bad channel", "notifications:\n  channels:\n    - name: a\n      type: pager\n", 4, []string{"type", "pager"}},
 		{"unknown route channel", "notifications:\n  routes:\n    '*': [nope]\n", 3, []string{"nope"}},
 		{"secrets in the data directory", "server:\n  data_dir: /var/lib/opsguard\n  secrets_dir: /var/lib/opsguard\n", 3, []string{"server.secrets_dir", "data directory"}},

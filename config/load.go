@@ -15,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/opsguard/opsguard/egress"
 )
@@ -231,6 +232,11 @@ func (c Config) Validate() error {
 	if c.Ledger.WitnessURL != "" {
 		if u, err := url.Parse(c.Ledger.WitnessURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return &Error{Key: "ledger.witness_url", Msg: "must be an http or https URL"}
+		}
+	}
+	if c.Ledger.WitnessPublicKey != "" {
+		if _, err := note.NewVerifier(strings.TrimSpace(c.Ledger.WitnessPublicKey)); err != nil {
+			return &Error{Key: "ledger.witness_public_key", Msg: "must be a note verifier key (name+hash+key), as opsguard witness serve prints it"}
 		}
 	}
 	if err := c.validateSecrets(); err != nil {

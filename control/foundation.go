@@ -9,9 +9,10 @@ import (
 	"github.com/opsguard/opsguard/ledger"
 )
 
-// LedgerVerifies is LG-3: the ledger recomputes to its signed checkpoints
-// and the one kept outside the database.
-func LedgerVerifies(verify func(ctx context.Context) (*ledger.Report, error)) Control {
+// LedgerVerifies is LG-3: the ledger recomputes to its signed checkpoints,
+// the one kept outside the database and, with a witness (witnessed), the
+// newest one the witness cosigned.
+func LedgerVerifies(verify func(ctx context.Context) (*ledger.Report, error), witnessed bool) Control {
 	return Control{
 		ID: "LG-3.ledger-verifies", Requirement: "LG-3",
 		Title: "The ledger of evidence verifies against its signed checkpoints",
@@ -27,9 +28,14 @@ func LedgerVerifies(verify func(ctx context.Context) (*ledger.Report, error)) Co
 				}
 				return Outcome{Status: Fail, Summary: fmt.Sprintf("The ledger does not verify: %s", rep.Problems[0]), Refs: refs}, nil
 			}
-			return Outcome{Status: Pass, Refs: refs, Summary: fmt.Sprintf(
-				"All %d entries, %d checkpoints and %d evidence files verify; the checkpoint outside the database covers %d entries.",
-				rep.Entries, rep.Checkpoints, rep.Blobs, rep.External)}, nil
+			sum := fmt.Sprintf("All %d entries, %d checkpoints and %d evidence files verify; the checkpoint outside the database covers %d entries.",
+				rep.Entries, rep.Checkpoints, rep.Blobs, rep.External)
+			if witnessed {
+				sum += fmt.Sprintf(" The ledger contains, consistently, the %d entries the witness cosigned.", rep.Witnessed)
+			} else {
+				sum += " No witness is configured (ledger.witness_url): a tail cut off together with its checkpoints and the file beside the key is detectable only against a checkpoint kept elsewhere (an auditor's last bundle)."
+			}
+			return Outcome{Status: Pass, Refs: refs, Summary: sum}, nil
 		},
 	}
 }

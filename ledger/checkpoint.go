@@ -21,9 +21,31 @@ type Checkpoint struct {
 	Time     time.Time `json:"time"`
 }
 
-// checkpointBody is the C2SP tlog-checkpoint text: origin, size, root.
-func checkpointBody(origin string, size int64, root []byte) string {
-	return fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root))
+// checkpointBody is the C2SP tlog-checkpoint text: origin, size, root, and
+// one extension line naming the size of the checkpoint signed before it
+// ("prev <size>", 0 for the first). The links chain every checkpoint the
+// log signed, so a checkpoint row deleted from the middle is a broken link
+// (see Verify). Checkpoints signed before the link existed carry none.
+func checkpointBody(origin string, size int64, root []byte, prev int64) string {
+	return fmt.Sprintf("%s\n%d\n%s\nprev %d\n", origin, size, base64.StdEncoding.EncodeToString(root), prev)
+}
+
+// prevOf returns the size a checkpoint note links back to, -1 when it
+// carries no link. The note must have been verified by the caller.
+func prevOf(msg []byte) int64 {
+	text, _, ok := bytes.Cut(msg, []byte("\n\n"))
+	if !ok {
+		return -1
+	}
+	lines := strings.Split(string(text), "\n")
+	for _, l := range lines[min(3, len(lines)):] {
+		if v, ok := strings.CutPrefix(l, "prev "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // OpenCheckpoint verifies a signed checkpoint note with v and returns its

@@ -8,9 +8,15 @@
 // is ever outside a signed checkpoint. Verify recomputes the tree from the
 // stored entries and checks it against every checkpoint; an entry edited,
 // deleted or inserted behind the server's back is found and named by its
-// sequence number. The newest checkpoint is also kept outside the database
-// (a file beside the key, optionally a witness URL), so cutting off the tail
-// of the log together with its checkpoints is found as well.
+// sequence number. Each checkpoint names the size of the one before it in
+// its signed note ("prev <size>"), so a deleted checkpoint row breaks the
+// chain. The newest checkpoint is also kept outside the database (a file
+// beside the key, the state of the last passing verification, and a Witness
+// that cosigns each checkpoint after checking its consistency proof), so
+// cutting off the tail of the log together with its checkpoints is found as
+// well. The appender and Verify check the newest checkpoint with the same
+// function, so neither accepts what the other refuses; a Log marked failed
+// (Fail) writes nothing.
 //
 // A leaf is the UTF-8 text
 //

@@ -45,12 +45,16 @@ func sibling(keyPath, ext string) string {
 // beside it, naming the log "opsguard/<random>" so that two installations
 // never share an origin. It refuses to overwrite an existing key.
 func CreateKey(path string) (*Key, error) {
+	var r [6]byte
+	rand.Read(r[:])
+	return CreateKeyNamed(path, "opsguard/"+hex.EncodeToString(r[:]))
+}
+
+// CreateKeyNamed is CreateKey with the key's name given (a witness's).
+func CreateKeyNamed(path, origin string) (*Key, error) {
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("ledger key %s already exists", path)
 	}
-	var r [6]byte
-	rand.Read(r[:])
-	origin := "opsguard/" + hex.EncodeToString(r[:])
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {
 		return nil, fmt.Errorf("generate ledger key: %w", err)

@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -382,32 +378,5 @@ func TestTimeFormatting(t *testing.T) {
 		if _, err := ledger.ParseTime(bad); err == nil {
 			t.Errorf("ParseTime(%q) accepted", bad)
 		}
-	}
-}
-
-// Every new checkpoint is posted to the witness, which can then detect a
-// cut-off tail without access to the database.
-func TestCheckpointsArePostedToTheWitness(t *testing.T) {
-	var mu sync.Mutex
-	var got [][]byte
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = append(got, b)
-		mu.Unlock()
-	}))
-	defer srv.Close()
-	key, _ := ledger.CreateKey(filepath.Join(t.TempDir(), "k.key"))
-	l := ledger.New(key, ledger.Options{WitnessURL: srv.URL})
-	db := storetest.Open(t, filepath.Join(t.TempDir(), "x.db"))
-	appendN(t, db, l, 3, 1)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 3 {
-		t.Fatalf("witness got %d checkpoints, want 3", len(got))
-	}
-	_, size, _, err := ledger.OpenCheckpoint(got[2], key.Verifier)
-	if err != nil || size != 3 {
-		t.Errorf("last posted checkpoint: size %d, %v", size, err)
 	}
 }

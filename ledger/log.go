@@ -14,11 +14,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/opsguard/opsguard"
 )
 
 // Tx is what Append needs from the caller's open transaction.
@@ -27,6 +30,8 @@ type Tx interface {
 	LockLedger(ctx context.Context) error
 	// LedgerHead returns the newest checkpoint, ok false on an empty ledger.
 	LedgerHead(ctx context.Context) (cp Checkpoint, ok bool, err error)
+	// LedgerMaxSeq is the highest stored sequence number, 0 when none.
+	LedgerMaxSeq(ctx context.Context) (int64, error)
 	InsertLedgerEntries(ctx context.Context, es []Entry) error
 	InsertCheckpoint(ctx context.Context, cp Checkpoint) error
 	PutBlob(ctx context.Context, b Blob) error
@@ -56,10 +61,16 @@ type Log struct {
 	now    func() time.Time
 	logger *slog.Logger
 	client *http.Client
-	// witness, when set, receives every new checkpoint as a POST.
+	// witness, when set, receives every new checkpoint (see witness.go).
 	witness string
+	proofs  func(ctx context.Context, from, to int64) ([][]byte, error)
 
-	mu sync.Mutex // orders writes of the checkpoint file
+	mu  sync.Mutex // orders writes of the checkpoint file
+	wmu sync.Mutex // orders posts to the witness
+	// witnessed is the size the witness is known to hold, -1 unknown.
+	witnessed int64
+
+	failed atomic.Pointer[error]
 }
 
 // Options tune a Log.
@@ -68,11 +79,14 @@ type Options struct {
 	Logger     *slog.Logger
 	WitnessURL string
 	HTTPClient *http.Client
+	// Proofs returns the consistency proof between two sizes, for a witness
+	// that is behind (missed checkpoints); nil when there is no database.
+	Proofs func(ctx context.Context, from, to int64) ([][]byte, error)
 }
 
 // New returns a Log signing with key.
 func New(key *Key, opts Options) *Log {
-	l := &Log{key: key, now: opts.Now, logger: opts.Logger, witness: opts.WitnessURL, client: opts.HTTPClient}
+	l := &Log{key: key, now: opts.Now, logger: opts.Logger, witness: opts.WitnessURL, client: opts.HTTPClient, proofs: opts.Proofs, witnessed: -1}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -90,6 +104,20 @@ func (l *Log) Key() *Key { return l.key }
 
 // Verifier returns the public key's verifier.
 func (l *Log) Verifier() note.Verifier { return l.key.Verifier }
+
+// Fail stops every write: Begin (and so Append) returns an error naming
+// reason without touching the database. The server calls it when the
+// ledger fails verification at start, so nothing is built on a ledger that
+// has been tampered with.
+func (l *Log) Fail(reason error) { l.failed.Store(&reason) }
+
+// Failed returns why the ledger refuses writes, nil when it does not.
+func (l *Log) Failed() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Append records events in tx as consecutive entries and signs a
 // checkpoint covering them, in the same transaction.
@@ -122,11 +150,20 @@ type Appender struct {
 	rng *compact.Range
 	at  time.Time
 	n   int
+	// from and prev are the size and frontier the appender started from,
+	// leaves the hashes added since: with them the consistency proof for a
+	// witness that holds size from needs no read of the database.
+	from   int64
+	prev   [][]byte
+	leaves [][]byte
 }
 
 // Begin locks the ledger in tx and returns an Appender of entries after
 // its newest checkpoint. Nothing is signed unless Close is called.
 func (l *Log) Begin(ctx context.Context, tx Tx) (*Appender, error) {
+	if err := l.Failed(); err != nil {
+		return nil, opsguard.Errorf(opsguard.EConflict, "the ledger failed verification, so nothing is written until it is repaired: %v; run opsguard ledger verify", err)
+	}
 	if err := tx.LockLedger(ctx); err != nil {
 		return nil, fmt.Errorf("ledger lock: %w", err)
 	}
@@ -134,7 +171,11 @@ func (l *Log) Begin(ctx context.Context, tx Tx) (*Appender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Appender{l: l, ctx: ctx, tx: tx, rng: rng, at: l.now().UTC().Truncate(time.Microsecond)}, nil
+	a := &Appender{l: l, ctx: ctx, tx: tx, rng: rng, at: l.now().UTC().Truncate(time.Microsecond), from: int64(rng.End())}
+	if l.witness != "" {
+		a.prev = append([][]byte(nil), rng.Hashes()...)
+	}
+	return a, nil
 }
 
 // Add records events as the next consecutive entries and returns them.
@@ -151,6 +192,9 @@ func (a *Appender) Add(events ...Event) ([]Entry, error) {
 		}
 		if err := a.rng.Append(e.LeafHash, nil); err != nil {
 			return nil, fmt.Errorf("ledger tree: %w", err)
+		}
+		if a.l.witness != "" {
+			a.leaves = append(a.leaves, e.LeafHash)
 		}
 		entries[i] = e
 	}
@@ -176,15 +220,26 @@ func (a *Appender) Close() error {
 	if a.n == 0 {
 		return nil
 	}
-	cp, err := a.l.sign(a.rng, a.at)
+	cp, err := a.l.sign(a.rng, a.at, a.from)
 	if err != nil {
 		return err
 	}
 	if err := a.tx.InsertCheckpoint(a.ctx, cp); err != nil {
 		return fmt.Errorf("ledger checkpoint: %w", err)
 	}
-	ctx, l := a.ctx, a.l
-	a.tx.AfterCommit(func() { l.Publish(context.WithoutCancel(ctx), cp) })
+	ctx, l, from, prev, leaves := a.ctx, a.l, a.from, a.prev, a.leaves
+	a.tx.AfterCommit(func() {
+		ctx := context.WithoutCancel(ctx)
+		// The first checkpoint creates the file; later ones only replace
+		// it, so a deleted file stays missing and verify says so.
+		l.publishFile(cp, from == 0)
+		l.postWitness(ctx, cp, func(old int64) ([][]byte, error) {
+			if old == from && l.witness != "" {
+				return consistencyFrom(prev, from, leaves)
+			}
+			return l.proof(ctx, old, cp.Size)
+		})
+	})
 	return nil
 }
 
@@ -195,30 +250,64 @@ func (l *Log) head(ctx context.Context, tx Tx) (*compact.Range, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger head: %w", err)
 	}
-	if !ok {
-		return factory.NewEmptyRange(0), nil
-	}
-	if err := cp.verify(l.key.Verifier); err != nil {
-		return nil, fmt.Errorf("ledger head checkpoint %d: %w", cp.Size, err)
-	}
-	rng, err := factory.NewRange(0, uint64(cp.Size), cp.Frontier)
+	maxSeq, err := tx.LedgerMaxSeq(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("ledger head checkpoint %d: frontier: %w", cp.Size, err)
+		return nil, fmt.Errorf("ledger head: %w", err)
 	}
-	root, err := rng.GetRootHash(nil)
-	if err != nil || !bytes.Equal(root, cp.Root) {
-		return nil, fmt.Errorf("ledger head checkpoint %d: stored frontier does not match the signed root; run opsguard ledger verify", cp.Size)
+	var head *Checkpoint
+	if ok {
+		head = &cp
+	}
+	rng, herr := checkHead(head, maxSeq, l.key.Verifier)
+	if herr != nil {
+		return nil, fmt.Errorf("%w; run opsguard ledger verify", herr)
 	}
 	return rng, nil
 }
 
-func (l *Log) sign(rng *compact.Range, at time.Time) (Checkpoint, error) {
+// HeadError is what checkHead finds wrong with the newest checkpoint.
+type HeadError struct {
+	Seq int64 // the first entry concerned, 0 when none is
+	Msg string
+}
+
+func (e *HeadError) Error() string { return e.Msg }
+
+// checkHead is the one check of the newest checkpoint (nil: none) that
+// both the appender, before it writes, and Verify make: its signature, its
+// stored frontier against its signed root, and no entry stored beyond it.
+// It returns the compact range to extend.
+func checkHead(cp *Checkpoint, maxSeq int64, v note.Verifier) (*compact.Range, *HeadError) {
+	size := int64(0)
+	rng := factory.NewEmptyRange(0)
+	if cp != nil {
+		size = cp.Size
+		if err := cp.verify(v); err != nil {
+			return nil, &HeadError{0, fmt.Sprintf("newest checkpoint %d: %v", cp.Size, err)}
+		}
+		var err error
+		rng, err = factory.NewRange(0, uint64(cp.Size), cp.Frontier)
+		var root []byte
+		if err == nil {
+			root, err = rng.GetRootHash(nil)
+		}
+		if err != nil || !bytes.Equal(root, cp.Root) {
+			return nil, &HeadError{0, fmt.Sprintf("newest checkpoint %d: its stored frontier does not match its signed root: edited", cp.Size)}
+		}
+	}
+	if maxSeq > size {
+		return nil, &HeadError{size + 1, fmt.Sprintf("entries %d..%d are not covered by any signed checkpoint: written behind the server's back", size+1, maxSeq)}
+	}
+	return rng, nil
+}
+
+func (l *Log) sign(rng *compact.Range, at time.Time, prev int64) (Checkpoint, error) {
 	root, err := rng.GetRootHash(nil)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("ledger root: %w", err)
 	}
 	size := int64(rng.End())
-	msg, err := note.Sign(&note.Note{Text: checkpointBody(l.key.Verifier.Name(), size, root)}, l.key.Signer)
+	msg, err := note.Sign(&note.Note{Text: checkpointBody(l.key.Verifier.Name(), size, root, prev)}, l.key.Signer)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("sign checkpoint: %w", err)
 	}
@@ -270,48 +359,53 @@ func (l *Log) Put(ctx context.Context, tx Tx, b Blob) error {
 }
 
 // Publish writes cp to the checkpoint file beside the key when it is newer
-// than the one there, and posts it to the witness URL. Failures are logged,
-// not returned: the checkpoint is already committed in the database.
+// than the one there, and posts it to the witness. It does not create a
+// missing file: only the first checkpoint does, so that a file deleted to
+// hide a cut tail is not put back. Failures are logged, not returned: the
+// checkpoint is already committed in the database.
 func (l *Log) Publish(ctx context.Context, cp Checkpoint) {
-	if err := l.writeCheckpointFile(cp); err != nil {
+	l.publishFile(cp, false)
+	l.postWitness(ctx, cp, func(old int64) ([][]byte, error) { return l.proof(ctx, old, cp.Size) })
+}
+
+func (l *Log) publishFile(cp Checkpoint, create bool) {
+	if err := l.writeCheckpointFile(cp, create); err != nil {
 		l.logger.Error("write checkpoint file", "path", l.key.CheckpointPath(), "size", cp.Size, "err", err)
-	}
-	if l.witness == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.witness, bytes.NewReader(cp.Note))
-	if err != nil {
-		l.logger.Error("post checkpoint", "err", err)
-		return
-	}
-	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
-	resp, err := l.client.Do(req)
-	if err != nil {
-		l.logger.Error("post checkpoint", "size", cp.Size, "err", err)
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		l.logger.Error("post checkpoint", "size", cp.Size, "status", resp.StatusCode)
 	}
 }
 
-func (l *Log) writeCheckpointFile(cp Checkpoint) error {
+func (l *Log) writeCheckpointFile(cp Checkpoint, create bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	path := l.key.CheckpointPath()
-	if old, err := os.ReadFile(path); err == nil {
+	old, err := ReadCheckpointFile(path)
+	if err != nil {
+		return err
+	}
+	if old == nil && !create {
+		return fmt.Errorf("the checkpoint file is missing; it is not written again (that would hide a cut tail): run opsguard ledger verify")
+	}
+	if old != nil {
 		if _, size, _, err := OpenCheckpoint(old, l.key.Verifier); err == nil && size >= cp.Size {
 			return nil
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".checkpoint-*")
+	return writeFileAtomic(path, cp.Note)
+}
+
+// writeFileAtomic replaces path with b: a reader sees the old content or
+// the new, never a part.
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
-	if _, err := tmp.Write(cp.Note); err != nil {
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return err

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -35,9 +36,16 @@ type Report struct {
 	Size        int64    `json:"size"`      // of the newest valid checkpoint
 	Root        []byte   `json:"root_hash"` // of the newest valid checkpoint
 	External    int64    `json:"external_size,omitempty"`
+	Witnessed   int64    `json:"witnessed_size,omitempty"`
 	FirstBadSeq int64    `json:"first_bad_seq,omitempty"`
 	Problems    []string `json:"problems,omitempty"`
+
+	state *Verified
 }
+
+// State is the state to resume from next time (see VerifyOptions), nil
+// unless the ledger verified.
+func (r *Report) State() *Verified { return r.state }
 
 // OK reports whether nothing was found wrong.
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
@@ -71,41 +79,192 @@ type chunk struct {
 	err     error
 }
 
+// VerifyOptions say what Verify checks beyond the stored checkpoints.
+type VerifyOptions struct {
+	// External is the checkpoint kept outside the database, nil when there
+	// is none.
+	External []byte
+	// Witnessed is the newest checkpoint the witness cosigned, nil when
+	// there is no witness: the ledger must contain its size, consistently.
+	Witnessed []byte
+	// Verified is the state a previous verification passed at, kept beside
+	// the checkpoint file (nil: none). It is a target like External; with
+	// Incremental, the entries it covers are not read again.
+	Verified    *Verified
+	Incremental bool
+	// Live is set for the instance's own database (not an export): the
+	// newest checkpoint must pass the appender's own check (its frontier,
+	// nothing stored beyond it), and a ledger with entries must have its
+	// checkpoint kept outside the database.
+	Live bool
+}
+
 // Verify recomputes the tree from src and checks every entry against its
 // hashes, the tree against every stored checkpoint and against external
 // (the checkpoint kept outside the database; nil to skip), and every blob
 // against its hash. Problems are reported, not returned as errors; an
 // error means the check itself could not run.
 func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (*Report, error) {
+	return VerifyWith(ctx, src, v, VerifyOptions{External: external})
+}
+
+// VerifyWith is Verify with the checks opts add.
+func VerifyWith(ctx context.Context, src Source, v note.Verifier, opts VerifyOptions) (*Report, error) {
 	rep := &Report{}
 	cps, minSeq, maxSeq, err := src.Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
 	rep.Checkpoints = len(cps)
-	targets := checkSignatures(cps, v, rep)
-	if external != nil {
-		_, size, root, err := OpenCheckpoint(external, v)
+	since := opts.Verified
+	if since != nil && !opts.Incremental {
+		since = nil
+	}
+	start := int64(0)
+	if since != nil {
+		start = since.Size
+	}
+	targets := checkSignatures(cps, start, v, rep)
+	checkChain(cps, start, targets, rep)
+	targets = append(targets, outsideTargets(opts, maxSeq, v, rep)...)
+	sort.SliceStable(targets, func(i, j int) bool { return targets[i].size < targets[j].size })
+	if opts.Live {
+		var head *Checkpoint
+		if len(cps) > 0 {
+			head = &cps[len(cps)-1]
+		}
+		if _, herr := checkHead(head, maxSeq, v); herr != nil {
+			rep.bad(herr.Seq, "%s", herr.Msg)
+		}
+	}
+
+	rng := factory.NewEmptyRange(0)
+	first := min(minSeq, 1) // a row slipped in below the first entry must be seen
+	if since != nil {
+		if rng, err = since.open(v); err != nil {
+			rep.bad(0, "%s", err)
+			return rep, nil
+		}
+		if maxSeq < since.Size {
+			rep.bad(maxSeq+1, "the checkpoint verified before (kept beside the key) covers %d entries but the ledger holds %d: entries %d..%d were deleted", since.Size, maxSeq, maxSeq+1, since.Size)
+			return rep, nil
+		}
+		first = since.Size + 1
+		targets = belowStart(targets, since, cps, rep)
+	}
+	count, refs, err := fold(ctx, src, rng, first, maxSeq, targets, rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.Entries = count
+	if !opts.Live && maxSeq > rep.Size {
+		rep.bad(rep.Size+1, "entries %d..%d are not covered by any signed checkpoint: written behind the server's back", rep.Size+1, maxSeq)
+	}
+	if since == nil {
+		if err := verifyBlobs(ctx, src, refs, rep); err != nil {
+			return nil, err
+		}
+	}
+	if rep.OK() && len(cps) > 0 && rng.End() == uint64(rep.Size) {
+		cp := cps[len(cps)-1]
+		rep.state = &Verified{Size: cp.Size, Root: cp.Root, Note: string(cp.Note), Frontier: rng.Hashes()}
+	}
+	return rep, nil
+}
+
+// outsideTargets are the checkpoints kept outside the database that the
+// ledger must contain: the file, the witness's, the last verified.
+func outsideTargets(opts VerifyOptions, maxSeq int64, v note.Verifier, rep *Report) []target {
+	var ts []target
+	switch {
+	case opts.External != nil:
+		_, size, root, err := OpenCheckpoint(opts.External, v)
 		if err != nil {
 			rep.bad(0, "checkpoint file: %v", err)
 		} else {
 			rep.External = size
-			targets = append(targets, target{size, root, "the checkpoint kept outside the database"})
+			ts = append(ts, target{size, root, "the checkpoint kept outside the database"})
+		}
+	case opts.Live && maxSeq > 0:
+		rep.bad(0, "the ledger holds entries but no checkpoint is kept outside the database (the file beside the ledger key is missing): entries may have been cut off the tail")
+	}
+	if opts.Witnessed != nil {
+		_, size, root, err := OpenCheckpoint(opts.Witnessed, v)
+		if err != nil {
+			rep.bad(0, "witnessed checkpoint: %v", err)
+		} else {
+			rep.Witnessed = size
+			ts = append(ts, target{size, root, "the checkpoint the witness cosigned"})
 		}
 	}
-	sort.SliceStable(targets, func(i, j int) bool { return targets[i].size < targets[j].size })
+	if opts.Verified != nil {
+		ts = append(ts, target{opts.Verified.Size, opts.Verified.Root, "the checkpoint verified before (kept beside the key)"})
+	}
+	return ts
+}
 
-	// Scan from the lowest stored number, not from 1: a row slipped in
-	// below the first entry must be seen to be reported.
-	chunks := scanChunks(ctx, src, min(minSeq, 1), maxSeq)
-	rng := factory.NewEmptyRange(0)
-	var count, expect, good, precise int64 = 0, 1, 0, 0
+// checkChain reports a checkpoint whose link names a size other than
+// that of the checkpoint stored before it: the one between was deleted.
+// Checkpoints of size at most start were checked before; signed are the
+// checkpoints whose signatures verified.
+func checkChain(cps []Checkpoint, start int64, signed []target, rep *Report) {
+	valid := make(map[int64]bool, len(signed))
+	for _, t := range signed {
+		valid[t.size] = true
+	}
+	for i, cp := range cps {
+		if cp.Size <= start || !valid[cp.Size] {
+			continue // checked before, or its signature reported already
+		}
+		prev := prevOf(cp.Note)
+		if prev < 0 {
+			continue // signed before links existed
+		}
+		before := int64(0)
+		if i > 0 {
+			before = cps[i-1].Size
+		}
+		if prev != before {
+			rep.bad(min(prev, before)+1, "signed checkpoint %d follows checkpoint %d, but the checkpoint stored before it is %d: a checkpoint was deleted", cp.Size, prev, before)
+		}
+	}
+}
+
+// belowStart checks the targets an incremental verification does not
+// reach against the stored checkpoint of their size, and returns the rest.
+func belowStart(ts []target, since *Verified, cps []Checkpoint, rep *Report) []target {
+	roots := map[int64][]byte{since.Size: since.Root}
+	for _, cp := range cps {
+		if cp.Size < since.Size {
+			roots[cp.Size] = cp.Root
+		}
+	}
+	var rest []target
+	for _, t := range ts {
+		if t.size > since.Size {
+			rest = append(rest, t)
+			continue
+		}
+		if r, ok := roots[t.size]; !ok || !bytes.Equal(r, t.root) {
+			rep.bad(0, "%s (size %d) does not match the signed checkpoint of that size", t.label, t.size)
+		}
+	}
+	return rest
+}
+
+// fold reads entries first..last into rng, checking the targets as the
+// tree reaches their sizes, and returns the number of entries in the tree
+// and the evidence the entries refer to.
+func fold(ctx context.Context, src Source, rng *compact.Range, first, last int64, targets []target, rep *Report) (int64, map[string]int64, error) {
+	chunks := scanChunks(ctx, src, first, last)
+	count := int64(rng.End())
+	var expect, good, precise int64 = count + 1, count, 0
 	mismatched, later := false, 0 // later: checkpoints failing only because an earlier one did
 	refs := map[string]int64{}
 	ti := 0
 	for c := range chunks {
 		if c.err != nil {
-			return nil, fmt.Errorf("read entries: %w", c.err)
+			return 0, nil, fmt.Errorf("read entries: %w", c.err)
 		}
 		for r, leaf := range c.leaves {
 			seq := c.seqs[r]
@@ -126,13 +285,13 @@ func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (
 				precise = count + 1
 			}
 			if err := rng.Append(leaf, nil); err != nil {
-				return nil, err
+				return 0, nil, err
 			}
 			count++
 			for ; ti < len(targets) && targets[ti].size == count; ti++ {
 				root, err := rng.GetRootHash(nil)
 				if err != nil {
-					return nil, err
+					return 0, nil, err
 				}
 				switch {
 				case bytes.Equal(root, targets[ti].root):
@@ -160,20 +319,16 @@ func Verify(ctx context.Context, src Source, v note.Verifier, external []byte) (
 			}
 		}
 	}
-	rep.Entries = count
 	if later > 0 {
 		rep.bad(0, "%d later checkpoints no longer match for the same reason", later)
 	}
 	for ; ti < len(targets); ti++ {
+		if targets[ti].size <= count {
+			continue // reached before the first entry read (incremental)
+		}
 		rep.bad(count+1, "%s covers %d entries but the ledger holds %d: entries %d..%d were deleted", targets[ti].label, targets[ti].size, count, count+1, targets[ti].size)
 	}
-	if maxSeq > rep.Size {
-		rep.bad(rep.Size+1, "entries %d..%d are not covered by any signed checkpoint: written behind the server's back", rep.Size+1, maxSeq)
-	}
-	if err := verifyBlobs(ctx, src, refs, rep); err != nil {
-		return nil, err
-	}
-	return rep, nil
+	return count, refs, nil
 }
 
 // scanChunks reads and checks the ranges of [first, last] on as many
@@ -261,7 +416,17 @@ func checkChunk(ctx context.Context, src Source, from, to int64) *chunk {
 
 // checkSignatures verifies every checkpoint's signature (in parallel: there
 // is one per write transaction) and returns the valid ones as targets.
-func checkSignatures(cps []Checkpoint, v note.Verifier, rep *Report) []target {
+func checkSignatures(cps []Checkpoint, start int64, v note.Verifier, rep *Report) []target {
+	if start > 0 {
+		// An incremental check reads only the checkpoints after start.
+		i := sort.Search(len(cps), func(i int) bool { return cps[i].Size > start })
+		for _, cp := range cps[:i] {
+			if cp.Size >= rep.Size {
+				rep.Size, rep.Root = cp.Size, cp.Root
+			}
+		}
+		cps = cps[i:]
+	}
 	errs := make([]error, len(cps))
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)

@@ -41,6 +41,13 @@ func (tx *Tx) LedgerHead(ctx context.Context) (ledger.Checkpoint, bool, error) {
 	return cps[0], true, nil
 }
 
+// LedgerMaxSeq is the highest stored sequence number, 0 when none.
+func (tx *Tx) LedgerMaxSeq(ctx context.Context) (int64, error) {
+	var n int64
+	err := tx.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM ledger_entries").Scan(&n)
+	return n, err
+}
+
 // Checkpoints returns every checkpoint by size.
 func (tx *Tx) Checkpoints(ctx context.Context) ([]ledger.Checkpoint, error) {
 	return tx.checkpoints(ctx, "SELECT size, root_hash, note, '', created_at FROM ledger_checkpoints ORDER BY size")
@@ -481,7 +488,9 @@ func LedgerSource(db *DB) ledger.Source { return ledgerSource{db} }
 
 type ledgerSource struct{ db *DB }
 
-// Snapshot reads the checkpoints and the range of sequence numbers together.
+// Snapshot reads the checkpoints and the range of sequence numbers together;
+// the newest checkpoint comes with its stored frontier, which the appender
+// extends and Verify checks.
 func (s ledgerSource) Snapshot(ctx context.Context) ([]ledger.Checkpoint, int64, int64, error) {
 	var cps []ledger.Checkpoint
 	var lo, hi int64
@@ -489,6 +498,11 @@ func (s ledgerSource) Snapshot(ctx context.Context) ([]ledger.Checkpoint, int64,
 		var err error
 		if cps, err = tx.Checkpoints(ctx); err != nil {
 			return err
+		}
+		if head, ok, err := tx.LedgerHead(ctx); err != nil {
+			return err
+		} else if ok && len(cps) > 0 && cps[len(cps)-1].Size == head.Size {
+			cps[len(cps)-1].Frontier = head.Frontier
 		}
 		return tx.queryRow(ctx, "SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) FROM ledger_entries").Scan(&lo, &hi)
 	})

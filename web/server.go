@@ -105,6 +105,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, "unavailable", "the database does not answer", nil)
 		return
 	}
+	if err := s.app.LedgerFailed(); err != nil {
+		writeError(w, r, http.StatusServiceUnavailable, "ledger_failed", "the ledger failed verification; writes are refused: "+err.Error(), nil)
+		return
+	}
 	body := map[string]any{"status": "ready"}
 	if js := s.readyJobs(ctx); js != nil {
 		body["jobs"] = js

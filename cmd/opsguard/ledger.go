@@ -17,7 +17,7 @@ import (
 
 func ledgerCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "ledger", Short: "Verify, prove and export the tamper-evident ledger"}
-	var exportFile, pubFile string
+	var exportFile, pubFile, witnessURL, witnessKeyFile string
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the ledger and check it against every signed checkpoint (exit 1 when it does not verify)",
@@ -25,7 +25,9 @@ func ledgerCmd(g *globals) *cobra.Command {
 signed checkpoint in the database and the newest one kept beside the key. With
 --export it checks an exported ledger offline instead, against --public-key
 (or the key the export carries). With --server it downloads the ledger and
-checks it here, against --public-key.`,
+checks it here, against --public-key. With --witness it also asks that witness
+(opsguard witness serve) for the newest checkpoint it cosigned, which the
+ledger must contain: a tail cut below it fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var rep *ledger.Report
@@ -40,8 +42,10 @@ checks it here, against --public-key.`,
 					return err
 				}
 				if err := g.act(cmd, func(b *client) error {
-					rep, err = b.Verify(cmd.Context(), trusted)
-					return err
+					if rep, err = b.Verify(cmd.Context(), trusted); err != nil || witnessURL == "" {
+						return err
+					}
+					return checkWitness(cmd.Context(), b, rep, witnessURL, witnessKeyFile)
 				}); err != nil {
 					return err
 				}
@@ -65,6 +69,8 @@ checks it here, against --public-key.`,
 	}
 	verify.Flags().StringVar(&exportFile, "export", "", "verify this exported ledger offline")
 	verify.Flags().StringVar(&pubFile, "public-key", "", "file with the trusted public key (for --export and --server)")
+	verify.Flags().StringVar(&witnessURL, "witness", "", "also check the ledger holds, consistently, the newest checkpoint this witness cosigned (a cut tail)")
+	verify.Flags().StringVar(&witnessKeyFile, "witness-key", "", "file with the witness's public key; its cosignature is then required (with --witness)")
 
 	checkpoint := &cobra.Command{
 		Use:   "checkpoint",

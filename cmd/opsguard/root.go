@@ -52,6 +52,7 @@ func newRoot() *cobra.Command {
 		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), vulnCmd(g), changeCmd(g), versionCmd(),
 		notificationsCmd(g),
 	)
+	root.AddCommand(witnessCmd(g))
 	return root
 }
 

@@ -60,6 +60,9 @@ func serveCmd(g *globals) *cobra.Command {
 
 func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger) error {
 	cfg := a.Config
+	if err := a.CheckLedgerAtStart(ctx); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           web.New(a, logger).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -570,13 +570,12 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 	// Then what the statements decide, through the workflow as by hand,
 	// and the scan's own entry last.
 	if len(decisions) > 0 {
-		wtx, ok := tx.(WorkflowTx)
-		if !ok {
-			return fmt.Errorf("vuln: the store does not support the workflow")
+		wtx, err := workflowTx(tx)
+		if err != nil {
+			return err
 		}
-		ctx := context.WithValue(ctx, txKey{}, wtx)
 		for _, d := range decisions {
-			done, err := s.applyStatement(ctx, Actor{Name: actor}, d.f.ID, d.st)
+			done, err := s.applyStatement(ctx, wtx, Actor{Name: actor}, d.f.ID, d.st)
 			if err != nil {
 				return fmt.Errorf("statement on %s: %w", d.st.VulnID, err)
 			}

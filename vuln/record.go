@@ -12,22 +12,69 @@ import (
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
+// recording is one report being recorded on its asset, in one
+// transaction, a part of its findings at a time.
+type recording struct {
+	s        *Service
+	tx       Tx
+	actor    string
+	name     string // the asset's
+	asset    Asset
+	tool     string
+	scan     Scan
+	now      time.Time
+	sum      *Summary
+	existing []Finding // the asset's findings before the import
+	ix       index
+	app      *ledger.Appender
+	fresh    []Finding // opened by this part; the index holds their positions
+	events   []ledger.Event
+	had      []string // known findings reported, with a row for this tool
+	added    []string // and without one
+	seen     map[string]bool
+}
+
+// record records a report read part by part by next, with its evidence
+// blob, on its asset in tx, and sums up what changed in sum.
 func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req ImportRequest, blob ledger.Blob, next parts, sum *Summary) error {
 	rep, part, err := next()
 	if err != nil {
 		return err
 	}
-	name, err := assetName(req, rep)
+	rc, err := s.begin(ctx, tx, actor, kind, req, blob, rep, len(part), sum)
 	if err != nil {
 		return err
+	}
+	for ; part != nil; rep, part, err = next() {
+		if err := rc.part(ctx, part); err != nil {
+			return err
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// rep is the whole report now.
+	decisions, err := rc.finish(ctx, rep)
+	if err != nil {
+		return err
+	}
+	return rc.decide(ctx, req.File, decisions)
+}
+
+// begin starts recording rep, whose first part has size findings: its
+// asset, its evidence, its scan, and the index of the asset's findings.
+func (s *Service) begin(ctx context.Context, tx Tx, actor, kind string, req ImportRequest, blob ledger.Blob, rep *importers.Report, size int, sum *Summary) (*recording, error) {
+	name, err := assetName(req, rep)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	asset, err := s.asset(ctx, tx, actor, name, kind, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.log.Put(ctx, tx, blob); err != nil {
-		return err
+		return nil, err
 	}
 	// The scan's time is the last_seen of every finding it reports. Its
 	// counts and the tool's version are known at the end.
@@ -36,157 +83,181 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 		Target: clean(rep.Target), Complete: rep.Complete, Evidence: blob.Ref(), ImportedAt: now, ImportedBy: actor}
 	*sum = Summary{Scan: scan.ID, Asset: name, Format: rep.Format, Tool: tool}
 	if err := tx.InsertScan(ctx, scan); err != nil {
-		return err
+		return nil, err
 	}
 	existing, err := tx.AssetFindings(ctx, asset.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ix := newIndex(existing, len(part))
+	rc := &recording{s: s, tx: tx, actor: actor, name: name, asset: asset, tool: tool, scan: scan, now: now, sum: sum,
+		existing: existing, ix: newIndex(existing, size), seen: map[string]bool{}}
 	// The findings are recorded a part at a time, each part's new findings
 	// stored and its events appended before the next is read, so that
 	// neither the report's findings nor the new ones are all held at once:
 	// the index keeps of a stored finding only what matches it again.
-	app, err := s.log.Begin(ctx, tx)
+	if rc.app, err = s.log.Begin(ctx, tx); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+// part records a part of the report's findings: each is matched to the
+// one it is, or opened; then the part's new findings are stored and its
+// events appended.
+func (rc *recording) part(ctx context.Context, part []importers.Finding) error {
+	intel, err := rc.tx.Intel(ctx, cves(part))
 	if err != nil {
 		return err
 	}
-	var fresh []Finding // opened by this part; the index holds their positions
-	var events []ledger.Event
-	var had, added []string // known findings reported, with and without a row for this tool
-	seen := map[string]bool{}
-	for ; part != nil; rep, part, err = next() {
-		intel, err := tx.Intel(ctx, cves(part))
+	for _, in := range part {
+		if err := rc.finding(ctx, in, intel); err != nil {
+			return err
+		}
+	}
+	if err := rc.tx.InsertFindings(ctx, rc.fresh, rc.tool, rc.scan.ID); err != nil {
+		return err
+	}
+	// The opened events come once the part has said all it says of
+	// its new findings.
+	if _, err := rc.app.Add(openedEvents(rc.actor, rc.name, rc.scan.ID, rc.fresh)...); err != nil {
+		return err
+	}
+	if _, err := rc.app.Add(rc.events...); err != nil {
+		return err
+	}
+	rc.sum.New += len(rc.fresh)
+	for i := range rc.fresh {
+		rc.ix.stored(i, &rc.fresh[i])
+	}
+	// Let this part go: its findings, new findings and events.
+	clear(part)
+	clear(rc.fresh)
+	clear(rc.events)
+	rc.fresh, rc.events = rc.fresh[:0], rc.events[:0]
+	return nil
+}
+
+// finding records one finding of the report: merged into the one it is,
+// or opened.
+func (rc *recording) finding(ctx context.Context, in importers.Finding, intel map[string]importers.Intel) error {
+	r := rc.ix.match(in)
+	switch i, opened := r.fresh(); {
+	case opened:
+		// Opened by this part: the report states it twice.
+		rc.s.restatedFresh(&rc.fresh[i], in, intel)
+	case r.n != nil:
+		// Opened by this import from an earlier part.
+		ev, err := rc.s.restated(ctx, rc.tx, rc.actor, r.n, in, rc.now)
 		if err != nil {
 			return err
 		}
-		for _, in := range part {
-			r := ix.match(in)
-			switch i, opened := r.fresh(); {
-			case opened:
-				// Opened by this part: the report states it twice.
-				s.restatedFresh(&fresh[i], in, intel)
-			case r.n != nil:
-				// Opened by this import from an earlier part.
-				ev, err := s.restated(ctx, tx, actor, r.n, in, now)
-				if err != nil {
-					return err
-				}
-				if ev != nil {
-					events = append(events, *ev)
-				}
-			case r.old != nil:
-				f := r.old
-				if ids := newIDs(f, in); len(ids) > 0 {
-					if err := tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
-						return err
-					}
-				}
-				if seen[f.ID] {
-					break
-				}
-				seen[f.ID] = true
-				if slices.Contains(f.Tools, tool) {
-					had = append(had, f.ID)
-				} else {
-					added = append(added, f.ID)
-				}
-				ev, err := s.reopen(ctx, tx, actor, f, scan.ID)
-				if err != nil {
-					return err
-				}
-				if ev != nil {
-					sum.Reopened++
-					events = append(events, *ev)
-				} else {
-					sum.Unchanged++
-				}
-			default:
-				fresh = append(fresh, s.newFinding(asset, in, intelOf(ids(in), intel), now))
-				r = freshRef(len(fresh) - 1)
-			}
-			ix.point(in, r)
+		if ev != nil {
+			rc.events = append(rc.events, *ev)
 		}
-		if err := tx.InsertFindings(ctx, fresh, tool, scan.ID); err != nil {
+	case r.old != nil:
+		if err := rc.known(ctx, r.old, in); err != nil {
 			return err
 		}
-		// The opened events come once the part has said all it says of
-		// its new findings.
-		if _, err := app.Add(openedEvents(actor, name, scan.ID, fresh)...); err != nil {
-			return err
-		}
-		if _, err := app.Add(events...); err != nil {
-			return err
-		}
-		sum.New += len(fresh)
-		for i := range fresh {
-			ix.stored(i, &fresh[i])
-		}
-		// Let this part go: its findings, new findings and events.
-		clear(part)
-		clear(fresh)
-		clear(events)
-		fresh, events = fresh[:0], events[:0]
+	default:
+		rc.fresh = append(rc.fresh, rc.s.newFinding(rc.asset, in, intelOf(ids(in), intel), rc.now))
+		r = freshRef(len(rc.fresh) - 1)
 	}
+	rc.ix.point(in, r)
+	return nil
+}
+
+// known records that the report states f, a finding the asset had: its
+// new ids, that this tool reports it, and its reopening if it was fixed.
+func (rc *recording) known(ctx context.Context, f *Finding, in importers.Finding) error {
+	if ids := newIDs(f, in); len(ids) > 0 {
+		if err := rc.tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
+			return err
+		}
+	}
+	if rc.seen[f.ID] {
+		return nil
+	}
+	rc.seen[f.ID] = true
+	rc.reported(f)
+	ev, err := rc.s.reopen(ctx, rc.tx, rc.actor, f, rc.scan.ID)
 	if err != nil {
 		return err
 	}
-	// rep is the whole report now.
+	if ev != nil {
+		rc.sum.Reopened++
+		rc.events = append(rc.events, *ev)
+	} else {
+		rc.sum.Unchanged++
+	}
+	return nil
+}
+
+// reported notes that this scan reports f, a finding the asset had.
+func (rc *recording) reported(f *Finding) {
+	if slices.Contains(f.Tools, rc.tool) {
+		rc.had = append(rc.had, f.ID)
+	} else {
+		rc.added = append(rc.added, f.ID)
+	}
+}
+
+// finish records what the whole report rep says once its findings are
+// in: the scan's counts, the findings seen again, and those fixed when the
+// report is complete. It returns the decisions of its statements.
+func (rc *recording) finish(ctx context.Context, rep *importers.Report) ([]decision, error) {
+	sum, scan := rc.sum, &rc.scan
 	sum.Findings, sum.Statements = sum.New+sum.Unchanged+sum.Reopened, len(rep.Statements)
 	scan.ToolVersion, scan.Findings, scan.Statements = clean(rep.ToolVersion), sum.Findings, sum.Statements
-	if err := tx.UpdateScanCounts(ctx, scan); err != nil {
-		return err
+	if err := rc.tx.UpdateScanCounts(ctx, *scan); err != nil {
+		return nil, err
 	}
 	// The report's statements (Dependabot's dismissed alerts) are about
 	// findings it does not list as open: those still there are reported
 	// all the same, and not closed as fixed.
-	decisions := setAside(existing, seen, rep.Statements, name)
+	decisions := setAside(rc.existing, rc.seen, rep.Statements, rc.name)
 	for _, d := range decisions {
-		if slices.Contains(d.f.Tools, tool) {
-			had = append(had, d.f.ID)
-		} else {
-			added = append(added, d.f.ID)
-		}
+		rc.reported(d.f)
 	}
-	if err := tx.SeenAgain(ctx, had, added, tool, scan.ID); err != nil {
-		return err
+	if err := rc.tx.SeenAgain(ctx, rc.had, rc.added, rc.tool, scan.ID); err != nil {
+		return nil, err
 	}
 	if rep.Complete {
-		fixed, err := s.closeAbsent(ctx, tx, actor, existing, seen, tool, scan.ID, now)
+		fixed, err := rc.s.closeAbsent(ctx, rc.tx, rc.actor, rc.existing, rc.seen, rc.tool, scan.ID, rc.now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sum.Fixed = len(fixed)
-		events = append(events, fixed...)
+		rc.events = append(rc.events, fixed...)
 	}
-	if _, err := app.Add(events...); err != nil {
-		return err
+	if _, err := rc.app.Add(rc.events...); err != nil {
+		return nil, err
 	}
-	if err := app.Close(); err != nil {
-		return err
-	}
-	// Then what the statements decide, through the workflow as by hand,
-	// and the scan's own entry last.
+	return decisions, rc.app.Close()
+}
+
+// decide records what the report's statements decide, through the
+// workflow as by hand, and the scan's own entry last.
+func (rc *recording) decide(ctx context.Context, file string, decisions []decision) error {
 	if len(decisions) > 0 {
-		wtx, err := workflowTx(tx)
+		wtx, err := workflowTx(rc.tx)
 		if err != nil {
 			return err
 		}
 		for _, d := range decisions {
-			done, err := s.applyStatement(ctx, wtx, Actor{Name: actor}, d.f.ID, d.st)
+			done, err := rc.s.applyStatement(ctx, wtx, Actor{Name: rc.actor}, d.f.ID, d.st)
 			if err != nil {
 				return fmt.Errorf("statement on %s: %w", d.st.VulnID, err)
 			}
 			if done {
-				sum.Decided++
+				rc.sum.Decided++
 			}
 		}
 	}
-	es, err := s.log.Append(ctx, tx, scanImported(actor, name, req.File, scan, *sum))
+	es, err := rc.s.log.Append(ctx, rc.tx, scanImported(rc.actor, rc.name, file, rc.scan, *rc.sum))
 	if err != nil {
 		return err
 	}
-	sum.LedgerSeq = es[len(es)-1].Seq
+	rc.sum.LedgerSeq = es[len(es)-1].Seq
 	return nil
 }
 

@@ -1,6 +1,3 @@
-// Package app wires one opsguard instance together from its process
-// config: the store, the ledger, the services and the control engine. The
-// command line, the server and the end-to-end tests build it the same way.
 package app
 
 import (

@@ -157,7 +157,7 @@ type Notification struct {
 }
 
 // Notifications lists outbox deliveries, newest first, with their attempts.
-func (a *App) Notifications(ctx context.Context, f store.OutboxFilter) ([]Notification, error) {
+func (a *App) Notifications(ctx context.Context, f notify.DeliveryFilter) ([]Notification, error) {
 	var out []Notification
 	err := a.DB.View(ctx, func(tx *store.Tx) error {
 		ds, err := tx.ListOutbox(ctx, f)

@@ -200,14 +200,9 @@ func (tx *Tx) ScanEntries(ctx context.Context, from, to int64, fn func(*ledger.E
 	return rows.Err()
 }
 
-// EntryFilter selects entries for listing.
-type EntryFilter struct {
-	Kind    string
-	Subject string
-	Actor   string
-	Before  int64 // only seq < Before; 0 for the newest
-	Limit   int
-}
+// EntryFilter is the ledger's entry filter, named here too so that the
+// store's callers need not import ledger to list entries.
+type EntryFilter = ledger.EntryFilter
 
 // ListEntries returns entries newest first.
 func (tx *Tx) ListEntries(ctx context.Context, f EntryFilter) ([]ledger.Entry, error) {

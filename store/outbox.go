@@ -72,11 +72,9 @@ func (tx *Tx) FinishOutboxAttempt(ctx context.Context, d notify.Delivery) error 
 	return nil
 }
 
-// OutboxFilter selects deliveries; zero values select all.
-type OutboxFilter struct {
-	Status notify.Status
-	Limit  int // default and cap 500
-}
+// OutboxFilter is notify's delivery filter, named here too for the
+// store's callers.
+type OutboxFilter = notify.DeliveryFilter
 
 // ListOutbox returns deliveries, newest first.
 func (tx *Tx) ListOutbox(ctx context.Context, f OutboxFilter) ([]notify.Delivery, error) {

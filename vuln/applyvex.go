@@ -32,13 +32,12 @@ func (s *Service) applyVEX(ctx context.Context, actor, asset, file string, data 
 	// One transaction: every decision of the document, its evidence and
 	// its record, or none of them.
 	err = s.workflow(ctx, func(tx WorkflowTx) error {
-		ctx := context.WithValue(ctx, txKey{}, tx)
 		for _, st := range rep.Statements {
 			for _, f := range fs {
 				if f.Status == Closed || !speaksOf(st, f, asset) {
 					continue
 				}
-				done, err := s.applyStatement(ctx, by, f.ID, st)
+				done, err := s.applyStatement(ctx, tx, by, f.ID, st)
 				if err != nil {
 					return fmt.Errorf("statement on %s: %w", st.VulnID, err)
 				}
@@ -62,9 +61,9 @@ func (s *Service) applyVEX(ctx context.Context, actor, asset, file string, data 
 	return sum, err
 }
 
-// applyStatement decides about a finding as the statement says, and
+// applyStatement decides about a finding as the statement says, in tx, and
 // reports whether it closed it or sent it for approval.
-func (s *Service) applyStatement(ctx context.Context, by Actor, findingID string, st importers.Statement) (bool, error) {
+func (s *Service) applyStatement(ctx context.Context, tx WorkflowTx, by Actor, findingID string, st importers.Statement) (bool, error) {
 	why := strings.TrimSpace(st.Impact)
 	if why == "" {
 		why = "VEX: " + st.Justification
@@ -72,7 +71,7 @@ func (s *Service) applyStatement(ctx context.Context, by Actor, findingID string
 	var err error
 	switch st.Status {
 	case "fixed":
-		_, err = s.Resolve(ctx, by, findingID, Fixed, why)
+		_, err = s.resolve(ctx, tx, by, findingID, Fixed, why)
 	case "not_affected":
 		r := NotAffectedUnused
 		if st.Justification == "vulnerable_code_not_present" || st.Justification == "component_not_present" || st.Justification == "false_positive" {
@@ -81,7 +80,7 @@ func (s *Service) applyStatement(ctx context.Context, by Actor, findingID string
 		if len(why) < minJustification {
 			why = fmt.Sprintf("VEX statement: not affected (%s)", st.Justification)
 		}
-		_, err = s.Resolve(ctx, by, findingID, r, why)
+		_, err = s.resolve(ctx, tx, by, findingID, r, why)
 	case "affected":
 		// OpenVEX carries it in the action statement, CycloneDX in the detail.
 		action := strings.TrimSpace(st.Action)
@@ -97,7 +96,7 @@ func (s *Service) applyStatement(ctx context.Context, by Actor, findingID string
 				until = t
 			}
 		}
-		_, err = s.RequestAcceptance(ctx, by, findingID, action, until)
+		_, err = s.request(ctx, tx, by, findingID, Acceptance, action, until)
 		if opsguard.ErrorCode(err) == opsguard.EConflict {
 			return false, nil // already pending
 		}

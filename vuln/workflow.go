@@ -84,27 +84,39 @@ func invalid(field, format string, args ...any) error {
 	return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf(format, args...), Details: map[string]any{"field": field}}
 }
 
-// txKey carries an open workflow transaction in a context, so that steps
-// run by a larger operation (applying a VEX document) join its transaction
-// instead of committing one by one.
-type txKey struct{}
-
+// workflow runs fn in a transaction of its own.
 func (s *Service) workflow(ctx context.Context, fn func(tx WorkflowTx) error) error {
-	if tx, ok := ctx.Value(txKey{}).(WorkflowTx); ok {
-		return fn(tx)
-	}
 	return s.store.Update(ctx, func(tx Tx) error {
-		wtx, ok := tx.(WorkflowTx)
-		if !ok {
-			return fmt.Errorf("vuln: the store does not support the workflow")
+		wtx, err := workflowTx(tx)
+		if err != nil {
+			return err
 		}
 		return fn(wtx)
 	})
 }
 
+// within runs fn in tx, the transaction of a larger operation (applying a
+// VEX document, importing a report) that a step joins instead of
+// committing on its own, or in a transaction of its own when tx is nil.
+func (s *Service) within(ctx context.Context, tx WorkflowTx, fn func(tx WorkflowTx) error) error {
+	if tx != nil {
+		return fn(tx)
+	}
+	return s.workflow(ctx, fn)
+}
+
+// workflowTx is tx as the workflow needs it.
+func workflowTx(tx Tx) (WorkflowTx, error) {
+	wtx, ok := tx.(WorkflowTx)
+	if !ok {
+		return nil, fmt.Errorf("vuln: the store does not support the workflow")
+	}
+	return wtx, nil
+}
+
 // Start marks an open finding as being worked on.
 func (s *Service) Start(ctx context.Context, by Actor, findingID string) (Finding, error) {
-	return s.change(ctx, by, findingID, "finding.started", nil, func(f *Finding) error {
+	return s.change(ctx, nil, by, findingID, "finding.started", nil, func(f *Finding) error {
 		if f.Status != Open {
 			return opsguard.Errorf(opsguard.EConflict, "finding %s is %s, not open", f.ID, f.Status)
 		}
@@ -117,6 +129,11 @@ func (s *Service) Start(ctx context.Context, by Actor, findingID string) (Findin
 // The last two need a written justification; risk acceptance goes through
 // RequestAcceptance and a security officer's approval.
 func (s *Service) Resolve(ctx context.Context, by Actor, findingID string, r Resolution, justification string) (Finding, error) {
+	return s.resolve(ctx, nil, by, findingID, r, justification)
+}
+
+// resolve is Resolve in tx, or in a transaction of its own when tx is nil.
+func (s *Service) resolve(ctx context.Context, tx WorkflowTx, by Actor, findingID string, r Resolution, justification string) (Finding, error) {
 	justification = strings.TrimSpace(justification)
 	switch r {
 	case Fixed:
@@ -129,7 +146,7 @@ func (s *Service) Resolve(ctx context.Context, by Actor, findingID string, r Res
 	default:
 		return Finding{}, invalid("resolution", "resolution %q: one of fixed, false_positive, not_affected_unused", r)
 	}
-	return s.change(ctx, by, findingID, "finding.resolved", map[string]any{"resolution": r, "justification": justification}, func(f *Finding) error {
+	return s.change(ctx, tx, by, findingID, "finding.resolved", map[string]any{"resolution": r, "justification": justification}, func(f *Finding) error {
 		if f.Status == Closed {
 			return opsguard.Errorf(opsguard.EConflict, "finding %s is already closed (%s)", f.ID, f.Resolution)
 		}
@@ -139,10 +156,11 @@ func (s *Service) Resolve(ctx context.Context, by Actor, findingID string, r Res
 	})
 }
 
-// change loads a finding, applies fn, stores it and ledgers kind.
-func (s *Service) change(ctx context.Context, by Actor, findingID, kind string, payload map[string]any, fn func(*Finding) error) (Finding, error) {
+// change loads a finding, applies fn, stores it and ledgers kind, in tx or
+// in a transaction of its own when tx is nil.
+func (s *Service) change(ctx context.Context, tx WorkflowTx, by Actor, findingID, kind string, payload map[string]any, fn func(*Finding) error) (Finding, error) {
 	var f Finding
-	err := s.workflow(ctx, func(tx WorkflowTx) error {
+	err := s.within(ctx, tx, func(tx WorkflowTx) error {
 		var err error
 		if f, err = tx.FindingByID(ctx, findingID); err != nil {
 			return err
@@ -170,15 +188,17 @@ func (s *Service) change(ctx context.Context, by Actor, findingID, kind string, 
 // RequestAcceptance asks that a finding's risk be accepted until a date,
 // for a written reason. A security officer other than the requester decides.
 func (s *Service) RequestAcceptance(ctx context.Context, by Actor, findingID, justification string, until time.Time) (Request, error) {
-	return s.request(ctx, by, findingID, Acceptance, justification, until)
+	return s.request(ctx, nil, by, findingID, Acceptance, justification, until)
 }
 
 // RequestExtension asks for a later due date, for a written reason.
 func (s *Service) RequestExtension(ctx context.Context, by Actor, findingID, justification string, due time.Time) (Request, error) {
-	return s.request(ctx, by, findingID, Extension, justification, due)
+	return s.request(ctx, nil, by, findingID, Extension, justification, due)
 }
 
-func (s *Service) request(ctx context.Context, by Actor, findingID, kind, justification string, until time.Time) (Request, error) {
+// request files a request of kind in tx, or in a transaction of its own
+// when tx is nil.
+func (s *Service) request(ctx context.Context, tx WorkflowTx, by Actor, findingID, kind, justification string, until time.Time) (Request, error) {
 	justification = strings.TrimSpace(justification)
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if len(justification) < minJustification {
@@ -189,7 +209,7 @@ func (s *Service) request(ctx context.Context, by Actor, findingID, kind, justif
 	}
 	r := Request{ID: id.New("req"), FindingID: findingID, Kind: kind, Justification: justification, Until: until.UTC(),
 		RequestedBy: by.Name, RequestedAt: now, Status: "pending"}
-	err := s.workflow(ctx, func(tx WorkflowTx) error {
+	err := s.within(ctx, tx, func(tx WorkflowTx) error {
 		f, err := tx.FindingByID(ctx, findingID)
 		if err != nil {
 			return err
@@ -294,11 +314,10 @@ func (s *Service) apply(ctx context.Context, tx WorkflowTx, r *Request, now time
 func (s *Service) Requests(ctx context.Context, status string) ([]Request, error) {
 	var out []Request
 	err := s.store.View(ctx, func(tx Tx) error {
-		wtx, ok := tx.(WorkflowTx)
-		if !ok {
-			return fmt.Errorf("vuln: the store does not support the workflow")
+		wtx, err := workflowTx(tx)
+		if err != nil {
+			return err
 		}
-		var err error
 		out, err = wtx.ListRequests(ctx, status)
 		return err
 	})

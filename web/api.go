@@ -13,7 +13,7 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/control"
-	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/ledger"
 )
 
 //go:embed openapi.json
@@ -381,7 +381,7 @@ func (s *Server) apiEntries(w http.ResponseWriter, r *http.Request, _ auth.Princ
 		return err
 	}
 	q := r.URL.Query()
-	es, err := s.app.Entries(r.Context(), store.EntryFilter{Kind: q.Get("kind"), Subject: q.Get("subject"), Actor: q.Get("actor"), Before: before, Limit: limit})
+	es, err := s.app.Entries(r.Context(), ledger.EntryFilter{Kind: q.Get("kind"), Subject: q.Get("subject"), Actor: q.Get("actor"), Before: before, Limit: limit})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/change/sources"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/store"
 )
 
 // maxWebhook bounds a webhook delivery: GitHub caps payloads at 25 MB.
@@ -419,7 +418,7 @@ func (s *Server) changePage(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return err
 	}
-	h, err := s.app.Entries(r.Context(), store.EntryFilter{Subject: "change/" + d.ID, Limit: 1000})
+	h, err := s.app.Entries(r.Context(), ledger.EntryFilter{Subject: "change/" + d.ID, Limit: 1000})
 	if err != nil {
 		return err
 	}
@@ -546,7 +545,7 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return err
 	}
-	h, err := s.app.Entries(r.Context(), store.EntryFilter{Subject: "ticket/" + t.ID, Limit: 1000})
+	h, err := s.app.Entries(r.Context(), ledger.EntryFilter{Subject: "ticket/" + t.ID, Limit: 1000})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/opsguard/opsguard/app"
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/notify"
-	"github.com/opsguard/opsguard/store"
 )
 
 // notifyRoutes show the notification outbox: what was queued, sent or
@@ -21,8 +20,8 @@ func (s *Server) notifyRoutes() []Route {
 }
 
 // notificationFilter reads ?status= and ?limit= (at most 500).
-func notificationFilter(r *http.Request) (store.OutboxFilter, error) {
-	var f store.OutboxFilter
+func notificationFilter(r *http.Request) (notify.DeliveryFilter, error) {
+	var f notify.DeliveryFilter
 	if v := r.URL.Query().Get("status"); v != "" {
 		st, err := notify.ParseStatus(v)
 		if err != nil {

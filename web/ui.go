@@ -17,7 +17,6 @@ import (
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
 )
 
@@ -244,7 +243,7 @@ func (s *Server) ledgerView(r *http.Request) (ledgerView, error) {
 		v.Head = &cp
 	}
 	const pageSize = 50
-	if v.Entries, err = s.app.Entries(r.Context(), store.EntryFilter{Before: before, Limit: pageSize}); err != nil {
+	if v.Entries, err = s.app.Entries(r.Context(), ledger.EntryFilter{Before: before, Limit: pageSize}); err != nil {
 		return v, err
 	}
 	if n := len(v.Entries); n == pageSize && v.Entries[n-1].Seq > 1 {

@@ -12,7 +12,6 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
@@ -146,7 +145,7 @@ func (s *Server) findingPage(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	h, err := s.app.Entries(r.Context(), store.EntryFilter{Subject: "finding/" + f.ID, Limit: 1000})
+	h, err := s.app.Entries(r.Context(), ledger.EntryFilter{Subject: "finding/" + f.ID, Limit: 1000})
 	if err != nil {
 		return err
 	}

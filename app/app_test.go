@@ -19,8 +19,8 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
-	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
 )
@@ -305,11 +305,11 @@ func TestEscalationNotifiesOncePerBreach(t *testing.T) {
 	if s, got := round(); s.Escalated != 3 || got["vuln.sla_breached"] != 3 {
 		t.Fatalf("reminder: %+v %v", s, got)
 	}
-	es, _ := a.Entries(ctx, store.EntryFilter{Kind: "finding.escalated"})
+	es, _ := a.Entries(ctx, ledger.EntryFilter{Kind: "finding.escalated"})
 	if len(es) != 6 {
 		t.Errorf("ledgered escalations = %d, want 6", len(es))
 	}
-	if es, _ := a.Entries(ctx, store.EntryFilter{Kind: "asset.owner_set"}); len(es) != 2 {
+	if es, _ := a.Entries(ctx, ledger.EntryFilter{Kind: "asset.owner_set"}); len(es) != 2 {
 		t.Errorf("ledgered owner changes = %d, want 2", len(es))
 	}
 }

@@ -183,7 +183,7 @@ func (a *App) Republish(ctx context.Context) error {
 }
 
 // Entries lists ledger entries newest first.
-func (a *App) Entries(ctx context.Context, f store.EntryFilter) ([]ledger.Entry, error) {
+func (a *App) Entries(ctx context.Context, f ledger.EntryFilter) ([]ledger.Entry, error) {
 	var es []ledger.Entry
 	err := a.DB.View(ctx, func(tx *store.Tx) error {
 		var err error

@@ -19,8 +19,8 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
-	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 )
 
@@ -102,7 +102,7 @@ func openWithClock(t *testing.T, cfg config.Config, c *clock) *app.App {
 
 func notifications(t *testing.T, a *app.App, st notify.Status) []app.Notification {
 	t.Helper()
-	ns, err := a.Notifications(ctx, store.OutboxFilter{Status: st})
+	ns, err := a.Notifications(ctx, notify.DeliveryFilter{Status: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestOutboxRollsBackWithItsEvent(t *testing.T) {
 			if len(ns) == 0 || ns[0].Message.Kind != "control.failed" {
 				t.Fatalf("after a committed run: %+v", ns)
 			}
-			if es, _ := a.Entries(ctx, store.EntryFilter{Kind: "notification.queued"}); len(es) != len(ns) {
+			if es, _ := a.Entries(ctx, ledger.EntryFilter{Kind: "notification.queued"}); len(es) != len(ns) {
 				t.Errorf("ledgered %d queued notices, want %d", len(es), len(ns))
 			}
 		})
@@ -195,7 +195,7 @@ func TestOutboxRetriesUntilTheWebhookIsUp(t *testing.T) {
 			if len(sent) != 1 || sent[0].Attempts != 4 || sent[0].DoneAt == nil || !sent[0].AttemptList[3].OK || sent[0].Message.To[0] != "bob@example.com" {
 				t.Errorf("sent = %+v", sent)
 			}
-			if es, _ := a.Entries(ctx, store.EntryFilter{Kind: "notification.attempt", Subject: "notification/" + id}); len(es) != 4 {
+			if es, _ := a.Entries(ctx, ledger.EntryFilter{Kind: "notification.attempt", Subject: "notification/" + id}); len(es) != 4 {
 				t.Errorf("ledgered %d attempts, want 4", len(es))
 			}
 			if rep, _ := a.VerifyLedger(ctx); !rep.OK() {
@@ -235,7 +235,7 @@ func TestOutboxDeadAfterDays(t *testing.T) {
 			if n, _ := a.DeliverNotifications(ctx); n != 0 {
 				t.Errorf("a dead notice was attempted again")
 			}
-			if es, _ := a.Entries(ctx, store.EntryFilter{Kind: "notification.dead"}); len(es) != 1 {
+			if es, _ := a.Entries(ctx, ledger.EntryFilter{Kind: "notification.dead"}); len(es) != 1 {
 				t.Errorf("ledgered %d dead notices, want 1", len(es))
 			}
 		})

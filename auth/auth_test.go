@@ -69,7 +69,7 @@ func (f *fixture) kinds(t *testing.T) []string {
 	t.Helper()
 	var kinds []string
 	f.db.View(ctx, func(tx *store.Tx) error {
-		es, err := tx.ListEntries(ctx, store.EntryFilter{Limit: 1000})
+		es, err := tx.ListEntries(ctx, ledger.EntryFilter{Limit: 1000})
 		for i := len(es) - 1; i >= 0; i-- {
 			kinds = append(kinds, es[i].Kind)
 		}
@@ -160,7 +160,7 @@ func TestFailedSignInsAreLedgeredAndLimited(t *testing.T) {
 		var failed []ledger.Entry
 		db.View(ctx, func(tx *store.Tx) error {
 			var err error
-			failed, err = tx.ListEntries(ctx, store.EntryFilter{Kind: "auth.sign_in_failed"})
+			failed, err = tx.ListEntries(ctx, ledger.EntryFilter{Kind: "auth.sign_in_failed"})
 			return err
 		})
 		if len(failed) != 4 { // three wrong passwords, one first refusal
@@ -361,7 +361,7 @@ func TestSetRole(t *testing.T) {
 		var e []ledger.Entry
 		db.View(ctx, func(tx *store.Tx) error {
 			var err error
-			e, err = tx.ListEntries(ctx, store.EntryFilter{Kind: "user.role_changed"})
+			e, err = tx.ListEntries(ctx, ledger.EntryFilter{Kind: "user.role_changed"})
 			return err
 		})
 		if len(e) != 1 || !strings.Contains(string(e[0].Payload), `"from":"engineer","to":"engineering_head"`) {

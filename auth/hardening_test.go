@@ -94,7 +94,7 @@ func TestLedgerNamesTheToken(t *testing.T) {
 		}
 		var es []ledger.Entry
 		db.View(ctx, func(tx *store.Tx) error {
-			es, err = tx.ListEntries(ctx, store.EntryFilter{Actor: "so1"})
+			es, err = tx.ListEntries(ctx, ledger.EntryFilter{Actor: "so1"})
 			return err
 		})
 		if len(es) != 2 || es[0].Actor != "so1 via "+tok.ID || es[1].Actor != "so1" {
@@ -162,7 +162,7 @@ func TestPasswordReset(t *testing.T) {
 		}
 		var es []ledger.Entry
 		db.View(ctx, func(tx *store.Tx) error {
-			es, err = tx.ListEntries(ctx, store.EntryFilter{Kind: "user.password_reset"})
+			es, err = tx.ListEntries(ctx, ledger.EntryFilter{Kind: "user.password_reset"})
 			return err
 		})
 		if len(es) != 1 || es[0].Actor != "admin" || !strings.Contains(string(es[0].Payload), `"must_change":true`) || strings.Contains(string(es[0].Payload), oneTime) {

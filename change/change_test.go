@@ -194,7 +194,7 @@ func TestIncrementalSyncAndLedger(t *testing.T) {
 		}
 		var kinds []string
 		if err := db.View(ctx, func(tx *store.Tx) error {
-			es, err := tx.ListEntries(ctx, store.EntryFilter{Subject: "change/" + d.ID, Limit: 10})
+			es, err := tx.ListEntries(ctx, ledger.EntryFilter{Subject: "change/" + d.ID, Limit: 10})
 			for _, e := range es {
 				kinds = append(kinds, e.Kind)
 			}
@@ -635,7 +635,7 @@ func TestSyncFindingsActor(t *testing.T) {
 		var es []ledger.Entry
 		if err := db.View(ctx, func(tx *store.Tx) error {
 			var err error
-			es, err = tx.ListEntries(ctx, store.EntryFilter{Limit: 100})
+			es, err = tx.ListEntries(ctx, ledger.EntryFilter{Limit: 100})
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -665,7 +665,7 @@ func syncEvidence(t *testing.T, db *store.DB) string {
 	t.Helper()
 	var out strings.Builder
 	err := db.View(ctx, func(tx *store.Tx) error {
-		es, err := tx.ListEntries(ctx, store.EntryFilter{Kind: "repository.synced", Limit: 100})
+		es, err := tx.ListEntries(ctx, ledger.EntryFilter{Kind: "repository.synced", Limit: 100})
 		if err != nil {
 			return err
 		}

@@ -70,7 +70,7 @@ func (e *ticketEnv) history(t *testing.T, id string) []ledger.Entry {
 	var es []ledger.Entry
 	err := e.db.View(t.Context(), func(tx *store.Tx) error {
 		var err error
-		es, err = tx.ListEntries(t.Context(), store.EntryFilter{Subject: "ticket/" + id})
+		es, err = tx.ListEntries(t.Context(), ledger.EntryFilter{Subject: "ticket/" + id})
 		return err
 	})
 	if err != nil {

@@ -200,12 +200,8 @@ func (tx *Tx) ScanEntries(ctx context.Context, from, to int64, fn func(*ledger.E
 	return rows.Err()
 }
 
-// EntryFilter is the ledger's entry filter, named here too so that the
-// store's callers need not import ledger to list entries.
-type EntryFilter = ledger.EntryFilter
-
 // ListEntries returns entries newest first.
-func (tx *Tx) ListEntries(ctx context.Context, f EntryFilter) ([]ledger.Entry, error) {
+func (tx *Tx) ListEntries(ctx context.Context, f ledger.EntryFilter) ([]ledger.Entry, error) {
 	var where []string
 	var args []any
 	if f.Kind != "" {

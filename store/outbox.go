@@ -72,12 +72,8 @@ func (tx *Tx) FinishOutboxAttempt(ctx context.Context, d notify.Delivery) error 
 	return nil
 }
 
-// OutboxFilter is notify's delivery filter, named here too for the
-// store's callers.
-type OutboxFilter = notify.DeliveryFilter
-
 // ListOutbox returns deliveries, newest first.
-func (tx *Tx) ListOutbox(ctx context.Context, f OutboxFilter) ([]notify.Delivery, error) {
+func (tx *Tx) ListOutbox(ctx context.Context, f notify.DeliveryFilter) ([]notify.Delivery, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 500
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
@@ -16,7 +17,7 @@ func history(t *testing.T, db *store.DB, findingID string) string {
 	t.Helper()
 	var kinds []string
 	err := db.View(ctx, func(tx *store.Tx) error {
-		es, err := tx.ListEntries(ctx, store.EntryFilter{Subject: "finding/" + findingID})
+		es, err := tx.ListEntries(ctx, ledger.EntryFilter{Subject: "finding/" + findingID})
 		for i := len(es) - 1; i >= 0; i-- {
 			kinds = append(kinds, es[i].Kind)
 		}

@@ -103,7 +103,7 @@ func TestConcurrentImportsOnReplicas(t *testing.T) {
 			}
 		}
 		keys = len(seen)
-		es, err := tx.ListEntries(ctx, store.EntryFilter{Kind: "finding.fixed", Limit: 100})
+		es, err := tx.ListEntries(ctx, ledger.EntryFilter{Kind: "finding.fixed", Limit: 100})
 		fixed = len(es)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
@@ -124,7 +125,7 @@ func TestVEXApplyIsLedgered(t *testing.T) {
 	}
 	var e []string
 	db.View(ctx, func(tx *store.Tx) error {
-		es, err := tx.ListEntries(ctx, store.EntryFilter{Kind: "vex.applied"})
+		es, err := tx.ListEntries(ctx, ledger.EntryFilter{Kind: "vex.applied"})
 		for _, en := range es {
 			e = append(e, string(en.Payload))
 		}

@@ -163,7 +163,7 @@ func TestAutoCloseAndRegression(t *testing.T) {
 		// Every step is in the ledger.
 		var kinds []string
 		db.View(ctx, func(tx *store.Tx) error {
-			es, err := tx.ListEntries(ctx, store.EntryFilter{Subject: "finding/" + x.ID})
+			es, err := tx.ListEntries(ctx, ledger.EntryFilter{Subject: "finding/" + x.ID})
 			for i := len(es) - 1; i >= 0; i-- {
 				kinds = append(kinds, es[i].Kind)
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
@@ -114,7 +115,7 @@ func TestAcceptanceNeedsAnotherSecurityOfficerAndExpires(t *testing.T) {
 		}
 		var kinds []string
 		db.View(ctx, func(tx *store.Tx) error {
-			es, err := tx.ListEntries(ctx, store.EntryFilter{Subject: "finding/" + a.ID})
+			es, err := tx.ListEntries(ctx, ledger.EntryFilter{Subject: "finding/" + a.ID})
 			for i := len(es) - 1; i >= 0; i-- {
 				kinds = append(kinds, es[i].Kind)
 			}

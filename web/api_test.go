@@ -10,7 +10,6 @@ import (
 
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 )
 
@@ -256,7 +255,7 @@ func TestUnauthorisedAttemptsAreLedgered(t *testing.T) {
 	e.do("GET", "/api/v1/me", "", nil, nil) // no credentials: not an attempt to record
 	kinds := map[string]int{}
 	var denied string
-	es, _ := e.app.Entries(ctx, store.EntryFilter{Limit: 1000})
+	es, _ := e.app.Entries(ctx, ledger.EntryFilter{Limit: 1000})
 	for _, en := range es {
 		kinds[en.Kind]++
 		if en.Kind == "auth.denied" {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/change"
-	"github.com/opsguard/opsguard/store"
+	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store/storetest"
 )
 
@@ -184,7 +184,7 @@ func TestChangeRegisterOverTheAPI(t *testing.T) {
 // ledgerHas reports whether an entry of kind mentions text.
 func ledgerHas(t *testing.T, e *env, kind, text string) bool {
 	t.Helper()
-	es, err := e.app.Entries(ctx, store.EntryFilter{Kind: kind, Limit: 100})
+	es, err := e.app.Entries(ctx, ledger.EntryFilter{Kind: kind, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestTicketsOverTheAPI(t *testing.T) {
 
 func ledgerHasSubject(t *testing.T, e *env, subject, kind string) bool {
 	t.Helper()
-	es, err := e.app.Entries(ctx, store.EntryFilter{Subject: subject, Kind: kind, Limit: 10})
+	es, err := e.app.Entries(ctx, ledger.EntryFilter{Subject: subject, Kind: kind, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

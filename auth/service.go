@@ -186,11 +186,8 @@ func (s *Service) DisableUser(ctx context.Context, by Principal, username string
 	var u User
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		if u, _, err = tx.UserByName(ctx, username); err != nil {
+		if u, err = activeUser(ctx, tx, username, "already disabled"); err != nil {
 			return err
-		}
-		if !u.Active() {
-			return opsguard.Errorf(opsguard.EConflict, "user %q is already disabled", username)
 		}
 		if u.Role == Admin {
 			if err := s.keepOneAdmin(ctx, tx, username); err != nil {
@@ -208,6 +205,19 @@ func (s *Service) DisableUser(ctx context.Context, by Principal, username string
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("disable user %s: %w", username, err)
+	}
+	return u, nil
+}
+
+// activeUser reads a user who must be active: a disabled one is a
+// conflict, said as "user NAME is <disabled>".
+func activeUser(ctx context.Context, tx Tx, username, disabled string) (User, error) {
+	u, _, err := tx.UserByName(ctx, username)
+	if err != nil {
+		return User{}, err
+	}
+	if !u.Active() {
+		return User{}, opsguard.Errorf(opsguard.EConflict, "user %q is %s", username, disabled)
 	}
 	return u, nil
 }
@@ -289,11 +299,8 @@ func (s *Service) ResetPassword(ctx context.Context, by Principal, username stri
 	var u User
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		if u, _, err = tx.UserByName(ctx, username); err != nil {
+		if u, err = activeUser(ctx, tx, username, "disabled"); err != nil {
 			return err
-		}
-		if !u.Active() {
-			return opsguard.Errorf(opsguard.EConflict, "user %q is disabled", username)
 		}
 		if err := tx.SetUserPassword(ctx, u.ID, hash, true); err != nil {
 			return err

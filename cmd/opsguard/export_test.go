@@ -46,12 +46,13 @@ func gitCommits(t *testing.T, dir string, n int) {
 	}
 }
 
-// serve starts the binary's server on the data directory and returns its URL.
-func serve(t *testing.T, data string) string {
+// serve starts the binary's server on the data directory, with env added
+// to its environment, and returns its URL once it is healthy.
+func serve(t *testing.T, data string, env ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
 	srv := exec.Command(binary(t), "serve", "--listen", addr)
-	srv.Env = environ("OPSGUARD_DATA_DIR=" + data)
+	srv.Env = environ(append([]string{"OPSGUARD_DATA_DIR=" + data}, env...)...)
 	var stderr lockedBuffer
 	srv.Stderr = &stderr
 	if err := srv.Start(); err != nil {

@@ -4,38 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // The command line acts on a running server through its API with a token,
 // under the same rules, and checks proofs and the ledger on this side.
 func TestBinaryRemoteMode(t *testing.T) {
-	bin := binary(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	addr := freeAddr(t)
-	srv := exec.Command(bin, "serve", "--listen", addr)
-	srv.Env = environ("OPSGUARD_DATA_DIR="+data, "OPSGUARD_ADMIN_PASSWORD="+randomPassword(t))
-	var stderr lockedBuffer
-	srv.Stderr = &stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() })
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil && resp.StatusCode == 200 {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy:\n%s", stderr.String())
-		}
-	}
+	base := serve(t, data, "OPSGUARD_ADMIN_PASSWORD="+randomPassword(t))
 	local := []string{"OPSGUARD_DATA_DIR=" + data}
 	mustRun(t, local, "correct horse battery\n", "user", "add", "ines", "--role", "security_officer")
 	mustRun(t, local, "correct horse battery\n", "user", "add", "erik", "--role", "engineer")
@@ -43,9 +22,9 @@ func TestBinaryRemoteMode(t *testing.T) {
 	if r := run(t, local, "", "token", "create", "--user", "ines", "--name", "cli"); r.code == 0 || !strings.Contains(r.stderr, "only for agents") {
 		t.Errorf("a token for ines from the command line:\n%s", r)
 	}
-	tok := func(user string) string { return ownToken(t, "http://"+addr, user, "correct horse battery") }
-	iso := []string{"OPSGUARD_SERVER=http://" + addr, "OPSGUARD_TOKEN=" + tok("ines")}
-	eng := []string{"OPSGUARD_SERVER=http://" + addr, "OPSGUARD_TOKEN=" + tok("erik")}
+	tok := func(user string) string { return ownToken(t, base, user, "correct horse battery") }
+	iso := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + tok("ines")}
+	eng := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + tok("erik")}
 
 	var users []struct {
 		Username string `json:"username"`
@@ -116,7 +95,7 @@ func TestBinaryRemoteMode(t *testing.T) {
 	if r := mustRun(t, iso, "", "change", "ticket", "approve", tk.ID, "--note", "CAB 12"); !strings.Contains(r.stdout, "is approved") {
 		t.Errorf("remote approve:\n%s", r)
 	}
-	bad := []string{"OPSGUARD_SERVER=http://" + addr, "OPSGUARD_TOKEN=tok_00000000000000000000000000000000.nope-nope-nope-nope-nope-nope-nope"}
+	bad := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=tok_00000000000000000000000000000000.nope-nope-nope-nope-nope-nope-nope"}
 	if r := run(t, bad, "", "user", "list"); r.code == 0 || !strings.Contains(r.stderr, "unauthenticated") {
 		t.Errorf("bad token:\n%s", r)
 	}

@@ -84,7 +84,7 @@ func TestExportVerifiesOfflineAndCatchesEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(x)
-	var back app.Export
+	var back ledger.Export
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}

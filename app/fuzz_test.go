@@ -41,8 +41,8 @@ func FuzzExportVerify(f *testing.F) {
 	// signed hash, an entry left out, an entry added past the checkpoint.
 	f.Add(replaced(f, good, `"actor":"cli:init"`, `"actor":"cli:mallory"`))
 	f.Add(replaced(f, good, `"username":"olga"`, `"username":"eve"`))
-	f.Add(edited(f, x, func(x *app.Export) { x.Entries = append(x.Entries[:1:1], x.Entries[2:]...) }))
-	f.Add(edited(f, x, func(x *app.Export) {
+	f.Add(edited(f, x, func(x *ledger.Export) { x.Entries = append(x.Entries[:1:1], x.Entries[2:]...) }))
+	f.Add(edited(f, x, func(x *ledger.Export) {
 		e := x.Entries[len(x.Entries)-1]
 		e.Seq++
 		e.LeafHash = e.ComputeLeafHash()
@@ -51,7 +51,7 @@ func FuzzExportVerify(f *testing.F) {
 	f.Add([]byte(`{"format":"opsguard-ledger-export/v1","entries":[{"seq":3},{"seq":1}]}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var x app.Export
+		var x ledger.Export
 		if json.Unmarshal(data, &x) != nil {
 			return
 		}
@@ -73,7 +73,7 @@ func FuzzExportVerify(f *testing.F) {
 }
 
 // edited returns x's JSON after a change made to a copy of its entries.
-func edited(t testing.TB, x *app.Export, change func(*app.Export)) []byte {
+func edited(t testing.TB, x *ledger.Export, change func(*ledger.Export)) []byte {
 	t.Helper()
 	c := *x
 	c.Entries = append([]ledger.Entry(nil), x.Entries...)

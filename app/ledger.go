@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
@@ -215,186 +213,38 @@ func (a *App) Evidence(ctx context.Context, sha string) (ledger.Blob, error) {
 	return b, err
 }
 
-// InclusionProof is an entry with its audit path to a signed checkpoint.
-type InclusionProof struct {
-	Entry      ledger.Entry `json:"entry"`
-	Size       int64        `json:"size"`
-	Checkpoint string       `json:"checkpoint"`
-	Hashes     [][]byte     `json:"hashes"`
-	PublicKey  string       `json:"public_key"`
-}
-
-// ConsistencyProof proves that one checkpoint extends another.
-type ConsistencyProof struct {
-	From           int64    `json:"from"`
-	To             int64    `json:"to"`
-	FromCheckpoint string   `json:"from_checkpoint"`
-	ToCheckpoint   string   `json:"to_checkpoint"`
-	Hashes         [][]byte `json:"hashes"`
-	PublicKey      string   `json:"public_key"`
-}
-
 // Inclusion proves entry seq is in the checkpoint of size (0: the newest).
-func (a *App) Inclusion(ctx context.Context, seq, size int64) (InclusionProof, error) {
-	var p InclusionProof
+func (a *App) Inclusion(ctx context.Context, seq, size int64) (ledger.Inclusion, error) {
+	var p ledger.Inclusion
 	err := a.DB.View(ctx, func(tx *store.Tx) error {
-		cp, err := a.checkpointAt(ctx, tx, size)
-		if err != nil {
-			return err
-		}
-		if seq < 1 || seq > cp.Size {
-			return opsguard.Errorf(opsguard.EInvalid, "entry %d is not in the checkpoint of size %d", seq, cp.Size)
-		}
-		leaves, err := tx.LeafHashes(ctx, cp.Size)
-		if err != nil {
-			return err
-		}
-		if p.Entry, err = tx.Entry(ctx, seq); err != nil {
-			return err
-		}
-		p.Size, p.Checkpoint = cp.Size, string(cp.Note)
-		p.Hashes, err = ledger.InclusionProof(leaves, seq-1, cp.Size)
+		var err error
+		p, err = ledger.ProveInclusion(ctx, tx, a.Log.Key().Public, seq, size)
 		return err
 	})
-	p.PublicKey = a.Log.Key().Public
 	return p, err
 }
 
 // Consistency proves the checkpoint of size to extends the one of size from.
-func (a *App) Consistency(ctx context.Context, from, to int64) (ConsistencyProof, error) {
-	p := ConsistencyProof{From: from, To: to, PublicKey: a.Log.Key().Public}
+func (a *App) Consistency(ctx context.Context, from, to int64) (ledger.Consistency, error) {
+	var p ledger.Consistency
 	err := a.DB.View(ctx, func(tx *store.Tx) error {
-		cp2, err := a.checkpointAt(ctx, tx, to)
-		if err != nil {
-			return err
-		}
-		cp1, err := a.checkpointAt(ctx, tx, from)
-		if err != nil {
-			return err
-		}
-		if cp1.Size > cp2.Size {
-			return opsguard.Errorf(opsguard.EInvalid, "from (%d) must not be larger than to (%d)", cp1.Size, cp2.Size)
-		}
-		leaves, err := tx.LeafHashes(ctx, cp2.Size)
-		if err != nil {
-			return err
-		}
-		p.From, p.To = cp1.Size, cp2.Size
-		p.FromCheckpoint, p.ToCheckpoint = string(cp1.Note), string(cp2.Note)
-		p.Hashes, err = ledger.ConsistencyProof(leaves, cp1.Size, cp2.Size)
+		var err error
+		p, err = ledger.ProveConsistency(ctx, tx, a.Log.Key().Public, from, to)
 		return err
 	})
 	return p, err
 }
 
-func (a *App) checkpointAt(ctx context.Context, tx *store.Tx, size int64) (ledger.Checkpoint, error) {
-	if size == 0 {
-		cp, ok, err := tx.LedgerHead(ctx)
-		if err != nil {
-			return cp, err
-		}
-		if !ok {
-			return cp, opsguard.Errorf(opsguard.ENotFound, "the ledger is empty")
-		}
-		return cp, nil
-	}
-	cp, err := tx.Checkpoint(ctx, size)
-	if err != nil {
-		return cp, opsguard.Errorf(opsguard.ENotFound, "no signed checkpoint of size %d (checkpoints are signed at the end of each write)", size)
-	}
-	return cp, nil
-}
-
-// Export is everything needed to verify the ledger offline with the public
-// key alone: entries, checkpoints and evidence.
-type Export struct {
-	Format      string              `json:"format"`
-	PublicKey   string              `json:"public_key"`
-	Checkpoints []ledger.Checkpoint `json:"checkpoints"`
-	Entries     []ledger.Entry      `json:"entries"`
-	Blobs       []ledger.Blob       `json:"evidence"`
-}
-
-// ExportFormat names the export's layout.
-const ExportFormat = "opsguard-ledger-export/v1"
-
 // ExportLedger collects the whole ledger in one snapshot.
-func (a *App) ExportLedger(ctx context.Context) (*Export, error) {
-	x := &Export{Format: ExportFormat, PublicKey: a.Log.Key().Public, Entries: []ledger.Entry{}, Blobs: []ledger.Blob{}}
+func (a *App) ExportLedger(ctx context.Context) (*ledger.Export, error) {
+	var x *ledger.Export
 	err := a.DB.View(ctx, func(tx *store.Tx) error {
 		var err error
-		if x.Checkpoints, err = tx.Checkpoints(ctx); err != nil {
-			return err
-		}
-		if err := tx.ScanEntries(ctx, 1, 0, func(e *ledger.Entry) error {
-			c := *e // the scan lends its buffers: keep copies
-			c.Payload = append([]byte(nil), e.Payload...)
-			c.PayloadHash = append([]byte(nil), e.PayloadHash...)
-			c.LeafHash = append([]byte(nil), e.LeafHash...)
-			x.Entries = append(x.Entries, c)
-			return nil
-		}); err != nil {
-			return err
-		}
-		return tx.ScanBlobs(ctx, func(b ledger.Blob) error {
-			x.Blobs = append(x.Blobs, b)
-			return nil
-		})
+		x, err = ledger.NewExport(ctx, tx, a.Log.Key().Public)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("export ledger: %w", err)
 	}
 	return x, nil
-}
-
-// Verify checks an export offline: against its own public key, or against
-// trusted when given (the key an auditor got by other means).
-func (x *Export) Verify(ctx context.Context, trusted string) (*ledger.Report, error) {
-	if x.Format != ExportFormat {
-		return nil, fmt.Errorf("export: format %q, want %q", x.Format, ExportFormat)
-	}
-	pub := x.PublicKey
-	if trusted != "" {
-		pub = trusted
-	}
-	// Entries out of order would hide from the range scans: order them,
-	// and Verify reports any gap or repetition.
-	sort.SliceStable(x.Entries, func(i, j int) bool { return x.Entries[i].Seq < x.Entries[j].Seq })
-	v, err := ledger.NewVerifier(pub)
-	if err != nil {
-		return nil, err
-	}
-	return ledger.Verify(ctx, exportSource{x}, v, nil)
-}
-
-type exportSource struct{ x *Export }
-
-// Snapshot gives the export's checkpoints and its range of sequence
-// numbers (the entries are sorted by Verify).
-func (s exportSource) Snapshot(context.Context) ([]ledger.Checkpoint, int64, int64, error) {
-	if len(s.x.Entries) == 0 {
-		return s.x.Checkpoints, 1, 0, nil
-	}
-	return s.x.Checkpoints, s.x.Entries[0].Seq, s.x.Entries[len(s.x.Entries)-1].Seq, nil
-}
-
-// ScanEntries walks the export's entries in seq order within [from, to].
-func (s exportSource) ScanEntries(_ context.Context, from, to int64, fn func(*ledger.Entry) error) error {
-	i := sort.Search(len(s.x.Entries), func(i int) bool { return s.x.Entries[i].Seq >= from })
-	for ; i < len(s.x.Entries) && s.x.Entries[i].Seq <= to; i++ {
-		e := s.x.Entries[i] // a copy: ranges are walked concurrently
-		if err := fn(&e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s exportSource) ScanBlobs(_ context.Context, fn func(ledger.Blob) error) error {
-	for _, b := range s.x.Blobs {
-		if err := fn(b); err != nil {
-			return err
-		}
-	}
-	return nil
 }

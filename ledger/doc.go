@@ -18,6 +18,11 @@
 // function, so neither accepts what the other refuses; a Log marked failed
 // (Fail) writes nothing.
 //
+// The read side works in the caller's read transaction too: ProveInclusion
+// and ProveConsistency answer an auditor with proofs against signed
+// checkpoints, and NewExport collects the whole ledger in one snapshot as an
+// Export, which Export.Verify checks offline with the public key alone.
+//
 // A leaf is the UTF-8 text
 //
 //	opsguard-ledger/v1

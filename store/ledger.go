@@ -15,11 +15,15 @@ import (
 	"github.com/opsguard/opsguard/ledger"
 )
 
-// The ledger's queries. *Tx implements ledger.Tx and ledger.Source.
+// The ledger's queries. *Tx implements ledger.Tx (the appender's),
+// ledger.ProofReader and ledger.ExportReader (the read side's);
+// ledgerSource implements ledger.Source.
 
 var (
-	_ ledger.Tx     = (*Tx)(nil)
-	_ ledger.Source = ledgerSource{}
+	_ ledger.Tx           = (*Tx)(nil)
+	_ ledger.ProofReader  = (*Tx)(nil)
+	_ ledger.ExportReader = (*Tx)(nil)
+	_ ledger.Source       = ledgerSource{}
 )
 
 // LockLedger serialises appenders: PostgreSQL replicas take a transaction

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsguard/opsguard/app"
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
@@ -195,20 +194,20 @@ func (c *client) Head(ctx context.Context) (checkpointInfo, error) {
 	return cp, err
 }
 
-func (c *client) Inclusion(ctx context.Context, seq, size int64) (app.InclusionProof, error) {
-	var p app.InclusionProof
+func (c *client) Inclusion(ctx context.Context, seq, size int64) (ledger.Inclusion, error) {
+	var p ledger.Inclusion
 	err := c.call(ctx, "GET", "/api/v1/ledger/proof/inclusion?seq="+strconv.FormatInt(seq, 10)+"&size="+strconv.FormatInt(size, 10), nil, &p)
 	return p, err
 }
 
-func (c *client) Consistency(ctx context.Context, from, to int64) (app.ConsistencyProof, error) {
-	var p app.ConsistencyProof
+func (c *client) Consistency(ctx context.Context, from, to int64) (ledger.Consistency, error) {
+	var p ledger.Consistency
 	err := c.call(ctx, "GET", "/api/v1/ledger/proof/consistency?from="+strconv.FormatInt(from, 10)+"&to="+strconv.FormatInt(to, 10), nil, &p)
 	return p, err
 }
 
-func (c *client) Export(ctx context.Context) (*app.Export, error) {
-	var x app.Export
+func (c *client) Export(ctx context.Context) (*ledger.Export, error) {
+	var x ledger.Export
 	if err := c.call(ctx, "GET", "/api/v1/ledger/export", nil, &x); err != nil {
 		return nil, err
 	}

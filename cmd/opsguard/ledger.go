@@ -195,7 +195,7 @@ func verifyExport(cmd *cobra.Command, file, pubFile string) (*ledger.Report, err
 	if err != nil {
 		return nil, err
 	}
-	var x app.Export
+	var x ledger.Export
 	if err := json.Unmarshal(b, &x); err != nil {
 		return nil, fmt.Errorf("%s: not a ledger export: %w", file, err)
 	}

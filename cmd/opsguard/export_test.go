@@ -74,9 +74,7 @@ func serve(t *testing.T, data string, env ...string) string {
 // after page, in-process and through a server; a --limit above the page
 // maximum is refused with the maximum named, never cut silently.
 func TestBinaryExportEveryRow(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
+	requireProgram(t, "git")
 	const n = 250
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")

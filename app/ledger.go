@@ -21,15 +21,6 @@ func (a *App) VerifyLedger(ctx context.Context) (*ledger.Report, error) {
 	return a.verifyLedger(ctx, a.Config.Ledger.WitnessURL, false)
 }
 
-// VerifyLedgerWith is VerifyLedger against the witness at witnessURL
-// (empty: the configured one).
-func (a *App) VerifyLedgerWith(ctx context.Context, witnessURL string) (*ledger.Report, error) {
-	if witnessURL == "" {
-		witnessURL = a.Config.Ledger.WitnessURL
-	}
-	return a.verifyLedger(ctx, witnessURL, false)
-}
-
 func (a *App) verifyLedger(ctx context.Context, witnessURL string, incremental bool) (*ledger.Report, error) {
 	key := a.Log.Key()
 	opts := ledger.VerifyOptions{Live: true, Incremental: incremental}

@@ -164,10 +164,16 @@ func (a *App) Notifications(ctx context.Context, f notify.DeliveryFilter) ([]Not
 		if err != nil {
 			return err
 		}
+		// A message routed to several channels is one row per channel:
+		// its attempts are read once and shared out by channel.
+		attempts := map[string][]notify.Attempt{}
 		for _, d := range ds {
-			as, err := tx.NotificationAttempts(ctx, d.Message.ID)
-			if err != nil {
-				return err
+			as, ok := attempts[d.Message.ID]
+			if !ok {
+				if as, err = tx.NotificationAttempts(ctx, d.Message.ID); err != nil {
+					return err
+				}
+				attempts[d.Message.ID] = as
 			}
 			n := Notification{Delivery: d, AttemptList: []notify.Attempt{}}
 			for _, at := range as {

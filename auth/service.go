@@ -135,8 +135,8 @@ func (n NewUser) validate() error {
 	if _, err := ParseRole(string(n.Role)); err != nil {
 		return &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error(), Details: map[string]any{"field": "role"}}
 	}
-	if len(n.Password) < MinPasswordLength {
-		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("password must have at least %d characters", MinPasswordLength), Details: map[string]any{"field": "password"}}
+	if err := checkNewPassword(n.Password); err != nil {
+		return err
 	}
 	if strings.ContainsAny(n.DisplayName+n.Email, "\n\r") {
 		return opsguard.Errorf(opsguard.EInvalid, "display name and email must be one line")

@@ -163,11 +163,11 @@ func changeRefs(cs []Change) []control.Ref {
 }
 
 func examples(cs []Change) string {
-	var out []string
-	for _, c := range cs[:min(4, len(cs))] {
-		out = append(out, c.Repo+"@"+short(c.SHA))
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Repo + "@" + short(c.SHA)
 	}
-	return control.Examples(append(out, make([]string, len(cs)-len(out))...), 3, ", ")
+	return control.Examples(out, 3, ", ")
 }
 
 // checklistControl checks that reviews recorded after the fact carry the

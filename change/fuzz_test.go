@@ -2,6 +2,7 @@ package change
 
 import (
 	"bytes"
+	"io"
 	"testing"
 )
 
@@ -35,5 +36,16 @@ func FuzzParseLog(f *testing.F) {
 			}
 			return nil
 		})
+	})
+}
+
+// parseLog reads git log records as the sync does, record by record.
+func parseLog(r io.Reader, fn func(Commit) error) error {
+	return splitRecords(r, func(rec []byte) error {
+		c, err := parseCommit(rec)
+		if err != nil {
+			return err
+		}
+		return fn(c)
 	})
 }

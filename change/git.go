@@ -337,16 +337,6 @@ func (m *Mirror) eachRecord(ctx context.Context, args []string, fn func(rec []by
 	return perr
 }
 
-func parseLog(r io.Reader, fn func(Commit) error) error {
-	return splitRecords(r, func(rec []byte) error {
-		c, err := parseCommit(rec)
-		if err != nil {
-			return err
-		}
-		return fn(c)
-	})
-}
-
 func splitRecords(r io.Reader, fn func(rec []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)

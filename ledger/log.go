@@ -234,7 +234,7 @@ func (a *Appender) Close() error {
 		// it, so a deleted file stays missing and verify says so.
 		l.publishFile(cp, from == 0)
 		l.postWitness(ctx, cp, func(old int64) ([][]byte, error) {
-			if old == from && l.witness != "" {
+			if old == from {
 				return consistencyFrom(prev, from, leaves)
 			}
 			return l.proof(ctx, old, cp.Size)
@@ -286,17 +286,30 @@ func checkHead(cp *Checkpoint, maxSeq int64, v note.Verifier) (*compact.Range, *
 			return nil, &HeadError{0, fmt.Sprintf("newest checkpoint %d: %v", cp.Size, err)}
 		}
 		var err error
-		rng, err = factory.NewRange(0, uint64(cp.Size), cp.Frontier)
-		var root []byte
-		if err == nil {
-			root, err = rng.GetRootHash(nil)
-		}
-		if err != nil || !bytes.Equal(root, cp.Root) {
+		if rng, err = frontierRange(cp.Size, cp.Frontier, cp.Root); err != nil {
 			return nil, &HeadError{0, fmt.Sprintf("newest checkpoint %d: its stored frontier does not match its signed root: edited", cp.Size)}
 		}
 	}
 	if maxSeq > size {
 		return nil, &HeadError{size + 1, fmt.Sprintf("entries %d..%d are not covered by any signed checkpoint: written behind the server's back", size+1, maxSeq)}
+	}
+	return rng, nil
+}
+
+// frontierRange rebuilds the compact range of the first size leaves from
+// a stored frontier and checks it against the signed root: a frontier
+// edited behind the server's back does not match.
+func frontierRange(size int64, frontier [][]byte, root []byte) (*compact.Range, error) {
+	rng, err := factory.NewRange(0, uint64(size), frontier)
+	if err != nil {
+		return nil, err
+	}
+	got, err := rng.GetRootHash(nil)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(got, root) {
+		return nil, fmt.Errorf("root mismatch")
 	}
 	return rng, nil
 }

@@ -227,7 +227,8 @@ func (s *Service) importByAsset(ctx context.Context, actor, kind string, blob le
 type parts func() (*importers.Report, []importers.Finding, error)
 
 // prepare makes a part of a report's findings storable, their texts cut
-// at maxText bytes, and merges those that are one finding, in place.
+// at maxText bytes, in place; those that are one finding are merged by
+// the import's index, in the report's order.
 func prepare(part []importers.Finding, maxText int) []importers.Finding {
 	for i := range part {
 		part[i] = capTexts(cleanFinding(part[i]), maxText)

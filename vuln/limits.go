@@ -85,10 +85,7 @@ func capText(s string, max int) (string, bool) {
 	if max <= 0 || len(s) <= max {
 		return s, false
 	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
-	}
-	return strings.Clone(s[:max]), true
+	return strings.Clone(importers.CutString(s, max)), true
 }
 
 // Importing is the number of imports holding a slot now, of this process.

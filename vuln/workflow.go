@@ -327,9 +327,12 @@ func (s *Service) Requests(ctx context.Context, status string) ([]Request, error
 // FindingRequests lists a finding's requests, oldest first.
 func (s *Service) FindingRequests(ctx context.Context, findingID string) ([]Request, error) {
 	var out []Request
-	err := s.workflow(ctx, func(tx WorkflowTx) error {
-		var err error
-		out, err = tx.FindingRequests(ctx, findingID)
+	err := s.store.View(ctx, func(tx Tx) error {
+		wtx, err := workflowTx(tx)
+		if err != nil {
+			return err
+		}
+		out, err = wtx.FindingRequests(ctx, findingID)
 		return err
 	})
 	return out, err

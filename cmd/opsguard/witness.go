@@ -49,11 +49,7 @@ printed at every start, for the instances' ledger.witness_public_key.`,
 			}
 			var logs []note.Verifier
 			for _, f := range origins {
-				pub, err := app.ReadSecretFile(f)
-				if err != nil {
-					return fmt.Errorf("--origin-key %s: %w", f, err)
-				}
-				v, err := ledger.NewVerifier(pub)
+				v, err := readVerifier(f)
 				if err != nil {
 					return fmt.Errorf("--origin-key %s: %w", f, err)
 				}
@@ -114,6 +110,16 @@ func serveWitness(ctx context.Context, h http.Handler, ln net.Listener) error {
 	return srv.Shutdown(sctx)
 }
 
+// readVerifier reads a note verifier key (an instance's ledger.pub, a
+// witness's public key) from a file.
+func readVerifier(file string) (note.Verifier, error) {
+	pub, err := app.ReadSecretFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.NewVerifier(pub)
+}
+
 // checkWitness adds to rep what the witness at url finds: the ledger must
 // hold, consistently, the newest checkpoint the witness cosigned. It goes
 // through the backend (in-process or --server) like the rest of verify:
@@ -122,11 +128,8 @@ func serveWitness(ctx context.Context, h http.Handler, ln net.Listener) error {
 func checkWitness(ctx context.Context, b *client, rep *ledger.Report, url, witnessKeyFile string) error {
 	var wv note.Verifier
 	if witnessKeyFile != "" {
-		pub, err := app.ReadSecretFile(witnessKeyFile)
-		if err != nil {
-			return fmt.Errorf("--witness-key: %w", err)
-		}
-		if wv, err = ledger.NewVerifier(pub); err != nil {
+		var err error
+		if wv, err = readVerifier(witnessKeyFile); err != nil {
 			return fmt.Errorf("--witness-key: %w", err)
 		}
 	}

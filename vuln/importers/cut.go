@@ -137,7 +137,7 @@ func (l *refList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err := jsonv2.UnmarshalDecode(dec, &s); err != nil {
 			return err
 		}
-		list = append(list, cutString(s, MaxReference))
+		list = append(list, CutString(s, MaxReference))
 		return nil
 	})
 	*l = list
@@ -151,13 +151,13 @@ var refListType = reflect.TypeFor[[]string]()
 func CapReferences(refs []string) []string {
 	refs = refs[:min(len(refs), MaxReferences)]
 	for i, r := range refs {
-		refs[i] = cutString(r, MaxReference)
+		refs[i] = CutString(r, MaxReference)
 	}
 	return refs
 }
 
-// cutString is s cut at max bytes, at the start of a character.
-func cutString(s string, max int) string {
+// CutString is s cut at max bytes, at the start of a character.
+func CutString(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
+	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // App is one wired instance.
@@ -92,7 +93,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	a.Vuln = vuln.NewService(store.Bind[vuln.Tx](db), a.Log, cfg.Vuln, opts.Now)
+	a.Vuln = vuln.NewService(store.Bind[vuln.Tx](db), a.Log, cfg.Vuln, vuln.Options{Formats: importers.Formats{}, Now: opts.Now})
 	a.Change = change.NewService(store.Bind[change.Tx](db), a.Log, change.Options{
 		ReposDir:   cfg.ReposDir(),
 		ReviewDays: cfg.Change.PostFactoReviewBusinessDays,

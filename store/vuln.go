@@ -12,7 +12,6 @@ import (
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // The queries of the vulnerability register. *Tx implements vuln.Tx.
@@ -588,8 +587,8 @@ func (tx *Tx) ExpiredAcceptances(ctx context.Context, now time.Time) ([]vuln.Fin
 var _ vuln.FeedTx = (*Tx)(nil)
 
 // Intel returns what the feeds say of the given CVEs.
-func (tx *Tx) Intel(ctx context.Context, cves []string) (map[string]importers.Intel, error) {
-	out := map[string]importers.Intel{}
+func (tx *Tx) Intel(ctx context.Context, cves []string) (map[string]vuln.Intel, error) {
+	out := map[string]vuln.Intel{}
 	const per = 500
 	for start := 0; start < len(cves); start += per {
 		chunk := cves[start:min(start+per, len(cves))]
@@ -602,7 +601,7 @@ func (tx *Tx) Intel(ctx context.Context, cves []string) (map[string]importers.In
 			return nil, err
 		}
 		for rows.Next() {
-			var in importers.Intel
+			var in vuln.Intel
 			if err := rows.Scan(&in.CVE, &in.KEVAdded, &in.EPSS, &in.Percentile); err != nil {
 				rows.Close()
 				return nil, err
@@ -619,7 +618,7 @@ func (tx *Tx) Intel(ctx context.Context, cves []string) (map[string]importers.In
 
 // UpsertIntel stores a feed: KEV entries set kev_added (and a KEV catalog
 // replaces the previous one), EPSS entries set the scores.
-func (tx *Tx) UpsertIntel(ctx context.Context, kind string, entries []importers.Intel, at time.Time) error {
+func (tx *Tx) UpsertIntel(ctx context.Context, kind string, entries []vuln.Intel, at time.Time) error {
 	if kind == "kev" {
 		if _, err := tx.exec(ctx, "UPDATE vuln_intel SET kev_added = ''"); err != nil {
 			return err

@@ -9,7 +9,6 @@ import (
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // applyVEX records a VEX document's decisions on the asset's findings:
@@ -19,7 +18,7 @@ import (
 // action becomes a pending acceptance request, because a document cannot
 // stand in for a security officer's approval; the rest changes nothing.
 // Each decision goes through the same workflow as by hand.
-func (s *Service) applyVEX(ctx context.Context, actor, asset, file string, data []byte, rep *importers.Report) (Summary, error) {
+func (s *Service) applyVEX(ctx context.Context, actor, asset, file string, data []byte, rep *Report) (Summary, error) {
 	sum := Summary{Asset: asset, Format: rep.Format, Tool: rep.Tool, Statements: len(rep.Statements)}
 	fs, err := s.assetFindings(ctx, asset)
 	if err != nil {
@@ -63,7 +62,7 @@ func (s *Service) applyVEX(ctx context.Context, actor, asset, file string, data 
 
 // applyStatement decides about a finding as the statement says, in tx, and
 // reports whether it closed it or sent it for approval.
-func (s *Service) applyStatement(ctx context.Context, tx WorkflowTx, by Actor, findingID string, st importers.Statement) (bool, error) {
+func (s *Service) applyStatement(ctx context.Context, tx WorkflowTx, by Actor, findingID string, st Statement) (bool, error) {
 	why := strings.TrimSpace(st.Impact)
 	if why == "" {
 		why = "VEX: " + st.Justification
@@ -109,7 +108,7 @@ func (s *Service) applyStatement(ctx context.Context, tx WorkflowTx, by Actor, f
 // speaksOf reports whether a statement is about finding f of asset, by any
 // id of f: its own, its aliases as listed, or the ids the import's index
 // knows of it.
-func speaksOf(st importers.Statement, f Finding, asset string) bool {
+func speaksOf(st Statement, f Finding, asset string) bool {
 	ids := append([]string{st.VulnID}, st.Aliases...)
 	hit := false
 	for _, x := range ids {

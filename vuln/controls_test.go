@@ -8,7 +8,6 @@ import (
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 func evaluate(t *testing.T, svc *vuln.Service) map[string]control.Outcome {
@@ -30,7 +29,7 @@ func TestVMControls(t *testing.T) {
 		if o := evaluate(t, f.svc)["VM-1.assets-scanned"]; o.Status != control.Fail {
 			t.Errorf("VM-1 on an empty register: %+v", o)
 		}
-		f.imp(t, report("Trivy", true, pkg("CVE-1", "a", importers.Critical), pkg("CVE-2", "b", importers.Low)))
+		f.imp(t, report("Trivy", true, pkg("CVE-1", "a", vuln.Critical), pkg("CVE-2", "b", vuln.Low)))
 		got := evaluate(t, f.svc)
 		for id, want := range map[string]control.Status{
 			"VM-1.assets-scanned": control.Fail, // no external assessment yet

@@ -8,13 +8,12 @@ import (
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // FeedTx is what a feed import needs beyond Tx.
 type FeedTx interface {
 	Tx
-	UpsertIntel(ctx context.Context, kind string, entries []importers.Intel, at time.Time) error
+	UpsertIntel(ctx context.Context, kind string, entries []Intel, at time.Time) error
 	// OpenFindingsWithIDs returns the findings not closed, with their ids.
 	OpenFindingsWithIDs(ctx context.Context) ([]Finding, error)
 }
@@ -32,7 +31,7 @@ type FeedSummary struct {
 // from trusted sources) and reassesses the risk and due date of every open
 // finding (VM-6), in one transaction, the feed kept as evidence.
 func (s *Service) ImportFeed(ctx context.Context, actor, name string, data []byte) (FeedSummary, error) {
-	feed, err := importers.ParseFeed(name, data)
+	feed, err := s.formats.ParseFeed(name, data)
 	if err != nil {
 		return FeedSummary{}, &opsguard.Error{Code: opsguard.EInvalid, Message: err.Error()}
 	}

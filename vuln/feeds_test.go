@@ -11,7 +11,6 @@ import (
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // epssCSV is a small file in the published EPSS layout.
@@ -26,10 +25,10 @@ func TestFeedsRaiseRisk(t *testing.T) {
 		f := newFixture(t, db)
 		// CVE-2025-48384 is in the real KEV catalog of the fixtures.
 		f.imp(t, report("Trivy", true,
-			pkg("CVE-2025-48384", "p", importers.High),
-			pkg("CVE-2024-0001", "p", importers.Low),
-			pkg("CVE-2024-0002", "p", importers.Low),
-			pkg("CVE-1999-9999", "p", importers.Medium)))
+			pkg("CVE-2025-48384", "p", vuln.High),
+			pkg("CVE-2024-0001", "p", vuln.Low),
+			pkg("CVE-2024-0002", "p", vuln.Low),
+			pkg("CVE-1999-9999", "p", vuln.Medium)))
 		before := f.all(t)
 		kev, err := f.svc.ImportFeed(ctx, "iso", "cisa-kev.json", fixture.Read(t, "feeds/cisa-kev.json"))
 		if err != nil {
@@ -56,7 +55,7 @@ func TestFeedsRaiseRisk(t *testing.T) {
 			t.Errorf("EPSS below threshold = %+v", b)
 		}
 		// A finding first seen after the feeds is raised at once.
-		f.imp(t, report("Grype", false, pkg("CVE-2025-48384", "q", importers.Medium)))
+		f.imp(t, report("Grype", false, pkg("CVE-2025-48384", "q", vuln.Medium)))
 		if q := f.all(t)["CVE-2025-48384|q"]; q.SLADays != 30 || q.Risk != vuln.RiskHigh {
 			t.Errorf("new finding = %+v", q)
 		}
@@ -66,7 +65,7 @@ func TestFeedsRaiseRisk(t *testing.T) {
 func TestExtensionSurvivesReassessment(t *testing.T) {
 	db := storetest.Open(t, filepath.Join(t.TempDir(), "x.db"))
 	f := newFixture(t, db)
-	f.imp(t, report("Trivy", true, pkg("CVE-2025-48384", "p", importers.High)))
+	f.imp(t, report("Trivy", true, pkg("CVE-2025-48384", "p", vuln.High)))
 	x := f.one(t, "CVE-2025-48384")
 	due := x.DueAt.AddDate(0, 0, 10)
 	req, _ := f.svc.RequestExtension(ctx, eng, x.ID, "vendor fix arrives next sprint, OPS-7", due)

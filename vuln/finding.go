@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/config"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // Status is where a finding is in its life.
@@ -69,34 +68,34 @@ type Scan struct {
 
 // Finding is one vulnerability at one place of one asset.
 type Finding struct {
-	ID           string             `json:"id"`
-	AssetID      string             `json:"asset_id"`
-	Asset        string             `json:"asset"`
-	VulnID       string             `json:"vuln_id"`
-	Aliases      []string           `json:"aliases"`
-	Package      string             `json:"package,omitempty"`
-	Version      string             `json:"version,omitempty"`
-	FixedVersion string             `json:"fixed_version,omitempty"`
-	Location     string             `json:"location,omitempty"`
-	Target       string             `json:"target,omitempty"`
-	Title        string             `json:"title"`
-	Description  string             `json:"description,omitempty"`
-	Severity     importers.Severity `json:"severity"`
-	SeverityNote string             `json:"severity_note,omitempty"`
-	CVSSScore    float64            `json:"cvss_score,omitempty"`
-	CVSSVector   string             `json:"cvss_vector,omitempty"`
-	Risk         Risk               `json:"risk"`
-	RiskNote     string             `json:"risk_note"` // the SLA in force and why
-	Status       Status             `json:"status"`
-	Resolution   Resolution         `json:"resolution,omitempty"`
-	FirstSeen    time.Time          `json:"first_seen"`
-	LastSeen     time.Time          `json:"last_seen"`
-	SLADays      int                `json:"sla_days"`
-	DueAt        time.Time          `json:"due_at"`
-	ClosedAt     *time.Time         `json:"closed_at,omitempty"`
-	FixedByScan  string             `json:"fixed_by_scan,omitempty"`
-	Regression   bool               `json:"regression"`
-	Tools        []string           `json:"tools,omitempty"`
+	ID           string     `json:"id"`
+	AssetID      string     `json:"asset_id"`
+	Asset        string     `json:"asset"`
+	VulnID       string     `json:"vuln_id"`
+	Aliases      []string   `json:"aliases"`
+	Package      string     `json:"package,omitempty"`
+	Version      string     `json:"version,omitempty"`
+	FixedVersion string     `json:"fixed_version,omitempty"`
+	Location     string     `json:"location,omitempty"`
+	Target       string     `json:"target,omitempty"`
+	Title        string     `json:"title"`
+	Description  string     `json:"description,omitempty"`
+	Severity     Severity   `json:"severity"`
+	SeverityNote string     `json:"severity_note,omitempty"`
+	CVSSScore    float64    `json:"cvss_score,omitempty"`
+	CVSSVector   string     `json:"cvss_vector,omitempty"`
+	Risk         Risk       `json:"risk"`
+	RiskNote     string     `json:"risk_note"` // the SLA in force and why
+	Status       Status     `json:"status"`
+	Resolution   Resolution `json:"resolution,omitempty"`
+	FirstSeen    time.Time  `json:"first_seen"`
+	LastSeen     time.Time  `json:"last_seen"`
+	SLADays      int        `json:"sla_days"`
+	DueAt        time.Time  `json:"due_at"`
+	ClosedAt     *time.Time `json:"closed_at,omitempty"`
+	FixedByScan  string     `json:"fixed_by_scan,omitempty"`
+	Regression   bool       `json:"regression"`
+	Tools        []string   `json:"tools,omitempty"`
 	// Justification is the written reason of a closing that needs one.
 	Justification string `json:"justification,omitempty"`
 	// AcceptedUntil is when an accepted risk's acceptance expires.
@@ -120,25 +119,25 @@ func (f Finding) Breached(now time.Time) bool {
 
 // sla is the remediation time of a severity level and the sentence that
 // explains it.
-func sla(days config.SLADays, sev importers.Severity) (int, Risk, string) {
+func sla(days config.SLADays, sev Severity) (int, Risk, string) {
 	switch sev {
-	case importers.Critical:
+	case Critical:
 		return days.Critical, RiskHigh, fmt.Sprintf("critical severity: %d days (vuln.sla_days.critical)", days.Critical)
-	case importers.High:
+	case High:
 		return days.High, RiskHigh, fmt.Sprintf("high severity: %d days (vuln.sla_days.high)", days.High)
-	case importers.Medium:
+	case Medium:
 		return days.Medium, RiskMedium, fmt.Sprintf("medium severity: %d days (vuln.sla_days.medium)", days.Medium)
-	case importers.Low:
+	case Low:
 		return days.Low, RiskLow, fmt.Sprintf("low severity: %d days (vuln.sla_days.low)", days.Low)
 	}
 	return days.Low, RiskLow, fmt.Sprintf("informational: the low SLA of %d days (vuln.sla_days.low)", days.Low)
 }
 
 // raise is the next more severe level (critical stays critical).
-func raise(s importers.Severity) importers.Severity {
-	for i, x := range importers.Severities {
+func raise(s Severity) Severity {
+	for i, x := range Severities {
 		if x == s && i > 0 {
-			return importers.Severities[i-1]
+			return Severities[i-1]
 		}
 	}
 	return s
@@ -148,7 +147,7 @@ func raise(s importers.Severity) importers.Severity {
 // one level when the vulnerability is known to be exploited (CISA KEV) or
 // likely to be (EPSS at or above the threshold), with the SLA of that level
 // and the sentence saying why.
-func assess(cfg config.Vuln, sev importers.Severity, intel []importers.Intel) (int, Risk, string) {
+func assess(cfg config.Vuln, sev Severity, intel []Intel) (int, Risk, string) {
 	level, why := sev, ""
 	for _, in := range intel {
 		if in.KEVAdded != "" {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // ImportRequest is one report to import.
@@ -23,20 +22,20 @@ type ImportRequest struct {
 	// Source, when Data is nil, holds the report in a file: a format that
 	// streams (Trivy) is read from it as it is stored, so that a report of
 	// hundreds of megabytes is never held in memory.
-	Source importers.Source
+	Source Source
 }
 
 // Content is where the request's report is read from: Source, or Data.
-func (req ImportRequest) Content() importers.Source {
+func (req ImportRequest) Content() Source {
 	if req.Data == nil && req.Source != nil {
 		return req.Source
 	}
-	return importers.Bytes(req.Data)
+	return Bytes(req.Data)
 }
 
 // head is the start of the report, for detecting its format.
 func (req ImportRequest) head() ([]byte, error) {
-	h, err := importers.Head(req.Content())
+	h, err := headOf(req.Content())
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", req.File, err)
 	}
@@ -77,7 +76,7 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	// byte for byte the last one of its tool on its asset needs no parsing.
 	src := req.Content()
 	var blob ledger.Blob
-	if data, inMemory := src.(importers.Bytes); inMemory {
+	if data, inMemory := src.(Bytes); inMemory {
 		blob = ledger.NewBlob("application/octet-stream", data)
 	} else {
 		if blob, err = ledger.NewBlobFrom("application/octet-stream", src, src.Size()); err != nil {
@@ -95,14 +94,14 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 	if err != nil {
 		return Summary{}, err
 	}
-	imp, err := importers.For(req.File, req.Format, head)
+	imp, err := s.formats.For(req.File, req.Format, head)
 	if err != nil {
 		return Summary{}, invalidReport(err)
 	}
-	if st, ok := imp.(importers.Streamer); ok {
+	if st, ok := imp.(Streamer); ok {
 		return s.importStream(ctx, actor, req, kind, blob, st)
 	}
-	data, err := importers.ReadAll(src)
+	data, err := readAll(src)
 	if err != nil {
 		return Summary{}, fmt.Errorf("read %s: %w", req.File, err)
 	}
@@ -128,8 +127,8 @@ func (s *Service) Import(ctx context.Context, actor string, req ImportRequest) (
 }
 
 // partsOf hands an import the findings fs of rep a part at a time.
-func partsOf(rep *importers.Report, fs []importers.Finding, maxText int) parts {
-	return func() (*importers.Report, []importers.Finding, error) {
+func partsOf(rep *Report, fs []Reported, maxText int) parts {
+	return func() (*Report, []Reported, error) {
 		part := fs[:min(importPart, len(fs))]
 		fs = fs[len(part):]
 		if len(part) == 0 {
@@ -143,13 +142,13 @@ func partsOf(rep *importers.Report, fs []importers.Finding, maxText int) parts {
 // that records them there.
 type assetGroup struct {
 	req ImportRequest
-	fs  []importers.Finding
+	fs  []Reported
 }
 
 // byAsset splits a report's findings by the asset each names (an
 // assessment's rows), the request's asset for those that name none, that
 // one first; nil when none names one.
-func byAsset(req ImportRequest, fs []importers.Finding) []assetGroup {
+func byAsset(req ImportRequest, fs []Reported) []assetGroup {
 	at := map[string]int{"": 0}
 	groups := []assetGroup{{req: req}}
 	for _, f := range fs {
@@ -177,7 +176,7 @@ func byAsset(req ImportRequest, fs []importers.Finding) []assetGroup {
 
 // importByAsset records each group of a report's findings on its asset,
 // all in one transaction, and sums up what changed.
-func (s *Service) importByAsset(ctx context.Context, actor, kind string, blob ledger.Blob, rep *importers.Report, groups []assetGroup) (Summary, error) {
+func (s *Service) importByAsset(ctx context.Context, actor, kind string, blob ledger.Blob, rep *Report, groups []assetGroup) (Summary, error) {
 	var total Summary
 	err := s.store.Update(ctx, func(tx Tx) error {
 		// Every asset is held first, in the order of their names, and the
@@ -224,12 +223,12 @@ func (s *Service) importByAsset(ctx context.Context, actor, kind string, blob le
 // parts hands an import a report's findings a part at a time, prepared:
 // the report as read so far and the next part; at the end a nil part and
 // the whole report.
-type parts func() (*importers.Report, []importers.Finding, error)
+type parts func() (*Report, []Reported, error)
 
 // prepare makes a part of a report's findings storable, their texts cut
 // at maxText bytes, in place; those that are one finding are merged by
 // the import's index, in the report's order.
-func prepare(part []importers.Finding, maxText int) []importers.Finding {
+func prepare(part []Reported, maxText int) []Reported {
 	for i := range part {
 		part[i] = capTexts(cleanFinding(part[i]), maxText)
 		// The register keeps no references: let them go now, they can be
@@ -243,10 +242,10 @@ func prepare(part []importers.Finding, maxText int) []importers.Finding {
 // goroutine while the parts it has read are stored, so that reading and
 // storing take two processors instead of one after the other, and the
 // report's findings are never all held at once.
-func (s *Service) importStream(ctx context.Context, actor string, req ImportRequest, kind string, blob ledger.Blob, st importers.Streamer) (Summary, error) {
+func (s *Service) importStream(ctx context.Context, actor string, req ImportRequest, kind string, blob ledger.Blob, st Streamer) (Summary, error) {
 	type read struct {
-		head *importers.Report
-		fs   []importers.Finding
+		head *Report
+		fs   []Reported
 		err  error
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -264,7 +263,7 @@ func (s *Service) importStream(ctx context.Context, actor string, req ImportRequ
 				}
 			}
 		}()
-		rep, err := st.Stream(req.File, req.Content(), importPart, func(head *importers.Report, fs []importers.Finding) error {
+		rep, err := st.Stream(req.File, req.Content(), importPart, func(head *Report, fs []Reported) error {
 			// Prepared here, while the import stores the part before.
 			fs = prepare(fs, s.cfg.MaxTextBytes)
 			select {
@@ -286,7 +285,7 @@ func (s *Service) importStream(ctx context.Context, actor string, req ImportRequ
 		for range ch {
 		}
 	}()
-	return s.importParts(ctx, actor, req, kind, blob, func() (*importers.Report, []importers.Finding, error) {
+	return s.importParts(ctx, actor, req, kind, blob, func() (*Report, []Reported, error) {
 		r, ok := <-ch
 		switch {
 		case !ok:
@@ -315,7 +314,7 @@ func (s *Service) importParts(ctx context.Context, actor string, req ImportReque
 func importError(req ImportRequest, err error) error {
 	var oe *opsguard.Error
 	switch {
-	case errors.As(err, new(*importers.Error)):
+	case errors.Is(err, ErrInvalidReport):
 		return invalidReport(err)
 	case errors.As(err, &oe) && oe.Code == opsguard.EInvalid:
 		return oe
@@ -330,7 +329,7 @@ func invalidReport(err error) error {
 
 // assetName is the asset a report is recorded on: the one the request
 // names, else the report's target.
-func assetName(req ImportRequest, rep *importers.Report) (string, error) {
+func assetName(req ImportRequest, rep *Report) (string, error) {
 	name := clean(strings.TrimSpace(req.Asset))
 	if name == "" {
 		name = clean(rep.Target)

@@ -2,8 +2,6 @@ package vuln
 
 import (
 	"iter"
-
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // key is one identifier of a finding at its place on the asset (its
@@ -11,11 +9,11 @@ import (
 // hundred thousand findings looks up several keys for each.
 type key struct{ pkg, loc, id string }
 
-func keyOf(f importers.Finding, id string) key { return key{f.Package, f.Location, id} }
+func keyOf(f Reported, id string) key { return key{f.Package, f.Location, id} }
 
 // eachID yields every identifier of an incoming finding, as ids returns
 // them, without building the list.
-func eachID(in importers.Finding) iter.Seq[string] {
+func eachID(in Reported) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		if !yield(in.VulnID) {
 			return
@@ -51,7 +49,7 @@ func (r ref) fresh() (int, bool) { return r.at - 1, r.at > 0 }
 type storedFinding struct {
 	id       string
 	ids      []string
-	severity importers.Severity
+	severity Severity
 	risk     Risk
 	slaDays  int
 }
@@ -79,7 +77,7 @@ func newIndex(fs []Finding, room int) index {
 // point makes every id of in, at its place, name r: the finding in was
 // matched to or opened as. A later statement naming any of them is that
 // finding, as the same statements in one part would be.
-func (ix index) point(in importers.Finding, r ref) {
+func (ix index) point(in Reported, r ref) {
 	for x := range eachID(in) {
 		ix[keyOf(in, x)] = r
 	}
@@ -100,7 +98,7 @@ func (ix index) stored(i int, f *Finding) {
 	}
 }
 
-func (ix index) match(in importers.Finding) ref {
+func (ix index) match(in Reported) ref {
 	for x := range eachID(in) {
 		if r, ok := ix[keyOf(in, x)]; ok {
 			return r

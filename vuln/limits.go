@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/opsguard/opsguard"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // RetryAfter is the wait, in seconds, an import refused for want of a
@@ -68,7 +67,7 @@ func checkAssetName(name, what string) error {
 
 // capTexts cuts a finding's title and description at max bytes, at the
 // start of a character, and marks those it cut.
-func capTexts(in importers.Finding, max int) importers.Finding {
+func capTexts(in Reported, max int) Reported {
 	var cut bool
 	if in.Title, cut = capText(in.Title, max); cut {
 		in.TitleCut = true
@@ -85,7 +84,19 @@ func capText(s string, max int) (string, bool) {
 	if max <= 0 || len(s) <= max {
 		return s, false
 	}
-	return strings.Clone(importers.CutString(s, max)), true
+	return strings.Clone(CutString(s, max)), true
+}
+
+// CutString is s cut at max bytes, at the start of a character: how the
+// register and the importers cut a text longer than they keep.
+func CutString(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max]
 }
 
 // Importing is the number of imports holding a slot now, of this process.

@@ -12,7 +12,6 @@ import (
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // trivyWith is a Trivy report of one vulnerability with the given title
@@ -84,7 +83,7 @@ func TestAssetNameRules(t *testing.T) {
 			{"a report's target with an escape", "", "img\x1b]0;x\x07", "control character"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				data := report("Trivy", true, pkg("CVE-1", "a", importers.High))
+				data := report("Trivy", true, pkg("CVE-1", "a", vuln.High))
 				if tc.target != "" {
 					quoted, _ := json.Marshal(tc.target)
 					data = []byte(strings.Replace(string(data), `"registry.example/app:1"`, string(quoted), 1))
@@ -110,7 +109,7 @@ func TestAssetNameRules(t *testing.T) {
 		if err != nil || n != 0 {
 			t.Errorf("%d findings imported by refused reports, %v", n, err)
 		}
-		if _, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{Asset: strings.Repeat("é", 256), File: "r.json", Data: report("Trivy", true, pkg("CVE-1", "a", importers.High))}); err != nil {
+		if _, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{Asset: strings.Repeat("é", 256), File: "r.json", Data: report("Trivy", true, pkg("CVE-1", "a", vuln.High))}); err != nil {
 			t.Errorf("256 characters: %v", err)
 		}
 	})
@@ -132,7 +131,7 @@ func (h *heldSource) ReadAt(p []byte, off int64) (int, error) {
 	default:
 	}
 	<-h.release
-	return importers.Bytes(h.data).ReadAt(p, off)
+	return vuln.Bytes(h.data).ReadAt(p, off)
 }
 
 // An import beyond vuln.max_concurrent_imports is refused at once with
@@ -142,14 +141,14 @@ func TestImportsBeyondTheLimitAreRefused(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan error, 2)
 	for i := range 2 { // the default limit
-		src := &heldSource{data: report("Trivy", true, pkg("CVE-1", "a", importers.High)), entered: make(chan struct{}, 1), release: release}
+		src := &heldSource{data: report("Trivy", true, pkg("CVE-1", "a", vuln.High)), entered: make(chan struct{}, 1), release: release}
 		go func() {
 			_, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{Asset: fmt.Sprint("held", i), File: "r.json", Source: src})
 			done <- err
 		}()
 		<-src.entered // that import holds a slot
 	}
-	_, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{Asset: "third", File: "r.json", Data: report("Trivy", true, pkg("CVE-1", "a", importers.High))})
+	_, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{Asset: "third", File: "r.json", Data: report("Trivy", true, pkg("CVE-1", "a", vuln.High))})
 	var oe *opsguard.Error
 	if !errors.As(err, &oe) || oe.Code != opsguard.ERateLimited || oe.Details["retry_after_seconds"] != vuln.RetryAfter || !strings.Contains(oe.Message, "vuln.max_concurrent_imports") {
 		t.Fatalf("third import: %v (%+v), want rate_limited with a wait", err, oe)
@@ -160,7 +159,7 @@ func TestImportsBeyondTheLimitAreRefused(t *testing.T) {
 			t.Errorf("held import: %v", err)
 		}
 	}
-	if _, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{Asset: "third", File: "r.json", Data: report("Trivy", true, pkg("CVE-1", "a", importers.High))}); err != nil {
+	if _, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{Asset: "third", File: "r.json", Data: report("Trivy", true, pkg("CVE-1", "a", vuln.High))}); err != nil {
 		t.Errorf("after the others: %v", err)
 	}
 }

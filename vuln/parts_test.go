@@ -58,19 +58,19 @@ func assetFindings(t testing.TB, db *store.DB, asset string) []string {
 // A report that states findings again in later parts is recorded as in
 // one part, whatever the parts hold: the cases the defect report gave.
 func TestImportPartsRestated(t *testing.T) {
-	a, b, c, d, e := pkg("CVE-1", "a", importers.High), pkg("CVE-2", "b", importers.Low), pkg("CVE-3", "c", importers.Low), pkg("CVE-4", "d", importers.Low), pkg("CVE-5", "e", importers.Low)
-	ghsa := pkg("GHSA-x", "a", importers.Medium)
-	both := pkg("CVE-1", "a", importers.Critical, "GHSA-x")
+	a, b, c, d, e := pkg("CVE-1", "a", vuln.High), pkg("CVE-2", "b", vuln.Low), pkg("CVE-3", "c", vuln.Low), pkg("CVE-4", "d", vuln.Low), pkg("CVE-5", "e", vuln.Low)
+	ghsa := pkg("GHSA-x", "a", vuln.Medium)
+	both := pkg("CVE-1", "a", vuln.Critical, "GHSA-x")
 	cases := []struct {
 		name string
-		fs   []importers.Finding
+		fs   []vuln.Reported
 	}{
 		// One finding four times makes a first part of one new finding;
 		// the next part opens four, and the last states one of them again.
-		{"nine findings in parts of four", []importers.Finding{a, a, a, a, b, c, d, e, b}},
+		{"nine findings in parts of four", []vuln.Reported{a, a, a, a, b, c, d, e, b}},
 		// The third names both ids of the first two, which stay two
 		// findings; it must not merge the second into the first either.
-		{"an id shared after merging", []importers.Finding{a, ghsa, both, ghsa}},
+		{"an id shared after merging", []vuln.Reported{a, ghsa, both, ghsa}},
 	}
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)

@@ -9,7 +9,6 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/id"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // recording is one report being recorded on its asset, in one
@@ -63,7 +62,7 @@ func (s *Service) record(ctx context.Context, tx Tx, actor, kind string, req Imp
 
 // begin starts recording rep, whose first part has size findings: its
 // asset, its evidence, its scan, and the index of the asset's findings.
-func (s *Service) begin(ctx context.Context, tx Tx, actor, kind string, req ImportRequest, blob ledger.Blob, rep *importers.Report, size int, sum *Summary) (*recording, error) {
+func (s *Service) begin(ctx context.Context, tx Tx, actor, kind string, req ImportRequest, blob ledger.Blob, rep *Report, size int, sum *Summary) (*recording, error) {
 	name, err := assetName(req, rep)
 	if err != nil {
 		return nil, err
@@ -104,7 +103,7 @@ func (s *Service) begin(ctx context.Context, tx Tx, actor, kind string, req Impo
 // part records a part of the report's findings: each is matched to the
 // one it is, or opened; then the part's new findings are stored and its
 // events appended.
-func (rc *recording) part(ctx context.Context, part []importers.Finding) error {
+func (rc *recording) part(ctx context.Context, part []Reported) error {
 	intel, err := rc.tx.Intel(ctx, cves(part))
 	if err != nil {
 		return err
@@ -139,7 +138,7 @@ func (rc *recording) part(ctx context.Context, part []importers.Finding) error {
 
 // finding records one finding of the report: merged into the one it is,
 // or opened.
-func (rc *recording) finding(ctx context.Context, in importers.Finding, intel map[string]importers.Intel) error {
+func (rc *recording) finding(ctx context.Context, in Reported, intel map[string]Intel) error {
 	r := rc.ix.match(in)
 	switch i, opened := r.fresh(); {
 	case opened:
@@ -168,7 +167,7 @@ func (rc *recording) finding(ctx context.Context, in importers.Finding, intel ma
 
 // known records that the report states f, a finding the asset had: its
 // new ids, that this tool reports it, and its reopening if it was fixed.
-func (rc *recording) known(ctx context.Context, f *Finding, in importers.Finding) error {
+func (rc *recording) known(ctx context.Context, f *Finding, in Reported) error {
 	if ids := newIDs(f, in); len(ids) > 0 {
 		if err := rc.tx.AddFindingIDs(ctx, f.ID, ids); err != nil {
 			return err
@@ -204,7 +203,7 @@ func (rc *recording) reported(f *Finding) {
 // finish records what the whole report rep says once its findings are
 // in: the scan's counts, the findings seen again, and those fixed when the
 // report is complete. It returns the decisions of its statements.
-func (rc *recording) finish(ctx context.Context, rep *importers.Report) ([]decision, error) {
+func (rc *recording) finish(ctx context.Context, rep *Report) ([]decision, error) {
 	sum, scan := rc.sum, &rc.scan
 	sum.Findings, sum.Statements = sum.New+sum.Unchanged+sum.Reopened, len(rep.Statements)
 	scan.ToolVersion, scan.Findings, scan.Statements = clean(rep.ToolVersion), sum.Findings, sum.Statements
@@ -264,13 +263,13 @@ func (rc *recording) decide(ctx context.Context, file string, decisions []decisi
 // decision is a report's statement about one of the asset's findings.
 type decision struct {
 	f  *Finding
-	st importers.Statement
+	st Statement
 }
 
 // setAside returns the findings of existing, open and not reported by the
 // scan (seen), that a statement of the report other than fixed speaks of
 // (a fixed one is closed as fixed by the scan itself), and marks them seen.
-func setAside(existing []Finding, seen map[string]bool, statements []importers.Statement, asset string) []decision {
+func setAside(existing []Finding, seen map[string]bool, statements []Statement, asset string) []decision {
 	var out []decision
 	for _, st := range statements {
 		if st.Status == "fixed" {
@@ -291,7 +290,7 @@ func setAside(existing []Finding, seen map[string]bool, statements []importers.S
 // restatedFresh merges into a finding this part opened what the report
 // says of it again: its other ids, and a more severe statement, which
 // rates it anew.
-func (s *Service) restatedFresh(f *Finding, in importers.Finding, intel map[string]importers.Intel) {
+func (s *Service) restatedFresh(f *Finding, in Reported, intel map[string]Intel) {
 	more := rank(in.Severity) < rank(f.Severity)
 	if more {
 		f.Severity, f.SeverityNote, f.CVSSScore, f.CVSSVector = in.Severity, in.SeveritySource, in.CVSSScore, in.CVSSVector
@@ -325,7 +324,7 @@ func openedEvents(actor, asset, scanID string, fresh []Finding) []ledger.Event {
 // restated merges into a finding this import opened from an earlier part
 // what the report says of it again: its other ids, and a more severe
 // statement, which rates it anew as the merge of one part would have.
-func (s *Service) restated(ctx context.Context, tx Tx, actor string, n *storedFinding, in importers.Finding, now time.Time) (*ledger.Event, error) {
+func (s *Service) restated(ctx context.Context, tx Tx, actor string, n *storedFinding, in Reported, now time.Time) (*ledger.Event, error) {
 	f := n.finding()
 	if ids := newIDs(f, in); len(ids) > 0 {
 		n.ids = append(n.ids, ids...)
@@ -379,15 +378,15 @@ func scanImported(actor, asset, file string, scan Scan, sum Summary) ledger.Even
 // opened is the ledger payload of a new finding: a struct, because an
 // import may write a hundred thousand of them and maps marshal slowly.
 type opened struct {
-	Scan     string             `json:"scan"`
-	Asset    string             `json:"asset"`
-	Vuln     string             `json:"vuln"`
-	Package  string             `json:"package,omitempty"`
-	Location string             `json:"location,omitempty"`
-	Severity importers.Severity `json:"severity"`
-	Risk     Risk               `json:"risk"`
-	DueAt    time.Time          `json:"due_at"`
-	SLA      string             `json:"sla"`
+	Scan     string    `json:"scan"`
+	Asset    string    `json:"asset"`
+	Vuln     string    `json:"vuln"`
+	Package  string    `json:"package,omitempty"`
+	Location string    `json:"location,omitempty"`
+	Severity Severity  `json:"severity"`
+	Risk     Risk      `json:"risk"`
+	DueAt    time.Time `json:"due_at"`
+	SLA      string    `json:"sla"`
 }
 
 // closeAbsent drops this tool from the open findings it no longer reports
@@ -441,7 +440,7 @@ func (s *Service) asset(ctx context.Context, tx Tx, actor, name, kind string, no
 	return a, err
 }
 
-func (s *Service) newFinding(a Asset, in importers.Finding, intel []importers.Intel, now time.Time) Finding {
+func (s *Service) newFinding(a Asset, in Reported, intel []Intel, now time.Time) Finding {
 	days, risk, note := assess(s.cfg, in.Severity, intel)
 	f := Finding{ID: id.New("fnd"), AssetID: a.ID, Asset: a.Name, VulnID: in.VulnID, Aliases: in.Aliases,
 		Package: in.Package, Version: in.Version, FixedVersion: in.FixedVersion, Location: in.Location, Target: in.Target,

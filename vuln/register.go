@@ -5,14 +5,13 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // Filter selects findings for the register.
 type Filter struct {
 	Asset     string
 	Status    Status
-	Severity  importers.Severity
+	Severity  Severity
 	Risk      Risk
 	Breached  bool
 	DueBefore time.Time

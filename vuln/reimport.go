@@ -11,7 +11,6 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/id"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // errNotAgain rolls back the look-up of importAgain when the report is not
@@ -95,7 +94,7 @@ func (s *Service) previous(ctx context.Context, tx Tx, req ImportRequest, blob l
 	}
 	// An assessment may put its rows on several assets: it is imported
 	// whole again (it is small), not moved on one of them.
-	if prev.Statements < 0 || prev.Format == "assessment" || !sameFormat(req, prev.Format) || !validKind(req.AssetKind) {
+	if prev.Statements < 0 || prev.Format == "assessment" || !s.sameFormat(req, prev.Format) || !validKind(req.AssetKind) {
 		return prev, Asset{}, errNotAgain
 	}
 	name := clean(strings.TrimSpace(req.Asset))
@@ -129,7 +128,7 @@ func notAgain(err error) error {
 }
 
 // sameFormat reports whether req would be read by the importer format.
-func sameFormat(req ImportRequest, format string) bool {
+func (s *Service) sameFormat(req ImportRequest, format string) bool {
 	if req.Format != "" && req.Format != "auto" {
 		return req.Format == format
 	}
@@ -137,7 +136,7 @@ func sameFormat(req ImportRequest, format string) bool {
 	if err != nil {
 		return false
 	}
-	imp, err := importers.Detect(req.File, head)
+	imp, err := s.formats.Detect(req.File, head)
 	return err == nil && imp.Name() == format
 }
 

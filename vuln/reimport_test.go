@@ -9,7 +9,6 @@ import (
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // history lists the kinds of a finding's ledger entries, oldest first.
@@ -45,7 +44,7 @@ func TestRepeatedReport(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				// Each case on its own asset: both run on one database.
 				asset := "app-" + strings.Fields(tc.name)[0]
-				r := report("Trivy", true, pkg("A", "p", importers.High), pkg("B", "p", importers.High), pkg("C", "p", importers.Low))
+				r := report("Trivy", true, pkg("A", "p", vuln.High), pkg("B", "p", vuln.High), pkg("C", "p", vuln.Low))
 				imp := func(data []byte) vuln.Summary {
 					s, err := f.svc.Import(ctx, "ci", vuln.ImportRequest{File: "r.json", Asset: asset, Data: data})
 					if err != nil {
@@ -104,7 +103,7 @@ func TestRepeatedReport(t *testing.T) {
 func TestRepeatedReportOnlyOfTheNewestScan(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
-		a, b := pkg("CVE-1", "a", importers.High), pkg("CVE-2", "b", importers.Medium)
+		a, b := pkg("CVE-1", "a", vuln.High), pkg("CVE-2", "b", vuln.Medium)
 		r1 := report("Trivy", true, a, b)
 		f.imp(t, r1)
 		f.now = f.now.Add(time.Hour)
@@ -129,7 +128,7 @@ func TestRepeatedReportOnlyOfTheNewestScan(t *testing.T) {
 func TestLastSeenOfAFixedFinding(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
-		r := report("Trivy", true, pkg("CVE-1", "a", importers.High))
+		r := report("Trivy", true, pkg("CVE-1", "a", vuln.High))
 		f.imp(t, r)
 		f.now = f.now.Add(time.Hour)
 		f.imp(t, r)

@@ -13,6 +13,7 @@ import (
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
+	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // trivyOf is a Trivy report of asset, written at created, with the
@@ -38,7 +39,7 @@ func replicas(t *testing.T, n int) (*store.DB, []*vuln.Service) {
 	var svcs []*vuln.Service
 	for range n {
 		db := storetest.Open(t, dsn)
-		svcs = append(svcs, vuln.NewService(store.Bind[vuln.Tx](db), ledger.New(key, ledger.Options{}), config.Default().Vuln, now))
+		svcs = append(svcs, vuln.NewService(store.Bind[vuln.Tx](db), ledger.New(key, ledger.Options{}), config.Default().Vuln, vuln.Options{Formats: importers.Formats{}, Now: now}))
 	}
 	return storetest.Open(t, dsn), svcs
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // Tx is what the register needs from a store transaction.
@@ -33,7 +32,7 @@ type Tx interface {
 	InsertFindings(ctx context.Context, fs []Finding, tool, scanID string) error
 	AddFindingIDs(ctx context.Context, findingID string, ids []string) error
 	// Intel returns what the threat feeds say of the given CVEs.
-	Intel(ctx context.Context, cves []string) (map[string]importers.Intel, error)
+	Intel(ctx context.Context, cves []string) (map[string]Intel, error)
 	// SeenAgain records that scanID (by tool) reports the findings had and
 	// added: the rows for tool of those that had one point at it, those
 	// added get one; so their last_seen is the scan's time.
@@ -62,19 +61,33 @@ type Store interface {
 
 // Service is the register.
 type Service struct {
-	store Store
-	log   *ledger.Log
-	cfg   config.Vuln
-	now   func() time.Time
-	slots chan struct{} // imports running (see Admit)
+	store   Store
+	log     *ledger.Log
+	cfg     config.Vuln
+	formats Formats
+	now     func() time.Time
+	slots   chan struct{} // imports running (see Admit)
+}
+
+// Options are what a Service is given beyond its store, ledger and config.
+type Options struct {
+	// Formats reads the reports and feeds: importers.Formats{}. It is
+	// required, so that a service wired without parsers fails at start,
+	// not at its first import.
+	Formats Formats
+	Now     func() time.Time
 }
 
 // NewService returns the register over store and log, with the SLAs of cfg.
-func NewService(store Store, log *ledger.Log, cfg config.Vuln, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+func NewService(store Store, log *ledger.Log, cfg config.Vuln, opts Options) *Service {
+	if opts.Formats == nil {
+		panic("vuln: NewService without Options.Formats")
 	}
-	return &Service{store: store, log: log, cfg: cfg, now: now, slots: make(chan struct{}, max(1, cfg.MaxConcurrentImports))}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: store, log: log, cfg: cfg, formats: opts.Formats, now: opts.Now,
+		slots: make(chan struct{}, max(1, cfg.MaxConcurrentImports))}
 }
 
 // clean makes a report's text storable in either engine: valid UTF-8
@@ -83,7 +96,7 @@ func clean(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
-func cleanFinding(in importers.Finding) importers.Finding {
+func cleanFinding(in Reported) Reported {
 	in.VulnID, in.Title, in.Description, in.SeveritySource = clean(in.VulnID), clean(in.Title), clean(in.Description), clean(in.SeveritySource)
 	in.CVSSVector, in.Package, in.Version, in.FixedVersion = clean(in.CVSSVector), clean(in.Package), clean(in.Version), clean(in.FixedVersion)
 	in.Location, in.Target = clean(in.Location), clean(in.Target)
@@ -94,7 +107,7 @@ func cleanFinding(in importers.Finding) importers.Finding {
 }
 
 // cves are the CVE ids among the findings' identifiers.
-func cves(fs []importers.Finding) []string {
+func cves(fs []Reported) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, cveIDs(ids(f))...)
@@ -113,8 +126,8 @@ func cveIDs(xs []string) []string {
 	return out
 }
 
-func intelOf(xs []string, intel map[string]importers.Intel) []importers.Intel {
-	var out []importers.Intel
+func intelOf(xs []string, intel map[string]Intel) []Intel {
+	var out []Intel
 	for _, x := range xs {
 		if in, ok := intel[x]; ok {
 			out = append(out, in)
@@ -124,7 +137,7 @@ func intelOf(xs []string, intel map[string]importers.Intel) []importers.Intel {
 }
 
 // ids are every identifier of an incoming finding.
-func ids(in importers.Finding) []string {
+func ids(in Reported) []string {
 	out := []string{in.VulnID}
 	for _, a := range in.Aliases {
 		if a != "" && a != in.VulnID {
@@ -135,7 +148,7 @@ func ids(in importers.Finding) []string {
 }
 
 // newIDs are the identifiers of in that f does not know yet.
-func newIDs(f *Finding, in importers.Finding) []string {
+func newIDs(f *Finding, in Reported) []string {
 	var out []string
 	for _, x := range ids(in) {
 		if _, ok := f.IDs[x]; !ok {
@@ -146,11 +159,11 @@ func newIDs(f *Finding, in importers.Finding) []string {
 	return out
 }
 
-func rank(s importers.Severity) int {
-	for i, x := range importers.Severities {
+func rank(s Severity) int {
+	for i, x := range Severities {
 		if x == s {
 			return i
 		}
 	}
-	return len(importers.Severities)
+	return len(Severities)
 }

@@ -122,12 +122,12 @@ func TestStreamedImportRefusedLateImportsNothing(t *testing.T) {
 // the finding anew, with its own ledger entry.
 func TestStreamedImportRestatedFinding(t *testing.T) {
 	defer vuln.SetImportPart(1)()
-	vuln := func(id, sev string, vendor ...string) map[string]any {
+	entry := func(id, sev string, vendor ...string) map[string]any {
 		return map[string]any{"VulnerabilityID": id, "VendorIDs": vendor, "PkgName": "openssl", "InstalledVersion": "1.0", "Severity": sev}
 	}
 	doc := map[string]any{"SchemaVersion": 2, "ArtifactName": "registry.example/app:1", "Results": []any{
-		map[string]any{"Target": "a/package-lock.json", "Type": "npm", "Vulnerabilities": []any{vuln("CVE-2024-1", "LOW"), vuln("CVE-2024-2", "LOW")}},
-		map[string]any{"Target": "b/package-lock.json", "Type": "npm", "Vulnerabilities": []any{vuln("GHSA-xxxx-yyyy-zzzz", "HIGH", "CVE-2024-1")}},
+		map[string]any{"Target": "a/package-lock.json", "Type": "npm", "Vulnerabilities": []any{entry("CVE-2024-1", "LOW"), entry("CVE-2024-2", "LOW")}},
+		map[string]any{"Target": "b/package-lock.json", "Type": "npm", "Vulnerabilities": []any{entry("GHSA-xxxx-yyyy-zzzz", "HIGH", "CVE-2024-1")}},
 	}}
 	data, _ := json.Marshal(doc)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -138,13 +138,13 @@ func TestStreamedImportRestatedFinding(t *testing.T) {
 		}
 		all := f.all(t)
 		x := all["CVE-2024-1|npm/openssl"]
-		if x.Severity != importers.High || x.Risk != "high" || x.SLADays != 30 || !x.DueAt.Equal(f.now.AddDate(0, 0, 30)) {
+		if x.Severity != vuln.High || x.Risk != "high" || x.SLADays != 30 || !x.DueAt.Equal(f.now.AddDate(0, 0, 30)) {
 			t.Errorf("restated finding: %+v", x)
 		}
 		if h := history(t, db, x.ID); h != "finding.opened,finding.risk_changed" {
 			t.Errorf("history %s", h)
 		}
-		if y := all["CVE-2024-2|npm/openssl"]; y.Severity != importers.Low {
+		if y := all["CVE-2024-2|npm/openssl"]; y.Severity != vuln.Low {
 			t.Errorf("other finding: %+v", y)
 		}
 		// The report again: one finding by either id, nothing new.
@@ -155,7 +155,7 @@ func TestStreamedImportRestatedFinding(t *testing.T) {
 			t.Errorf("again: %+v", s)
 		}
 		// Another tool naming it only by the id of its second statement.
-		if s := f.imp(t, report("Grype", false, pkg("GHSA-xxxx-yyyy-zzzz", "npm/openssl", importers.High))); s.New != 0 || s.Unchanged != 1 {
+		if s := f.imp(t, report("Grype", false, pkg("GHSA-xxxx-yyyy-zzzz", "npm/openssl", vuln.High))); s.New != 0 || s.Unchanged != 1 {
 			t.Errorf("by the restated id: %+v", s)
 		}
 	})
@@ -167,12 +167,12 @@ func TestStreamedImportRestatedFinding(t *testing.T) {
 func TestTextsStoredOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
-		same := func(id, p string) importers.Finding {
-			x := pkg(id, p, importers.High)
+		same := func(id, p string) vuln.Reported {
+			x := pkg(id, p, vuln.High)
 			x.Title, x.Description = "Heap overflow in the parser", "A long advisory text, the same for every package it affects."
 			return x
 		}
-		f.imp(t, report("Trivy", true, same("CVE-2024-1", "a"), same("CVE-2024-1", "b"), same("CVE-2024-1", "c"), pkg("CVE-2024-2", "a", importers.Low)))
+		f.imp(t, report("Trivy", true, same("CVE-2024-1", "a"), same("CVE-2024-1", "b"), same("CVE-2024-1", "c"), pkg("CVE-2024-2", "a", vuln.Low)))
 		// Counted by touching each row: two texts for four findings.
 		if n := storetest.Exec(t, db, "UPDATE vuln_texts SET title = title"); n != 2 {
 			t.Errorf("%d texts stored for 2 distinct", n)
@@ -202,12 +202,12 @@ type panicFormat struct{}
 
 func (panicFormat) Name() string            { return "panics" }
 func (panicFormat) Detect(data []byte) bool { return importers.Sniff(data, "panic-report") }
-func (panicFormat) Parse(string, []byte) (*importers.Report, error) {
+func (panicFormat) Parse(string, []byte) (*vuln.Report, error) {
 	return nil, errors.New("streams only")
 }
-func (panicFormat) Stream(name string, _ importers.Source, _ int, emit func(*importers.Report, []importers.Finding) error) (*importers.Report, error) {
-	head := &importers.Report{Format: "panics", Tool: "Panics", Target: "registry.example/app:1", Complete: true}
-	if err := emit(head, []importers.Finding{pkg("CVE-2024-9", "a", importers.High)}); err != nil {
+func (panicFormat) Stream(name string, _ vuln.Source, _ int, emit func(*vuln.Report, []vuln.Reported) error) (*vuln.Report, error) {
+	head := &vuln.Report{Format: "panics", Tool: "Panics", Target: "registry.example/app:1", Complete: true}
+	if err := emit(head, []vuln.Reported{pkg("CVE-2024-9", "a", vuln.High)}); err != nil {
 		return nil, err
 	}
 	panic("a bug in the reader")

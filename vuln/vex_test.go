@@ -18,8 +18,8 @@ func TestExportVEX(t *testing.T) {
 	db := storetest.Open(t, filepath.Join(t.TempDir(), "x.db"))
 	f := newFixture(t, db)
 	f.imp(t, report("Trivy", true,
-		pkg("CVE-1", "p", importers.High, "GHSA-1111"), pkg("CVE-2", "p", importers.High), pkg("CVE-3", "p", importers.High),
-		pkg("CVE-4", "p", importers.High), pkg("CVE-5", "p", importers.High)))
+		pkg("CVE-1", "p", vuln.High, "GHSA-1111"), pkg("CVE-2", "p", vuln.High), pkg("CVE-3", "p", vuln.High),
+		pkg("CVE-4", "p", vuln.High), pkg("CVE-5", "p", vuln.High)))
 	all := f.all(t)
 	f.svc.Resolve(ctx, eng, all["CVE-1|p"].ID, vuln.Fixed, "")
 	f.svc.Resolve(ctx, eng, all["CVE-2|p"].ID, vuln.FalsePositive, "the scanner matched a different vendor's openssl")
@@ -69,8 +69,8 @@ func TestVEXRoundTrip(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			src := newFixture(t, storetest.Open(t, filepath.Join(t.TempDir(), "a.db")))
 			dst := newFixture(t, storetest.Open(t, filepath.Join(t.TempDir(), "b.db")))
-			r := report("Trivy", true, pkg("CVE-1", "p", importers.High), pkg("CVE-2", "p", importers.High),
-				pkg("CVE-3", "p", importers.High), pkg("CVE-4", "p", importers.High), pkg("CVE-5", "p", importers.High))
+			r := report("Trivy", true, pkg("CVE-1", "p", vuln.High), pkg("CVE-2", "p", vuln.High),
+				pkg("CVE-3", "p", vuln.High), pkg("CVE-4", "p", vuln.High), pkg("CVE-5", "p", vuln.High))
 			src.imp(t, r)
 			dst.imp(t, r)
 			all := src.all(t)
@@ -111,7 +111,7 @@ func TestVEXRoundTrip(t *testing.T) {
 func TestVEXApplyIsLedgered(t *testing.T) {
 	db := storetest.Open(t, filepath.Join(t.TempDir(), "x.db"))
 	f := newFixture(t, db)
-	f.imp(t, report("Trivy", true, pkg("CVE-1", "p", importers.High)))
+	f.imp(t, report("Trivy", true, pkg("CVE-1", "p", vuln.High)))
 	doc := []byte(`{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","author":"vendor","timestamp":"2026-11-01T00:00:00Z","version":1,
 	  "statements":[{"vulnerability":{"name":"CVE-1"},"products":[{"@id":"registry.example/app:1"}],"status":"not_affected",
 	  "justification":"vulnerable_code_not_in_execute_path","impact_statement":"the parser is never reached from any entry point"}]}`)

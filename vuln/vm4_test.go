@@ -10,7 +10,6 @@ import (
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 type quiet struct{}
@@ -88,7 +87,7 @@ func TestVM4EscalationAndExtensions(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					db := storetest.Open(t, b.DSN(t))
 					f := newFixture(t, db)
-					f.imp(t, report("Trivy", true, pkg("CVE-1", "a", importers.Critical), pkg("CVE-2", "b", importers.Low)))
+					f.imp(t, report("Trivy", true, pkg("CVE-1", "a", vuln.Critical), pkg("CVE-2", "b", vuln.Low)))
 					crit := f.all(t)["CVE-1|a"]
 					tc.act(t, f, db, crit.ID, crit.DueAt)
 					o := evaluate(t, f.svc)["VM-4.breaches-escalated"]
@@ -109,8 +108,8 @@ func TestVM4EscalationAndExtensions(t *testing.T) {
 func TestControlSummarySaysHowManyMore(t *testing.T) {
 	db := storetest.Open(t, t.TempDir()+"/x.db")
 	f := newFixture(t, db)
-	f.imp(t, report("Trivy", true, pkg("A", "a", importers.Critical), pkg("B", "b", importers.Critical), pkg("C", "c", importers.Critical),
-		pkg("D", "d", importers.Critical), pkg("E", "e", importers.Critical), pkg("F", "f", importers.Low)))
+	f.imp(t, report("Trivy", true, pkg("A", "a", vuln.Critical), pkg("B", "b", vuln.Critical), pkg("C", "c", vuln.Critical),
+		pkg("D", "d", vuln.Critical), pkg("E", "e", vuln.Critical), pkg("F", "f", vuln.Low)))
 	f.now = f.now.AddDate(0, 0, 8)
 	o := evaluate(t, f.svc)["VM-3.sla-kept"]
 	if !strings.Contains(o.Summary, "5 of 6 findings are open past their due date: ") || !strings.HasSuffix(o.Summary, " and 2 more.") {

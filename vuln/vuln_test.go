@@ -26,31 +26,31 @@ var ctx = context.Background()
 type testFormat struct{}
 
 type testReport struct {
-	Tool     string              `json:"tool"`
-	Target   string              `json:"target"`
-	Complete bool                `json:"complete"`
-	Findings []importers.Finding `json:"findings"`
+	Tool     string          `json:"tool"`
+	Target   string          `json:"target"`
+	Complete bool            `json:"complete"`
+	Findings []vuln.Reported `json:"findings"`
 }
 
 func (testFormat) Name() string            { return "test" }
 func (testFormat) Detect(data []byte) bool { return importers.Sniff(data, "test-report") }
-func (testFormat) Parse(name string, data []byte) (*importers.Report, error) {
+func (testFormat) Parse(name string, data []byte) (*vuln.Report, error) {
 	var r testReport
 	if err := importers.DecodeJSON(name, data, &r); err != nil {
 		return nil, err
 	}
-	return &importers.Report{Tool: r.Tool, Target: r.Target, Complete: r.Complete, Findings: r.Findings}, nil
+	return &vuln.Report{Tool: r.Tool, Target: r.Target, Complete: r.Complete, Findings: r.Findings}, nil
 }
 
 func init() { importers.Register(testFormat{}) }
 
-func report(tool string, complete bool, fs ...importers.Finding) []byte {
+func report(tool string, complete bool, fs ...vuln.Reported) []byte {
 	b, _ := json.Marshal(map[string]any{"test-report": true, "tool": tool, "target": "registry.example/app:1", "complete": complete, "findings": fs})
 	return b
 }
 
-func pkg(id, name string, sev importers.Severity, aliases ...string) importers.Finding {
-	return importers.Finding{VulnID: id, Aliases: aliases, Package: name, Version: "1.0", Severity: sev, Title: id + " in " + name}
+func pkg(id, name string, sev vuln.Severity, aliases ...string) vuln.Reported {
+	return vuln.Reported{VulnID: id, Aliases: aliases, Package: name, Version: "1.0", Severity: sev, Title: id + " in " + name}
 }
 
 type env struct {
@@ -65,7 +65,7 @@ func newFixture(t testing.TB, db *store.DB) *env {
 		t.Fatal(err)
 	}
 	f := &env{db: db, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-	f.svc = vuln.NewService(store.Bind[vuln.Tx](db), ledger.New(key, ledger.Options{}), config.Default().Vuln, func() time.Time { return f.now })
+	f.svc = vuln.NewService(store.Bind[vuln.Tx](db), ledger.New(key, ledger.Options{}), config.Default().Vuln, vuln.Options{Formats: importers.Formats{}, Now: func() time.Time { return f.now }})
 	return f
 }
 
@@ -95,17 +95,17 @@ func TestImportMergesAliasesAndIsIdempotent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		r := report("Trivy", true,
-			pkg("CVE-2024-1", "openssl", importers.High, "GHSA-aaaa"),
-			pkg("GHSA-aaaa", "openssl", importers.Critical), // the same vulnerability, by its alias
-			pkg("CVE-2024-1", "zlib", importers.High),       // another package: another finding
-			pkg("CVE-2024-2", "zlib", importers.Low),
+			pkg("CVE-2024-1", "openssl", vuln.High, "GHSA-aaaa"),
+			pkg("GHSA-aaaa", "openssl", vuln.Critical), // the same vulnerability, by its alias
+			pkg("CVE-2024-1", "zlib", vuln.High),       // another package: another finding
+			pkg("CVE-2024-2", "zlib", vuln.Low),
 		)
 		s := f.imp(t, r)
 		if s.Findings != 3 || s.New != 3 || s.Unchanged != 0 || s.Asset != "registry.example/app:1" || s.Tool != "Trivy" {
 			t.Fatalf("first import: %+v", s)
 		}
 		all := f.all(t)
-		if got := all["CVE-2024-1|openssl"]; got.Severity != importers.Critical || len(got.Aliases) != 1 || got.Aliases[0] != "GHSA-aaaa" {
+		if got := all["CVE-2024-1|openssl"]; got.Severity != vuln.Critical || len(got.Aliases) != 1 || got.Aliases[0] != "GHSA-aaaa" {
 			t.Errorf("merged finding: %+v", got)
 		}
 		f.now = f.now.Add(time.Hour)
@@ -121,7 +121,7 @@ func TestImportMergesAliasesAndIsIdempotent(t *testing.T) {
 			}
 		}
 		// A later report naming the vulnerability only by its GHSA id is the same finding.
-		s3 := f.imp(t, report("Grype", false, pkg("GHSA-aaaa", "openssl", importers.High)))
+		s3 := f.imp(t, report("Grype", false, pkg("GHSA-aaaa", "openssl", vuln.High)))
 		if s3.New != 0 || s3.Unchanged != 1 {
 			t.Errorf("alias from another tool: %+v", s3)
 		}
@@ -131,7 +131,7 @@ func TestImportMergesAliasesAndIsIdempotent(t *testing.T) {
 func TestAutoCloseAndRegression(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
-		a, b := pkg("CVE-1", "a", importers.High), pkg("CVE-2", "b", importers.Medium)
+		a, b := pkg("CVE-1", "a", vuln.High), pkg("CVE-2", "b", vuln.Medium)
 		f.imp(t, report("Trivy", true, a, b))
 		f.imp(t, report("Grype", true, b)) // a second tool also reports b
 		f.now = f.now.Add(24 * time.Hour)
@@ -179,8 +179,8 @@ func TestSLAPerSeverity(t *testing.T) {
 	db := storetest.Open(t, filepath.Join(t.TempDir(), "x.db"))
 	f := newFixture(t, db)
 	f.imp(t, report("Trivy", true,
-		pkg("C", "p", importers.Critical), pkg("H", "p", importers.High), pkg("M", "p", importers.Medium),
-		pkg("L", "p", importers.Low), pkg("I", "p", importers.Info)))
+		pkg("C", "p", vuln.Critical), pkg("H", "p", vuln.High), pkg("M", "p", vuln.Medium),
+		pkg("L", "p", vuln.Low), pkg("I", "p", vuln.Info)))
 	tests := []struct {
 		id   string
 		days int
@@ -204,7 +204,7 @@ func TestSLAPerSeverity(t *testing.T) {
 func TestBadReportsImportNothing(t *testing.T) {
 	db := storetest.Open(t, filepath.Join(t.TempDir(), "x.db"))
 	f := newFixture(t, db)
-	good := report("Trivy", true, pkg("CVE-1", "a", importers.High))
+	good := report("Trivy", true, pkg("CVE-1", "a", vuln.High))
 	for _, tc := range []struct {
 		name, format string
 		data         []byte

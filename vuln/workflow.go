@@ -9,7 +9,6 @@ import (
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/id"
 	"github.com/opsguard/opsguard/ledger"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // Request is a risk acceptance or an SLA extension waiting for, or given,
@@ -37,17 +36,17 @@ type Request struct {
 // Subject is the finding of a request, as a security officer deciding it
 // needs to see it.
 type Subject struct {
-	VulnID   string             `json:"vuln_id"`
-	Asset    string             `json:"asset"`
-	Title    string             `json:"title"`
-	Package  string             `json:"package,omitempty"`
-	Version  string             `json:"version,omitempty"`
-	Location string             `json:"location,omitempty"`
-	Severity importers.Severity `json:"severity"`
-	Risk     Risk               `json:"risk"`
-	RiskNote string             `json:"risk_note"`
-	DueAt    time.Time          `json:"due_at"`
-	Status   Status             `json:"status"`
+	VulnID   string    `json:"vuln_id"`
+	Asset    string    `json:"asset"`
+	Title    string    `json:"title"`
+	Package  string    `json:"package,omitempty"`
+	Version  string    `json:"version,omitempty"`
+	Location string    `json:"location,omitempty"`
+	Severity Severity  `json:"severity"`
+	Risk     Risk      `json:"risk"`
+	RiskNote string    `json:"risk_note"`
+	DueAt    time.Time `json:"due_at"`
+	Status   Status    `json:"status"`
 }
 
 // The kinds of request.

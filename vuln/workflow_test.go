@@ -10,7 +10,6 @@ import (
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 var (
@@ -28,7 +27,7 @@ func (f *env) one(t *testing.T, id string) vuln.Finding {
 func TestResolutions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
-		f.imp(t, report("Trivy", true, pkg("A", "p", importers.High), pkg("B", "p", importers.High), pkg("C", "p", importers.Low)))
+		f.imp(t, report("Trivy", true, pkg("A", "p", vuln.High), pkg("B", "p", vuln.High), pkg("C", "p", vuln.Low)))
 		a, b := f.one(t, "A"), f.one(t, "B")
 		if _, err := f.svc.Start(ctx, eng, a.ID); err != nil {
 			t.Fatal(err)
@@ -64,7 +63,7 @@ func TestResolutions(t *testing.T) {
 func TestAcceptanceNeedsAnotherSecurityOfficerAndExpires(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
-		f.imp(t, report("Trivy", true, pkg("A", "p", importers.Critical)))
+		f.imp(t, report("Trivy", true, pkg("A", "p", vuln.Critical)))
 		a := f.one(t, "A")
 		until := f.now.AddDate(0, 3, 0)
 		if _, err := f.svc.RequestAcceptance(ctx, eng, a.ID, "short", until); opsguard.ErrorCode(err) != opsguard.EInvalid {
@@ -131,7 +130,7 @@ func TestAcceptanceNeedsAnotherSecurityOfficerAndExpires(t *testing.T) {
 func TestExtension(t *testing.T) {
 	db := storetest.Open(t, t.TempDir()+"/x.db")
 	f := newFixture(t, db)
-	f.imp(t, report("Trivy", true, pkg("A", "p", importers.Critical)))
+	f.imp(t, report("Trivy", true, pkg("A", "p", vuln.Critical)))
 	a := f.one(t, "A")
 	if _, err := f.svc.RequestExtension(ctx, eng, a.ID, valid, a.DueAt.Add(-time.Hour)); opsguard.ErrorCode(err) != opsguard.EInvalid {
 		t.Errorf("an earlier due date: %v", err)
@@ -167,7 +166,7 @@ func TestExtension(t *testing.T) {
 	}
 	// Each comes with what its decision needs of the finding; an approved
 	// extension keeps the due date it replaced.
-	if s := reqs[1].Finding; s == nil || s.VulnID != "A" || s.Asset == "" || s.Package != "p" || s.Severity != importers.Critical || !s.DueAt.Equal(due) {
+	if s := reqs[1].Finding; s == nil || s.VulnID != "A" || s.Asset == "" || s.Package != "p" || s.Severity != vuln.Critical || !s.DueAt.Equal(due) {
 		t.Errorf("request's finding = %+v", s)
 	}
 	if b := reqs[1].DueBefore; b == nil || !b.Equal(a.DueAt) {

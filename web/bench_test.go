@@ -11,7 +11,6 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // BenchmarkRegisterFirstPage measures GET /api/v1/findings (the first page
@@ -54,7 +53,7 @@ func seed(b *testing.B, e *env, n int) {
 		b.Fatal(err)
 	}
 	const batch = 10000
-	sevs := importers.Severities
+	sevs := vuln.Severities
 	for done := 0; done < n; done += batch {
 		fs := make([]vuln.Finding, 0, batch)
 		for i := done; i < min(n, done+batch); i++ {

@@ -13,7 +13,6 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // maxReport bounds an uploaded report.
@@ -287,7 +286,7 @@ func findingFilter(r *http.Request) (vuln.Filter, error) {
 	q := r.URL.Query()
 	f := vuln.Filter{Asset: q.Get("asset"), Status: vuln.Status(q.Get("status")), Risk: vuln.Risk(q.Get("risk")), Breached: q.Get("breached") == "true"}
 	if sv := q.Get("severity"); sv != "" {
-		sev, ok := importers.ParseSeverity(sv)
+		sev, ok := vuln.ParseSeverity(sv)
 		if !ok {
 			return f, &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("severity %q: one of critical, high, medium, low, info", sv), Details: map[string]any{"field": "severity"}}
 		}

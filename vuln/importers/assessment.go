@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // assessmentImporter reads the findings of external assessments and
@@ -101,7 +103,7 @@ type assessmentDoc struct {
 	Findings []assessmentRow `json:"findings"`
 }
 
-func (assessmentImporter) Parse(name string, data []byte) (*Report, error) {
+func (assessmentImporter) Parse(name string, data []byte) (*vuln.Report, error) {
 	if d := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(d) > 0 && d[0] == '{' {
 		return assessmentJSON(name, data)
 	}
@@ -113,28 +115,28 @@ type assessmentBad func(field, format string, args ...any) error
 
 var assessmentCVE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
 
-func (row assessmentRow) finding(bad assessmentBad) (Finding, error) {
+func (row assessmentRow) finding(bad assessmentBad) (vuln.Reported, error) {
 	for _, req := range []struct{ field, v string }{{"id", row.ID}, {"title", row.Title}, {"severity", row.Severity}} {
 		if req.v == "" {
-			return Finding{}, bad(req.field, "the %s is required", req.field)
+			return vuln.Reported{}, bad(req.field, "the %s is required", req.field)
 		}
 	}
-	sev, ok := ParseSeverity(row.Severity)
+	sev, ok := vuln.ParseSeverity(row.Severity)
 	if !ok {
-		return Finding{}, bad("severity", "unknown severity %q; expected critical, high, medium, low or info", row.Severity)
+		return vuln.Reported{}, bad("severity", "unknown severity %q; expected critical, high, medium, low or info", row.Severity)
 	}
-	f := Finding{VulnID: row.ID, Title: row.Title, Severity: sev, Description: row.Description,
+	f := vuln.Reported{VulnID: row.ID, Title: row.Title, Severity: sev, Description: row.Description,
 		Target: row.Asset, Location: row.Location, Asset: row.Asset}
 	if row.CVSS != nil {
 		if v := *row.CVSS; !(v >= 0 && v <= 10) {
-			return Finding{}, bad("cvss", "the CVSS score %v is not between 0 and 10", v)
+			return vuln.Reported{}, bad("cvss", "the CVSS score %v is not between 0 and 10", v)
 		}
 		f.CVSSScore = *row.CVSS
 	}
 	if row.CVE != "" {
 		cve := strings.ToUpper(row.CVE)
 		if !assessmentCVE.MatchString(cve) {
-			return Finding{}, bad("cve", "%q is not a CVE id (CVE-YYYY-NNNN)", row.CVE)
+			return vuln.Reported{}, bad("cve", "%q is not a CVE id (CVE-YYYY-NNNN)", row.CVE)
 		}
 		f.VulnID, f.Aliases = cve, []string{row.ID}
 	}
@@ -157,7 +159,7 @@ func (row *assessmentRow) trim() {
 	}
 }
 
-func assessmentCSV(name string, data []byte) (*Report, error) {
+func assessmentCSV(name string, data []byte) (*vuln.Report, error) {
 	cr := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	cr.FieldsPerRecord = -1 // a short row's missing trailing cells are empty
 	header, err := cr.Read()
@@ -186,7 +188,7 @@ func assessmentCSV(name string, data []byte) (*Report, error) {
 			return nil, &Error{File: name, Line: 1, Path: req, Msg: "the required column " + req + " is missing; the header must name id, title and severity"}
 		}
 	}
-	r := &Report{Tool: "assessment"}
+	r := &vuln.Report{Tool: "assessment"}
 	seen := map[string]int{}
 	for {
 		rec, err := cr.Read()
@@ -249,7 +251,7 @@ func assessmentCSVError(name string, err error) error {
 	return &Error{File: name, Msg: err.Error()}
 }
 
-func assessmentJSON(name string, data []byte) (*Report, error) {
+func assessmentJSON(name string, data []byte) (*vuln.Report, error) {
 	var doc assessmentDoc
 	if err := DecodeJSON(name, data, &doc); err != nil {
 		return nil, err
@@ -281,7 +283,7 @@ func assessmentJSON(name string, data []byte) (*Report, error) {
 	if a.Kind != "" && a.Kind != "pentest" && a.Kind != "external-scan" {
 		return nil, Errorf(name, "assessment.kind", "unknown kind %q; expected pentest or external-scan", a.Kind)
 	}
-	r := &Report{Tool: strings.TrimSpace(a.Vendor)}
+	r := &vuln.Report{Tool: strings.TrimSpace(a.Vendor)}
 	seen := map[string]int{}
 	for i, row := range doc.Findings {
 		row.trim()
@@ -304,7 +306,7 @@ func assessmentJSON(name string, data []byte) (*Report, error) {
 
 // assessmentTarget sets the report's target: the one given, else the asset
 // all findings share, which the findings then need not repeat.
-func assessmentTarget(r *Report, target string) {
+func assessmentTarget(r *vuln.Report, target string) {
 	common := ""
 	for i, f := range r.Findings {
 		if i == 0 {

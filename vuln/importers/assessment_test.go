@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -40,7 +41,7 @@ func assessmentWalk(t *testing.T, name string, data []byte) []string {
 	return ids
 }
 
-func assessmentFinding(t *testing.T, r *importers.Report, id string) importers.Finding {
+func assessmentFinding(t *testing.T, r *vuln.Report, id string) vuln.Reported {
 	t.Helper()
 	for _, f := range r.Findings {
 		if f.VulnID == id || slices.Contains(f.Aliases, id) {
@@ -48,38 +49,38 @@ func assessmentFinding(t *testing.T, r *importers.Report, id string) importers.F
 		}
 	}
 	t.Fatalf("no finding %s", id)
-	return importers.Finding{}
+	return vuln.Reported{}
 }
 
 func TestAssessmentSamples(t *testing.T) {
 	tests := []struct {
 		file  string
-		check func(t *testing.T, r *importers.Report)
+		check func(t *testing.T, r *vuln.Report)
 	}{
-		{"assessment.csv", func(t *testing.T, r *importers.Report) {
+		{"assessment.csv", func(t *testing.T, r *vuln.Report) {
 			if r.Tool != "assessment" || r.Target != "https://shop.example.com" {
 				t.Errorf("tool %q, target %q", r.Tool, r.Target)
 			}
-			if f := assessmentFinding(t, r, "NW-2025-02"); f.VulnID != "CVE-2021-41773" || f.Severity != importers.High ||
+			if f := assessmentFinding(t, r, "NW-2025-02"); f.VulnID != "CVE-2021-41773" || f.Severity != vuln.High ||
 				f.CVSSScore != 7.5 || f.Location != "Server: Apache/2.4.49" || f.Target != "" {
 				t.Errorf("NW-2025-02: %+v", f)
 			}
 			// A quoted description over two lines; "Informational".
-			if f := assessmentFinding(t, r, "NW-2025-04"); f.Severity != importers.Info || f.CVSSScore != 0 ||
+			if f := assessmentFinding(t, r, "NW-2025-04"); f.Severity != vuln.Info || f.CVSSScore != 0 ||
 				!strings.Contains(f.Description, "\nObserved on the orders API only.\n\nRecommendation: Return a generic error page") ||
 				!slices.Equal(f.References, []string{"report §4.7"}) {
 				t.Errorf("NW-2025-04: %+v", f)
 			}
 		}},
-		{"assessment.json", func(t *testing.T, r *importers.Report) {
+		{"assessment.json", func(t *testing.T, r *vuln.Report) {
 			if r.Tool != "Northwind Security GmbH" || r.Target != "203.0.113.0/28" {
 				t.Errorf("tool %q, target %q", r.Tool, r.Target)
 			}
-			if f := assessmentFinding(t, r, "EXT-0001"); f.VulnID != "CVE-2024-6387" || f.Severity != importers.High ||
+			if f := assessmentFinding(t, r, "EXT-0001"); f.VulnID != "CVE-2024-6387" || f.Severity != vuln.High ||
 				f.CVSSScore != 8.1 || f.Location != "203.0.113.10:22/tcp" || f.Target != "203.0.113.10" {
 				t.Errorf("EXT-0001: %+v", f)
 			}
-			if f := assessmentFinding(t, r, "EXT-0003"); f.Severity != importers.Low || f.CVSSScore != 0 ||
+			if f := assessmentFinding(t, r, "EXT-0003"); f.Severity != vuln.Low || f.CVSSScore != 0 ||
 				f.References[0] != "Northwind report NW-EXT-2025-03, section 3.3" {
 				t.Errorf("EXT-0003: %+v", f)
 			}
@@ -140,7 +141,7 @@ func TestAssessmentColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := r.Findings[0]; f.VulnID != "T-1" || f.Title != "Weak TLS" || f.Severity != importers.Medium || r.Target != "" {
+	if f := r.Findings[0]; f.VulnID != "T-1" || f.Title != "Weak TLS" || f.Severity != vuln.Medium || r.Target != "" {
 		t.Errorf("finding %+v, target %q", f, r.Target)
 	}
 }

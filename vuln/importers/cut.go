@@ -5,10 +5,10 @@ import (
 	"io"
 	"reflect"
 	"sort"
-	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // MaxString bounds a JSON string of a report as the importers read it, in
@@ -137,7 +137,7 @@ func (l *refList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err := jsonv2.UnmarshalDecode(dec, &s); err != nil {
 			return err
 		}
-		list = append(list, CutString(s, MaxReference))
+		list = append(list, vuln.CutString(s, MaxReference))
 		return nil
 	})
 	*l = list
@@ -151,18 +151,7 @@ var refListType = reflect.TypeFor[[]string]()
 func CapReferences(refs []string) []string {
 	refs = refs[:min(len(refs), MaxReferences)]
 	for i, r := range refs {
-		refs[i] = CutString(r, MaxReference)
+		refs[i] = vuln.CutString(r, MaxReference)
 	}
 	return refs
-}
-
-// CutString is s cut at max bytes, at the start of a character.
-func CutString(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
-	}
-	return s[:max]
 }

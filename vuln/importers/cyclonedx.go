@@ -7,13 +7,15 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // cyclonedxImporter reads CycloneDX JSON documents (specVersion 1.4 and
 // later) that carry a vulnerabilities array: a BOM with the findings of a
 // scanner (Trivy, Grype, Snyk, Dependency-Track) or a VEX document.
 //
-// A vulnerability yields one Finding per component it affects, the
+// A vulnerability yields one vuln.Reported per component it affects, the
 // affects[].ref resolved against components (nested ones too) to the
 // component's purl, else its group/name, and version. A ref that names no
 // component is kept as it is (a purl, or the fragment of a BOM-Link).
@@ -129,7 +131,7 @@ type cdxVulnerability struct {
 	} `json:"properties"`
 }
 
-func (cyclonedxImporter) Parse(name string, data []byte) (*Report, error) {
+func (cyclonedxImporter) Parse(name string, data []byte) (*vuln.Report, error) {
 	if d := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(d) > 0 && d[0] != '{' {
 		return nil, &Error{File: name, Line: 1, Msg: "not a CycloneDX document: expected a JSON object with \"bomFormat\": \"CycloneDX\" and \"vulnerabilities\""}
 	}
@@ -143,7 +145,7 @@ func (cyclonedxImporter) Parse(name string, data []byte) (*Report, error) {
 	if bom.Vulnerabilities == nil {
 		return nil, Errorf(name, "vulnerabilities", "the BOM has no vulnerabilities array: it is an SBOM, not a vulnerability report (scan it, e.g. trivy sbom or grype sbom:, and import the result)")
 	}
-	r := &Report{Tool: "CycloneDX"}
+	r := &vuln.Report{Tool: "CycloneDX"}
 	named := false // by metadata.tools
 	if bom.Metadata != nil {
 		tool, err := cdxTools(name, bom.Metadata.Tools)
@@ -291,7 +293,7 @@ func cdxPURLVersion(purl string) string {
 	return v
 }
 
-func cdxVuln(file, path string, v cdxVulnerability, refs map[string]cdxComponent, target string) ([]Finding, []Statement, error) {
+func cdxVuln(file, path string, v cdxVulnerability, refs map[string]cdxComponent, target string) ([]vuln.Reported, []vuln.Statement, error) {
 	id, aliases := cdxIDs(v)
 	if id == "" {
 		return nil, nil, Errorf(file, path+".id", "a vulnerability needs an id")
@@ -300,32 +302,32 @@ func cdxVuln(file, path string, v cdxVulnerability, refs map[string]cdxComponent
 	if err != nil {
 		return nil, nil, err
 	}
-	var st *Statement
+	var st *vuln.Statement
 	if a := v.Analysis; a != nil && a.State != "" {
 		status, just, ok := cdxStatus(a.State, a.Justification)
 		if !ok {
 			return nil, nil, Errorf(file, path+".analysis.state", "unknown analysis state %q; expected resolved, resolved_with_pedigree, exploitable, in_triage, false_positive or not_affected", a.State)
 		}
-		st = &Statement{VulnID: id, Aliases: aliases, Status: status, Justification: just,
+		st = &vuln.Statement{VulnID: id, Aliases: aliases, Status: status, Justification: just,
 			Impact: a.Detail, Action: strings.Join(a.Response, ", ")}
 	}
-	base := Finding{VulnID: id, Aliases: aliases, Title: cdxTitle(id, v.Description),
+	base := vuln.Reported{VulnID: id, Aliases: aliases, Title: cdxTitle(id, v.Description),
 		Description: cdxJoin(v.Description, v.Detail, v.Recommendation), Severity: sev, SeveritySource: sevSrc,
 		CVSSScore: score, CVSSVector: vector, References: CapReferences(cdxReferences(v))}
 	fixed := cdxProperty(v, "grype:fixed_versions")
 	if len(v.Affects) == 0 {
 		f := base
 		f.FixedVersion = fixed
-		var ss []Statement
+		var ss []vuln.Statement
 		if st != nil {
 			s := *st
 			s.Product = target
 			ss = append(ss, s)
 		}
-		return []Finding{f}, ss, nil
+		return []vuln.Reported{f}, ss, nil
 	}
-	var fs []Finding
-	var ss []Statement
+	var fs []vuln.Reported
+	var ss []vuln.Statement
 	seen := map[string]bool{}
 	for _, a := range v.Affects {
 		if seen[a.Ref] {
@@ -351,7 +353,7 @@ func cdxVuln(file, path string, v cdxVulnerability, refs map[string]cdxComponent
 	return fs, ss, nil
 }
 
-// cdxIDs prefers a CVE for the main identifier, as Finding.VulnID asks:
+// cdxIDs prefers a CVE for the main identifier, as Reported.VulnID asks:
 // Snyk's id is its own and the CVE is among its references.
 func cdxIDs(v cdxVulnerability) (string, []string) {
 	all := []string{strings.TrimSpace(v.ID)}
@@ -409,25 +411,25 @@ func cdxIsCVSS(method string) bool {
 	return method == "" || strings.HasPrefix(method, "CVSS")
 }
 
-func cdxSeverityRank(s Severity) int {
-	for i, x := range Severities {
+func cdxSeverityRank(s vuln.Severity) int {
+	for i, x := range vuln.Severities {
 		if x == s {
-			return len(Severities) - i
+			return len(vuln.Severities) - i
 		}
 	}
 	return 0
 }
 
-func cdxSeverity(file, path string, rs []cdxRating) (sev Severity, src string, score float64, vector string, err error) {
+func cdxSeverity(file, path string, rs []cdxRating) (sev vuln.Severity, src string, score float64, vector string, err error) {
 	best, bestRank := -1, -1
-	var bestSev Severity
+	var bestSev vuln.Severity
 	var bestSrc string
 	unknown := false
 	for j, r := range rs {
-		var s Severity
+		var s vuln.Severity
 		var from string
 		word := strings.TrimSpace(r.Severity)
-		switch p, ok := ParseSeverity(word); {
+		switch p, ok := vuln.ParseSeverity(word); {
 		case ok:
 			s = p
 		case word == "" || strings.EqualFold(word, "unknown"):
@@ -435,7 +437,7 @@ func cdxSeverity(file, path string, rs []cdxRating) (sev Severity, src string, s
 			// A CVSS score stands in for the missing word; other
 			// methods' scores (OWASP's 0–9) are on other scales.
 			if r.Score != nil && *r.Score > 0 && cdxIsCVSS(r.Method) {
-				s, from = SeverityFromCVSS(*r.Score), "cvss"
+				s, from = vuln.SeverityFromCVSS(*r.Score), "cvss"
 			}
 		default:
 			return "", "", 0, "", Errorf(file, fmt.Sprintf("%s.ratings[%d].severity", path, j),
@@ -468,7 +470,7 @@ func cdxSeverity(file, path string, rs []cdxRating) (sev Severity, src string, s
 		if unknown {
 			why = "assumed: rated unknown"
 		}
-		return Medium, why, score, vector, nil
+		return vuln.Medium, why, score, vector, nil
 	}
 	return bestSev, bestSrc, score, vector, nil
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -60,13 +61,13 @@ func vxList(v any) []any         { l, _ := v.([]any); return l }
 func vxStr(v any) string         { s, _ := v.(string); return s }
 
 // vxCheck asserts what every parsed report keeps; the fuzz targets use it.
-func vxCheck(t testing.TB, r *importers.Report) {
+func vxCheck(t testing.TB, r *vuln.Report) {
 	t.Helper()
 	for i, f := range r.Findings {
 		if f.VulnID == "" {
 			t.Errorf("finding %d has no VulnID: %+v", i, f)
 		}
-		if !slices.Contains(importers.Severities, f.Severity) {
+		if !slices.Contains(vuln.Severities, f.Severity) {
 			t.Errorf("finding %d (%s) has severity %q", i, f.VulnID, f.Severity)
 		}
 	}
@@ -198,7 +199,7 @@ func cdxWalk(t *testing.T, data []byte) (findings, statements int, ids map[strin
 	return findings, statements, ids, !vexOnly && named
 }
 
-func cdxFinding(t *testing.T, r *importers.Report, vulnID, pkg string) importers.Finding {
+func cdxFinding(t *testing.T, r *vuln.Report, vulnID, pkg string) vuln.Reported {
 	t.Helper()
 	for _, f := range r.Findings {
 		if f.VulnID == vulnID && strings.Contains(f.Package, pkg) {
@@ -206,23 +207,23 @@ func cdxFinding(t *testing.T, r *importers.Report, vulnID, pkg string) importers
 		}
 	}
 	t.Fatalf("no finding %s in %s", vulnID, pkg)
-	return importers.Finding{}
+	return vuln.Reported{}
 }
 
 // cdxChecks are fields read from the samples by hand.
-var cdxChecks = map[string]func(t *testing.T, r *importers.Report){
-	"log4j.json": func(t *testing.T, r *importers.Report) {
+var cdxChecks = map[string]func(t *testing.T, r *vuln.Report){
+	"log4j.json": func(t *testing.T, r *vuln.Report) {
 		if r.Tool != "Grype" || r.ToolVersion != "0.41.0" || !strings.HasPrefix(r.Target, "./configuration/.m2/") {
 			t.Errorf("tool %q %q, target %q", r.Tool, r.ToolVersion, r.Target)
 		}
 		// Ratings: a bare "critical", CVSSv2 10 and CVSSv31 10 with no word.
 		f := cdxFinding(t, r, "CVE-2021-44228", "log4j-core")
 		if f.Package != "pkg:maven/org.apache.logging.log4j/log4j-core@2.13.2" || f.Version != "2.13.2" ||
-			f.Severity != importers.Critical || f.CVSSScore != 10 ||
+			f.Severity != vuln.Critical || f.CVSSScore != 10 ||
 			f.CVSSVector != "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H" {
 			t.Errorf("CVE-2021-44228: %+v", f)
 		}
-		if f := cdxFinding(t, r, "GHSA-7rjr-3q55-vv33", ""); f.FixedVersion != "2.16.0" || f.Severity != importers.Critical {
+		if f := cdxFinding(t, r, "GHSA-7rjr-3q55-vv33", ""); f.FixedVersion != "2.16.0" || f.Severity != vuln.Critical {
 			t.Errorf("GHSA-7rjr-3q55-vv33: fixed %q severity %q", f.FixedVersion, f.Severity)
 		}
 		for _, s := range r.Statements {
@@ -231,11 +232,11 @@ var cdxChecks = map[string]func(t *testing.T, r *importers.Report){
 			}
 		}
 	},
-	"valid-vulnerability-1.4.json": func(t *testing.T, r *importers.Report) {
+	"valid-vulnerability-1.4.json": func(t *testing.T, r *vuln.Report) {
 		// Snyk's id gives way to the CVE among its references.
 		f := cdxFinding(t, r, "CVE-2018-7489", "jackson-databind")
 		if !slices.Contains(f.Aliases, "SNYK-JAVA-COMFASTERXMLJACKSONCORE-32111") || f.Version != "2.9.4" ||
-			f.Severity != importers.Critical || f.CVSSScore != 9.8 {
+			f.Severity != vuln.Critical || f.CVSSScore != 9.8 {
 			t.Errorf("finding %+v", f)
 		}
 		s := r.Statements[0]
@@ -248,22 +249,22 @@ var cdxChecks = map[string]func(t *testing.T, r *importers.Report){
 			t.Errorf("tool %q: the BOM names none", r.Tool)
 		}
 	},
-	"issue_9277.json": func(t *testing.T, r *importers.Report) {
+	"issue_9277.json": func(t *testing.T, r *vuln.Report) {
 		if r.Tool != "Trivy" || r.ToolVersion != "0.48.1" || r.Target != "ubuntu:latest" {
 			t.Errorf("tool %q %q, target %q", r.Tool, r.ToolVersion, r.Target)
 		}
 		// CVSSv31: NVD medium 5.5, Red Hat low 5.5: the most severe.
 		f := cdxFinding(t, r, "CVE-2022-27943", "libstdc%2B%2B6")
-		if f.Version != "12.3.0-1ubuntu1~22.04" || f.Severity != importers.Medium || f.CVSSScore != 5.5 {
+		if f.Version != "12.3.0-1ubuntu1~22.04" || f.Severity != vuln.Medium || f.CVSSScore != 5.5 {
 			t.Errorf("CVE-2022-27943: %+v", f)
 		}
 		// NVD CVSSv31 high 7.5 outranks NVD's CVSSv2 medium and Ubuntu's low.
-		if f := cdxFinding(t, r, "CVE-2016-20013", "libc6"); f.Severity != importers.High || f.CVSSScore != 7.5 {
+		if f := cdxFinding(t, r, "CVE-2016-20013", "libc6"); f.Severity != vuln.High || f.CVSSScore != 7.5 {
 			t.Errorf("CVE-2016-20013: %+v", f)
 		}
 		// Its ref, a Debian tar purl, names no component of this Ubuntu image.
 		f = cdxFinding(t, r, "TEMP-0290435-0B57B5", "")
-		if !strings.HasPrefix(f.Package, "pkg:deb/debian/tar@") || f.Version != "1.30+dfsg-6" || f.Severity != importers.Low {
+		if !strings.HasPrefix(f.Package, "pkg:deb/debian/tar@") || f.Version != "1.30+dfsg-6" || f.Severity != vuln.Low {
 			t.Errorf("TEMP-0290435-0B57B5: %+v", f)
 		}
 	},
@@ -337,7 +338,7 @@ func TestCycloneDXVEX(t *testing.T) {
 	if r.Complete || r.Tool != "vexctl-cdx" || r.ToolVersion != "2.1.0" || r.Target != "shop-api@3.2.0" {
 		t.Errorf("report: complete %v, tool %q %q, target %q", r.Complete, r.Tool, r.ToolVersion, r.Target)
 	}
-	want := []importers.Statement{
+	want := []vuln.Statement{
 		{VulnID: "CVE-2023-44487", Product: "pkg:golang/golang.org/x/net@v0.7.0", Status: "affected", Impact: "HTTP/2 is on.", Action: "update"},
 		{VulnID: "CVE-2023-39325", Aliases: []string{"GHSA-qppj-fm5r-hxr3"}, Product: "shop-api", Status: "not_affected", Justification: "false_positive"},
 		{VulnID: "CVE-2022-41723", Product: "shop-api@3.2.0", Status: "fixed", Justification: "vulnerable_code_not_present"},
@@ -357,7 +358,7 @@ func TestCycloneDXVEX(t *testing.T) {
 		t.Fatalf("findings %+v", r.Findings)
 	}
 	if f := r.Findings[0]; f.VulnID != "CVE-2024-24786" || f.Package != "pkg:golang/google.golang.org/protobuf@v1.30.0" ||
-		f.Version != "v1.30.0" || f.Severity != importers.Medium || f.SeveritySource != "cvss" || f.CVSSScore != 5.9 {
+		f.Version != "v1.30.0" || f.Severity != vuln.Medium || f.SeveritySource != "cvss" || f.CVSSScore != 5.9 {
 		t.Errorf("finding %+v", f)
 	}
 }
@@ -377,11 +378,11 @@ func TestCycloneDXNestedAndUnrated(t *testing.T) {
 	if !r.Complete || r.Target != "pkg:oci/app@sha256%3Aabc" || len(r.Findings) != 2 || len(r.Statements) != 0 {
 		t.Fatalf("report %+v", r)
 	}
-	if f := r.Findings[0]; f.Package != "org.acme/codec" || f.Version != "1.2" || f.Severity != importers.Medium ||
+	if f := r.Findings[0]; f.Package != "org.acme/codec" || f.Version != "1.2" || f.Severity != vuln.Medium ||
 		f.SeveritySource != "assumed: rated unknown" {
 		t.Errorf("nested component: %+v", f)
 	}
-	if f := r.Findings[1]; f.Package != "" || f.Severity != importers.Medium || f.SeveritySource != "assumed: no rating" || f.Title != "ACME-2" {
+	if f := r.Findings[1]; f.Package != "" || f.Severity != vuln.Medium || f.SeveritySource != "assumed: no rating" || f.Title != "ACME-2" {
 		t.Errorf("unrated, unaffecting: %+v", f)
 	}
 }

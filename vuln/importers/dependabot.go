@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // dependabotImporter reads GitHub's Dependabot alerts as the REST API
@@ -100,7 +102,7 @@ type dependabotAlert struct {
 	} `json:"repository"`
 }
 
-func (dependabotImporter) Parse(name string, data []byte) (*Report, error) {
+func (dependabotImporter) Parse(name string, data []byte) (*vuln.Report, error) {
 	if d := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(d) > 0 && d[0] != '[' {
 		return nil, &Error{File: name, Line: 1, Msg: "not a list of Dependabot alerts: expected the JSON array that GET /repos/{owner}/{repo}/dependabot/alerts returns"}
 	}
@@ -108,9 +110,9 @@ func (dependabotImporter) Parse(name string, data []byte) (*Report, error) {
 	if err := DecodeJSON(name, data, &alerts); err != nil {
 		return nil, err
 	}
-	r := &Report{Tool: "Dependabot", Complete: true}
+	r := &vuln.Report{Tool: "Dependabot", Complete: true}
 	repos := map[string]bool{}
-	var fs []Finding
+	var fs []vuln.Reported
 	for i, a := range alerts {
 		path := fmt.Sprintf("[%d]", i)
 		f, err := dependabotFinding(name, path, a)
@@ -143,15 +145,15 @@ func (dependabotImporter) Parse(name string, data []byte) (*Report, error) {
 	return r, nil
 }
 
-func dependabotFinding(file, path string, a dependabotAlert) (Finding, error) {
+func dependabotFinding(file, path string, a dependabotAlert) (vuln.Reported, error) {
 	adv := a.SecurityAdvisory
-	f := Finding{VulnID: strings.TrimSpace(adv.CVEID), Title: adv.Summary, Description: adv.Description,
+	f := vuln.Reported{VulnID: strings.TrimSpace(adv.CVEID), Title: adv.Summary, Description: adv.Description,
 		Location: a.Dependency.ManifestPath, Target: dependabotRepo(a)}
 	if f.VulnID == "" {
 		f.VulnID = strings.TrimSpace(adv.GHSAID)
 	}
 	if f.VulnID == "" {
-		return Finding{}, Errorf(file, path+".security_advisory.ghsa_id", "the alert names no advisory (no cve_id, no ghsa_id)")
+		return vuln.Reported{}, Errorf(file, path+".security_advisory.ghsa_id", "the alert names no advisory (no cve_id, no ghsa_id)")
 	}
 	seen := map[string]bool{f.VulnID: true, "": true}
 	for _, id := range append([]string{adv.GHSAID}, dependabotIdentifiers(a)...) {
@@ -186,15 +188,15 @@ func dependabotFinding(file, path string, a dependabotAlert) (Finding, error) {
 	if word == "" {
 		sevPath, word = path+".security_vulnerability.severity", a.SecurityVulnerability.Severity
 	}
-	switch sev, ok := ParseSeverity(word); {
+	switch sev, ok := vuln.ParseSeverity(word); {
 	case ok:
 		f.Severity = sev
 	case word != "":
-		return Finding{}, Errorf(file, sevPath, "unknown severity %q; expected low, medium, high or critical", word)
+		return vuln.Reported{}, Errorf(file, sevPath, "unknown severity %q; expected low, medium, high or critical", word)
 	case f.CVSSScore > 0:
-		f.Severity, f.SeveritySource = SeverityFromCVSS(f.CVSSScore), "cvss"
+		f.Severity, f.SeveritySource = vuln.SeverityFromCVSS(f.CVSSScore), "cvss"
 	default:
-		f.Severity, f.SeveritySource = Medium, "assumed: the advisory states no severity"
+		f.Severity, f.SeveritySource = vuln.Medium, "assumed: the advisory states no severity"
 	}
 	if a.HTMLURL != "" {
 		f.References = append(f.References, a.HTMLURL)
@@ -216,8 +218,8 @@ func dependabotIdentifiers(a dependabotAlert) []string {
 	return ids
 }
 
-func dependabotStatement(a dependabotAlert, f Finding) Statement {
-	s := Statement{VulnID: f.VulnID, Aliases: f.Aliases, Product: f.Package}
+func dependabotStatement(a dependabotAlert, f vuln.Reported) vuln.Statement {
+	s := vuln.Statement{VulnID: f.VulnID, Aliases: f.Aliases, Product: f.Package}
 	switch a.State {
 	case "fixed":
 		s.Status = "fixed"

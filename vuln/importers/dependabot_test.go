@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -180,11 +181,11 @@ func TestDependabotAlerts(t *testing.T) {
 	}
 	f := r.Findings[0]
 	if f.VulnID != "CVE-2024-42005" || !slices.Equal(f.Aliases, []string{"GHSA-pv4p-cwwg-4rph"}) || f.Package != "pip/django" ||
-		f.Location != "requirements.txt" || f.FixedVersion != "5.0.8" || f.Severity != importers.High || f.CVSSScore != 7.3 ||
+		f.Location != "requirements.txt" || f.FixedVersion != "5.0.8" || f.Severity != vuln.High || f.CVSSScore != 7.3 ||
 		f.Title != "Django SQL injection vulnerability" || f.Target != "" || f.References[0] != "https://github.com/octo-org/shop/security/dependabot/3" {
 		t.Errorf("open alert: %+v", f)
 	}
-	want := []importers.Statement{
+	want := []vuln.Statement{
 		{VulnID: "CVE-2021-44906", Product: "npm/minimist", Status: "not_affected", Justification: "not_used",
 			Impact: "Only the asset build script parses arguments with minimist; it never runs in production."},
 		{VulnID: "CVE-2023-44487", Product: "go/golang.org/x/net", Status: "fixed"},
@@ -233,7 +234,7 @@ func TestDependabotCases(t *testing.T) {
 		}
 		f := r.Findings[0]
 		if f.VulnID != "GHSA-2p57-rm9w-gvfp" || len(f.Aliases) != 0 || f.FixedVersion != "" ||
-			f.Severity != importers.High || f.SeveritySource != "cvss" || !strings.Contains(f.Description, "<= 2.0.1") {
+			f.Severity != vuln.High || f.SeveritySource != "cvss" || !strings.Contains(f.Description, "<= 2.0.1") {
 			t.Errorf("finding %+v", f)
 		}
 	})

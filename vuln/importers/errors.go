@@ -13,6 +13,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // Error is a report that cannot be imported, located as precisely as the
@@ -24,6 +25,10 @@ type Error struct {
 	Path string // JSON path such as Results[2].Vulnerabilities[0].Severity, or a CSV column
 	Msg  string
 }
+
+// Is makes an *Error vuln.ErrInvalidReport: the register answers it as
+// the caller's fault, with its message.
+func (e *Error) Is(target error) bool { return target == vuln.ErrInvalidReport }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -75,8 +80,8 @@ func LineCol(data []byte, offset int64) (int, int) {
 }
 
 // LineColAt is LineCol for a report read from src.
-func LineColAt(src Source, offset int64) (int, int) {
-	if b, ok := src.(Bytes); ok {
+func LineColAt(src vuln.Source, offset int64) (int, int) {
+	if b, ok := src.(vuln.Bytes); ok {
 		return LineCol(b, offset)
 	}
 	line, col := 1, 1
@@ -92,7 +97,7 @@ func LineColAt(src Source, offset int64) (int, int) {
 }
 
 // blank reports whether src holds white space only.
-func blank(src Source) bool {
+func blank(src vuln.Source) bool {
 	for chunk := range chunks(src, src.Size()) {
 		if len(bytes.TrimSpace(chunk)) > 0 {
 			return false
@@ -102,7 +107,7 @@ func blank(src Source) bool {
 }
 
 // chunks yields the bytes of src before end, a buffer at a time.
-func chunks(src Source, end int64) iter.Seq[[]byte] {
+func chunks(src vuln.Source, end int64) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		buf := make([]byte, 64<<10)
 		for at := int64(0); at < end; {
@@ -123,11 +128,11 @@ func chunks(src Source, end int64) iter.Seq[[]byte] {
 // fields are allowed: reports carry far more than opsguard reads. A
 // string longer than MaxString is cut (see jsonReader).
 func DecodeJSON(file string, data []byte, v any) error {
-	return decodeJSON(file, Bytes(data), v)
+	return decodeJSON(file, vuln.Bytes(data), v)
 }
 
 // decodeJSON is DecodeJSON for a report in memory or in a file.
-func decodeJSON(file string, src Source, v any) error {
+func decodeJSON(file string, src vuln.Source, v any) error {
 	in, original := jsonReader(src)
 	dec := json.NewDecoder(in)
 	if err := dec.Decode(v); err != nil {
@@ -145,9 +150,9 @@ func decodeJSON(file string, src Source, v any) error {
 // string longer than MaxString is read through a cutReader, so that no
 // decoder holds more of one string than that; the offsets of one that
 // cannot are src's own.
-func jsonReader(src Source) (io.Reader, func(int64) int64) {
+func jsonReader(src vuln.Source) (io.Reader, func(int64) int64) {
 	var in io.Reader
-	if b, ok := src.(Bytes); ok {
+	if b, ok := src.(vuln.Bytes); ok {
 		if len(b) <= MaxString {
 			return bytes.NewBuffer(b), func(off int64) int64 { return off } // which a jsontext.Decoder reads in place
 		}
@@ -171,7 +176,7 @@ var largeJSON = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true),
 // largeJSONError turns an error of the JSON v2 decoder on src into an
 // *Error with the line, column and JSON path of the problem; original, if
 // not nil, maps the decoder's offsets to src's (see jsonReader).
-func largeJSONError(file string, src Source, err error, original func(int64) int64) error {
+func largeJSONError(file string, src vuln.Source, err error, original func(int64) int64) error {
 	if original == nil {
 		original = func(off int64) int64 { return off }
 	}
@@ -250,7 +255,7 @@ func kindName(k jsontext.Kind) string {
 	return "value"
 }
 
-func jsonError(file string, src Source, original func(int64) int64, err error) error {
+func jsonError(file string, src vuln.Source, original func(int64) int64, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {

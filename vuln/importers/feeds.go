@@ -8,28 +8,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/opsguard/opsguard/vuln"
 )
-
-// Intel is what a threat feed says of one CVE.
-type Intel struct {
-	CVE        string
-	KEVAdded   string  // CISA KEV dateAdded (YYYY-MM-DD); "" when not listed
-	EPSS       float64 // FIRST EPSS probability, 0..1; -1 when not given
-	Percentile float64
-}
-
-// Feed is a parsed threat feed.
-type Feed struct {
-	Kind    string // "kev" or "epss"
-	Version string // KEV catalogVersion, EPSS model_version
-	Entries []Intel
-}
 
 var cveRE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
 
 // ParseFeed reads a CISA KEV catalog (JSON) or an EPSS scores file (CSV
 // with a "#model_version:…" comment line, then "cve,epss,percentile").
-func ParseFeed(name string, data []byte) (*Feed, error) {
+func ParseFeed(name string, data []byte) (*vuln.Feed, error) {
 	if Sniff(data, "vulnerabilities", "catalogVersion") {
 		return parseKEV(name, data)
 	}
@@ -40,7 +27,7 @@ func ParseFeed(name string, data []byte) (*Feed, error) {
 	return nil, &Error{File: name, Msg: "not a threat feed: expected the CISA KEV catalog (JSON with catalogVersion and vulnerabilities) or an EPSS CSV (cve,epss,percentile)"}
 }
 
-func parseKEV(name string, data []byte) (*Feed, error) {
+func parseKEV(name string, data []byte) (*vuln.Feed, error) {
 	var doc struct {
 		CatalogVersion  string `json:"catalogVersion"`
 		Vulnerabilities []struct {
@@ -51,18 +38,18 @@ func parseKEV(name string, data []byte) (*Feed, error) {
 	if err := DecodeJSON(name, data, &doc); err != nil {
 		return nil, err
 	}
-	f := &Feed{Kind: "kev", Version: doc.CatalogVersion}
+	f := &vuln.Feed{Kind: "kev", Version: doc.CatalogVersion}
 	for i, v := range doc.Vulnerabilities {
 		if !cveRE.MatchString(v.CVE) {
 			return nil, Errorf(name, "vulnerabilities["+strconv.Itoa(i)+"].cveID", "not a CVE id: %s", quoteShort(v.CVE))
 		}
-		f.Entries = append(f.Entries, Intel{CVE: v.CVE, KEVAdded: v.DateAdded, EPSS: -1})
+		f.Entries = append(f.Entries, vuln.Intel{CVE: v.CVE, KEVAdded: v.DateAdded, EPSS: -1})
 	}
 	return f, nil
 }
 
-func parseEPSS(name string, data []byte) (*Feed, error) {
-	f := &Feed{Kind: "epss"}
+func parseEPSS(name string, data []byte) (*vuln.Feed, error) {
+	f := &vuln.Feed{Kind: "epss"}
 	br := bufio.NewReader(bytes.NewReader(data))
 	line := 0
 	for {
@@ -104,7 +91,7 @@ func parseEPSS(name string, data []byte) (*Feed, error) {
 		case err2 != nil || pct < 0 || pct > 1:
 			return nil, &Error{File: name, Line: line + row, Path: "percentile", Msg: "want a number between 0 and 1, got " + quoteShort(rec[2])}
 		}
-		f.Entries = append(f.Entries, Intel{CVE: rec[0], EPSS: epss, Percentile: pct})
+		f.Entries = append(f.Entries, vuln.Intel{CVE: rec[0], EPSS: epss, Percentile: pct})
 	}
 	return f, nil
 }

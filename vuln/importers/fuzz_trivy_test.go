@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -43,7 +44,7 @@ func tgFuzz(f *testing.F, format, dir string, keep []string, also ...func(testin
 			return
 		}
 		for i, f := range r.Findings {
-			if f.VulnID == "" || !slices.Contains(importers.Severities, f.Severity) {
+			if f.VulnID == "" || !slices.Contains(vuln.Severities, f.Severity) {
 				t.Fatalf("finding %d: VulnID %q, severity %q", i, f.VulnID, f.Severity)
 			}
 			if len(f.References) > importers.MaxReferences || slices.ContainsFunc(f.References, func(r string) bool { return len(r) > importers.MaxReference }) {
@@ -51,9 +52,9 @@ func tgFuzz(f *testing.F, format, dir string, keep []string, also ...func(testin
 			}
 		}
 		// Read in parts, an accepted report gives the same findings.
-		if st, ok := imp.(importers.Streamer); ok {
-			var parts []importers.Finding
-			if _, err := st.Stream("fuzz.json", importers.Bytes(data), 2, func(_ *importers.Report, fs []importers.Finding) error {
+		if st, ok := imp.(vuln.Streamer); ok {
+			var parts []vuln.Reported
+			if _, err := st.Stream("fuzz.json", vuln.Bytes(data), 2, func(_ *vuln.Report, fs []vuln.Reported) error {
 				parts = append(parts, fs...)
 				return nil
 			}); err != nil {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // govulncheckImporter reads govulncheck -json: a stream of JSON objects,
@@ -101,12 +103,12 @@ type govulncheckHit struct {
 	reached                     string
 }
 
-func (govulncheckImporter) Parse(name string, data []byte) (*Report, error) {
+func (govulncheckImporter) Parse(name string, data []byte) (*vuln.Report, error) {
 	msgs, err := govulncheckDecode(name, data)
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Tool: "govulncheck", Complete: true, Findings: []Finding{}}
+	r := &vuln.Report{Tool: "govulncheck", Complete: true, Findings: []vuln.Reported{}}
 	osvs := map[string]*osvVuln{}
 	var hits []govulncheckHit
 	known := false
@@ -190,7 +192,7 @@ func govulncheckKeep(hits []govulncheckHit, h govulncheckHit) []govulncheckHit {
 // govulncheckLegacy reads the format before 1.0: each of Vulns is a
 // vulnerable symbol of a module, with its OSV record inline; the fixed
 // version has to come from the record's ranges.
-func govulncheckLegacy(r *Report, m govulncheckMessage, osvs map[string]*osvVuln, hits []govulncheckHit) []govulncheckHit {
+func govulncheckLegacy(r *vuln.Report, m govulncheckMessage, osvs map[string]*osvVuln, hits []govulncheckHit) []govulncheckHit {
 	versions := map[string]string{}
 	for _, mod := range m.Modules {
 		versions[mod.Path] = mod.Version
@@ -238,11 +240,11 @@ func govulncheckV(fixed string) string {
 	return strings.Join(vs, ", ")
 }
 
-func govulncheckFinding(h govulncheckHit, v *osvVuln) Finding {
-	f := Finding{
+func govulncheckFinding(h govulncheckHit, v *osvVuln) vuln.Reported {
+	f := vuln.Reported{
 		VulnID:         h.osv,
 		Title:          h.osv,
-		Severity:       Medium,
+		Severity:       vuln.Medium,
 		SeveritySource: "assumed: govulncheck reports no severity",
 		Package:        "Go/" + h.module,
 		Version:        h.version,
@@ -273,7 +275,7 @@ type govulncheckAt struct {
 // govulncheckDecode reads the stream object by object, so that an error
 // names the line of the object at fault.
 func govulncheckDecode(file string, data []byte) ([]govulncheckAt, error) {
-	in, original := jsonReader(Bytes(data))
+	in, original := jsonReader(vuln.Bytes(data))
 	dec := json.NewDecoder(in)
 	var out []govulncheckAt
 	for {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -65,7 +66,7 @@ func TestGovulncheckSamples(t *testing.T) {
 					t.Errorf("finding %s repeated", f.Key())
 				}
 				keys[f.Key()] = true
-				if f.Severity != importers.Medium || f.SeveritySource != "assumed: govulncheck reports no severity" {
+				if f.Severity != vuln.Medium || f.SeveritySource != "assumed: govulncheck reports no severity" {
 					t.Errorf("%s: severity %q (%q)", f.VulnID, f.Severity, f.SeveritySource)
 				}
 				if !strings.HasPrefix(f.Package, "Go/") || f.Version == "" || f.Title == "" {
@@ -91,7 +92,7 @@ func TestGovulncheckFindings(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name                string
-		r                   *importers.Report
+		r                   *vuln.Report
 		id, pkg             string
 		alias               string
 		version, fixed      string

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // grypeImporter reads Grype's JSON report (grype -o json), in its current
@@ -78,7 +80,7 @@ type (
 	}
 )
 
-func (grypeImporter) Parse(name string, data []byte) (*Report, error) {
+func (grypeImporter) Parse(name string, data []byte) (*vuln.Report, error) {
 	var doc grypeReport
 	if err := DecodeJSON(name, data, &doc); err != nil {
 		return nil, err
@@ -87,12 +89,12 @@ func (grypeImporter) Parse(name string, data []byte) (*Report, error) {
 	if !ok {
 		return nil, Errorf(name, "source.target", "expected a string or an object with userInput")
 	}
-	r := &Report{
+	r := &vuln.Report{
 		Tool:        grypeTool(doc.Descriptor.Name),
 		ToolVersion: doc.Descriptor.Version,
 		Target:      target,
 		Complete:    true,
-		Findings:    make([]Finding, 0, len(doc.Matches)),
+		Findings:    make([]vuln.Reported, 0, len(doc.Matches)),
 	}
 	for i, m := range doc.Matches {
 		f, err := grypeFinding(name, fmt.Sprintf("matches[%d]", i), m)
@@ -104,21 +106,21 @@ func (grypeImporter) Parse(name string, data []byte) (*Report, error) {
 	return r, nil
 }
 
-func grypeFinding(file, at string, m grypeMatch) (Finding, error) {
+func grypeFinding(file, at string, m grypeMatch) (vuln.Reported, error) {
 	v := m.Vulnerability
 	if strings.TrimSpace(v.ID) == "" {
-		return Finding{}, Errorf(file, at+".vulnerability.id", "the vulnerability has no id")
+		return vuln.Reported{}, Errorf(file, at+".vulnerability.id", "the vulnerability has no id")
 	}
 	score, vector := m.cvss()
 	if score < 0 || score > 10 {
-		return Finding{}, Errorf(file, at+".vulnerability.cvss", "CVSS score %v is outside 0–10", score)
+		return vuln.Reported{}, Errorf(file, at+".vulnerability.cvss", "CVSS score %v is outside 0–10", score)
 	}
 	sev, source, ok := severityOrFallback(v.Severity, score)
 	if !ok {
-		return Finding{}, Errorf(file, at+".vulnerability.severity", "unknown severity %s; expected Critical, High, Medium, Low, Negligible or Unknown", quoteShort(v.Severity))
+		return vuln.Reported{}, Errorf(file, at+".vulnerability.severity", "unknown severity %s; expected Critical, High, Medium, Low, Negligible or Unknown", quoteShort(v.Severity))
 	}
 	id, aliases := m.ids()
-	return Finding{
+	return vuln.Reported{
 		VulnID:         id,
 		Aliases:        aliases,
 		Description:    m.description(),

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -32,20 +33,20 @@ func grypeWalk(t *testing.T, data []byte) (target, version string, items []tgIte
 var grypeChecks = map[string][]tgCheck{
 	"fix_available.json": {
 		// Only a CVSS v2 score: none taken. The version holds a NUL.
-		{id: "CVE-2009-3882", pkg: "pkg:generic/java@17.0.10%2B7\x00-J-ms8m", target: "/opt/java/openjdk/bin/java", version: "17.0.10+7\x00-J-ms8m", fixed: "1.2.3", sev: importers.High},
+		{id: "CVE-2009-3882", pkg: "pkg:generic/java@17.0.10%2B7\x00-J-ms8m", target: "/opt/java/openjdk/bin/java", version: "17.0.10+7\x00-J-ms8m", fixed: "1.2.3", sev: vuln.High},
 	},
 	"issue_9618.json": {
-		{id: "CVE-2023-39410", pkg: "pkg:maven/org.apache.avro/avro@1.9.2", target: "/opt/kafka/libs/avro/avro-1.9.2.jar", version: "1.9.2", fixed: "1.11.3", sev: importers.High, cvss: 7.5, aliases: []string{"GHSA-rhrv-645h-fjfh"}},
+		{id: "CVE-2023-39410", pkg: "pkg:maven/org.apache.avro/avro@1.9.2", target: "/opt/kafka/libs/avro/avro-1.9.2.jar", version: "1.9.2", fixed: "1.11.3", sev: vuln.High, cvss: 7.5, aliases: []string{"GHSA-rhrv-645h-fjfh"}},
 		// No severity and no CVSS of its own: the related GHSA's score.
-		{id: "CVE-2024-26308", pkg: "pkg:maven/org.apache.commons/commons-compress@1.21", target: "/opt/kafka/plugins/apicurio/commons-compress-1.21.jar", version: "1.21", fixed: "1.26.0", sev: importers.High, source: "cvss", cvss: 7.5, aliases: []string{"GHSA-4265-ccf5-phj5"}},
+		{id: "CVE-2024-26308", pkg: "pkg:maven/org.apache.commons/commons-compress@1.21", target: "/opt/kafka/plugins/apicurio/commons-compress-1.21.jar", version: "1.21", fixed: "1.26.0", sev: vuln.High, source: "cvss", cvss: 7.5, aliases: []string{"GHSA-4265-ccf5-phj5"}},
 		// The tool's severity wins over a CVSS score.
-		{id: "CVE-2023-37920", pkg: "pkg:rpm/rhel/bind-utils@9.11.36-5.el8_7.2?arch=x86_64&epoch=32&upstream=bind-9.11.36-5.el8_7.2.src.rpm&distro=rhel-8.7", target: "/var/lib/rpm/Packages", version: "32:9.11.36-5.el8_7.2", sev: importers.Low, cvss: 9.1, aliases: []string{"CVE-2023-50387"}},
+		{id: "CVE-2023-37920", pkg: "pkg:rpm/rhel/bind-utils@9.11.36-5.el8_7.2?arch=x86_64&epoch=32&upstream=bind-9.11.36-5.el8_7.2.src.rpm&distro=rhel-8.7", target: "/var/lib/rpm/Packages", version: "32:9.11.36-5.el8_7.2", sev: vuln.Low, cvss: 9.1, aliases: []string{"CVE-2023-50387"}},
 	},
 	"many_vulns2.json": {
-		{id: "CVE-2019-9192", pkg: "pkg:deb/debian/libc6-dev@2.28-10?arch=amd64", target: "/var/lib/dpkg/status", version: "2.28-10", sev: importers.Info},
-		{id: "CVE-2020-27618", pkg: "pkg:deb/debian/libc6@2.28-10?arch=amd64", target: "/var/lib/dpkg/status", version: "2.28-10", sev: importers.Medium, source: "assumed: the tool said Unknown"},
+		{id: "CVE-2019-9192", pkg: "pkg:deb/debian/libc6-dev@2.28-10?arch=amd64", target: "/var/lib/dpkg/status", version: "2.28-10", sev: vuln.Info},
+		{id: "CVE-2020-27618", pkg: "pkg:deb/debian/libc6@2.28-10?arch=amd64", target: "/var/lib/dpkg/status", version: "2.28-10", sev: vuln.Medium, source: "assumed: the tool said Unknown"},
 		// The schema before 1.0: cvssV3.
-		{id: "CVE-2018-20225", pkg: "pkg:pypi/pip@21.0.1", target: "/usr/local/lib/python3.7/site-packages/pip-21.0.1.dist-info/METADATA", version: "21.0.1", sev: importers.High, cvss: 7.8},
+		{id: "CVE-2018-20225", pkg: "pkg:pypi/pip@21.0.1", target: "/usr/local/lib/python3.7/site-packages/pip-21.0.1.dist-info/METADATA", version: "21.0.1", sev: vuln.High, cvss: 7.8},
 	},
 	"no_vuln.json": {},
 }
@@ -126,7 +127,7 @@ func TestGrypeDirectoryTarget(t *testing.T) {
 		t.Errorf("format %q target %q", r.Format, r.Target)
 	}
 	tgCheckFindings(t, r, []tgCheck{{id: "GHSA-xxxx-yyyy-zzzz", pkg: "npm/left-pad", target: "/src/package-lock.json", version: "1.2.3", fixed: "1.2.4, 2.0.1",
-		sev: importers.Medium, source: "assumed: the tool said Unknown"}})
+		sev: vuln.Medium, source: "assumed: the tool said Unknown"}})
 }
 
 func TestGrypeHugeString(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // openvexImporter reads OpenVEX documents (v0.2 and the earlier v0.0.x,
@@ -61,7 +63,7 @@ type openvexProduct struct {
 
 const openvexExpected = `expected a JSON object with "@context": "https://openvex.dev/ns/…" and "statements"`
 
-func (openvexImporter) Parse(name string, data []byte) (*Report, error) {
+func (openvexImporter) Parse(name string, data []byte) (*vuln.Report, error) {
 	if d := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(d) > 0 && d[0] != '{' {
 		return nil, &Error{File: name, Line: 1, Msg: "not an OpenVEX document: " + openvexExpected + ", found " + openvexKind(d[0])}
 	}
@@ -79,7 +81,7 @@ func (openvexImporter) Parse(name string, data []byte) (*Report, error) {
 		}
 		return nil, Errorf(name, "@context", "not an OpenVEX document: the @context is %s, not https://openvex.dev/ns/…", found)
 	}
-	r := &Report{Tool: doc.Author}
+	r := &vuln.Report{Tool: doc.Author}
 	if r.Tool == "" {
 		r.Tool = doc.Tooling
 	}
@@ -105,7 +107,7 @@ func openvexKind(b byte) string {
 
 var openvexStatuses = map[string]bool{"not_affected": true, "affected": true, "fixed": true, "under_investigation": true}
 
-func openvexStatements(file, path string, s openvexStatement) ([]Statement, error) {
+func openvexStatements(file, path string, s openvexStatement) ([]vuln.Statement, error) {
 	id, aliases, err := openvexVuln(file, path+".vulnerability", s.Vulnerability)
 	if err != nil {
 		return nil, err
@@ -113,7 +115,7 @@ func openvexStatements(file, path string, s openvexStatement) ([]Statement, erro
 	if !openvexStatuses[s.Status] {
 		return nil, Errorf(file, path+".status", "unknown status %q; expected not_affected, affected, fixed or under_investigation", s.Status)
 	}
-	base := Statement{VulnID: id, Aliases: aliases, Status: s.Status, Justification: s.Justification,
+	base := vuln.Statement{VulnID: id, Aliases: aliases, Status: s.Status, Justification: s.Justification,
 		Impact: s.ImpactStatement, Action: s.ActionStatement}
 	var products []string
 	for j, raw := range s.Products {
@@ -134,9 +136,9 @@ func openvexStatements(file, path string, s openvexStatement) ([]Statement, erro
 		}
 	}
 	if len(products) == 0 {
-		return []Statement{base}, nil
+		return []vuln.Statement{base}, nil
 	}
-	out := make([]Statement, 0, len(products))
+	out := make([]vuln.Statement, 0, len(products))
 	for _, p := range products {
 		st := base
 		st.Product = p

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -41,7 +42,7 @@ func openvexWalk(t *testing.T, data []byte) (author string, want [][3]string) {
 	return vxStr(doc["author"]), want
 }
 
-func openvexStatement(t *testing.T, r *importers.Report, id string) importers.Statement {
+func openvexStatement(t *testing.T, r *vuln.Report, id string) vuln.Statement {
 	t.Helper()
 	for _, s := range r.Statements {
 		if s.VulnID == id {
@@ -49,7 +50,7 @@ func openvexStatement(t *testing.T, r *importers.Report, id string) importers.St
 		}
 	}
 	t.Fatalf("no statement about %s", id)
-	return importers.Statement{}
+	return vuln.Statement{}
 }
 
 // openvexRefused are the samples that are not OpenVEX documents, and what
@@ -59,8 +60,8 @@ var openvexRefused = map[string]string{
 }
 
 // openvexChecks are fields read from the samples by hand.
-var openvexChecks = map[string]func(t *testing.T, r *importers.Report){
-	"openvex_many_vuln.json": func(t *testing.T, r *importers.Report) {
+var openvexChecks = map[string]func(t *testing.T, r *vuln.Report){
+	"openvex_many_vuln.json": func(t *testing.T, r *vuln.Report) {
 		if s := openvexStatement(t, r, "CVE-2024-10005"); !slices.Equal(s.Aliases, []string{"GHSA-jfh8-c2jp-5v3q"}) ||
 			s.Justification != "inline_mitigations_already_exist" || s.Impact != "The affected code path is disabled at build time." ||
 			s.Product != "pkg:apk/alpine/zlib@1.2.11-r1?arch=x86_64&distro=alpine-3.10.9" {

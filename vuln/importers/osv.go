@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // osvImporter reads osv-scanner's JSON report (osv-scanner --format json):
@@ -98,7 +100,7 @@ type (
 // Parse makes one finding per group of a package: osv-scanner lists the
 // GHSA and the PYSEC record of one CVE as two vulnerabilities of the
 // package, and its groups say they are the same.
-func (osvImporter) Parse(name string, data []byte) (*Report, error) {
+func (osvImporter) Parse(name string, data []byte) (*vuln.Report, error) {
 	var doc osvReport
 	if err := DecodeJSON(name, data, &doc); err != nil {
 		return nil, err
@@ -106,7 +108,7 @@ func (osvImporter) Parse(name string, data []byte) (*Report, error) {
 	if doc.Results == nil {
 		return nil, Errorf(name, "results", "not an osv-scanner report: it has no results")
 	}
-	r := &Report{Tool: "osv-scanner", Complete: true, Findings: []Finding{}}
+	r := &vuln.Report{Tool: "osv-scanner", Complete: true, Findings: []vuln.Reported{}}
 	for i, res := range *doc.Results {
 		for j, p := range res.Packages {
 			at := fmt.Sprintf("results[%d].packages[%d]", i, j)
@@ -162,7 +164,7 @@ func osvGroups(p osvPackage) []osvMembers {
 	return out
 }
 
-func osvFinding(target string, p osvPackage, m osvMembers) Finding {
+func osvFinding(target string, p osvPackage, m osvMembers) vuln.Reported {
 	var ids, refs []string
 	var summary, details string
 	for _, v := range m.vulns {
@@ -178,7 +180,7 @@ func osvFinding(target string, p osvPackage, m osvMembers) Finding {
 	id, aliases := osvIDs(ids)
 	sev, source, score, vector := osvSeverity(m.vulns)
 	pkg, version := osvPackageName(p, m.vulns)
-	return Finding{
+	return vuln.Reported{
 		VulnID:         id,
 		Aliases:        aliases,
 		Title:          cmp.Or(summary, osvFirstLine(details)),
@@ -218,7 +220,7 @@ func osvIDs(ids []string) (string, []string) {
 // osvSeverity takes the first database's severity word of the group;
 // without one, the base score of the first CVSS v3 vector; without that,
 // Medium, saying so.
-func osvSeverity(vulns []osvVuln) (sev Severity, source string, score float64, vector string) {
+func osvSeverity(vulns []osvVuln) (sev vuln.Severity, source string, score float64, vector string) {
 	for _, v := range vulns {
 		for _, s := range v.Severity {
 			if vector == "" && s.Type == "CVSS_V3" {
@@ -231,15 +233,15 @@ func osvSeverity(vulns []osvVuln) (sev Severity, source string, score float64, v
 	for _, v := range vulns {
 		var word string
 		if json.Unmarshal(v.DatabaseSpecific.Severity, &word) == nil {
-			if s, ok := ParseSeverity(word); ok {
+			if s, ok := vuln.ParseSeverity(word); ok {
 				return s, "", score, vector
 			}
 		}
 	}
 	if vector != "" {
-		return SeverityFromCVSS(score), "cvss", score, vector
+		return vuln.SeverityFromCVSS(score), "cvss", score, vector
 	}
-	return Medium, "assumed: no severity in the report", 0, ""
+	return vuln.Medium, "assumed: no severity in the report", 0, ""
 }
 
 // osvPackageName is the purl osv-scanner gives, else ecosystem/name; a git

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -54,13 +55,13 @@ func osgImporter(t testing.TB, format string) importers.Importer {
 }
 
 // osgValid checks what every parsed report must hold.
-func osgValid(t testing.TB, r *importers.Report) {
+func osgValid(t testing.TB, r *vuln.Report) {
 	t.Helper()
 	for i, f := range r.Findings {
 		if strings.TrimSpace(f.VulnID) == "" {
 			t.Errorf("finding %d has no VulnID: %+v", i, f)
 		}
-		if !slices.Contains(importers.Severities, f.Severity) {
+		if !slices.Contains(vuln.Severities, f.Severity) {
 			t.Errorf("finding %d (%s) has severity %q", i, f.VulnID, f.Severity)
 		}
 	}
@@ -77,9 +78,9 @@ func osgError(t testing.TB, err error) *importers.Error {
 
 // osgFind returns the one finding with the id whose package or location
 // is where.
-func osgFind(t testing.TB, r *importers.Report, id, where string) importers.Finding {
+func osgFind(t testing.TB, r *vuln.Report, id, where string) vuln.Reported {
 	t.Helper()
-	var found []importers.Finding
+	var found []vuln.Reported
 	for _, f := range r.Findings {
 		if f.VulnID == id && (f.Package == where || f.Location == where) {
 			found = append(found, f)
@@ -336,11 +337,11 @@ func TestOSVFindings(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		r        *importers.Report
+		r        *vuln.Report
 		id, pkg  string
 		version  string
 		fixed    string
-		severity importers.Severity
+		severity vuln.Severity
 		source   string
 		score    float64
 		alias    string
@@ -349,22 +350,22 @@ func TestOSVFindings(t *testing.T) {
 		// GHSA says HIGH; the vector scores 7.7; 6.3.3 is fixed in 6.5.8
 		// (7.4.5 fixes the 7.x line).
 		{name: "GHSA with a word", r: rm, id: "CVE-2022-31090", pkg: "Packagist/guzzlehttp/guzzle", version: "6.3.3",
-			fixed: "6.5.8", severity: importers.High, score: 7.7, alias: "GHSA-25mq-v84q-4j7r", target: "/tmpcardmarket-api/composer.lock"},
+			fixed: "6.5.8", severity: vuln.High, score: 7.7, alias: "GHSA-25mq-v84q-4j7r", target: "/tmpcardmarket-api/composer.lock"},
 		// A GHSA and a PYSEC of one CVE: one finding, both aliases.
 		{name: "group of two", r: rm, id: "CVE-2022-28346", pkg: "PyPI/django", version: "3.2.4",
-			fixed: "3.2.13", severity: importers.Critical, score: 9.8, alias: "PYSEC-2022-190", target: "/tmprengine/web/requirements.txt"},
+			fixed: "3.2.13", severity: vuln.Critical, score: 9.8, alias: "PYSEC-2022-190", target: "/tmprengine/web/requirements.txt"},
 		// Two advisories osv-scanner groups: 1.8.4 fixes one, 1.9.1 both.
 		{name: "group of two advisories", r: rm, id: "CVE-2022-24775", pkg: "Packagist/guzzlehttp/psr7", version: "1.6.1",
-			fixed: "1.9.1", severity: importers.Medium, score: 5.3, alias: "GHSA-wxmh-65f7-jcvw", target: "/tmpcardmarket-api/composer.lock"},
+			fixed: "1.9.1", severity: vuln.Medium, score: 5.3, alias: "GHSA-wxmh-65f7-jcvw", target: "/tmpcardmarket-api/composer.lock"},
 		// A git checkout: no word, the vector alone (8.8), no fix.
 		{name: "vector only", r: rm, id: "CVE-2023-50094", pkg: "https://github.com/yogeshojha/rengine",
-			version: "f5f3c22f3ed5a6804a2a8d9ee9fa43044cfa24a6", severity: importers.High, source: "cvss", score: 8.8, target: "/tmprengine/"},
+			version: "f5f3c22f3ed5a6804a2a8d9ee9fa43044cfa24a6", severity: vuln.High, source: "cvss", score: 8.8, target: "/tmprengine/"},
 		// PYSEC without a word; the GIT range's commit is not a version.
 		{name: "PYSEC", r: rm, id: "CVE-2023-5590", pkg: "PyPI/selenium", version: "3.141.0", fixed: "4.14.0",
-			severity: importers.High, source: "cvss", score: 7.5, alias: "PYSEC-2023-206", target: "/tmprengine/web/requirements.txt"},
+			severity: vuln.High, source: "cvss", score: 7.5, alias: "PYSEC-2023-206", target: "/tmprengine/web/requirements.txt"},
 		// No CVE, no severity at all.
 		{name: "malware", r: rs, id: "MAL-2023-1035", pkg: "npm/flot-axis", version: "0.0.0",
-			severity: importers.Medium, source: "assumed: no severity in the report", alias: "GHSA-8348-2q94-ffjx", target: "/tmp/components/yarn.lock"},
+			severity: vuln.Medium, source: "assumed: no severity in the report", alias: "GHSA-8348-2q94-ffjx", target: "/tmp/components/yarn.lock"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := osgFind(t, tc.r, tc.id, tc.pkg)
@@ -432,7 +433,7 @@ func TestOSVScoreFromVector(t *testing.T) {
 			t.Fatal(err)
 		}
 		f := r.Findings[0]
-		if f.CVSSScore != score || f.CVSSVector != vec || f.Severity != importers.SeverityFromCVSS(score) {
+		if f.CVSSScore != score || f.CVSSVector != vec || f.Severity != vuln.SeverityFromCVSS(score) {
 			t.Errorf("%s: score %v severity %s, want %v", vec, f.CVSSScore, f.Severity, score)
 		}
 	}
@@ -443,7 +444,7 @@ func TestOSVScoreFromVector(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f := r.Findings[0]; f.CVSSScore != 0 || f.Severity != importers.Medium || f.SeveritySource != "assumed: no severity in the report" {
+		if f := r.Findings[0]; f.CVSSScore != 0 || f.Severity != vuln.Medium || f.SeveritySource != "assumed: no severity in the report" {
 			t.Errorf("%s: score %v severity %s (%s)", vec, f.CVSSScore, f.Severity, f.SeveritySource)
 		}
 	}
@@ -494,7 +495,7 @@ func TestOSVBadInput(t *testing.T) {
 	// database_specific is free-form in OSV: a severity that is not a
 	// word must not reject the report.
 	r, err = imp.Parse("odd", []byte(`{"results":[{"packages":[{"package":{"name":"p"},"vulnerabilities":[{"id":"X-1","database_specific":{"severity":{"level":3}}}]}]}]}`))
-	if err != nil || r.Findings[0].Severity != importers.Medium {
+	if err != nil || r.Findings[0].Severity != vuln.Medium {
 		t.Fatalf("odd database_specific: %v, %v", r, err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // sarifImporter reads a SARIF 2.1.0 log from any tool (CodeQL, Semgrep,
@@ -126,15 +128,15 @@ type (
 	}
 )
 
-func (i sarifImporter) Parse(name string, data []byte) (*Report, error) {
-	return i.Stream(name, Bytes(data), 0, nil)
+func (i sarifImporter) Parse(name string, data []byte) (*vuln.Report, error) {
+	return i.Stream(name, vuln.Bytes(data), 0, nil)
 }
 
-// Stream implements Streamer. The log is decoded from src as it is read
+// Stream implements vuln.Streamer. The log is decoded from src as it is read
 // (a log in a file is not read into memory first, and a result's 200 MB
 // message costs MaxString), then its findings are passed on a part at a
 // time.
-func (sarifImporter) Stream(name string, src Source, part int, emit func(*Report, []Finding) error) (*Report, error) {
+func (sarifImporter) Stream(name string, src vuln.Source, part int, emit func(*vuln.Report, []vuln.Reported) error) (*vuln.Report, error) {
 	r, err := sarifParse(name, src)
 	if err != nil || emit == nil {
 		return r, err
@@ -152,7 +154,7 @@ func (sarifImporter) Stream(name string, src Source, part int, emit func(*Report
 	return r, nil
 }
 
-func sarifParse(name string, src Source) (*Report, error) {
+func sarifParse(name string, src vuln.Source) (*vuln.Report, error) {
 	var log sarifLog
 	if err := decodeJSON(name, src, &log); err != nil {
 		return nil, err
@@ -165,13 +167,13 @@ func sarifParse(name string, src Source) (*Report, error) {
 	}
 	runs := *log.Runs
 	first := runs[0]
-	r := &Report{
+	r := &vuln.Report{
 		Format:      "sarif",
 		Tool:        first.Tool.Driver.Name,
 		ToolVersion: cmp.Or(first.Tool.Driver.Version, first.Tool.Driver.SemanticVersion),
 		Target:      sarifTarget(first),
 		Complete:    true,
-		Findings:    []Finding{},
+		Findings:    []vuln.Reported{},
 	}
 	for i := range runs {
 		rules := sarifRules(&runs[i])
@@ -205,7 +207,7 @@ func sarifSkipped(res sarifResult) bool {
 	return false
 }
 
-func sarifFinding(file, at string, run *sarifRun, rules map[string]*sarifRule, res sarifResult) (Finding, error) {
+func sarifFinding(file, at string, run *sarifRun, rules map[string]*sarifRule, res sarifResult) (vuln.Reported, error) {
 	rule := sarifRuleOf(run, rules, res)
 	msg := sarifText(res.Message, rule)
 	id := res.RuleID
@@ -219,13 +221,13 @@ func sarifFinding(file, at string, run *sarifRun, rules map[string]*sarifRule, r
 	// then all that tells one kind of result from another.
 	id = strings.TrimSpace(cmp.Or(id, osvFirstLine(msg)))
 	if id == "" {
-		return Finding{}, Errorf(file, at, "the result has neither a rule nor a message")
+		return vuln.Reported{}, Errorf(file, at, "the result has neither a rule nor a message")
 	}
 	sev, source, err := sarifSeverity(file, at, res, rule)
 	if err != nil {
-		return Finding{}, err
+		return vuln.Reported{}, err
 	}
-	f := Finding{
+	f := vuln.Reported{
 		VulnID:         id,
 		Title:          osvFirstLine(msg),
 		Description:    msg,
@@ -309,10 +311,10 @@ func sarifText(m sarifMessage, rule *sarifRule) string {
 // the weakness is. The level is the result's, else none for a result
 // that is not a failure, else the rule's default, else SARIF's default,
 // warning.
-func sarifSeverity(file, at string, res sarifResult, rule *sarifRule) (Severity, string, error) {
+func sarifSeverity(file, at string, res sarifResult, rule *sarifRule) (vuln.Severity, string, error) {
 	if rule != nil {
 		if score, ok := sarifScore(rule.Properties.SecuritySeverity); ok {
-			return SeverityFromCVSS(score), "security-severity", nil
+			return vuln.SeverityFromCVSS(score), "security-severity", nil
 		}
 	}
 	level, path, where := res.Level, at+".level", ""
@@ -323,11 +325,11 @@ func sarifSeverity(file, at string, res sarifResult, rule *sarifRule) (Severity,
 	case rule != nil && rule.DefaultConfiguration.Level != "":
 		level, path, where = rule.DefaultConfiguration.Level, at, " (the default level of rule "+osvQuote(rule.ID)+")"
 	default:
-		return Medium, "assumed: SARIF's default level, warning", nil
+		return vuln.Medium, "assumed: SARIF's default level, warning", nil
 	}
 	switch level {
 	case "error", "warning", "note", "none":
-		sev, _ := ParseSeverity(level)
+		sev, _ := vuln.ParseSeverity(level)
 		return sev, "sarif level: " + level, nil
 	}
 	return "", "", Errorf(file, path, "unknown SARIF level %s%s; expected error, warning, note or none", osvQuote(level), where)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -84,7 +85,7 @@ func TestSARIFSamples(t *testing.T) {
 
 func TestSARIFFindings(t *testing.T) {
 	imp := osgImporter(t, "sarif")
-	reports := map[string]*importers.Report{}
+	reports := map[string]*vuln.Report{}
 	for _, name := range []string{"codeQL-output.sarif", "gitleaks_7.5.0.sarif", "semgrepowasp-benchmark-sample.sarif", "suppression_test.sarif"} {
 		r, err := imp.Parse(name, fixture.Read(t, "vuln/sarif/"+name))
 		if err != nil {
@@ -95,25 +96,25 @@ func TestSARIFFindings(t *testing.T) {
 	for _, tc := range []struct {
 		file, id, location string
 		title              string
-		severity           importers.Severity
+		severity           vuln.Severity
 		source             string
 	}{
 		// The rule is found by ruleIndex; its default level is error.
-		{"codeQL-output.sarif", "py/sql-injection", "bad/libuser.py:12", "SQL query built from user-controlled sources", importers.High, "sarif level: error"},
-		{"codeQL-output.sarif", "py/empty-except", "good/db_init.py:39", "Empty except", importers.Info, "sarif level: note"},
-		{"codeQL-output.sarif", "py/unreachable-statement", "good/mod_user.py:87", "Unreachable code", importers.Medium, "sarif level: warning"},
+		{"codeQL-output.sarif", "py/sql-injection", "bad/libuser.py:12", "SQL query built from user-controlled sources", vuln.High, "sarif level: error"},
+		{"codeQL-output.sarif", "py/empty-except", "good/db_init.py:39", "Empty except", vuln.Info, "sarif level: note"},
+		{"codeQL-output.sarif", "py/unreachable-statement", "good/mod_user.py:87", "Unreachable code", vuln.Medium, "sarif level: warning"},
 		// Semgrep: the rule is found by ruleId.
 		{"semgrepowasp-benchmark-sample.sarif", "java.lang.security.audit.cbc-padding-oracle.cbc-padding-oracle",
-			"src/main/java/org/owasp/benchmark/testcode/BenchmarkTest02660.java:59", "", importers.Medium, "sarif level: warning"},
+			"src/main/java/org/owasp/benchmark/testcode/BenchmarkTest02660.java:59", "", vuln.Medium, "sarif level: warning"},
 		// Gitleaks 7 names no rule: the message is the id; no level.
 		{"gitleaks_7.5.0.sarif", "AWS Access Key secret detected", "dojo/unittests/tools/test_gitlab_secret_detection_report_parser.py:37",
-			"AWS Access Key secret detected", importers.Medium, "assumed: SARIF's default level, warning"},
+			"AWS Access Key secret detected", vuln.Medium, "assumed: SARIF's default level, warning"},
 		// The two results not suppressed; no region, so no line.
-		{"suppression_test.sarif", "TST0004", "file:///C:/code/file4.c", "Not suppressed", importers.Medium, "assumed: SARIF's default level, warning"},
-		{"suppression_test.sarif", "TST0005", "file:///C:/code/file5.c", "Not suppressed", importers.Medium, "assumed: SARIF's default level, warning"},
+		{"suppression_test.sarif", "TST0004", "file:///C:/code/file4.c", "Not suppressed", vuln.Medium, "assumed: SARIF's default level, warning"},
+		{"suppression_test.sarif", "TST0005", "file:///C:/code/file5.c", "Not suppressed", vuln.Medium, "assumed: SARIF's default level, warning"},
 	} {
 		t.Run(tc.file+"/"+tc.id, func(t *testing.T) {
-			var f importers.Finding
+			var f vuln.Reported
 			var n int
 			for _, g := range reports[tc.file].Findings {
 				if g.VulnID == tc.id && g.Location == tc.location {
@@ -177,7 +178,7 @@ func TestSARIFRules(t *testing.T) {
 	}
 	type got struct {
 		id, title, desc, loc string
-		sev                  importers.Severity
+		sev                  vuln.Severity
 		source               string
 		aliases              string
 	}
@@ -186,12 +187,12 @@ func TestSARIFRules(t *testing.T) {
 		all = append(all, got{f.VulnID, f.Title, f.Description, f.Location, f.Severity, f.SeveritySource, strings.Join(f.Aliases, ",")})
 	}
 	want := []got{
-		{"CVE-2023-1", "short", "m1", "go.sum:3", importers.Critical, "security-severity", "CVE-2023-12345"},
-		{"R2", "value x in y", "value x in y", "", importers.High, "security-severity", ""},
-		{"E1", "m3", "m3", "", importers.High, "sarif level: error", ""},
-		{"R2", "m5", "m5", "", importers.High, "security-severity", ""},
-		{"R2", "m6", "m6", "", importers.High, "security-severity", ""},
-		{"O1", "m8", "m8", "", importers.High, "sarif level: error", ""},
+		{"CVE-2023-1", "short", "m1", "go.sum:3", vuln.Critical, "security-severity", "CVE-2023-12345"},
+		{"R2", "value x in y", "value x in y", "", vuln.High, "security-severity", ""},
+		{"E1", "m3", "m3", "", vuln.High, "sarif level: error", ""},
+		{"R2", "m5", "m5", "", vuln.High, "security-severity", ""},
+		{"R2", "m6", "m6", "", vuln.High, "security-severity", ""},
+		{"O1", "m8", "m8", "", vuln.High, "sarif level: error", ""},
 	}
 	if !slices.Equal(all, want) {
 		t.Errorf("findings\n%+v\nwant\n%+v", all, want)

@@ -14,6 +14,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/opsguard/opsguard/vuln"
 )
 
 // trivyImporter reads Trivy's JSON report (SchemaVersion 2) of an image,
@@ -162,11 +163,11 @@ func (v *trivyVuln) intern() {
 	}
 }
 
-func (t trivyImporter) Parse(name string, data []byte) (*Report, error) {
-	return t.Stream(name, Bytes(data), 0, nil)
+func (t trivyImporter) Parse(name string, data []byte) (*vuln.Report, error) {
+	return t.Stream(name, vuln.Bytes(data), 0, nil)
 }
 
-// Stream implements Streamer. The report is read with a streaming decoder
+// Stream implements vuln.Streamer. The report is read with a streaming decoder
 // (github.com/go-json-experiment/json/jsontext): a result's
 // vulnerabilities, which may be a hundred thousand, are converted one by
 // one as they are decoded and passed on a part at a time, once the report
@@ -174,8 +175,8 @@ func (t trivyImporter) Parse(name string, data []byte) (*Report, error) {
 // Results, and a result's Target and Type before its Vulnerabilities; a
 // report written in another order is read whole first, as Parse does.
 // With a nil emit, the findings are all in the returned report.
-func (trivyImporter) Stream(name string, src Source, part int, emit func(*Report, []Finding) error) (*Report, error) {
-	p := &trivyStream{trivyParse: trivyParse{file: name, report: &Report{Format: "trivy", Tool: "Trivy", Complete: true}}, part: part, emit: emit}
+func (trivyImporter) Stream(name string, src vuln.Source, part int, emit func(*vuln.Report, []vuln.Reported) error) (*vuln.Report, error) {
+	p := &trivyStream{trivyParse: trivyParse{file: name, report: &vuln.Report{Format: "trivy", Tool: "Trivy", Complete: true}}, part: part, emit: emit}
 	in, original := jsonReader(src) // a 200 MB Description is read as MaxString bytes
 	dec := jsontext.NewDecoder(in, largeJSON)
 	err := p.document(dec)
@@ -217,7 +218,7 @@ func (e emitError) Error() string { return e.err.Error() }
 type trivyStream struct {
 	trivyParse
 	part              int
-	emit              func(*Report, []Finding) error
+	emit              func(*vuln.Report, []vuln.Reported) error
 	artifact, cluster string
 	frozen            bool            // a part was passed on: the target is fixed
 	legacy            bool            // a legacy report: its first result names the artifact
@@ -372,7 +373,7 @@ func (p *trivyStream) flush() error {
 		p.frozen, p.report.Target = true, p.target()
 	}
 	fs := p.report.Findings
-	p.report.Findings = make([]Finding, 0, p.part)
+	p.report.Findings = make([]vuln.Reported, 0, p.part)
 	for len(fs) > 0 {
 		// A result's misconfigurations, or a Kubernetes resource, come
 		// whole: cut into parts.
@@ -469,7 +470,7 @@ func (r trivyResource) label() string {
 
 type trivyParse struct {
 	file   string
-	report *Report
+	report *vuln.Report
 }
 
 // results adds the findings of results (at JSON path path); resource is
@@ -524,13 +525,13 @@ func (p trivyParse) addVuln(at string, j int, target string, res trivyResult, v 
 	if err != nil || !strings.EqualFold(v.Status, "not_affected") {
 		return p.add(f, err)
 	}
-	p.report.Statements = append(p.report.Statements, Statement{VulnID: f.VulnID, Aliases: f.Aliases, Product: f.Package,
+	p.report.Statements = append(p.report.Statements, vuln.Statement{VulnID: f.VulnID, Aliases: f.Aliases, Product: f.Package,
 		Status: "not_affected", Justification: "vulnerable_code_not_present",
 		Impact: "Trivy reports the package not affected (status not_affected), as its vendor's advisory or a VEX document says"})
 	return nil
 }
 
-func (p trivyParse) add(f Finding, err error) error {
+func (p trivyParse) add(f vuln.Reported, err error) error {
 	if err != nil {
 		return err
 	}
@@ -541,19 +542,19 @@ func (p trivyParse) add(f Finding, err error) error {
 // vuln reads the j-th vulnerability of the result at path at; the path of
 // the vulnerability is only written out for an error, as a report may hold
 // a hundred thousand.
-func (p trivyParse) vuln(at string, j int, target string, res trivyResult, v *trivyVuln) (Finding, error) {
+func (p trivyParse) vuln(at string, j int, target string, res trivyResult, v *trivyVuln) (vuln.Reported, error) {
 	if strings.TrimSpace(v.VulnerabilityID) == "" {
-		return Finding{}, Errorf(p.file, fmt.Sprintf("%s.Vulnerabilities[%d].VulnerabilityID", at, j), "the vulnerability has no id")
+		return vuln.Reported{}, Errorf(p.file, fmt.Sprintf("%s.Vulnerabilities[%d].VulnerabilityID", at, j), "the vulnerability has no id")
 	}
 	score, vector, err := p.cvss(at, j, v)
 	if err != nil {
-		return Finding{}, err
+		return vuln.Reported{}, err
 	}
 	sev, source, ok := severityOrFallback(v.Severity, score)
 	if !ok {
-		return Finding{}, p.badSeverity(fmt.Sprintf("%s.Vulnerabilities[%d]", at, j), v.Severity)
+		return vuln.Reported{}, p.badSeverity(fmt.Sprintf("%s.Vulnerabilities[%d]", at, j), v.Severity)
 	}
-	return Finding{
+	return vuln.Reported{
 		VulnID:         strings.TrimSpace(v.VulnerabilityID),
 		Aliases:        trivyAliases(v),
 		Title:          v.Title, // interned as decoded
@@ -570,16 +571,16 @@ func (p trivyParse) vuln(at string, j int, target string, res trivyResult, v *tr
 	}, nil
 }
 
-func (p trivyParse) misconf(at, target string, res trivyResult, m trivyMisconf) (Finding, error) {
+func (p trivyParse) misconf(at, target string, res trivyResult, m trivyMisconf) (vuln.Reported, error) {
 	id := cmp.Or(strings.TrimSpace(m.ID), strings.TrimSpace(m.AVDID))
 	if id == "" {
-		return Finding{}, Errorf(p.file, at+".ID", "the misconfiguration has no ID or AVDID")
+		return vuln.Reported{}, Errorf(p.file, at+".ID", "the misconfiguration has no ID or AVDID")
 	}
 	sev, source, err := p.severity(at, m.Severity, 0)
 	if err != nil {
-		return Finding{}, err
+		return vuln.Reported{}, err
 	}
-	return Finding{
+	return vuln.Reported{
 		VulnID:         id,
 		Aliases:        nonEmptyUnique([]string{m.AVDID}, id),
 		Title:          m.Title,
@@ -592,16 +593,16 @@ func (p trivyParse) misconf(at, target string, res trivyResult, m trivyMisconf) 
 	}, nil
 }
 
-func (p trivyParse) secret(at, target string, res trivyResult, s trivySecret) (Finding, error) {
+func (p trivyParse) secret(at, target string, res trivyResult, s trivySecret) (vuln.Reported, error) {
 	if strings.TrimSpace(s.RuleID) == "" {
-		return Finding{}, Errorf(p.file, at+".RuleID", "the secret has no RuleID")
+		return vuln.Reported{}, Errorf(p.file, at+".RuleID", "the secret has no RuleID")
 	}
 	sev, source, err := p.severity(at, s.Severity, 0)
 	if err != nil {
-		return Finding{}, err
+		return vuln.Reported{}, err
 	}
 	// Match is left out on purpose: even masked, it is part of a secret.
-	return Finding{
+	return vuln.Reported{
 		VulnID:         strings.TrimSpace(s.RuleID),
 		Title:          s.Title,
 		Description:    s.Category,
@@ -612,7 +613,7 @@ func (p trivyParse) secret(at, target string, res trivyResult, s trivySecret) (F
 	}, nil
 }
 
-func (p trivyParse) severity(at, word string, score float64) (Severity, string, error) {
+func (p trivyParse) severity(at, word string, score float64) (vuln.Severity, string, error) {
 	sev, source, ok := severityOrFallback(word, score)
 	if !ok {
 		return "", "", p.badSeverity(at, word)
@@ -674,8 +675,8 @@ func trivyAliases(v *trivyVuln) []string {
 // the CVSS score, then on Medium, and source says so, so that such a
 // finding is neither dropped nor silently ranked. ok is false for a word
 // that is not a severity.
-func severityOrFallback(word string, score float64) (sev Severity, source string, ok bool) {
-	if s, ok := ParseSeverity(word); ok {
+func severityOrFallback(word string, score float64) (sev vuln.Severity, source string, ok bool) {
+	if s, ok := vuln.ParseSeverity(word); ok {
 		return s, "", true
 	}
 	w := strings.TrimSpace(word)
@@ -683,11 +684,11 @@ func severityOrFallback(word string, score float64) (sev Severity, source string
 	case w != "" && !strings.EqualFold(w, "unknown"):
 		return "", "", false
 	case score > 0:
-		return SeverityFromCVSS(score), "cvss", true
+		return vuln.SeverityFromCVSS(score), "cvss", true
 	case w == "":
-		return Medium, "assumed: the tool gave no severity", true
+		return vuln.Medium, "assumed: the tool gave no severity", true
 	}
-	return Medium, "assumed: the tool said " + w, true
+	return vuln.Medium, "assumed: the tool said " + w, true
 }
 
 // quoteShort quotes a value for an error message, cut short: a hostile

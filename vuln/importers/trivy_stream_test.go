@@ -12,12 +12,13 @@ import (
 	"testing"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
-func trivyStreamer(t *testing.T) importers.Streamer {
+func trivyStreamer(t *testing.T) vuln.Streamer {
 	imp, _ := importers.Get("trivy")
-	st, ok := imp.(importers.Streamer)
+	st, ok := imp.(vuln.Streamer)
 	if !ok {
 		t.Fatal("the Trivy importer does not stream")
 	}
@@ -25,11 +26,11 @@ func trivyStreamer(t *testing.T) importers.Streamer {
 }
 
 // stream collects the parts of data read in parts of n.
-func stream(t *testing.T, data []byte, n int) (*importers.Report, []importers.Finding, []string) {
+func stream(t *testing.T, data []byte, n int) (*vuln.Report, []vuln.Reported, []string) {
 	t.Helper()
-	var all []importers.Finding
+	var all []vuln.Reported
 	var targets []string
-	rep, err := trivyStreamer(t).Stream("r.json", importers.Bytes(data), n, func(head *importers.Report, fs []importers.Finding) error {
+	rep, err := trivyStreamer(t).Stream("r.json", vuln.Bytes(data), n, func(head *vuln.Report, fs []vuln.Reported) error {
 		if len(fs) == 0 || len(fs) > n {
 			t.Errorf("a part of %d findings, parts of %d", len(fs), n)
 		}
@@ -46,7 +47,7 @@ func stream(t *testing.T, data []byte, n int) (*importers.Report, []importers.Fi
 	return rep, all, targets
 }
 
-func findingKeys(fs []importers.Finding) string {
+func findingKeys(fs []vuln.Reported) string {
 	var b strings.Builder
 	for _, f := range fs {
 		fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%s\n", f.Key(), f.Target, f.Severity, f.Title, f.FixedVersion, f.References)
@@ -121,7 +122,7 @@ func TestTrivyStreamRefusals(t *testing.T) {
 	data := fixture.Read(t, "vuln/trivy/securecodebox-repo.json")
 	stop := errors.New("the store is full")
 	parts := 0
-	_, err := st.Stream("r.json", importers.Bytes(data), 2, func(*importers.Report, []importers.Finding) error {
+	_, err := st.Stream("r.json", vuln.Bytes(data), 2, func(*vuln.Report, []vuln.Reported) error {
 		parts++
 		if parts == 2 {
 			return stop
@@ -140,7 +141,7 @@ func TestTrivyStreamRefusals(t *testing.T) {
 		{"a document that is a list, not of results", `[{"SchemaVersion": 2}]`, "[0].Target", "names no Target"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := st.Stream("r.json", importers.Bytes(tc.data), 2, func(*importers.Report, []importers.Finding) error { return nil })
+			_, err := st.Stream("r.json", vuln.Bytes(tc.data), 2, func(*vuln.Report, []vuln.Reported) error { return nil })
 			var e *importers.Error
 			if !errors.As(err, &e) || e.File != "r.json" || !strings.Contains(e.Path, tc.path) || !strings.Contains(e.Msg, tc.msg) {
 				t.Errorf("got %v; want path %q, message %q", err, tc.path, tc.msg)
@@ -177,8 +178,8 @@ func TestTrivyStreamFromFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			var fs []importers.Finding
-			_, err = trivyStreamer(t).Stream("r.json", io.NewSectionReader(f, 0, int64(len(tc.data))), 4, func(_ *importers.Report, part []importers.Finding) error {
+			var fs []vuln.Reported
+			_, err = trivyStreamer(t).Stream("r.json", io.NewSectionReader(f, 0, int64(len(tc.data))), 4, func(_ *vuln.Report, part []vuln.Reported) error {
 				fs = append(fs, part...)
 				return nil
 			})

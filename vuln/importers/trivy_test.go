@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/opsguard/opsguard/fixture"
+	"github.com/opsguard/opsguard/vuln"
 	"github.com/opsguard/opsguard/vuln/importers"
 )
 
@@ -55,7 +56,7 @@ func tgAt(m map[string]any, keys ...string) any {
 // tgCheckItems compares the findings with the walk of the file: same
 // number, same ids in file order, and severities as the words say (a word
 // that is no severity must have left a SeveritySource).
-func tgCheckItems(t *testing.T, r *importers.Report, want []tgItem) {
+func tgCheckItems(t *testing.T, r *vuln.Report, want []tgItem) {
 	t.Helper()
 	if len(r.Findings) != len(want) {
 		t.Fatalf("%d findings, the file has %d", len(r.Findings), len(want))
@@ -65,10 +66,10 @@ func tgCheckItems(t *testing.T, r *importers.Report, want []tgItem) {
 		if f.VulnID != w.id && !slices.Contains(f.Aliases, w.id) {
 			t.Errorf("finding %d: VulnID %q (aliases %v), the file says %q", i, f.VulnID, f.Aliases, w.id)
 		}
-		if !slices.Contains(importers.Severities, f.Severity) {
-			t.Errorf("finding %d (%s): severity %q is not one of %v", i, f.VulnID, f.Severity, importers.Severities)
+		if !slices.Contains(vuln.Severities, f.Severity) {
+			t.Errorf("finding %d (%s): severity %q is not one of %v", i, f.VulnID, f.Severity, vuln.Severities)
 		}
-		if sev, ok := importers.ParseSeverity(w.severity); ok {
+		if sev, ok := vuln.ParseSeverity(w.severity); ok {
 			if f.Severity != sev || f.SeveritySource != "" {
 				t.Errorf("finding %d (%s): severity %q (source %q), the file says %q", i, f.VulnID, f.Severity, f.SeveritySource, w.severity)
 			}
@@ -83,16 +84,16 @@ func tgCheckItems(t *testing.T, r *importers.Report, want []tgItem) {
 type tgCheck struct {
 	id, pkg, loc, target string
 	version, fixed       string
-	sev                  importers.Severity
+	sev                  vuln.Severity
 	source               string
 	cvss                 float64
 	aliases              []string
 }
 
-func tgCheckFindings(t *testing.T, r *importers.Report, checks []tgCheck) {
+func tgCheckFindings(t *testing.T, r *vuln.Report, checks []tgCheck) {
 	t.Helper()
 	for _, c := range checks {
-		i := slices.IndexFunc(r.Findings, func(f importers.Finding) bool {
+		i := slices.IndexFunc(r.Findings, func(f vuln.Reported) bool {
 			return f.VulnID == c.id && f.Package == c.pkg && f.Location == c.loc && f.Target == c.target
 		})
 		if i < 0 {
@@ -194,7 +195,7 @@ func tgHuge(prefix, suffix string) []byte {
 
 // tgCheckHuge parses data and requires no panic; it may refuse it, with an
 // *Error of a sane size.
-func tgCheckHuge(t *testing.T, format string, data []byte) *importers.Report {
+func tgCheckHuge(t *testing.T, format string, data []byte) *vuln.Report {
 	t.Helper()
 	r, err := importers.Parse("huge.json", format, data)
 	if err != nil {
@@ -267,42 +268,42 @@ func trivyWalkResults(results any) []tgItem {
 // trivyChecks are findings read by hand from each sample.
 var trivyChecks = map[string][]tgCheck{
 	"all_statuses.json": {
-		{id: "CVE-2011-3374", pkg: "debian/apt", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "1.8.2.3", sev: importers.Low, cvss: 3.7},
+		{id: "CVE-2011-3374", pkg: "debian/apt", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "1.8.2.3", sev: vuln.Low, cvss: 3.7},
 		// Status will_not_fix: a finding, still to fix. The tool's
 		// severity wins over a CVSS score.
-		{id: "CVE-2018-12698", pkg: "debian/binutils", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "2.31.1-16", sev: importers.Low, cvss: 7.5},
+		{id: "CVE-2018-12698", pkg: "debian/binutils", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "2.31.1-16", sev: vuln.Low, cvss: 7.5},
 	},
 	"issue_9333.json": {
-		{id: "CVE-2011-3374", pkg: "debian/apt", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "1.8.2.3", sev: importers.Low, cvss: 3.7},
-		{id: "CVE-2023-26136", pkg: "debian/tough-cookie", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "2.5.0", fixed: "4.1.3", sev: importers.Medium, cvss: 9.8},
+		{id: "CVE-2011-3374", pkg: "debian/apt", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "1.8.2.3", sev: vuln.Low, cvss: 3.7},
+		{id: "CVE-2023-26136", pkg: "debian/tough-cookie", target: "noppaknopsta/example-app:main-159 (debian 10.13)", version: "2.5.0", fixed: "4.1.3", sev: vuln.Medium, cvss: 9.8},
 	},
 	"kubernetes.json": {
 		// VendorIDs holds a DSA only: no alias.
-		{id: "CVE-2020-27350", pkg: "debian/apt", target: "default/Deployment/redis-follower: gcr.io/google_samples/gb-redis-follower:v2 (debian 10.4)", version: "1.8.2.1", fixed: "1.8.2.2", sev: importers.Medium, cvss: 5.7},
-		{id: "KSV001", loc: "Deployment/redis-leader:132", target: "default/Deployment/redis-leader: Deployment/redis-leader", sev: importers.Medium},
+		{id: "CVE-2020-27350", pkg: "debian/apt", target: "default/Deployment/redis-follower: gcr.io/google_samples/gb-redis-follower:v2 (debian 10.4)", version: "1.8.2.1", fixed: "1.8.2.2", sev: vuln.Medium, cvss: 5.7},
+		{id: "KSV001", loc: "Deployment/redis-leader:132", target: "default/Deployment/redis-leader: Deployment/redis-leader", sev: vuln.Medium},
 	},
 	"local-k8s-scan-result.json": {
-		{id: "CVE-2021-36159", pkg: "alpine/apk-tools", target: "local-path-storage/Deployment/local-path-provisioner: docker.io/rancher/local-path-provisioner:v0.0.14 (alpine 3.12.0)", version: "2.10.5-r1", fixed: "2.10.7-r0", sev: importers.Critical, cvss: 9.1},
-		{id: "DLA-3134-1", pkg: "debian/tzdata", target: "kube-system/Pod/kube-apiserver-kind-control-plane: k8s.gcr.io/kube-apiserver:v1.21.1 (debian 10.9)", version: "2021a-0+deb10u1", fixed: "2021a-0+deb10u7", sev: importers.Medium, source: "assumed: the tool said UNKNOWN"},
+		{id: "CVE-2021-36159", pkg: "alpine/apk-tools", target: "local-path-storage/Deployment/local-path-provisioner: docker.io/rancher/local-path-provisioner:v0.0.14 (alpine 3.12.0)", version: "2.10.5-r1", fixed: "2.10.7-r0", sev: vuln.Critical, cvss: 9.1},
+		{id: "DLA-3134-1", pkg: "debian/tzdata", target: "kube-system/Pod/kube-apiserver-kind-control-plane: k8s.gcr.io/kube-apiserver:v1.21.1 (debian 10.9)", version: "2021a-0+deb10u1", fixed: "2021a-0+deb10u7", sev: vuln.Medium, source: "assumed: the tool said UNKNOWN"},
 		// A cluster-wide resource has no namespace.
-		{id: "KSV044", loc: "ClusterRole/cluster-admin:28", target: "ClusterRole/cluster-admin: ClusterRole/cluster-admin", sev: importers.Critical, aliases: []string{"AVD-KSV-0044"}},
+		{id: "KSV044", loc: "ClusterRole/cluster-admin:28", target: "ClusterRole/cluster-admin: ClusterRole/cluster-admin", sev: vuln.Critical, aliases: []string{"AVD-KSV-0044"}},
 	},
 	"misconfigurations_and_secrets.json": {
-		{id: "CVE-2021-33503", pkg: "pip/urllib3", target: "requirements.txt", version: "1.26.3", fixed: "1.26.5", sev: importers.High, cvss: 7.5},
-		{id: "DS002", loc: "Dockerfile", target: "Dockerfile", sev: importers.High},
-		{id: "github-pat", loc: "Dockerfile:24", target: "Dockerfile", sev: importers.Critical},
-		{id: "github-pat", loc: "secret.txt:1", target: "secret.txt", sev: importers.Critical},
+		{id: "CVE-2021-33503", pkg: "pip/urllib3", target: "requirements.txt", version: "1.26.3", fixed: "1.26.5", sev: vuln.High, cvss: 7.5},
+		{id: "DS002", loc: "Dockerfile", target: "Dockerfile", sev: vuln.High},
+		{id: "github-pat", loc: "Dockerfile:24", target: "Dockerfile", sev: vuln.Critical},
+		{id: "github-pat", loc: "secret.txt:1", target: "secret.txt", sev: vuln.Critical},
 	},
 	"scheme_2_many_vulns.json": {
 		// NVD's score is taken before Red Hat's.
-		{id: "CVE-2020-15999", pkg: "alpine/freetype", target: "teamdojo:latest (alpine 3.9.4)", version: "2.9.1-r2", fixed: "2.9.1-r3", sev: importers.Medium, cvss: 6.5},
+		{id: "CVE-2020-15999", pkg: "alpine/freetype", target: "teamdojo:latest (alpine 3.9.4)", version: "2.9.1-r2", fixed: "2.9.1-r3", sev: vuln.Medium, cvss: 6.5},
 		// No NVD score: Red Hat's.
-		{id: "CVE-2020-28196", pkg: "alpine/krb5-libs", target: "teamdojo:latest (alpine 3.9.4)", version: "1.15.5-r0", fixed: "1.15.5-r1", sev: importers.High, cvss: 7.5},
+		{id: "CVE-2020-28196", pkg: "alpine/krb5-libs", target: "teamdojo:latest (alpine 3.9.4)", version: "1.15.5-r0", fixed: "1.15.5-r1", sev: vuln.High, cvss: 7.5},
 	},
 	"securecodebox-repo.json": {
-		{id: "CVE-2023-28155", pkg: "pkg:npm/request@2.88.2", target: "auto-discovery/kubernetes/pull-secret-extractor/integration-test/package-lock.json", version: "2.88.2", sev: importers.Medium, cvss: 6.1},
-		{id: "CVE-2024-4067", pkg: "pkg:npm/micromatch@4.0.5", target: "tests/integration/package-lock.json", version: "4.0.5", fixed: "4.0.8", sev: importers.Medium, cvss: 5.3},
-		{id: "private-key", loc: "demo-targets/unsafe-https/container/site.key:1", target: "demo-targets/unsafe-https/container/site.key", sev: importers.High},
+		{id: "CVE-2023-28155", pkg: "pkg:npm/request@2.88.2", target: "auto-discovery/kubernetes/pull-secret-extractor/integration-test/package-lock.json", version: "2.88.2", sev: vuln.Medium, cvss: 6.1},
+		{id: "CVE-2024-4067", pkg: "pkg:npm/micromatch@4.0.5", target: "tests/integration/package-lock.json", version: "4.0.5", fixed: "4.0.8", sev: vuln.Medium, cvss: 5.3},
+		{id: "private-key", loc: "demo-targets/unsafe-https/container/site.key:1", target: "demo-targets/unsafe-https/container/site.key", sev: vuln.High},
 	},
 }
 
@@ -410,14 +411,14 @@ func TestTrivyCases(t *testing.T) {
 		{"unknown severity, with CVSS", trivyDoc(map[string]any{
 			"VulnerabilityID": "CVE-2024-0001", "PkgName": "musl", "InstalledVersion": "1.2.5-r0", "Severity": "UNKNOWN",
 			"SeveritySource": "ghsa", "CVSS": map[string]any{"redhat": map[string]any{"V3Score": 5.5}, "ghsa": map[string]any{"V3Score": 9.8}},
-		}), tgCheck{id: "CVE-2024-0001", pkg: "alpine/musl", version: "1.2.5-r0", sev: importers.Critical, source: "cvss", cvss: 9.8}},
+		}), tgCheck{id: "CVE-2024-0001", pkg: "alpine/musl", version: "1.2.5-r0", sev: vuln.Critical, source: "cvss", cvss: 9.8}},
 		{"unknown severity, no CVSS", trivyDoc(map[string]any{
 			"VulnerabilityID": "CVE-2024-0002", "PkgName": "musl", "Severity": "UNKNOWN",
-		}), tgCheck{id: "CVE-2024-0002", pkg: "alpine/musl", sev: importers.Medium, source: "assumed: the tool said UNKNOWN"}},
+		}), tgCheck{id: "CVE-2024-0002", pkg: "alpine/musl", sev: vuln.Medium, source: "assumed: the tool said UNKNOWN"}},
 		{"CVE and GHSA vendor ids are aliases", trivyDoc(map[string]any{
 			"VulnerabilityID": "CVE-2024-0003", "PkgName": "lodash", "PkgIdentifier": map[string]any{"PURL": "pkg:npm/lodash@4.17.20"},
 			"Severity": "high", "VendorIDs": []any{"DSA-5000-1", "GHSA-aaaa-bbbb-cccc", "CVE-2024-0003"},
-		}), tgCheck{id: "CVE-2024-0003", pkg: "pkg:npm/lodash@4.17.20", sev: importers.High, aliases: []string{"GHSA-aaaa-bbbb-cccc"}}},
+		}), tgCheck{id: "CVE-2024-0003", pkg: "pkg:npm/lodash@4.17.20", sev: vuln.High, aliases: []string{"GHSA-aaaa-bbbb-cccc"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,7 +31,10 @@
 // takes that operation's transaction as a parameter (vuln's workflow
 // steps inside an import), never through the context. Errors are
 // opsguard.Errorf kinds, which the API maps to statuses. Wiring: a field
-// of App and its construction in Open (app/app.go).
+// of App and its construction in Open (app/app.go). The domain package
+// never imports its own importers/, sources/ or collect/ folder: those
+// produce the domain's types, and the service declares what it asks of
+// them, which Open passes in (vuln.Options.Formats: importers.Formats{}).
 //
 // API routes and pages. web/backup.go: func (s *Server) backupRoutes()
 // []Route, one Route per method and pattern with the auth.Permission it

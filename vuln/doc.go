@@ -10,4 +10,15 @@
 // An import is one transaction: the raw report is kept as ledger evidence,
 // the scan, every new, fixed or reopened finding is ledgered with it, or
 // nothing is.
+//
+// The register's vocabulary lives here, not in the parsers: a Severity,
+// a Report as parsed with its Reported findings and VEX Statements, the
+// Intel of a threat feed, a report's bytes as a Source. The importers
+// (vuln/importers, one file per outside format) produce these types and
+// so depend on vuln; the register never imports them. It asks for a
+// format's Parser (a Streamer when the format can be read a part at a
+// time) through Formats, which app passes to NewService
+// (importers.Formats{}), and it tells a report it cannot read from its
+// own failures by ErrInvalidReport. The store, too, speaks these types
+// and never sees a parser.
 package vuln

@@ -17,6 +17,11 @@ import (
 // maxWebhook bounds a webhook delivery: GitHub caps payloads at 25 MB.
 const maxWebhook = 25 << 20
 
+// changeModule serves the change register: repositories, changes and
+// tickets.
+var changeModule = module{name: "change", routes: (*Server).changeRoutes,
+	nav: []navLink{{"Changes", "/changes"}, {"Tickets", "/tickets"}}}
+
 func (s *Server) changeRoutes() []Route {
 	return []Route{
 		{Method: "GET", Pattern: "/api/v1/repositories", Perm: auth.Read, Summary: "Watched repositories with their verdict counts", handle: s.apiRepositories},

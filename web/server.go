@@ -74,7 +74,10 @@ func New(a *app.App, logger *slog.Logger) *Server {
 	}
 	s.metrics = newMetrics(a)
 	s.pages = parsePages()
-	s.routes = slices.Concat(s.apiRoutes(), s.vulnRoutes(), s.changeRoutes(), s.uiRoutes(), s.notifyRoutes())
+	s.routes = slices.Concat(s.apiRoutes(), s.uiRoutes(), s.notifyRoutes())
+	for _, m := range modules {
+		s.routes = append(s.routes, m.routes(s)...)
+	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}

@@ -40,6 +40,11 @@ func spool(r io.Reader) (*os.File, int64, error) {
 	return f, n, nil
 }
 
+// vulnModule serves the vulnerability register: imports, findings and the
+// approvals of risk acceptances.
+var vulnModule = module{name: "vuln", routes: (*Server).vulnRoutes,
+	nav: []navLink{{"Vulnerabilities", "/findings"}, {"Approvals", "/approvals"}}}
+
 func (s *Server) vulnRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/api/v1/scans", Perm: auth.ImportScans, Summary: "Upload a scanner or assessment report (raw body) and get the import summary", handle: s.apiImportScan},

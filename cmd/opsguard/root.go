@@ -49,12 +49,25 @@ func newRoot() *cobra.Command {
 	f.StringVar(&g.tokenFile, "token-file", "", "API token for --server (default: env OPSGUARD_TOKEN)")
 	f.StringVar(&g.asRole, "as-role", "", "in-process: act with this role's permissions instead of admin's (e.g. auditor, engineer)")
 	root.AddCommand(
-		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), vulnCmd(g), changeCmd(g), versionCmd(),
+		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), versionCmd(),
 		notificationsCmd(g),
 	)
 	root.AddCommand(witnessCmd(g))
+	for _, m := range modules {
+		root.AddCommand(m.command(g))
+	}
 	return root
 }
+
+// module is what a domain module adds to the command line: one command,
+// whose subcommands are clients of the module's API.
+type module struct {
+	name    string // as in app.Modules
+	command func(g *globals) *cobra.Command
+}
+
+// modules are the domain modules of the command line.
+var modules = []module{{"vuln", vulnCmd}, {"change", changeCmd}}
 
 // config loads the process config: file, then environment, then flags.
 func (g *globals) config() (config.Config, error) {

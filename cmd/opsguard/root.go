@@ -166,3 +166,39 @@ func (g *globals) act(cmd *cobra.Command, fn func(b *client) error) error {
 	defer b.Close()
 	return fn(b)
 }
+
+// fetch acts through the API (see act): get fetches one value, printed as
+// JSON or, for tables, by table.
+func fetch[T any](g *globals, cmd *cobra.Command, get func(b *client) (T, error), table func(tw *tabwriter.Writer, v T)) error {
+	return g.act(cmd, func(b *client) error {
+		v, err := get(b)
+		if err != nil {
+			return err
+		}
+		return g.emit(cmd.OutOrStdout(), v, func(tw *tabwriter.Writer) { table(tw, v) })
+	})
+}
+
+// fetchList is fetch for a listing: an empty one is [] in JSON, never
+// null, and a table is header, then row for each item.
+func fetchList[T any](g *globals, cmd *cobra.Command, get func(b *client) ([]T, error), header string, row func(tw *tabwriter.Writer, x T)) error {
+	return fetch(g, cmd, func(b *client) ([]T, error) {
+		xs, err := get(b)
+		if xs == nil {
+			xs = []T{}
+		}
+		return xs, err
+	}, func(tw *tabwriter.Writer, xs []T) {
+		fmt.Fprintln(tw, header)
+		for _, x := range xs {
+			row(tw, x)
+		}
+	})
+}
+
+// printRows prints label and value pairs, one a line, for a tab writer.
+func printRows(tw *tabwriter.Writer, rows [][2]string) {
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+	}
+}

@@ -88,6 +88,15 @@ func (g *globals) config() (config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// localConfig is config for a command that works on the local data
+// directory only (init, serve): --server is refused, not ignored.
+func (g *globals) localConfig(cmd *cobra.Command) (config.Config, error) {
+	if g.server != "" {
+		return config.Config{}, fmt.Errorf("%s works on the local data directory; drop --server", cmd.Name())
+	}
+	return g.config()
+}
+
 // open opens the initialised instance named by the config.
 func (g *globals) open(ctx context.Context) (*app.App, error) {
 	cfg, err := g.config()

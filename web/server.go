@@ -228,23 +228,21 @@ func csrfOK(r *http.Request, want string) bool {
 	return want != "" && len(got) == len(want) && subtleEq(got, want)
 }
 
+// statuses maps the error kinds to HTTP statuses; any other is a 500.
+var statuses = map[opsguard.Code]int{
+	opsguard.EInvalid:         http.StatusBadRequest,
+	opsguard.EUnauthenticated: http.StatusUnauthorized,
+	opsguard.EForbidden:       http.StatusForbidden,
+	opsguard.ENotFound:        http.StatusNotFound,
+	opsguard.EConflict:        http.StatusConflict,
+	opsguard.ERateLimited:     http.StatusTooManyRequests,
+	opsguard.ETooLarge:        http.StatusRequestEntityTooLarge,
+}
+
 // status maps an error kind to its HTTP status.
 func status(code opsguard.Code) int {
-	switch code {
-	case opsguard.EInvalid:
-		return http.StatusBadRequest
-	case opsguard.EUnauthenticated:
-		return http.StatusUnauthorized
-	case opsguard.EForbidden:
-		return http.StatusForbidden
-	case opsguard.ENotFound:
-		return http.StatusNotFound
-	case opsguard.EConflict:
-		return http.StatusConflict
-	case opsguard.ERateLimited:
-		return http.StatusTooManyRequests
-	case opsguard.ETooLarge:
-		return http.StatusRequestEntityTooLarge
+	if st, ok := statuses[code]; ok {
+		return st
 	}
 	return http.StatusInternalServerError
 }

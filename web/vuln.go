@@ -280,11 +280,7 @@ func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return opsguard.Errorf(opsguard.EInvalid, "reading the report: %v", err)
 	}
 	sum, err := s.app.Vuln.Import(ctx, p.Name(), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, sum)
-	return nil
+	return answer(w, http.StatusCreated, sum, err)
 }
 
 // findingFilter reads the register's filters from the query.
@@ -329,11 +325,7 @@ func (s *Server) apiFindings(w http.ResponseWriter, r *http.Request, _ auth.Prin
 
 func (s *Server) apiFinding(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	f, err := s.app.Vuln.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, f)
-	return nil
+	return answer(w, http.StatusOK, f, err)
 }
 
 // vulnActor is the principal as the register's rules see it.
@@ -343,11 +335,7 @@ func vulnActor(p auth.Principal) vuln.Actor {
 
 func (s *Server) apiStart(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	f, err := s.app.Vuln.Start(r.Context(), vulnActor(p), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, f)
-	return nil
+	return answer(w, http.StatusOK, f, err)
 }
 
 type resolveRequest struct {
@@ -361,11 +349,7 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return err
 	}
 	f, err := s.app.Vuln.Resolve(r.Context(), vulnActor(p), r.PathValue("id"), vuln.Resolution(req.Resolution), req.Justification)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, f)
-	return nil
+	return answer(w, http.StatusOK, f, err)
 }
 
 type askRequest struct {
@@ -388,21 +372,13 @@ func (s *Server) apiRequest(kind string) Handler {
 			ask = s.app.Vuln.RequestExtension
 		}
 		out, err := ask(r.Context(), vulnActor(p), r.PathValue("id"), req.Justification, until)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusCreated, out)
-		return nil
+		return answer(w, http.StatusCreated, out, err)
 	}
 }
 
 func (s *Server) apiRequests(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	rs, err := s.app.Vuln.Requests(r.Context(), r.URL.Query().Get("status"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(rs))
-	return nil
+	return answer(w, http.StatusOK, items(rs), err)
 }
 
 type decideRequest struct {
@@ -423,11 +399,7 @@ func (s *Server) apiDecide(approve bool) Handler {
 			note = cmp.Or(req.Reason, req.Note)
 		}
 		out, err := s.app.Vuln.Decide(r.Context(), vulnActor(p), r.PathValue("id"), approve, note)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, out)
-		return nil
+		return answer(w, http.StatusOK, out, err)
 	}
 }
 
@@ -443,11 +415,7 @@ func (s *Server) apiImportFeed(w http.ResponseWriter, r *http.Request, p auth.Pr
 		name = "upload"
 	}
 	sum, err := s.app.Vuln.ImportFeed(r.Context(), p.Name(), name, data)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, sum)
-	return nil
+	return answer(w, http.StatusCreated, sum, err)
 }
 
 func (s *Server) apiVEX(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -466,11 +434,7 @@ func (s *Server) apiVEX(w http.ResponseWriter, r *http.Request, _ auth.Principal
 
 func (s *Server) apiAssets(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	as, err := s.app.Vuln.Assets(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(as))
-	return nil
+	return answer(w, http.StatusOK, items(as), err)
 }
 
 type ownerRequest struct {
@@ -483,9 +447,5 @@ func (s *Server) apiSetOwner(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	a, err := s.app.SetAssetOwner(r.Context(), p.Name(), r.PathValue("name"), req.Owner)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, a)
-	return nil
+	return answer(w, http.StatusOK, a, err)
 }

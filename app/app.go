@@ -21,7 +21,6 @@ import (
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
-	"github.com/opsguard/opsguard/vuln/importers"
 )
 
 // App is one wired instance.
@@ -93,17 +92,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	a.Vuln = vuln.NewService(store.Bind[vuln.Tx](db), a.Log, cfg.Vuln, vuln.Options{Formats: importers.Formats{}, Now: opts.Now})
-	a.Change = change.NewService(store.Bind[change.Tx](db), a.Log, change.Options{
-		ReposDir:   cfg.ReposDir(),
-		ReviewDays: cfg.Change.PostFactoReviewBusinessDays,
-		Provider:   a.provider,
-		Lock:       db.WithJobLock,
-		Now:        opts.Now,
-		Egress:     a.Egress(),
-		Secrets:    a.Secrets(),
-	})
-	a.Tickets = change.NewTickets(store.Bind[change.TicketTx](db), a.Log, opts.Now)
+	for _, m := range modules {
+		m.open(a)
+	}
 	a.Controls = control.NewEngine(store.Bind[control.Tx](db), a.Log, opts.Now, opts.Logger)
 	a.Controls.OnChange = a.controlChanged
 	if err := a.registerControls(); err != nil {
@@ -125,9 +116,9 @@ func (a *App) registerControls() error {
 		a.Controls.RunsOnSchedule(a.Config.Controls.Interval),
 	}
 	cs = append(cs, a.Auth.Controls()...)
-	cs = append(cs, a.Vuln.Controls()...)
-	cs = append(cs, a.Change.Controls()...)
-	cs = append(cs, a.Tickets.Controls()...)
+	for _, m := range modules {
+		cs = append(cs, m.controls(a)...)
+	}
 	return a.Controls.Register(cs...)
 }
 

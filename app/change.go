@@ -11,9 +11,36 @@ import (
 
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/change/sources"
+	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/egress"
+	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/secret"
+	"github.com/opsguard/opsguard/store"
 )
+
+// changeModule plugs the change register in: the repositories and their
+// changes, the tickets, their controls and the periodic sync.
+var changeModule = module{
+	name: "change",
+	open: func(a *App) {
+		a.Change = change.NewService(store.Bind[change.Tx](a.DB), a.Log, change.Options{
+			ReposDir:   a.Config.ReposDir(),
+			ReviewDays: a.Config.Change.PostFactoReviewBusinessDays,
+			Provider:   a.provider,
+			Lock:       a.DB.WithJobLock,
+			Now:        a.Now,
+			Egress:     a.Egress(),
+			Secrets:    a.Secrets(),
+		})
+		a.Tickets = change.NewTickets(store.Bind[change.TicketTx](a.DB), a.Log, a.Now)
+	},
+	controls: func(a *App) []control.Control {
+		return append(a.Change.Controls(), a.Tickets.Controls()...)
+	},
+	jobs: func(a *App) []jobs.Job {
+		return []jobs.Job{{Name: "change-sync", Interval: a.Config.Change.SyncInterval, Run: a.SyncAll}}
+	},
+}
 
 // Egress is the operator's rule on where a repository and a forge may be.
 func (a *App) Egress() egress.Policy {

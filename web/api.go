@@ -154,11 +154,7 @@ func items[T any](xs []T) list[T] {
 
 func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	us, err := s.app.Auth.ListUsers(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(us))
-	return nil
+	return answer(w, http.StatusOK, items(us), err)
 }
 
 type createUserRequest struct {
@@ -185,11 +181,7 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p auth.Pr
 
 func (s *Server) apiDisableUser(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	u, err := s.app.Auth.DisableUser(r.Context(), p, r.PathValue("username"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, u)
-	return nil
+	return answer(w, http.StatusOK, u, err)
 }
 
 type setRoleRequest struct {
@@ -202,11 +194,7 @@ func (s *Server) apiSetRole(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return err
 	}
 	u, err := s.app.Auth.SetRole(r.Context(), p, r.PathValue("username"), auth.Role(req.Role))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, u)
-	return nil
+	return answer(w, http.StatusOK, u, err)
 }
 
 type setPasswordRequest struct {
@@ -236,20 +224,12 @@ type resetPasswordResponse struct {
 
 func (s *Server) apiResetPassword(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	pw, err := s.app.Auth.ResetPassword(r.Context(), p, r.PathValue("username"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, resetPasswordResponse{Username: r.PathValue("username"), OneTimePassword: pw})
-	return nil
+	return answer(w, http.StatusOK, resetPasswordResponse{Username: r.PathValue("username"), OneTimePassword: pw}, err)
 }
 
 func (s *Server) apiTokens(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	ts, err := s.app.Auth.ListTokens(r.Context(), p, r.URL.Query().Get("user"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(ts))
-	return nil
+	return answer(w, http.StatusOK, items(ts), err)
 }
 
 type createTokenRequest struct {
@@ -272,20 +252,12 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request, p auth.P
 		return &opsguard.Error{Code: opsguard.EInvalid, Message: "ttl_days must not be negative", Details: map[string]any{"field": "ttl_days"}}
 	}
 	t, secret, err := s.app.Auth.CreateToken(r.Context(), p, req.User, req.Name, time.Duration(req.TTLDays)*24*time.Hour)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, createTokenResponse{Token: t, Secret: secret})
-	return nil
+	return answer(w, http.StatusCreated, createTokenResponse{Token: t, Secret: secret}, err)
 }
 
 func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	t, err := s.app.Auth.RevokeToken(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return answer(w, http.StatusOK, t, err)
 }
 
 func (s *Server) apiCatalog(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -330,20 +302,12 @@ func (s *Server) apiControlHistory(w http.ResponseWriter, r *http.Request, _ aut
 		return err
 	}
 	h, err := s.app.Controls.History(r.Context(), r.PathValue("id"), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(h))
-	return nil
+	return answer(w, http.StatusOK, items(h), err)
 }
 
 func (s *Server) apiRunControls(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	run, err := s.app.Controls.Run(r.Context(), p.Name(), "manual")
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, run)
-	return nil
+	return answer(w, http.StatusCreated, run, err)
 }
 
 type checkpointResponse struct {
@@ -382,11 +346,7 @@ func (s *Server) apiEntries(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	}
 	q := r.URL.Query()
 	es, err := s.app.Entries(r.Context(), ledger.EntryFilter{Kind: q.Get("kind"), Subject: q.Get("subject"), Actor: q.Get("actor"), Before: before, Limit: limit})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(es))
-	return nil
+	return answer(w, http.StatusOK, items(es), err)
 }
 
 func pathInt(r *http.Request, name string) (int64, error) {
@@ -403,11 +363,7 @@ func (s *Server) apiEntry(w http.ResponseWriter, r *http.Request, _ auth.Princip
 		return err
 	}
 	e, err := s.app.Entry(r.Context(), seq)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, e)
-	return nil
+	return answer(w, http.StatusOK, e, err)
 }
 
 func (s *Server) apiVerify(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -423,43 +379,29 @@ func (s *Server) apiVerify(w http.ResponseWriter, r *http.Request, _ auth.Princi
 }
 
 func (s *Server) apiInclusion(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	seq, err := intParam(r, "seq", 0)
+	seq, err := requiredIntParam(r, "seq")
 	if err != nil {
 		return err
-	}
-	if seq == 0 {
-		return &opsguard.Error{Code: opsguard.EInvalid, Message: "query parameter seq is required", Details: map[string]any{"field": "seq"}}
 	}
 	size, err := intParam(r, "size", 0)
 	if err != nil {
 		return err
 	}
 	p, err := s.app.Inclusion(r.Context(), seq, size)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+	return answer(w, http.StatusOK, p, err)
 }
 
 func (s *Server) apiConsistency(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	from, err := intParam(r, "from", 0)
+	from, err := requiredIntParam(r, "from")
 	if err != nil {
 		return err
-	}
-	if from == 0 {
-		return &opsguard.Error{Code: opsguard.EInvalid, Message: "query parameter from is required", Details: map[string]any{"field": "from"}}
 	}
 	to, err := intParam(r, "to", 0)
 	if err != nil {
 		return err
 	}
 	p, err := s.app.Consistency(r.Context(), from, to)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+	return answer(w, http.StatusOK, p, err)
 }
 
 func (s *Server) apiEvidence(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {

@@ -17,6 +17,11 @@ import (
 // maxWebhook bounds a webhook delivery: GitHub caps payloads at 25 MB.
 const maxWebhook = 25 << 20
 
+// changeModule serves the change register: repositories, changes and
+// tickets.
+var changeModule = module{name: "change", routes: (*Server).changeRoutes,
+	nav: []navLink{{"Changes", "/changes"}, {"Tickets", "/tickets"}}}
+
 func (s *Server) changeRoutes() []Route {
 	return []Route{
 		{Method: "GET", Pattern: "/api/v1/repositories", Perm: auth.Read, Summary: "Watched repositories with their verdict counts", handle: s.apiRepositories},
@@ -67,11 +72,7 @@ func changeActor(p auth.Principal) change.Actor {
 
 func (s *Server) apiRepositories(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	sums, err := s.app.Change.Summaries(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(sums))
-	return nil
+	return answer(w, http.StatusOK, items(sums), err)
 }
 
 func (s *Server) apiAddRepository(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -80,11 +81,7 @@ func (s *Server) apiAddRepository(w http.ResponseWriter, r *http.Request, p auth
 		return err
 	}
 	repo, err := s.app.Change.AddRepository(r.Context(), changeActor(p), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, repo)
-	return nil
+	return answer(w, http.StatusCreated, repo, err)
 }
 
 type repositoryView struct {
@@ -99,11 +96,7 @@ func (s *Server) apiRepository(w http.ResponseWriter, r *http.Request, _ auth.Pr
 		return err
 	}
 	vs, err := s.app.Change.Violations(r.Context(), repo.Name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, repositoryView{Repository: repo, Heads: nonNil(heads), Violations: nonNil(vs)})
-	return nil
+	return answer(w, http.StatusOK, repositoryView{Repository: repo, Heads: nonNil(heads), Violations: nonNil(vs)}, err)
 }
 
 func nonNil[T any](s []T) []T {
@@ -150,20 +143,12 @@ func (s *Server) apiChanges(w http.ResponseWriter, r *http.Request, _ auth.Princ
 		return err
 	}
 	cs, total, err := s.app.Change.List(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(cs), "total": total})
-	return nil
+	return answer(w, http.StatusOK, map[string]any{"items": nonNil(cs), "total": total}, err)
 }
 
 func (s *Server) apiChange(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	d, err := s.app.Change.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
+	return answer(w, http.StatusOK, d, err)
 }
 
 func (s *Server) apiReview(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -172,11 +157,7 @@ func (s *Server) apiReview(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return err
 	}
 	d, err := s.app.Change.Review(r.Context(), changeActor(p), r.PathValue("id"), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, d)
-	return nil
+	return answer(w, http.StatusCreated, d, err)
 }
 
 type exceptionRequest struct {
@@ -189,20 +170,12 @@ func (s *Server) apiException(w http.ResponseWriter, r *http.Request, p auth.Pri
 		return err
 	}
 	d, err := s.app.Change.GrantException(r.Context(), changeActor(p), r.PathValue("id"), req.Justification)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
+	return answer(w, http.StatusOK, d, err)
 }
 
 func (s *Server) apiRepoViolations(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	vs, err := s.app.Change.Violations(r.Context(), r.URL.Query().Get("repo"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(vs))
-	return nil
+	return answer(w, http.StatusOK, items(vs), err)
 }
 
 func (s *Server) apiRewriteException(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -211,11 +184,7 @@ func (s *Server) apiRewriteException(w http.ResponseWriter, r *http.Request, p a
 		return err
 	}
 	v, err := s.app.Change.ExceptRewrite(r.Context(), changeActor(p), r.PathValue("id"), req.Justification)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return answer(w, http.StatusOK, v, err)
 }
 
 // apiWebhook takes a forge's delivery. It is public: the shared secret,
@@ -251,11 +220,7 @@ func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request, _ auth.Princ
 		return err
 	}
 	ts, err := s.app.Tickets.List(r.Context(), change.TicketFilter{State: q.Get("state"), Owner: q.Get("owner"), Limit: limit})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(ts))
-	return nil
+	return answer(w, http.StatusOK, items(ts), err)
 }
 
 func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -264,11 +229,7 @@ func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, p auth.
 		return err
 	}
 	t, err := s.app.Tickets.Create(r.Context(), changeActor(p), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, t)
-	return nil
+	return answer(w, http.StatusCreated, t, err)
 }
 
 type unapprovedRequest struct {
@@ -282,20 +243,12 @@ func (s *Server) apiRecordUnapproved(w http.ResponseWriter, r *http.Request, p a
 		return err
 	}
 	t, err := s.app.Tickets.RecordImplemented(r.Context(), changeActor(p), req.NewTicket, req.Note)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, t)
-	return nil
+	return answer(w, http.StatusCreated, t, err)
 }
 
 func (s *Server) apiTicket(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	t, err := s.app.Tickets.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return answer(w, http.StatusOK, t, err)
 }
 
 func (s *Server) apiEditTicket(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -304,11 +257,7 @@ func (s *Server) apiEditTicket(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return err
 	}
 	t, err := s.app.Tickets.Edit(r.Context(), changeActor(p), r.PathValue("id"), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return answer(w, http.StatusOK, t, err)
 }
 
 type noteRequest struct {
@@ -324,11 +273,7 @@ func (s *Server) apiTicketStep(action string) Handler {
 			}
 		}
 		t, err := s.app.Tickets.Step(r.Context(), changeActor(p), r.PathValue("id"), action, req.Note)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, t)
-		return nil
+		return answer(w, http.StatusOK, t, err)
 	}
 }
 

@@ -25,6 +25,16 @@ type ErrorBody struct {
 	} `json:"error"`
 }
 
+// answer is the tail of a JSON handler: the error of the service's call,
+// or v written with status.
+func answer(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -75,6 +85,16 @@ func bodyError(err error) error {
 		return &opsguard.Error{Code: opsguard.EInvalid, Message: fmt.Sprintf("request body: field %q must be %s, not %s", te.Field, te.Type, te.Value), Details: map[string]any{"field": te.Field, "offset": te.Offset}}
 	}
 	return &opsguard.Error{Code: opsguard.EInvalid, Message: "request body: " + err.Error()}
+}
+
+// requiredIntParam is intParam for a parameter that must be given (and
+// not 0).
+func requiredIntParam(r *http.Request, name string) (int64, error) {
+	n, err := intParam(r, name, 0)
+	if err == nil && n == 0 {
+		err = &opsguard.Error{Code: opsguard.EInvalid, Message: "query parameter " + name + " is required", Details: map[string]any{"field": name}}
+	}
+	return n, err
 }
 
 // intParam reads an optional integer query parameter.

@@ -46,11 +46,7 @@ func (s *Server) apiNotifications(w http.ResponseWriter, r *http.Request, _ auth
 		return err
 	}
 	ns, err := s.app.Notifications(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(ns))
-	return nil
+	return answer(w, http.StatusOK, items(ns), err)
 }
 
 type notificationsView struct {

@@ -26,3 +26,33 @@ func TestListLimitAboveMaximum(t *testing.T) {
 		}
 	}
 }
+
+// The navigation, built from the modules, is the same bar on every
+// signed-in page: the dashboard, each module's pages, then the foundation.
+func TestNavigation(t *testing.T) {
+	e := newSQLiteEnv(t)
+	cookie, _ := e.signIn("engineer")
+	const want = `<nav>
+    <a href="/">Compliance</a>
+    <a href="/findings">Vulnerabilities</a>
+    <a href="/approvals">Approvals</a>
+    <a href="/changes">Changes</a>
+    <a href="/tickets">Tickets</a>
+    <a href="/ledger">Ledger</a>
+    <a href="/notifications">Notifications</a>
+    <a href="/jobs">Jobs</a>
+    <a href="/users">Users</a>
+    <a href="/tokens">API tokens</a>
+  </nav>`
+	for _, path := range []string{"/", "/findings", "/tickets/999", "/account"} {
+		_, body := e.page(cookie, path)
+		start, end := strings.Index(body, "<nav>"), strings.Index(body, "</nav>")
+		if start < 0 || end < start {
+			t.Errorf("%s: no navigation", path)
+			continue
+		}
+		if got := body[start : end+len("</nav>")]; got != want {
+			t.Errorf("%s: navigation\n%s\nwant\n%s", path, got, want)
+		}
+	}
+}

@@ -74,7 +74,10 @@ func New(a *app.App, logger *slog.Logger) *Server {
 	}
 	s.metrics = newMetrics(a)
 	s.pages = parsePages()
-	s.routes = slices.Concat(s.apiRoutes(), s.vulnRoutes(), s.changeRoutes(), s.uiRoutes(), s.notifyRoutes())
+	s.routes = slices.Concat(s.apiRoutes(), s.uiRoutes(), s.notifyRoutes())
+	for _, m := range modules {
+		s.routes = append(s.routes, m.routes(s)...)
+	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
@@ -225,23 +228,21 @@ func csrfOK(r *http.Request, want string) bool {
 	return want != "" && len(got) == len(want) && subtleEq(got, want)
 }
 
+// statuses maps the error kinds to HTTP statuses; any other is a 500.
+var statuses = map[opsguard.Code]int{
+	opsguard.EInvalid:         http.StatusBadRequest,
+	opsguard.EUnauthenticated: http.StatusUnauthorized,
+	opsguard.EForbidden:       http.StatusForbidden,
+	opsguard.ENotFound:        http.StatusNotFound,
+	opsguard.EConflict:        http.StatusConflict,
+	opsguard.ERateLimited:     http.StatusTooManyRequests,
+	opsguard.ETooLarge:        http.StatusRequestEntityTooLarge,
+}
+
 // status maps an error kind to its HTTP status.
 func status(code opsguard.Code) int {
-	switch code {
-	case opsguard.EInvalid:
-		return http.StatusBadRequest
-	case opsguard.EUnauthenticated:
-		return http.StatusUnauthorized
-	case opsguard.EForbidden:
-		return http.StatusForbidden
-	case opsguard.ENotFound:
-		return http.StatusNotFound
-	case opsguard.EConflict:
-		return http.StatusConflict
-	case opsguard.ERateLimited:
-		return http.StatusTooManyRequests
-	case opsguard.ETooLarge:
-		return http.StatusRequestEntityTooLarge
+	if st, ok := statuses[code]; ok {
+		return st
 	}
 	return http.StatusInternalServerError
 }

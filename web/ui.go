@@ -46,6 +46,7 @@ func parsePages() *template.Template {
 		"where":       where,
 		"overdue":     func(c change.Change, now time.Time) bool { return c.Overdue(now) },
 		"refLink":     refLink,
+		"nav":         navigation,
 		"sum": func(m map[string]int) int {
 			n := 0
 			for _, v := range m {

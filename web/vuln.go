@@ -39,6 +39,11 @@ func spool(r io.Reader) (*os.File, int64, error) {
 	return f, n, nil
 }
 
+// vulnModule serves the vulnerability register: imports, findings and the
+// approvals of risk acceptances.
+var vulnModule = module{name: "vuln", routes: (*Server).vulnRoutes,
+	nav: []navLink{{"Vulnerabilities", "/findings"}, {"Approvals", "/approvals"}}}
+
 func (s *Server) vulnRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/api/v1/scans", Perm: auth.ImportScans, Summary: "Upload a scanner or assessment report (raw body) and get the import summary", handle: s.apiImportScan},
@@ -274,11 +279,7 @@ func (s *Server) apiImportScan(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return opsguard.Errorf(opsguard.EInvalid, "reading the report: %v", err)
 	}
 	sum, err := s.app.Vuln.Import(ctx, p.Name(), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, sum)
-	return nil
+	return answer(w, http.StatusCreated, sum, err)
 }
 
 // findingFilter reads the register's filters from the query.
@@ -323,11 +324,7 @@ func (s *Server) apiFindings(w http.ResponseWriter, r *http.Request, _ auth.Prin
 
 func (s *Server) apiFinding(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	f, err := s.app.Vuln.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, f)
-	return nil
+	return answer(w, http.StatusOK, f, err)
 }
 
 // vulnActor is the principal as the register's rules see it.
@@ -337,11 +334,7 @@ func vulnActor(p auth.Principal) vuln.Actor {
 
 func (s *Server) apiStart(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	f, err := s.app.Vuln.Start(r.Context(), vulnActor(p), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, f)
-	return nil
+	return answer(w, http.StatusOK, f, err)
 }
 
 type resolveRequest struct {
@@ -355,11 +348,7 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return err
 	}
 	f, err := s.app.Vuln.Resolve(r.Context(), vulnActor(p), r.PathValue("id"), vuln.Resolution(req.Resolution), req.Justification)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, f)
-	return nil
+	return answer(w, http.StatusOK, f, err)
 }
 
 type askRequest struct {
@@ -382,21 +371,13 @@ func (s *Server) apiRequest(kind string) Handler {
 			ask = s.app.Vuln.RequestExtension
 		}
 		out, err := ask(r.Context(), vulnActor(p), r.PathValue("id"), req.Justification, until)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusCreated, out)
-		return nil
+		return answer(w, http.StatusCreated, out, err)
 	}
 }
 
 func (s *Server) apiRequests(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	rs, err := s.app.Vuln.Requests(r.Context(), r.URL.Query().Get("status"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(rs))
-	return nil
+	return answer(w, http.StatusOK, items(rs), err)
 }
 
 type decideRequest struct {
@@ -417,11 +398,7 @@ func (s *Server) apiDecide(approve bool) Handler {
 			note = cmp.Or(req.Reason, req.Note)
 		}
 		out, err := s.app.Vuln.Decide(r.Context(), vulnActor(p), r.PathValue("id"), approve, note)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, out)
-		return nil
+		return answer(w, http.StatusOK, out, err)
 	}
 }
 
@@ -437,11 +414,7 @@ func (s *Server) apiImportFeed(w http.ResponseWriter, r *http.Request, p auth.Pr
 		name = "upload"
 	}
 	sum, err := s.app.Vuln.ImportFeed(r.Context(), p.Name(), name, data)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, sum)
-	return nil
+	return answer(w, http.StatusCreated, sum, err)
 }
 
 func (s *Server) apiVEX(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -460,11 +433,7 @@ func (s *Server) apiVEX(w http.ResponseWriter, r *http.Request, _ auth.Principal
 
 func (s *Server) apiAssets(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	as, err := s.app.Vuln.Assets(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, items(as))
-	return nil
+	return answer(w, http.StatusOK, items(as), err)
 }
 
 type ownerRequest struct {
@@ -477,9 +446,5 @@ func (s *Server) apiSetOwner(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	a, err := s.app.SetAssetOwner(r.Context(), p.Name(), r.PathValue("name"), req.Owner)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, a)
-	return nil
+	return answer(w, http.StatusOK, a, err)
 }

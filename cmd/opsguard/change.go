@@ -40,15 +40,10 @@ func repoCmd(g *globals) *cobra.Command {
 				}
 				r.Token = strings.TrimSpace(tok)
 			}
-			return g.act(cmd, func(b *client) error {
-				out, err := b.AddRepo(cmd.Context(), r)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), out, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) (change.Repository, error) { return b.AddRepo(cmd.Context(), r) },
+				func(tw *tabwriter.Writer, out change.Repository) {
 					fmt.Fprintf(tw, "Watching %s (%s, branches %s, review data from %s).\n", out.Name, out.URL, strings.Join(out.Branches, ", "), out.Source)
 				})
-			})
 		},
 	}
 	f := add.Flags()
@@ -68,29 +63,18 @@ func repoCmd(g *globals) *cobra.Command {
 		Short: "Watched repositories and their verdict counts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				sums, err := b.Repos(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if sums == nil {
-					sums = []change.RepoSummary{}
-				}
-				return g.emit(cmd.OutOrStdout(), sums, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "NAME\tSOURCE\tBRANCHES\tPASS\tFAIL\tEMERGENCY\tOVERDUE\tEXCEPTION\tREWRITTEN\tLAST SYNC")
-					for _, s := range sums {
-						synced := "never"
-						if s.Repository.SyncedAt != nil {
-							synced = s.Repository.SyncedAt.Format(time.RFC3339)
-						}
-						if s.Repository.SyncError != "" {
-							synced += " (failing: " + s.Repository.SyncError + ")"
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Repository.Name, s.Repository.Source, strings.Join(s.Repository.Branches, ","),
-							s.Verdicts[change.Pass], s.Verdicts[change.Fail], s.Verdicts[change.Emergency], s.Overdue, s.Verdicts[change.Exception], s.Rewrites, synced)
+			return fetchList(g, cmd, func(b *client) ([]change.RepoSummary, error) { return b.Repos(cmd.Context()) },
+				"NAME\tSOURCE\tBRANCHES\tPASS\tFAIL\tEMERGENCY\tOVERDUE\tEXCEPTION\tREWRITTEN\tLAST SYNC", func(tw *tabwriter.Writer, s change.RepoSummary) {
+					synced := "never"
+					if s.Repository.SyncedAt != nil {
+						synced = s.Repository.SyncedAt.Format(time.RFC3339)
 					}
+					if s.Repository.SyncError != "" {
+						synced += " (failing: " + s.Repository.SyncError + ")"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Repository.Name, s.Repository.Source, strings.Join(s.Repository.Branches, ","),
+						s.Verdicts[change.Pass], s.Verdicts[change.Fail], s.Verdicts[change.Emergency], s.Overdue, s.Verdicts[change.Exception], s.Rewrites, synced)
 				})
-			})
 		},
 	}
 	var all bool
@@ -151,21 +135,12 @@ func repoCmd(g *globals) *cobra.Command {
 		Short: "Rewritten histories (CM-1) of a repository, or of all",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b *client) error {
-				vs, err := b.RepoViolations(cmd.Context(), strings.Join(args, ""))
-				if err != nil {
-					return err
-				}
-				if vs == nil {
-					vs = []change.RepoViolation{}
-				}
-				return g.emit(cmd.OutOrStdout(), vs, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ID\tREPOSITORY\tBRANCH\tOLD HEAD\tNEW HEAD\tDETECTED\tEXCEPTION")
-					for _, v := range vs {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Repo, v.Branch, short(v.OldHead), short(v.NewHead), v.DetectedAt.Format(time.RFC3339), v.ExceptionWhy)
-					}
+			return fetchList(g, cmd, func(b *client) ([]change.RepoViolation, error) {
+				return b.RepoViolations(cmd.Context(), strings.Join(args, ""))
+			},
+				"ID\tREPOSITORY\tBRANCH\tOLD HEAD\tNEW HEAD\tDETECTED\tEXCEPTION", func(tw *tabwriter.Writer, v change.RepoViolation) {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Repo, v.Branch, short(v.OldHead), short(v.NewHead), v.DetectedAt.Format(time.RFC3339), v.ExceptionWhy)
 				})
-			})
 		},
 	}
 	c.AddCommand(add, list, sync, violations)
@@ -190,30 +165,16 @@ func changeListCmd(g *globals) *cobra.Command {
 				f.Since = t
 			}
 			l := listing[change.Change]{limit: f.Limit, offset: f.Offset, csvHeader: changeCSVHeader, csvRow: changeCSVRow}
-			if err := l.check(); err != nil {
-				return err
-			}
-			return g.act(cmd, func(b *client) error {
-				if g.output != "table" {
-					return l.export(cmd.OutOrStdout(), g.output, func(offset, limit int) ([]change.Change, int, error) {
-						p := f
-						p.Offset, p.Limit = offset, limit
-						return b.Changes(cmd.Context(), p)
-					})
-				}
-				cs, total, err := b.Changes(cmd.Context(), f)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), nil, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ID\tREPOSITORY\tCOMMIT\tDATE\tHOW\tAUTHOR\tAPPROVED BY\tVERDICT\tSUBJECT")
-					for _, c := range cs {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Repo, short(c.SHA), c.CommittedAt.Format(time.DateOnly), how(c), c.Author,
-							approvers(c), verdictText(c), c.Subject)
-					}
-					fmt.Fprintf(tw, "%d of %d changes%s.\n", len(cs), total, more(f.Offset+len(cs), total))
+			return l.print(g, cmd, "changes", "ID\tREPOSITORY\tCOMMIT\tDATE\tHOW\tAUTHOR\tAPPROVED BY\tVERDICT\tSUBJECT",
+				func(tw *tabwriter.Writer, c change.Change) {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Repo, short(c.SHA), c.CommittedAt.Format(time.DateOnly), how(c), c.Author,
+						approvers(c), verdictText(c), c.Subject)
+				},
+				func(b *client, offset, limit int) ([]change.Change, int, error) {
+					p := f
+					p.Offset, p.Limit = offset, limit
+					return b.Changes(cmd.Context(), p)
 				})
-			})
 		},
 	}
 	fl := c.Flags()
@@ -317,9 +278,7 @@ func printChange(tw *tabwriter.Writer, d change.Detail) {
 	if d.RevertedBy != "" {
 		rows = append(rows, [2]string{"Reverted by", d.RevertedBy})
 	}
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
-	}
+	printRows(tw, rows)
 }
 
 func changeShowCmd(g *globals) *cobra.Command {
@@ -328,13 +287,8 @@ func changeShowCmd(g *globals) *cobra.Command {
 		Short: "Show one change with its evidence and reviews",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b *client) error {
-				d, err := b.Change(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), d, func(tw *tabwriter.Writer) { printChange(tw, d) })
-			})
+			return fetch(g, cmd, func(b *client) (change.Detail, error) { return b.Change(cmd.Context(), args[0]) },
+				func(tw *tabwriter.Writer, d change.Detail) { printChange(tw, d) })
 		},
 	}
 }
@@ -355,15 +309,10 @@ func reviewCmd(g *globals) *cobra.Command {
 				}
 				req.Checklist[k] = v
 			}
-			return g.act(cmd, func(b *client) error {
-				d, err := b.ReviewChange(cmd.Context(), args[0], req)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), d, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) (change.Detail, error) { return b.ReviewChange(cmd.Context(), args[0], req) },
+				func(tw *tabwriter.Writer, d change.Detail) {
 					fmt.Fprintf(tw, "Review of %s recorded; the change is %s.\n", short(d.SHA), d.Verdict)
 				})
-			})
 		},
 	}
 	c.Flags().StringVar(&comment, "comment", "", "what the reviewer found")
@@ -428,13 +377,8 @@ func ticketCmd(g *globals) *cobra.Command {
 				}
 				*w.to = &t
 			}
-			return g.act(cmd, func(b *client) error {
-				t, err := b.CreateTicket(cmd.Context(), n)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Ticket %s opened as a draft.\n", t.ID) })
-			})
+			return fetch(g, cmd, func(b *client) (change.Ticket, error) { return b.CreateTicket(cmd.Context(), n) },
+				func(tw *tabwriter.Writer, t change.Ticket) { fmt.Fprintf(tw, "Ticket %s opened as a draft.\n", t.ID) })
 		},
 	}
 	f := create.Flags()
@@ -455,15 +399,10 @@ func ticketCmd(g *globals) *cobra.Command {
 		Short: "Record a change already carried out without an approval (it shows as a CM-5 violation until excepted)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				t, err := b.RecordUnapproved(cmd.Context(), n, recordNote)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) (change.Ticket, error) { return b.RecordUnapproved(cmd.Context(), n, recordNote) },
+				func(tw *tabwriter.Writer, t change.Ticket) {
 					fmt.Fprintf(tw, "Ticket %s recorded as implemented without an approval.\n", t.ID)
 				})
-			})
 		},
 	}
 	rf := record.Flags()
@@ -479,13 +418,8 @@ func ticketCmd(g *globals) *cobra.Command {
 	step := func(action, short string) *cobra.Command {
 		c := &cobra.Command{Use: action + " ID", Short: short, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return g.act(cmd, func(b *client) error {
-					t, err := b.TicketStep(cmd.Context(), args[0], action, note)
-					if err != nil {
-						return err
-					}
-					return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Ticket %s is %s.\n", t.ID, t.State) })
-				})
+				return fetch(g, cmd, func(b *client) (change.Ticket, error) { return b.TicketStep(cmd.Context(), args[0], action, note) },
+					func(tw *tabwriter.Writer, t change.Ticket) { fmt.Fprintf(tw, "Ticket %s is %s.\n", t.ID, t.State) })
 			}}
 		if action != "submit" {
 			c.Flags().StringVar(&note, "note", "", "a note (required to reject or roll back)")
@@ -495,33 +429,18 @@ func ticketCmd(g *globals) *cobra.Command {
 	var tf change.TicketFilter
 	list := &cobra.Command{Use: "list", Short: "List change tickets, newest first", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				ts, err := b.Tickets(cmd.Context(), tf)
-				if err != nil {
-					return err
-				}
-				if ts == nil {
-					ts = []change.Ticket{}
-				}
-				return g.emit(cmd.OutOrStdout(), ts, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ID\tSTATE\tCATEGORY\tRISK\tOWNER\tAPPROVED BY\tTITLE")
-					for _, t := range ts {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, t.Category, t.Risk, t.Owner, t.DecidedBy, t.Title)
-					}
+			return fetchList(g, cmd, func(b *client) ([]change.Ticket, error) { return b.Tickets(cmd.Context(), tf) },
+				"ID\tSTATE\tCATEGORY\tRISK\tOWNER\tAPPROVED BY\tTITLE", func(tw *tabwriter.Writer, t change.Ticket) {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, t.Category, t.Risk, t.Owner, t.DecidedBy, t.Title)
 				})
-			})
 		}}
 	list.Flags().StringVar(&tf.State, "state", "", "only tickets in this state")
 	list.Flags().StringVar(&tf.Owner, "owner", "", "only this owner's tickets")
 	list.Flags().IntVar(&tf.Limit, "limit", 100, "how many")
 	show := &cobra.Command{Use: "show ID", Short: "Show one change ticket", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b *client) error {
-				t, err := b.Ticket(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) (change.Ticket, error) { return b.Ticket(cmd.Context(), args[0]) },
+				func(tw *tabwriter.Writer, t change.Ticket) {
 					rows := [][2]string{{"ID", t.ID}, {"Title", t.Title}, {"State", t.State}, {"Category", t.Category}, {"Risk", t.Risk},
 						{"Owner", t.Owner}, {"Approver", t.Approver}, {"Impact", t.Impact}, {"Rollback", t.Rollback}, {"Decided by", t.DecidedBy}}
 					if d := t.Decision(); d != "" {
@@ -531,11 +450,8 @@ func ticketCmd(g *globals) *cobra.Command {
 					if f := t.Finding(); f != "" {
 						rows = append(rows, [2]string{"CM-5", f})
 					}
-					for _, r := range rows {
-						fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
-					}
+					printRows(tw, rows)
 				})
-			})
 		}}
 	c.AddCommand(create, record, list, show,
 		step("submit", "Submit a draft for approval"),
@@ -550,21 +466,15 @@ func ticketCmd(g *globals) *cobra.Command {
 // The register through the API.
 
 func (c *client) AddRepo(ctx context.Context, repo change.Repository) (change.Repository, error) {
-	var out change.Repository
-	err := c.call(ctx, "POST", "/api/v1/repositories", repo, &out)
-	return out, err
+	return callAs[change.Repository](ctx, c, "POST", "/api/v1/repositories", repo)
 }
 
 func (c *client) Repos(ctx context.Context) ([]change.RepoSummary, error) {
-	var out items[change.RepoSummary]
-	err := c.call(ctx, "GET", "/api/v1/repositories", nil, &out)
-	return out.Items, err
+	return callItems[change.RepoSummary](ctx, c, "GET", "/api/v1/repositories", nil)
 }
 
 func (c *client) SyncRepo(ctx context.Context, name string) (change.SyncResult, error) {
-	var out change.SyncResult
-	err := c.call(ctx, "POST", "/api/v1/repositories/"+url.PathEscape(name)+"/sync", nil, &out)
-	return out, err
+	return callAs[change.SyncResult](ctx, c, "POST", "/api/v1/repositories/"+url.PathEscape(name)+"/sync", nil)
 }
 
 func (c *client) Changes(ctx context.Context, f change.Filter) ([]change.Change, int, error) {
@@ -586,39 +496,27 @@ func (c *client) Changes(ctx context.Context, f change.Filter) ([]change.Change,
 }
 
 func (c *client) Change(ctx context.Context, ref string) (change.Detail, error) {
-	var out change.Detail
-	err := c.call(ctx, "GET", "/api/v1/changes/"+url.PathEscape(ref), nil, &out)
-	return out, err
+	return callAs[change.Detail](ctx, c, "GET", "/api/v1/changes/"+url.PathEscape(ref), nil)
 }
 
 func (c *client) ReviewChange(ctx context.Context, ref string, req change.ReviewRequest) (change.Detail, error) {
-	var out change.Detail
-	err := c.call(ctx, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/review", req, &out)
-	return out, err
+	return callAs[change.Detail](ctx, c, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/review", req)
 }
 
 func (c *client) ExceptChange(ctx context.Context, ref, j string) (change.Detail, error) {
-	var out change.Detail
-	err := c.call(ctx, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/exception", map[string]string{"justification": j}, &out)
-	return out, err
+	return callAs[change.Detail](ctx, c, "POST", "/api/v1/changes/"+url.PathEscape(ref)+"/exception", map[string]string{"justification": j})
 }
 
 func (c *client) RepoViolations(ctx context.Context, repo string) ([]change.RepoViolation, error) {
-	var out items[change.RepoViolation]
-	err := c.call(ctx, "GET", "/api/v1/repository-violations?repo="+url.QueryEscape(repo), nil, &out)
-	return out.Items, err
+	return callItems[change.RepoViolation](ctx, c, "GET", "/api/v1/repository-violations?repo="+url.QueryEscape(repo), nil)
 }
 
 func (c *client) ExceptRewrite(ctx context.Context, id, j string) (change.RepoViolation, error) {
-	var out change.RepoViolation
-	err := c.call(ctx, "POST", "/api/v1/repository-violations/"+url.PathEscape(id)+"/exception", map[string]string{"justification": j}, &out)
-	return out, err
+	return callAs[change.RepoViolation](ctx, c, "POST", "/api/v1/repository-violations/"+url.PathEscape(id)+"/exception", map[string]string{"justification": j})
 }
 
 func (c *client) CreateTicket(ctx context.Context, n change.NewTicket) (change.Ticket, error) {
-	var out change.Ticket
-	err := c.call(ctx, "POST", "/api/v1/tickets", n, &out)
-	return out, err
+	return callAs[change.Ticket](ctx, c, "POST", "/api/v1/tickets", n)
 }
 
 func (c *client) RecordUnapproved(ctx context.Context, n change.NewTicket, note string) (change.Ticket, error) {
@@ -631,9 +529,7 @@ func (c *client) RecordUnapproved(ctx context.Context, n change.NewTicket, note 
 }
 
 func (c *client) TicketStep(ctx context.Context, id, action, note string) (change.Ticket, error) {
-	var out change.Ticket
-	err := c.call(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(id)+"/"+url.PathEscape(action), map[string]string{"note": note}, &out)
-	return out, err
+	return callAs[change.Ticket](ctx, c, "POST", "/api/v1/tickets/"+url.PathEscape(id)+"/"+url.PathEscape(action), map[string]string{"note": note})
 }
 
 func (c *client) Tickets(ctx context.Context, f change.TicketFilter) ([]change.Ticket, error) {
@@ -644,7 +540,5 @@ func (c *client) Tickets(ctx context.Context, f change.TicketFilter) ([]change.T
 }
 
 func (c *client) Ticket(ctx context.Context, id string) (change.Ticket, error) {
-	var out change.Ticket
-	err := c.call(ctx, "GET", "/api/v1/tickets/"+url.PathEscape(id), nil, &out)
-	return out, err
+	return callAs[change.Ticket](ctx, c, "GET", "/api/v1/tickets/"+url.PathEscape(id), nil)
 }

@@ -122,10 +122,21 @@ type items[T any] struct {
 	Items []T `json:"items"`
 }
 
-func (c *client) ListUsers(ctx context.Context) ([]auth.User, error) {
-	var out items[auth.User]
-	err := c.call(ctx, "GET", "/api/v1/users", nil, &out)
+// callAs is call for an answer decoded as a T.
+func callAs[T any](ctx context.Context, c *client, method, path string, in any) (T, error) {
+	var out T
+	err := c.call(ctx, method, path, in, &out)
+	return out, err
+}
+
+// callItems is call for a listing, answered as {"items": [...]}.
+func callItems[T any](ctx context.Context, c *client, method, path string, in any) ([]T, error) {
+	out, err := callAs[items[T]](ctx, c, method, path, in)
 	return out.Items, err
+}
+
+func (c *client) ListUsers(ctx context.Context) ([]auth.User, error) {
+	return callItems[auth.User](ctx, c, "GET", "/api/v1/users", nil)
 }
 
 func (c *client) CreateUser(ctx context.Context, n auth.NewUser) (auth.User, error) {
@@ -136,15 +147,11 @@ func (c *client) CreateUser(ctx context.Context, n auth.NewUser) (auth.User, err
 }
 
 func (c *client) DisableUser(ctx context.Context, username string) (auth.User, error) {
-	var u auth.User
-	err := c.call(ctx, "POST", "/api/v1/users/"+url.PathEscape(username)+"/disable", nil, &u)
-	return u, err
+	return callAs[auth.User](ctx, c, "POST", "/api/v1/users/"+url.PathEscape(username)+"/disable", nil)
 }
 
 func (c *client) SetRole(ctx context.Context, username string, role auth.Role) (auth.User, error) {
-	var u auth.User
-	err := c.call(ctx, "POST", "/api/v1/users/"+url.PathEscape(username)+"/role", map[string]string{"role": string(role)}, &u)
-	return u, err
+	return callAs[auth.User](ctx, c, "POST", "/api/v1/users/"+url.PathEscape(username)+"/role", map[string]string{"role": string(role)})
 }
 
 func (c *client) ResetPassword(ctx context.Context, username string) (string, error) {
@@ -165,45 +172,31 @@ func (c *client) CreateToken(ctx context.Context, owner, name string, ttl time.D
 }
 
 func (c *client) ListTokens(ctx context.Context, username string) ([]auth.Token, error) {
-	var out items[auth.Token]
-	err := c.call(ctx, "GET", "/api/v1/tokens?user="+url.QueryEscape(username), nil, &out)
-	return out.Items, err
+	return callItems[auth.Token](ctx, c, "GET", "/api/v1/tokens?user="+url.QueryEscape(username), nil)
 }
 
 func (c *client) RevokeToken(ctx context.Context, id string) (auth.Token, error) {
-	var t auth.Token
-	err := c.call(ctx, "DELETE", "/api/v1/tokens/"+url.PathEscape(id), nil, &t)
-	return t, err
+	return callAs[auth.Token](ctx, c, "DELETE", "/api/v1/tokens/"+url.PathEscape(id), nil)
 }
 
 func (c *client) Catalog(ctx context.Context) ([]control.Item, error) {
-	var out items[control.Item]
-	err := c.call(ctx, "GET", "/api/v1/catalog", nil, &out)
-	return out.Items, err
+	return callItems[control.Item](ctx, c, "GET", "/api/v1/catalog", nil)
 }
 
 func (c *client) RunControls(ctx context.Context) (control.Run, error) {
-	var run control.Run
-	err := c.call(ctx, "POST", "/api/v1/controls/runs", nil, &run)
-	return run, err
+	return callAs[control.Run](ctx, c, "POST", "/api/v1/controls/runs", nil)
 }
 
 func (c *client) Head(ctx context.Context) (checkpointInfo, error) {
-	var cp checkpointInfo
-	err := c.call(ctx, "GET", "/api/v1/ledger/checkpoint", nil, &cp)
-	return cp, err
+	return callAs[checkpointInfo](ctx, c, "GET", "/api/v1/ledger/checkpoint", nil)
 }
 
 func (c *client) Inclusion(ctx context.Context, seq, size int64) (ledger.Inclusion, error) {
-	var p ledger.Inclusion
-	err := c.call(ctx, "GET", "/api/v1/ledger/proof/inclusion?seq="+strconv.FormatInt(seq, 10)+"&size="+strconv.FormatInt(size, 10), nil, &p)
-	return p, err
+	return callAs[ledger.Inclusion](ctx, c, "GET", "/api/v1/ledger/proof/inclusion?seq="+strconv.FormatInt(seq, 10)+"&size="+strconv.FormatInt(size, 10), nil)
 }
 
 func (c *client) Consistency(ctx context.Context, from, to int64) (ledger.Consistency, error) {
-	var p ledger.Consistency
-	err := c.call(ctx, "GET", "/api/v1/ledger/proof/consistency?from="+strconv.FormatInt(from, 10)+"&to="+strconv.FormatInt(to, 10), nil, &p)
-	return p, err
+	return callAs[ledger.Consistency](ctx, c, "GET", "/api/v1/ledger/proof/consistency?from="+strconv.FormatInt(from, 10)+"&to="+strconv.FormatInt(to, 10), nil)
 }
 
 func (c *client) Export(ctx context.Context) (*ledger.Export, error) {
@@ -237,9 +230,7 @@ func (c *client) Findings(ctx context.Context, f findingQuery) ([]vuln.Finding, 
 }
 
 func (c *client) Finding(ctx context.Context, id string) (vuln.Finding, error) {
-	var f vuln.Finding
-	err := c.call(ctx, "GET", "/api/v1/findings/"+url.PathEscape(id), nil, &f)
-	return f, err
+	return callAs[vuln.Finding](ctx, c, "GET", "/api/v1/findings/"+url.PathEscape(id), nil)
 }
 
 func (c *client) ImportFeed(ctx context.Context, name string, data []byte) (vuln.FeedSummary, error) {
@@ -259,15 +250,11 @@ func (c *client) VEX(ctx context.Context, asset, format string) ([]byte, error) 
 }
 
 func (c *client) Start(ctx context.Context, id string) (vuln.Finding, error) {
-	var f vuln.Finding
-	err := c.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/start", nil, &f)
-	return f, err
+	return callAs[vuln.Finding](ctx, c, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/start", nil)
 }
 
 func (c *client) Resolve(ctx context.Context, id string, res vuln.Resolution, j string) (vuln.Finding, error) {
-	var f vuln.Finding
-	err := c.call(ctx, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/resolve", map[string]string{"resolution": string(res), "justification": j}, &f)
-	return f, err
+	return callAs[vuln.Finding](ctx, c, "POST", "/api/v1/findings/"+url.PathEscape(id)+"/resolve", map[string]string{"resolution": string(res), "justification": j})
 }
 
 func (c *client) Ask(ctx context.Context, kind, id, j string, until time.Time) (vuln.Request, error) {
@@ -281,9 +268,7 @@ func (c *client) Ask(ctx context.Context, kind, id, j string, until time.Time) (
 }
 
 func (c *client) Requests(ctx context.Context, status string) ([]vuln.Request, error) {
-	var out items[vuln.Request]
-	err := c.call(ctx, "GET", "/api/v1/requests?status="+url.QueryEscape(status), nil, &out)
-	return out.Items, err
+	return callItems[vuln.Request](ctx, c, "GET", "/api/v1/requests?status="+url.QueryEscape(status), nil)
 }
 
 func (c *client) Decide(ctx context.Context, id string, approve bool, note string) (vuln.Request, error) {
@@ -297,15 +282,11 @@ func (c *client) Decide(ctx context.Context, id string, approve bool, note strin
 }
 
 func (c *client) Assets(ctx context.Context) ([]vuln.AssetInfo, error) {
-	var out items[vuln.AssetInfo]
-	err := c.call(ctx, "GET", "/api/v1/assets", nil, &out)
-	return out.Items, err
+	return callItems[vuln.AssetInfo](ctx, c, "GET", "/api/v1/assets", nil)
 }
 
 func (c *client) SetOwner(ctx context.Context, asset, owner string) (vuln.AssetInfo, error) {
-	var out vuln.AssetInfo
-	err := c.call(ctx, "PUT", "/api/v1/assets/"+url.PathEscape(asset)+"/owner", map[string]string{"owner": owner}, &out)
-	return out, err
+	return callAs[vuln.AssetInfo](ctx, c, "PUT", "/api/v1/assets/"+url.PathEscape(asset)+"/owner", map[string]string{"owner": owner})
 }
 
 // Verify does not take a server's word: it downloads the ledger and checks

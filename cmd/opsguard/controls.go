@@ -16,12 +16,8 @@ func controlsCmd(g *globals) *cobra.Command {
 		Short: "List every requirement of the policy with its controls and latest results",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				cat, err := b.Catalog(cmd.Context())
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), cat, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) ([]control.Item, error) { return b.Catalog(cmd.Context()) },
+				func(tw *tabwriter.Writer, cat []control.Item) {
 					fmt.Fprintln(tw, "REQUIREMENT\tSTATUS\tCONTROL\tRESULT")
 					for _, it := range cat {
 						if len(it.Controls) == 0 {
@@ -36,7 +32,6 @@ func controlsCmd(g *globals) *cobra.Command {
 						}
 					}
 				})
-			})
 		},
 	}
 	run := &cobra.Command{

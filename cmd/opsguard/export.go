@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"text/tabwriter"
 
 	"github.com/opsguard/opsguard"
+	"github.com/spf13/cobra"
 )
 
 // pageFunc returns the page of a listing at offset and the listing's total.
@@ -90,4 +92,30 @@ func writeItem(w *bufio.Writer, n int, v any) error {
 	}
 	_, err = w.Write(b)
 	return err
+}
+
+// print runs the listing through the API (see act): with -o csv or json
+// the export; for a table the page at offset under header, a row per
+// item, and a last line of how many of how many nouns there are.
+func (l listing[T]) print(g *globals, cmd *cobra.Command, noun, header string, row func(tw *tabwriter.Writer, x T),
+	page func(b *client, offset, limit int) ([]T, int, error)) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	return g.act(cmd, func(b *client) error {
+		if g.output != "table" {
+			return l.export(cmd.OutOrStdout(), g.output, func(offset, limit int) ([]T, int, error) { return page(b, offset, limit) })
+		}
+		xs, total, err := page(b, l.offset, l.limit)
+		if err != nil {
+			return err
+		}
+		return g.emit(cmd.OutOrStdout(), nil, func(tw *tabwriter.Writer) {
+			fmt.Fprintln(tw, header)
+			for _, x := range xs {
+				row(tw, x)
+			}
+			fmt.Fprintf(tw, "%d of %d %s%s.\n", len(xs), total, noun, more(l.offset+len(xs), total))
+		})
+	})
 }

@@ -31,10 +31,7 @@ database or user is kept. The first administrator's password comes from
 a terminal, else it is generated and printed once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if g.server != "" {
-				return fmt.Errorf("%s works on the local data directory; drop --server", cmd.Name())
-			}
-			cfg, err := g.config()
+			cfg, err := g.localConfig(cmd)
 			if err != nil {
 				return err
 			}

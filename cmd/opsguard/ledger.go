@@ -77,13 +77,8 @@ ledger must contain: a tail cut below it fails.`,
 		Short: "Print the newest signed checkpoint and publish it again (file beside the key, witness URL)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				cp, err := b.Head(cmd.Context())
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), cp, func(tw *tabwriter.Writer) { fmt.Fprint(tw, cp.Note) })
-			})
+			return fetch(g, cmd, func(b *client) (checkpointInfo, error) { return b.Head(cmd.Context()) },
+				func(tw *tabwriter.Writer, cp checkpointInfo) { fmt.Fprint(tw, cp.Note) })
 		},
 	}
 

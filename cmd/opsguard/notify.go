@@ -19,21 +19,10 @@ func notificationsCmd(g *globals) *cobra.Command {
 		Short: "List the notifications of the outbox (pending, sent, dead), newest first, with their attempts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				ns, err := b.Notifications(cmd.Context(), status)
-				if err != nil {
-					return err
-				}
-				if ns == nil {
-					ns = []app.Notification{}
-				}
-				return g.emit(cmd.OutOrStdout(), ns, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "QUEUED\tKIND\tSUBJECT\tCHANNEL\tSTATUS\tATTEMPTS\tLAST ERROR")
-					for _, n := range ns {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.80s\n", n.CreatedAt.Format("2006-01-02 15:04:05"), n.Message.Kind, n.Message.Subject, n.Channel, n.Status, n.Attempts, n.LastError)
-					}
+			return fetchList(g, cmd, func(b *client) ([]app.Notification, error) { return b.Notifications(cmd.Context(), status) },
+				"QUEUED\tKIND\tSUBJECT\tCHANNEL\tSTATUS\tATTEMPTS\tLAST ERROR", func(tw *tabwriter.Writer, n app.Notification) {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.80s\n", n.CreatedAt.Format("2006-01-02 15:04:05"), n.Message.Kind, n.Message.Subject, n.Channel, n.Status, n.Attempts, n.LastError)
 				})
-			})
 		},
 	}
 	list.Flags().StringVar(&status, "status", "", "only pending, sent or dead")

@@ -49,12 +49,25 @@ func newRoot() *cobra.Command {
 	f.StringVar(&g.tokenFile, "token-file", "", "API token for --server (default: env OPSGUARD_TOKEN)")
 	f.StringVar(&g.asRole, "as-role", "", "in-process: act with this role's permissions instead of admin's (e.g. auditor, engineer)")
 	root.AddCommand(
-		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), vulnCmd(g), changeCmd(g), versionCmd(),
+		initCmd(g), serveCmd(g), configCmd(g), userCmd(g), tokenCmd(g), ledgerCmd(g), controlsCmd(g), versionCmd(),
 		notificationsCmd(g),
 	)
 	root.AddCommand(witnessCmd(g))
+	for _, m := range modules {
+		root.AddCommand(m.command(g))
+	}
 	return root
 }
+
+// module is what a domain module adds to the command line: one command,
+// whose subcommands are clients of the module's API.
+type module struct {
+	name    string // as in app.Modules
+	command func(g *globals) *cobra.Command
+}
+
+// modules are the domain modules of the command line.
+var modules = []module{{"vuln", vulnCmd}, {"change", changeCmd}}
 
 // config loads the process config: file, then environment, then flags.
 func (g *globals) config() (config.Config, error) {
@@ -73,6 +86,15 @@ func (g *globals) config() (config.Config, error) {
 		return cfg, fmt.Errorf("--output %q: want table or json (csv for vuln list)", g.output)
 	}
 	return cfg, cfg.Validate()
+}
+
+// localConfig is config for a command that works on the local data
+// directory only (init, serve): --server is refused, not ignored.
+func (g *globals) localConfig(cmd *cobra.Command) (config.Config, error) {
+	if g.server != "" {
+		return config.Config{}, fmt.Errorf("%s works on the local data directory; drop --server", cmd.Name())
+	}
+	return g.config()
 }
 
 // open opens the initialised instance named by the config.
@@ -152,4 +174,40 @@ func (g *globals) act(cmd *cobra.Command, fn func(b *client) error) error {
 	}
 	defer b.Close()
 	return fn(b)
+}
+
+// fetch acts through the API (see act): get fetches one value, printed as
+// JSON or, for tables, by table.
+func fetch[T any](g *globals, cmd *cobra.Command, get func(b *client) (T, error), table func(tw *tabwriter.Writer, v T)) error {
+	return g.act(cmd, func(b *client) error {
+		v, err := get(b)
+		if err != nil {
+			return err
+		}
+		return g.emit(cmd.OutOrStdout(), v, func(tw *tabwriter.Writer) { table(tw, v) })
+	})
+}
+
+// fetchList is fetch for a listing: an empty one is [] in JSON, never
+// null, and a table is header, then row for each item.
+func fetchList[T any](g *globals, cmd *cobra.Command, get func(b *client) ([]T, error), header string, row func(tw *tabwriter.Writer, x T)) error {
+	return fetch(g, cmd, func(b *client) ([]T, error) {
+		xs, err := get(b)
+		if xs == nil {
+			xs = []T{}
+		}
+		return xs, err
+	}, func(tw *tabwriter.Writer, xs []T) {
+		fmt.Fprintln(tw, header)
+		for _, x := range xs {
+			row(tw, x)
+		}
+	})
+}
+
+// printRows prints label and value pairs, one a line, for a tab writer.
+func printRows(tw *tabwriter.Writer, rows [][2]string) {
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+	}
 }

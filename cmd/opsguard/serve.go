@@ -24,10 +24,7 @@ func serveCmd(g *globals) *cobra.Command {
 		Short: "Serve the API and UI, run the scheduler (initialises an empty data directory first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if g.server != "" {
-				return fmt.Errorf("%s works on the local data directory; drop --server", cmd.Name())
-			}
-			cfg, err := g.config()
+			cfg, err := g.localConfig(cmd)
 			if err != nil {
 				return err
 			}

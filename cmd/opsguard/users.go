@@ -26,15 +26,12 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.act(cmd, func(b *client) error {
-				u, err := b.CreateUser(cmd.Context(), auth.NewUser{Username: args[0], DisplayName: display, Email: email, Role: r, Password: pw})
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) (auth.User, error) {
+				return b.CreateUser(cmd.Context(), auth.NewUser{Username: args[0], DisplayName: display, Email: email, Role: r, Password: pw})
+			},
+				func(tw *tabwriter.Writer, u auth.User) {
 					fmt.Fprintf(tw, "Created user %s (%s) with id %s.\n", u.Username, u.Role, u.ID)
 				})
-			})
 		},
 	}
 	add.Flags().StringVar(&role, "role", "", "role: admin, security_officer, engineering_head, infra_ops, engineer, auditor or agent")
@@ -48,25 +45,14 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				us, err := b.ListUsers(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if us == nil {
-					us = []auth.User{}
-				}
-				return g.emit(cmd.OutOrStdout(), us, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "USERNAME\tROLE\tNAME\tEMAIL\tCREATED\tSTATE")
-					for _, u := range us {
-						state := "active"
-						if !u.Active() {
-							state = "disabled " + u.DisabledAt.Format(time.DateOnly)
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, u.DisplayName, u.Email, u.CreatedAt.Format(time.DateOnly), state)
+			return fetchList(g, cmd, func(b *client) ([]auth.User, error) { return b.ListUsers(cmd.Context()) },
+				"USERNAME\tROLE\tNAME\tEMAIL\tCREATED\tSTATE", func(tw *tabwriter.Writer, u auth.User) {
+					state := "active"
+					if !u.Active() {
+						state = "disabled " + u.DisabledAt.Format(time.DateOnly)
 					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, u.DisplayName, u.Email, u.CreatedAt.Format(time.DateOnly), state)
 				})
-			})
 		},
 	}
 	disable := &cobra.Command{
@@ -74,13 +60,8 @@ func userCmd(g *globals) *cobra.Command {
 		Short: "Disable a user: their sessions and tokens stop at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b *client) error {
-				u, err := b.DisableUser(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Disabled %s.\n", u.Username) })
-			})
+			return fetch(g, cmd, func(b *client) (auth.User, error) { return b.DisableUser(cmd.Context(), args[0]) },
+				func(tw *tabwriter.Writer, u auth.User) { fmt.Fprintf(tw, "Disabled %s.\n", u.Username) })
 		},
 	}
 	passwd := &cobra.Command{
@@ -112,13 +93,8 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.act(cmd, func(b *client) error {
-				u, err := b.SetRole(cmd.Context(), args[0], r)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), u, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "%s is now %s.\n", u.Username, u.Role) })
-			})
+			return fetch(g, cmd, func(b *client) (auth.User, error) { return b.SetRole(cmd.Context(), args[0], r) },
+				func(tw *tabwriter.Writer, u auth.User) { fmt.Fprintf(tw, "%s is now %s.\n", u.Username, u.Role) })
 		},
 	}
 	c.AddCommand(add, list, disable, passwd, roleCmd)
@@ -163,31 +139,20 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "List API tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				ts, err := b.ListTokens(cmd.Context(), listUser)
-				if err != nil {
-					return err
-				}
-				if ts == nil {
-					ts = []auth.Token{}
-				}
-				return g.emit(cmd.OutOrStdout(), ts, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ID\tUSER\tNAME\tCREATED\tEXPIRES\tSTATE")
-					for _, t := range ts {
-						exp, state := "never", "active"
-						if t.ExpiresAt != nil {
-							exp = t.ExpiresAt.Format(time.DateOnly)
-							if time.Now().After(*t.ExpiresAt) {
-								state = "expired"
-							}
+			return fetchList(g, cmd, func(b *client) ([]auth.Token, error) { return b.ListTokens(cmd.Context(), listUser) },
+				"ID\tUSER\tNAME\tCREATED\tEXPIRES\tSTATE", func(tw *tabwriter.Writer, t auth.Token) {
+					exp, state := "never", "active"
+					if t.ExpiresAt != nil {
+						exp = t.ExpiresAt.Format(time.DateOnly)
+						if time.Now().After(*t.ExpiresAt) {
+							state = "expired"
 						}
-						if t.RevokedAt != nil {
-							state = "revoked " + t.RevokedAt.Format(time.DateOnly)
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.Name, t.CreatedAt.Format(time.DateOnly), exp, state)
 					}
+					if t.RevokedAt != nil {
+						state = "revoked " + t.RevokedAt.Format(time.DateOnly)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.Name, t.CreatedAt.Format(time.DateOnly), exp, state)
 				})
-			})
 		},
 	}
 	list.Flags().StringVar(&listUser, "user", "", "only this user's tokens")
@@ -196,13 +161,10 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "Revoke an API token at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b *client) error {
-				t, err := b.RevokeToken(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "Revoked %s (%s of %s).\n", t.ID, t.Name, t.Username) })
-			})
+			return fetch(g, cmd, func(b *client) (auth.Token, error) { return b.RevokeToken(cmd.Context(), args[0]) },
+				func(tw *tabwriter.Writer, t auth.Token) {
+					fmt.Fprintf(tw, "Revoked %s (%s of %s).\n", t.ID, t.Name, t.Username)
+				})
 		},
 	}
 	c.AddCommand(create, list, revoke)

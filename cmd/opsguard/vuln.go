@@ -66,12 +66,8 @@ func vulnCmd(g *globals) *cobra.Command {
 				return err
 			}
 			req.File, req.Source = args[0], io.NewSectionReader(f, 0, fi.Size())
-			return g.act(cmd, func(b *client) error {
-				sum, err := b.ImportScan(cmd.Context(), req)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) (vuln.Summary, error) { return b.ImportScan(cmd.Context(), req) },
+				func(tw *tabwriter.Writer, sum vuln.Summary) {
 					fmt.Fprintf(tw, "Imported %s (%s, %s) as scan %s of %s: %d findings, %d new, %d unchanged, %d fixed, %d reopened",
 						args[0], sum.Format, sum.Tool, sum.Scan, sum.Asset, sum.Findings, sum.New, sum.Unchanged, sum.Fixed, sum.Reopened)
 					if sum.Statements > 0 {
@@ -79,7 +75,6 @@ func vulnCmd(g *globals) *cobra.Command {
 					}
 					fmt.Fprintln(tw, ".")
 				})
-			})
 		},
 	}
 	imp.Flags().StringVar(&req.Asset, "asset", "", "the asset's name (default: the report's target)")
@@ -93,34 +88,20 @@ func vulnCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l := listing[vuln.Finding]{limit: q.limit, offset: q.offset, csvHeader: findingCSVHeader, csvRow: findingCSVRow}
-			if err := l.check(); err != nil {
-				return err
-			}
-			return g.act(cmd, func(b *client) error {
-				if g.output != "table" {
-					return l.export(cmd.OutOrStdout(), g.output, func(offset, limit int) ([]vuln.Finding, int, error) {
-						p := q
-						p.offset, p.limit = offset, limit
-						return b.Findings(cmd.Context(), p)
-					})
-				}
-				fs, total, err := b.Findings(cmd.Context(), q)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), nil, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ID\tASSET\tVULNERABILITY\tPACKAGE/LOCATION\tSEVERITY\tRISK\tSTATUS\tDUE")
-					now := time.Now()
-					for _, f := range fs {
-						due := f.DueAt.Format(time.DateOnly)
-						if f.Breached(now) {
-							due += " BREACHED"
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Asset, f.VulnID, where(f), f.Severity, f.Risk, status(f), due)
+			now := time.Now()
+			return l.print(g, cmd, "findings", "ID\tASSET\tVULNERABILITY\tPACKAGE/LOCATION\tSEVERITY\tRISK\tSTATUS\tDUE",
+				func(tw *tabwriter.Writer, f vuln.Finding) {
+					due := f.DueAt.Format(time.DateOnly)
+					if f.Breached(now) {
+						due += " BREACHED"
 					}
-					fmt.Fprintf(tw, "%d of %d findings%s.\n", len(fs), total, more(q.offset+len(fs), total))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Asset, f.VulnID, where(f), f.Severity, f.Risk, status(f), due)
+				},
+				func(b *client, offset, limit int) ([]vuln.Finding, int, error) {
+					p := q
+					p.offset, p.limit = offset, limit
+					return b.Findings(cmd.Context(), p)
 				})
-			})
 		},
 	}
 	lf := list.Flags()
@@ -138,12 +119,8 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "Show one finding",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b *client) error {
-				f, err := b.Finding(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), f, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) (vuln.Finding, error) { return b.Finding(cmd.Context(), args[0]) },
+				func(tw *tabwriter.Writer, f vuln.Finding) {
 					fmt.Fprintf(tw, "%s\t%s on %s\n", f.ID, f.VulnID, f.Asset)
 					rows := [][2]string{{"Title", f.Title}, {"Aliases", fmt.Sprint(f.Aliases)}, {"Where", where(f)}, {"Fixed in", f.FixedVersion},
 						{"Severity", string(f.Severity) + " " + f.SeverityNote}, {"Risk", string(f.Risk)}, {"SLA", f.RiskNote},
@@ -152,11 +129,8 @@ func vulnCmd(g *globals) *cobra.Command {
 					if f.FixedByScan != "" {
 						rows = append(rows, [2]string{"Fix verified by", f.FixedByScan})
 					}
-					for _, r := range rows {
-						fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
-					}
+					printRows(tw, rows)
 				})
-			})
 		},
 	}
 	c.AddCommand(imp, list, show)
@@ -165,34 +139,18 @@ func vulnCmd(g *globals) *cobra.Command {
 		Short: "List the assets with their owners and open findings",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				as, err := b.Assets(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if as == nil {
-					as = []vuln.AssetInfo{}
-				}
-				return g.emit(cmd.OutOrStdout(), as, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ASSET\tKIND\tOWNER\tOPEN")
-					for _, a := range as {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.Name, a.Kind, a.Owner, a.Open)
-					}
+			return fetchList(g, cmd, func(b *client) ([]vuln.AssetInfo, error) { return b.Assets(cmd.Context()) },
+				"ASSET\tKIND\tOWNER\tOPEN", func(tw *tabwriter.Writer, a vuln.AssetInfo) {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.Name, a.Kind, a.Owner, a.Open)
 				})
-			})
 		},
 	}, &cobra.Command{
 		Use:   "owner ASSET USER",
 		Short: "Name the owner of an asset (\"\" clears it): they receive the digest of its SLA breaches",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.act(cmd, func(b *client) error {
-				a, err := b.SetOwner(cmd.Context(), args[0], args[1])
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), a, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "%s is owned by %q.\n", a.Name, a.Owner) })
-			})
+			return fetch(g, cmd, func(b *client) (vuln.AssetInfo, error) { return b.SetOwner(cmd.Context(), args[0], args[1]) },
+				func(tw *tabwriter.Writer, a vuln.AssetInfo) { fmt.Fprintf(tw, "%s is owned by %q.\n", a.Name, a.Owner) })
 		},
 	})
 	c.AddCommand(workflowCmds(g)...)
@@ -206,15 +164,10 @@ func vulnCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.act(cmd, func(b *client) error {
-				sum, err := b.ImportFeed(cmd.Context(), args[0], data)
-				if err != nil {
-					return err
-				}
-				return g.emit(cmd.OutOrStdout(), sum, func(tw *tabwriter.Writer) {
+			return fetch(g, cmd, func(b *client) (vuln.FeedSummary, error) { return b.ImportFeed(cmd.Context(), args[0], data) },
+				func(tw *tabwriter.Writer, sum vuln.FeedSummary) {
 					fmt.Fprintf(tw, "Imported %s %s (%d entries); %d open findings reassessed.\n", sum.Kind, sum.Version, sum.Entries, sum.Reassessed)
 				})
-			})
 		},
 	})
 	c.AddCommand(feed)
@@ -322,27 +275,16 @@ func workflowCmds(g *globals) []*cobra.Command {
 	var status string
 	requests := &cobra.Command{Use: "requests", Short: "List risk acceptances and extensions (the approvals inbox)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.act(cmd, func(b *client) error {
-				rs, err := b.Requests(cmd.Context(), status)
-				if err != nil {
-					return err
-				}
-				if rs == nil {
-					rs = []vuln.Request{}
-				}
-				return g.emit(cmd.OutOrStdout(), rs, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "ID\tVULNERABILITY\tASSET\tPACKAGE/LOCATION\tSEVERITY\tRISK\tDUE\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION")
-					for _, r := range rs {
-						var s vuln.Subject
-						if r.Finding != nil {
-							s = *r.Finding
-						}
-						where := where(vuln.Finding{Package: s.Package, Version: s.Version, Location: s.Location})
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, s.VulnID, s.Asset, where, s.Severity, s.Risk, s.DueAt.Format(time.DateOnly),
-							r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, decision(r), r.Justification)
+			return fetchList(g, cmd, func(b *client) ([]vuln.Request, error) { return b.Requests(cmd.Context(), status) },
+				"ID\tVULNERABILITY\tASSET\tPACKAGE/LOCATION\tSEVERITY\tRISK\tDUE\tKIND\tUNTIL\tBY\tSTATUS\tJUSTIFICATION", func(tw *tabwriter.Writer, r vuln.Request) {
+					var s vuln.Subject
+					if r.Finding != nil {
+						s = *r.Finding
 					}
+					where := where(vuln.Finding{Package: s.Package, Version: s.Version, Location: s.Location})
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, s.VulnID, s.Asset, where, s.Severity, s.Risk, s.DueAt.Format(time.DateOnly),
+						r.Kind, r.Until.Format(time.DateOnly), r.RequestedBy, decision(r), r.Justification)
 				})
-			})
 		}}
 	requests.Flags().StringVar(&status, "status", "pending", "pending, approved, rejected, or empty for all")
 	var note string

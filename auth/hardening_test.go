@@ -94,7 +94,7 @@ func TestLedgerNamesTheToken(t *testing.T) {
 		}
 		var es []ledger.Entry
 		db.View(ctx, func(tx *store.Tx) error {
-			es, err = tx.ListEntries(ctx, ledger.EntryFilter{Actor: "so1"})
+			es, err = tx.ListEntries(ctx, ledger.EntryFilter{Actor: "so1", Kind: "token.created"})
 			return err
 		})
 		if len(es) != 2 || es[0].Actor != "so1 via "+tok.ID || es[1].Actor != "so1" {

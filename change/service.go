@@ -397,8 +397,10 @@ func (s *Service) Sync(ctx context.Context, trigger, name string, progress Progr
 	return res, err
 }
 
-// recordSync stores the outcome of a sync on the repository. A failure is
-// ledgered when it is new, not at every scheduled retry.
+// recordSync stores the outcome of a sync on the repository, with the
+// entry that seals it: repository.sync_state after a sync that ran (the
+// controls read when it last did), repository.sync_failed when a failure
+// is new. A scheduled retry failing as before changes nothing.
 func (s *Service) recordSync(ctx context.Context, trigger string, r Repository, shallow bool, syncErr error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		cur, err := tx.RepositoryByID(ctx, r.ID)
@@ -409,18 +411,23 @@ func (s *Service) recordSync(ctx context.Context, trigger string, r Repository, 
 		if syncErr != nil {
 			msg = syncErr.Error()
 		}
-		if msg != "" && msg != cur.SyncError {
-			if _, err := s.log.Append(ctx, tx, ledger.Event{Actor: SyncActor, Kind: "repository.sync_failed", Subject: "repository/" + r.ID,
-				Payload: map[string]any{"error": msg, "triggered_by": trigger}}); err != nil {
-				return err
-			}
+		if msg != "" && msg == cur.SyncError {
+			return nil // a scheduled retry failing as before: nothing new
 		}
+		ev := ledger.Event{Actor: SyncActor, Kind: "repository.sync_failed", Subject: "repository/" + r.ID,
+			Payload: map[string]any{"error": msg, "triggered_by": trigger}}
 		if syncErr == nil {
 			now := s.now()
 			cur.SyncedAt = &now
+			ev.Kind, ev.Payload = "repository.sync_state", map[string]any{"synced_at": now, "shallow": shallow, "triggered_by": trigger}
 		}
 		cur.SyncError, cur.Shallow = msg, shallow || (syncErr != nil && cur.Shallow)
-		return tx.UpdateRepositorySync(ctx, cur)
+		if err := tx.UpdateRepositorySync(ctx, cur); err != nil {
+			return err
+		}
+		// The repository's row is sealed, so its sync state is recorded.
+		_, err = s.log.Append(ctx, tx, ev)
+		return err
 	})
 }
 

@@ -36,6 +36,8 @@ type Tx interface {
 	InsertCheckpoint(ctx context.Context, cp Checkpoint) error
 	PutBlob(ctx context.Context, b Blob) error
 	AfterCommit(f func())
+	// Sealer: the appender seals the rows the transaction changed.
+	Sealer
 }
 
 // Blob is a piece of evidence (a report, a log), stored once by content.
@@ -156,6 +158,7 @@ type Appender struct {
 	from   int64
 	prev   [][]byte
 	leaves [][]byte
+	actor  string // of the last event added, who the seal of the rows is by
 }
 
 // Begin locks the ledger in tx and returns an Appender of entries after
@@ -197,6 +200,7 @@ func (a *Appender) Add(events ...Event) ([]Entry, error) {
 			a.leaves = append(a.leaves, e.LeafHash)
 		}
 		entries[i] = e
+		a.actor = ev.Actor
 	}
 	if err := a.tx.InsertLedgerEntries(a.ctx, entries); err != nil {
 		return nil, fmt.Errorf("ledger append: %w", err)
@@ -220,6 +224,9 @@ func (a *Appender) Close() error {
 	if a.n == 0 {
 		return nil
 	}
+	if err := a.sealRows(); err != nil {
+		return err
+	}
 	cp, err := a.l.sign(a.rng, a.at, a.from)
 	if err != nil {
 		return err
@@ -241,6 +248,26 @@ func (a *Appender) Close() error {
 		})
 	})
 	return nil
+}
+
+// sealRows seals the rows the transaction changed with one last entry,
+// so the checkpoint signed next covers them.
+func (a *Appender) sealRows() error {
+	seals, err := a.tx.SealRows(a.ctx, int64(a.rng.End())+1)
+	if err != nil {
+		return fmt.Errorf("seal rows: %w", err)
+	}
+	if len(seals) == 0 {
+		return nil
+	}
+	ev, blob := SealEvent(KindRows, a.actor, seals)
+	if blob != nil {
+		if err := a.tx.PutBlob(a.ctx, *blob); err != nil {
+			return fmt.Errorf("seal rows: %w", err)
+		}
+	}
+	_, err = a.Add(ev)
+	return err
 }
 
 // head rebuilds the compact range of the newest checkpoint and checks it

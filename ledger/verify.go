@@ -76,6 +76,7 @@ type chunk struct {
 	refs    map[string]int64
 	problem []string // per-row problems, in order
 	badSeqs []int64
+	seals   []sealEntry // the entries that seal rows
 	err     error
 }
 
@@ -152,7 +153,7 @@ func VerifyWith(ctx context.Context, src Source, v note.Verifier, opts VerifyOpt
 		first = since.Size + 1
 		targets = belowStart(targets, since, cps, rep)
 	}
-	count, refs, err := fold(ctx, src, rng, first, maxSeq, targets, rep)
+	count, refs, seals, err := fold(ctx, src, rng, first, maxSeq, targets, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +164,11 @@ func VerifyWith(ctx context.Context, src Source, v note.Verifier, opts VerifyOpt
 	if since == nil {
 		if err := verifyBlobs(ctx, src, refs, rep); err != nil {
 			return nil, err
+		}
+		if rs, ok := src.(RowSource); ok {
+			if err := checkRows(ctx, rs, seals, maxSeq, rep); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if rep.OK() && len(cps) > 0 && rng.End() == uint64(rep.Size) {
@@ -255,16 +261,17 @@ func belowStart(ts []target, since *Verified, cps []Checkpoint, rep *Report) []t
 // fold reads entries first..last into rng, checking the targets as the
 // tree reaches their sizes, and returns the number of entries in the tree
 // and the evidence the entries refer to.
-func fold(ctx context.Context, src Source, rng *compact.Range, first, last int64, targets []target, rep *Report) (int64, map[string]int64, error) {
+func fold(ctx context.Context, src Source, rng *compact.Range, first, last int64, targets []target, rep *Report) (int64, map[string]int64, []sealEntry, error) {
 	chunks := scanChunks(ctx, src, first, last)
 	count := int64(rng.End())
 	var expect, good, precise int64 = count + 1, count, 0
 	mismatched, later := false, 0 // later: checkpoints failing only because an earlier one did
 	refs := map[string]int64{}
+	var seals []sealEntry
 	ti := 0
 	for c := range chunks {
 		if c.err != nil {
-			return 0, nil, fmt.Errorf("read entries: %w", c.err)
+			return 0, nil, nil, fmt.Errorf("read entries: %w", c.err)
 		}
 		for r, leaf := range c.leaves {
 			seq := c.seqs[r]
@@ -285,13 +292,13 @@ func fold(ctx context.Context, src Source, rng *compact.Range, first, last int64
 				precise = count + 1
 			}
 			if err := rng.Append(leaf, nil); err != nil {
-				return 0, nil, err
+				return 0, nil, nil, err
 			}
 			count++
 			for ; ti < len(targets) && targets[ti].size == count; ti++ {
 				root, err := rng.GetRootHash(nil)
 				if err != nil {
-					return 0, nil, err
+					return 0, nil, nil, err
 				}
 				switch {
 				case bytes.Equal(root, targets[ti].root):
@@ -313,6 +320,7 @@ func fold(ctx context.Context, src Source, rng *compact.Range, first, last int64
 		for i, p := range c.problem {
 			rep.bad(c.badSeqs[i], "%s", p)
 		}
+		seals = append(seals, c.seals...)
 		for r, seq := range c.refs {
 			if _, ok := refs[r]; !ok {
 				refs[r] = seq
@@ -328,7 +336,7 @@ func fold(ctx context.Context, src Source, rng *compact.Range, first, last int64
 		}
 		rep.bad(count+1, "%s covers %d entries but the ledger holds %d: entries %d..%d were deleted", targets[ti].label, targets[ti].size, count, count+1, targets[ti].size)
 	}
-	return count, refs, nil
+	return count, refs, seals, nil
 }
 
 // scanChunks reads and checks the ranges of [first, last] on as many
@@ -406,6 +414,9 @@ func checkChunk(ctx context.Context, src Source, from, to int64) *chunk {
 			bad = true
 		}
 		collectRefs(e, c.refs)
+		if e.Kind == KindRows || e.Kind == KindSealed {
+			c.seals = append(c.seals, sealEntry{e.Seq, e.Kind, bytes.Clone(e.Payload)})
+		}
 		c.leaves = append(c.leaves, leaf)
 		c.bad = append(c.bad, bad)
 		c.seqs = append(c.seqs, e.Seq)

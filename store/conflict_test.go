@@ -30,10 +30,10 @@ func TestUniqueNameIsAConflict(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
-				if err := db.Update(ctx, func(tx *store.Tx) error { return tc.insert(tx, "x_1") }); err != nil {
+				if err := storetest.Update(t, db, func(tx *store.Tx) error { return tc.insert(tx, "x_1") }); err != nil {
 					t.Fatal(err)
 				}
-				err := db.Update(ctx, func(tx *store.Tx) error { return tc.insert(tx, "x_2") })
+				err := storetest.Update(t, db, func(tx *store.Tx) error { return tc.insert(tx, "x_2") })
 				if opsguard.ErrorCode(err) != opsguard.EConflict || !contains(err.Error(), "already exists") {
 					t.Errorf("second %s named alike: %v (%s), want a conflict saying it already exists", tc.name, err, opsguard.ErrorCode(err))
 				}
@@ -47,7 +47,7 @@ func TestInsertAssetIdempotent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		var created []bool
 		for _, id := range []string{"ast_1", "ast_2"} {
-			err := db.Update(ctx, func(tx *store.Tx) error {
+			err := storetest.Update(t, db, func(tx *store.Tx) error {
 				ok, err := tx.InsertAsset(ctx, vuln.Asset{ID: id, Name: "shop", Kind: "image", CreatedAt: at})
 				created = append(created, ok)
 				return err

@@ -110,7 +110,7 @@ func TestFindingDuplicatesMerged(t *testing.T) {
 				t.Errorf("merged: %s, want %s", got, want)
 			}
 			// The schema refuses a second row of a key.
-			err = db.Update(ctx, func(tx *store.Tx) error {
+			err = storetest.Update(t, db, func(tx *store.Tx) error {
 				return tx.InsertFindings(ctx, []vuln.Finding{{ID: "fnd-e", AssetID: "ast-1", VulnID: "CVE-2", Package: "pkg:npm/x@1", Severity: "high", Risk: "high", Status: vuln.Open}}, "Trivy", "scn-1")
 			})
 			if err == nil {

@@ -167,6 +167,7 @@ func (db *DB) dialectSQL(q string) string {
 	if db.dialect == Postgres {
 		key = "(asset_id, md5(length(vuln_id)::text || ':' || vuln_id || length(package)::text || ':' || package || location))"
 	}
+	q = db.expandSeal(q)
 	q = strings.ReplaceAll(q, "{{finding_key}}", key)
 	return strings.ReplaceAll(q, "{{int64_pk}}", pk)
 }

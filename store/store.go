@@ -50,6 +50,7 @@ type DB struct {
 	read    *sql.DB
 	rebound sync.Map // query → query with $n placeholders (PostgreSQL)
 	stmts   sync.Map // query → *sql.Stmt prepared on the write pool
+	sealed  []sealedTable // by name; empty until the migrations have run
 }
 
 // Options say how a store waits for a database that another process is
@@ -112,6 +113,10 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	db.opts = opts
 	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.loadSealed(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -248,7 +253,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	return db.run(stx, false, fn)
+	return db.run(ctx, stx, false, fn)
 }
 
 // View runs fn in a read-only transaction: one consistent snapshot.
@@ -262,7 +267,7 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	return db.run(stx, true, fn)
+	return db.run(ctx, stx, true, fn)
 }
 
 // beginWrite begins a write transaction. SQLite lets one process write at
@@ -292,9 +297,19 @@ func isBusy(err error) bool {
 	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
-func (db *DB) run(stx *sql.Tx, readOnly bool, fn func(*Tx) error) error {
+func (db *DB) run(ctx context.Context, stx *sql.Tx, readOnly bool, fn func(*Tx) error) error {
 	tx := &Tx{db: db, tx: stx, readOnly: readOnly}
-	if err := fn(tx); err != nil {
+	var err error
+	if !readOnly {
+		err = tx.clearForeignSeals(ctx)
+	}
+	if err == nil {
+		err = fn(tx)
+	}
+	if err == nil && !readOnly {
+		err = tx.checkSealed(ctx)
+	}
+	if err != nil {
 		stx.Rollback()
 		return err
 	}

@@ -82,7 +82,7 @@ func TestUserTokenSessionRoundTrip(t *testing.T) {
 		exp := at.Add(24 * time.Hour)
 		tok := auth.Token{ID: "tok_1", UserID: "usr_1", Name: "ci", CreatedAt: at, CreatedBy: "iso", ExpiresAt: &exp}
 		sess := auth.Session{IDHash: []byte{1, 2, 3}, UserID: "usr_1", CSRFToken: "c", RemoteAddr: "10.0.0.1", CreatedAt: at, ExpiresAt: exp}
-		err := db.Update(ctx, func(tx *store.Tx) error {
+		err := storetest.Update(t, db, func(tx *store.Tx) error {
 			if err := tx.InsertUser(ctx, u, "$argon2id$hash"); err != nil {
 				return err
 			}
@@ -112,7 +112,7 @@ func TestUserTokenSessionRoundTrip(t *testing.T) {
 			}
 			return nil
 		})
-		err = db.Update(ctx, func(tx *store.Tx) error {
+		err = storetest.Update(t, db, func(tx *store.Tx) error {
 			if err := tx.SetUserDisabled(ctx, "usr_1", disabled); err != nil {
 				return err
 			}
@@ -133,7 +133,7 @@ func TestUserTokenSessionRoundTrip(t *testing.T) {
 			}
 			return nil
 		})
-		if err := db.Update(ctx, func(tx *store.Tx) error { return tx.SetTokenRevoked(ctx, "tok_none", at) }); opsguard.ErrorCode(err) != opsguard.ENotFound {
+		if err := storetest.Update(t, db, func(tx *store.Tx) error { return tx.SetTokenRevoked(ctx, "tok_none", at) }); opsguard.ErrorCode(err) != opsguard.ENotFound {
 			t.Errorf("update of a missing row: %v", err)
 		}
 	})
@@ -142,7 +142,7 @@ func TestUserTokenSessionRoundTrip(t *testing.T) {
 func TestRollbackLeavesNothing(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		boom := errors.New("boom")
-		err := db.Update(ctx, func(tx *store.Tx) error {
+		err := storetest.Update(t, db, func(tx *store.Tx) error {
 			if err := tx.InsertUser(ctx, auth.User{ID: "usr_x", Username: "x", Role: auth.Engineer, CreatedAt: at}, "h"); err != nil {
 				return err
 			}
@@ -169,7 +169,7 @@ func TestControlRunRoundTrip(t *testing.T) {
 		run2 := run
 		run2.ID, run2.StartedAt = "run_2", at.Add(time.Hour)
 		run2.Results = []control.Result{{RunID: "run_2", ControlID: "A-1.x", Requirement: "LG-3", Status: control.Fail, Summary: "later", EvaluatedAt: at.Add(time.Hour)}}
-		if err := db.Update(ctx, func(tx *store.Tx) error {
+		if err := storetest.Update(t, db, func(tx *store.Tx) error {
 			if err := tx.InsertControlRun(ctx, run); err != nil {
 				return err
 			}
@@ -201,7 +201,7 @@ func TestNotificationAttemptRoundTrip(t *testing.T) {
 			{MessageID: "m1", Kind: "k", Channel: "hook", Number: 1, Time: at, OK: false, Error: "500"},
 			{MessageID: "m1", Kind: "k", Channel: "hook", Number: 2, Time: at.Add(time.Second), OK: true},
 		}
-		db.Update(ctx, func(tx *store.Tx) error {
+		storetest.Update(t, db, func(tx *store.Tx) error {
 			for _, a := range as {
 				if _, err := tx.InsertNotificationAttempt(ctx, a); err != nil {
 					return err

@@ -78,7 +78,7 @@ func TestBinaryLedgerAndTokenCommands(t *testing.T) {
 	if !strings.Contains(proof.stdout, "Entry 2") || !strings.Contains(proof.stdout, "Audit path") {
 		t.Errorf("ledger proof inclusion:\n%s", proof)
 	}
-	mustRun(t, env, "", "ledger", "proof", "consistency", "1", "3")
+	mustRun(t, env, "", "ledger", "proof", "consistency", "2", "4") // each write: its entries and the seal of its rows
 	cp := mustRun(t, env, "", "ledger", "checkpoint")
 	if !strings.HasPrefix(cp.stdout, "opsguard/") || !strings.Contains(cp.stdout, "\n\n— opsguard/") {
 		t.Errorf("ledger checkpoint:\n%s", cp.stdout)

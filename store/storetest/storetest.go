@@ -15,10 +15,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/internal/rawexec"
 )
@@ -119,4 +121,28 @@ func PostgresDSN(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+var logs sync.Map // *store.DB → *ledger.Log
+
+// Update runs fn in a write transaction of db and then appends a ledger
+// entry, so that the rows fn wrote in sealed tables are sealed as the
+// domain services seal theirs. For tests of the store's queries.
+func Update(t testing.TB, db *store.DB, fn func(tx *store.Tx) error) error {
+	t.Helper()
+	l, ok := logs.Load(db)
+	if !ok {
+		key, err := ledger.CreateKey(filepath.Join(t.TempDir(), "ledger.key"))
+		if err != nil {
+			t.Fatalf("ledger key: %v", err)
+		}
+		l, _ = logs.LoadOrStore(db, ledger.New(key, ledger.Options{}))
+	}
+	return db.Update(context.Background(), func(tx *store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		_, err := l.(*ledger.Log).Append(context.Background(), tx, ledger.Event{Actor: "test", Kind: "test.write", Subject: "test/store"})
+		return err
+	})
 }

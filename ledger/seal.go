@@ -1,0 +1,227 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Sealed rows. The store keeps the rows that controls, pages and exports
+// read (users, findings, changes, …) in sealed tables: each row carries the
+// sequence number of the entry that last sealed it and the SHA-256 of its
+// canonical content, and that entry records the same hash, so that a row
+// edited, deleted or inserted behind the server's back is found by Verify.
+// The appender seals every row its transaction changed with one KindRows
+// entry, added last, before the checkpoint is signed.
+
+// The kinds of the entries that seal rows.
+const (
+	// KindRows seals the rows one write transaction changed.
+	KindRows = "ledger.rows"
+	// KindSealed seals the rows a table held when sealing began (the
+	// upgrade of a database written before it), one entry per table.
+	KindSealed = "ledger.sealed"
+)
+
+// inlineSeals is how many seals an entry's payload holds; more go to an
+// evidence blob it refers to.
+const inlineSeals = 64
+
+// SealsMediaType is the media type of a blob of seals: one line per row,
+// "table TAB key TAB key2 TAB hex-hash" ("-" for a deleted row).
+const SealsMediaType = "text/vnd.opsguard.seals"
+
+// RowKey names a row within its table: its primary key, K2 set only for a
+// table keyed by two columns.
+type RowKey struct{ K1, K2 string }
+
+func (k RowKey) String() string {
+	if k.K2 == "" {
+		return k.K1
+	}
+	return k.K1 + "/" + k.K2
+}
+
+// RowSeal is the sealed state of one row: the SHA-256 of its canonical
+// content, nil when the row was deleted.
+type RowSeal struct {
+	Table string
+	Key   RowKey
+	Hash  []byte
+}
+
+// Sealer is what a transaction with sealed tables adds to Tx. SealRows
+// marks every row the transaction changed since its last call as sealed
+// by entry seq, and returns their seals for that entry to record.
+type Sealer interface {
+	SealRows(ctx context.Context, seq int64) ([]RowSeal, error)
+}
+
+// rowsPayload is the payload of a KindRows or KindSealed entry.
+type rowsPayload struct {
+	Table    string         `json:"table,omitempty"` // KindSealed: the table sealed
+	Rows     int            `json:"rows"`
+	Tables   map[string]int `json:"tables,omitempty"`
+	Seals    [][4]string    `json:"seals,omitempty"`    // table, key, key2, hex hash ("" deleted)
+	Evidence []string       `json:"evidence,omitempty"` // the blob of seals, when more than inlineSeals
+}
+
+// SealEvent returns the event that records seals (kind KindRows or
+// KindSealed) and, for many rows, the blob its payload refers to, which
+// the caller stores in the same transaction.
+func SealEvent(kind, actor string, seals []RowSeal) (Event, *Blob) {
+	sort.Slice(seals, func(i, j int) bool { return sealLess(seals[i], seals[j]) })
+	p := rowsPayload{Rows: len(seals), Tables: map[string]int{}}
+	for _, s := range seals {
+		p.Tables[s.Table]++
+	}
+	subject := "rows"
+	if kind == KindSealed && len(p.Tables) <= 1 {
+		for t := range p.Tables {
+			p.Table = t
+		}
+		subject = "table/" + p.Table
+		p.Tables = nil
+	}
+	var blob *Blob
+	if len(seals) > inlineSeals {
+		b := NewBlob(SealsMediaType, FormatSeals(seals))
+		blob = &b
+		p.Evidence = []string{b.Ref()}
+	} else {
+		for _, s := range seals {
+			p.Seals = append(p.Seals, [4]string{s.Table, s.Key.K1, s.Key.K2, hex.EncodeToString(s.Hash)})
+		}
+	}
+	return Event{Actor: actor, Kind: kind, Subject: subject, Payload: p}, blob
+}
+
+func sealLess(a, b RowSeal) bool {
+	if a.Table != b.Table {
+		return a.Table < b.Table
+	}
+	if a.Key.K1 != b.Key.K1 {
+		return a.Key.K1 < b.Key.K1
+	}
+	return a.Key.K2 < b.Key.K2
+}
+
+// FormatSeals writes seals one per line. A field holding a tab, a newline,
+// a backslash or a leading quote is written Go-quoted.
+func FormatSeals(seals []RowSeal) []byte {
+	var b bytes.Buffer
+	for _, s := range seals {
+		for _, f := range []string{s.Table, s.Key.K1, s.Key.K2} {
+			if strings.ContainsAny(f, "\t\n\\") || strings.HasPrefix(f, `"`) {
+				f = strconv.Quote(f)
+			}
+			b.WriteString(f)
+			b.WriteByte('\t')
+		}
+		if s.Hash == nil {
+			b.WriteByte('-')
+		} else {
+			b.WriteString(hex.EncodeToString(s.Hash))
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// maxSealLine bounds one line of a blob of seals.
+const maxSealLine = 64 << 10
+
+// ParseSeals reads what FormatSeals wrote, calling fn for each seal; an
+// error names the line.
+func ParseSeals(data []byte, fn func(RowSeal) error) error {
+	for n := 1; len(data) > 0; n++ {
+		line, rest, ok := bytes.Cut(data, []byte{'\n'})
+		if !ok {
+			return fmt.Errorf("line %d: no newline at the end", n)
+		}
+		data = rest
+		if len(line) > maxSealLine {
+			return fmt.Errorf("line %d: longer than %d bytes", n, maxSealLine)
+		}
+		s, err := parseSealLine(line)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n, err)
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseSealLine(line []byte) (RowSeal, error) {
+	fs := strings.Split(string(line), "\t")
+	if len(fs) != 4 {
+		return RowSeal{}, fmt.Errorf("%d fields, want 4 (table, key, key2, hash)", len(fs))
+	}
+	for i, f := range fs[:3] {
+		if strings.HasPrefix(f, `"`) {
+			u, err := strconv.Unquote(f)
+			if err != nil {
+				return RowSeal{}, fmt.Errorf("field %d: %w", i+1, err)
+			}
+			fs[i] = u
+		}
+	}
+	s := RowSeal{Table: fs[0], Key: RowKey{fs[1], fs[2]}}
+	if s.Table == "" || s.Key.K1 == "" {
+		return RowSeal{}, fmt.Errorf("the table or the key is empty")
+	}
+	if fs[3] != "-" {
+		h, err := hex.DecodeString(fs[3])
+		if err != nil || len(h) != 32 {
+			return RowSeal{}, fmt.Errorf("hash %.80q is not 64 hex digits", fs[3])
+		}
+		s.Hash = h
+	}
+	return s, nil
+}
+
+// sealEntry is a KindRows or KindSealed entry met while folding.
+type sealEntry struct {
+	seq     int64
+	kind    string
+	payload []byte
+}
+
+// decodeSeals returns the seals an entry records, reading its blob through
+// blob when it has one.
+func (e sealEntry) decodeSeals(ctx context.Context, blob func(ctx context.Context, ref string) ([]byte, error), fn func(RowSeal) error) error {
+	var p rowsPayload
+	if err := json.Unmarshal(e.payload, &p); err != nil {
+		return fmt.Errorf("entry %d (%s): payload: %w", e.seq, e.kind, err)
+	}
+	for i, s := range p.Seals {
+		rs := RowSeal{Table: s[0], Key: RowKey{s[1], s[2]}}
+		if s[3] != "" {
+			h, err := hex.DecodeString(s[3])
+			if err != nil || len(h) != 32 {
+				return fmt.Errorf("entry %d (%s): seals[%d]: hash is not 64 hex digits", e.seq, e.kind, i)
+			}
+			rs.Hash = h
+		}
+		if err := fn(rs); err != nil {
+			return err
+		}
+	}
+	for _, ref := range p.Evidence {
+		data, err := blob(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("entry %d (%s): evidence %s: %w", e.seq, e.kind, ref, err)
+		}
+		if err := ParseSeals(data, fn); err != nil {
+			return fmt.Errorf("entry %d (%s): evidence %s: %w", e.seq, e.kind, ref, err)
+		}
+	}
+	return nil
+}

@@ -48,8 +48,8 @@ type DB struct {
 	opts    Options
 	write   *sql.DB
 	read    *sql.DB
-	rebound sync.Map // query → query with $n placeholders (PostgreSQL)
-	stmts   sync.Map // query → *sql.Stmt prepared on the write pool
+	rebound sync.Map      // query → query with $n placeholders (PostgreSQL)
+	stmts   sync.Map      // query → *sql.Stmt prepared on the write pool
 	sealed  []sealedTable // by name; empty until the migrations have run
 }
 

@@ -76,6 +76,10 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{Config: cfg, DB: db, Logger: opts.Logger, Now: opts.Now}
 	a.Log = ledger.New(key, ledger.Options{Now: opts.Now, Logger: opts.Logger, WitnessURL: cfg.Ledger.WitnessURL, Proofs: a.ledgerProofs})
+	if err := a.sealExisting(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.Auth = auth.NewService(store.Bind[auth.Tx](db), a.Log, auth.Options{
 		SessionTTL:                 cfg.Auth.SessionTTL,
 		MaxFailedSignIns:           cfg.Auth.MaxFailedSignIns,

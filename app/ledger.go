@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
@@ -238,4 +239,32 @@ func (a *App) ExportLedger(ctx context.Context) (*ledger.Export, error) {
 		return nil, fmt.Errorf("export ledger: %w", err)
 	}
 	return x, nil
+}
+
+// sealExisting seals, once, the rows a database held before its tables
+// were sealed (see ledger.Log.SealExisting). A database that needs nothing
+// is only read, so a read-only command never waits for the write lock.
+func (a *App) sealExisting(ctx context.Context) error {
+	var tables []string
+	if err := a.DB.View(ctx, func(tx *store.Tx) error {
+		var err error
+		tables, err = tx.SealUpgrade(ctx)
+		return err
+	}); err != nil || len(tables) == 0 {
+		return err
+	}
+	err := a.DB.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		tables, err = a.Log.SealExisting(ctx, tx, "system")
+		return err
+	})
+	switch {
+	case opsguard.ErrorCode(err) == opsguard.EConflict:
+		a.Logger.Error("rows were not sealed at start", "err", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("seal the rows written before sealing: %w", err)
+	}
+	a.Logger.Info("sealed the rows written before sealing, one ledger.sealed entry per table", "tables", tables)
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/opsguard/opsguard"
 )
 
 // Sealed rows. The store keeps the rows that controls, pages and exports
@@ -224,4 +226,67 @@ func (e sealEntry) decodeSeals(ctx context.Context, blob func(ctx context.Contex
 		}
 	}
 	return nil
+}
+
+// Upgrader is what sealing the rows written before sealing began needs of
+// the caller's transaction.
+type Upgrader interface {
+	Tx
+	// SealUpgrade names the tables that held rows when they were declared
+	// sealed.
+	SealUpgrade(ctx context.Context) ([]string, error)
+	// SealTable seals every row of table as entry seq and takes it off
+	// the list.
+	SealTable(ctx context.Context, table string, seq int64) ([]RowSeal, error)
+	// LedgerHasKind reports whether an entry of kind is stored.
+	LedgerHasKind(ctx context.Context, kind string) (bool, error)
+}
+
+// SealExisting seals the rows that tables held when they were declared
+// sealed (a database written before sealing existed), with one KindSealed
+// entry per table whose evidence lists their hashes. It runs once, before
+// any write seals rows of its own: a table listed after that would seal
+// in bulk rows no one wrote through opsguard, so it is refused (and Verify
+// reports a KindSealed entry after a KindRows one). It returns the tables
+// sealed.
+func (l *Log) SealExisting(ctx context.Context, tx Upgrader, actor string) ([]string, error) {
+	tables, err := tx.SealUpgrade(ctx)
+	if err != nil || len(tables) == 0 {
+		return nil, err
+	}
+	began, err := tx.LedgerHasKind(ctx, KindRows)
+	if err != nil {
+		return nil, err
+	}
+	if began {
+		return nil, opsguard.Errorf(opsguard.EConflict, "tables %s are listed for sealing in bulk, but rows have been sealed one write at a time since: their rows were not written through opsguard, so they are left unsealed for ledger verify to name", strings.Join(tables, ", "))
+	}
+	a, err := l.Begin(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tables {
+		seals, err := tx.SealTable(ctx, t, int64(a.rng.End())+1)
+		if err != nil {
+			return nil, err
+		}
+		ev, blob := SealEvent(KindSealed, actor, seals)
+		ev.Subject, ev.Payload = "table/"+t, withTable(ev.Payload, t)
+		if blob != nil {
+			if err := tx.PutBlob(ctx, *blob); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := a.Add(ev); err != nil {
+			return nil, err
+		}
+	}
+	return tables, a.Close()
+}
+
+// withTable names the table of a KindSealed payload, also when it is empty.
+func withTable(p any, table string) any {
+	rp := p.(rowsPayload)
+	rp.Table, rp.Tables = table, nil
+	return rp
 }

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +71,9 @@ func (db *DB) migrate(ctx context.Context) error {
 	ms, err := Migrations()
 	if err != nil {
 		return err
+	}
+	if db.opts.migrateUpTo > 0 {
+		ms = slices.DeleteFunc(ms, func(m Migration) bool { return m.Version > db.opts.migrateUpTo })
 	}
 	pending, err := db.pending(ctx, ms)
 	if err != nil || len(pending) == 0 {

@@ -145,6 +145,13 @@ func (db *DB) loadSealed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pending, err := db.pending(ctx, ms)
+	if err != nil {
+		return err
+	}
+	ms = slices.DeleteFunc(ms, func(m Migration) bool {
+		return slices.ContainsFunc(pending, func(p Migration) bool { return p.Version == m.Version })
+	})
 	tables := sealedDecls(ms)
 	for i := range tables {
 		t := &tables[i]
@@ -158,7 +165,7 @@ func (db *DB) loadSealed(ctx context.Context) error {
 	return nil
 }
 
-type column struct{ name, tag string }
+type column struct{ name, typ, tag string }
 
 // columns returns a table's columns other than the seal columns, by name.
 func (db *DB) columns(ctx context.Context, table string) ([]column, error) {
@@ -170,9 +177,8 @@ func (db *DB) columns(ctx context.Context, table string) ([]column, error) {
 	err := db.View(ctx, func(tx *Tx) error {
 		var err error
 		cols, err = queryAll(ctx, tx, func(r row) (c column, err error) {
-			var typ string
-			err = r.Scan(&c.name, &typ)
-			c.tag = typeTag(typ)
+			err = r.Scan(&c.name, &c.typ)
+			c.tag = typeTag(c.typ)
 			return c, err
 		}, q, table)
 		return err

@@ -68,6 +68,8 @@ type Options struct {
 	// JobLockCheck is how often a job holding its lock on PostgreSQL
 	// checks that the lock's connection is alive. Default 10s.
 	JobLockCheck time.Duration
+	// migrateUpTo, for tests, stops the migrations after that version.
+	migrateUpTo int
 }
 
 // DefaultLockWait is how long a write waits for the write lock unless told.

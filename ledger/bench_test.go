@@ -91,3 +91,65 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerifyRows measures a full verify of n entries and n sealed
+// rows (users written 10,000 per transaction, each sealed by its entry's
+// blob) and, in the same run, the same verification without the rows.
+// Size with OPSGUARD_BENCH_VERIFY_ENTRIES (default 100000; the issue's
+// figure is for 1000000).
+func BenchmarkVerifyRows(b *testing.B) {
+	n := 100000
+	if s := os.Getenv("OPSGUARD_BENCH_VERIFY_ENTRIES"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	const batch = 10000
+	for _, be := range storetest.Backends() {
+		b.Run(be.Name, func(b *testing.B) {
+			dsn := be.DSN(b)
+			if be.Name == "sqlite" {
+				dsn = filepath.Join(b.TempDir(), "verify.db")
+			}
+			db := storetest.Open(b, dsn)
+			l := newLog(b)
+			rows := 0
+			for rows < n {
+				k := min(batch, n-rows)
+				err := db.Update(ctx, func(tx *store.Tx) error {
+					storetest.ExecTx(b, tx, `WITH RECURSIVE s(i) AS (SELECT CAST(? AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i < ?)
+						INSERT INTO users (id, username, display_name, email, role, password_hash, created_at, created_by)
+						SELECT 'usr_' || i, 'user' || i, 'User ' || i, 'user' || i || '@example.com', 'engineer', 'argon2id$x', '2026-12-01T00:00:00.000000Z', 'bench' FROM s`,
+						rows+1, rows+k)
+					_, err := l.Append(ctx, tx, ledger.Event{Actor: "bench", Kind: "user.imported", Subject: "users/" + strconv.Itoa(rows)})
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows += k
+			}
+			var size int64
+			db.View(ctx, func(tx *store.Tx) (err error) { size, err = tx.LedgerSize(ctx); return err })
+			appendN(b, db, l, n-int(size), 10000)
+
+			src := store.LedgerSource(db)
+			timeVerify := func(src ledger.Source) time.Duration {
+				start := time.Now()
+				rep, err := ledger.Verify(ctx, src, l.Verifier(), nil)
+				if err != nil || !rep.OK() || rep.Entries != int64(n) {
+					b.Fatalf("verify: %+v %v", rep, err)
+				}
+				return time.Since(start)
+			}
+			b.ResetTimer()
+			var with, without time.Duration
+			for i := 0; i < b.N; i++ {
+				with += timeVerify(src)
+				without += timeVerify(struct{ ledger.Source }{src}) // hides Rows: entries only
+			}
+			per := with / time.Duration(b.N)
+			b.ReportMetric(per.Seconds(), "s/verify")
+			b.ReportMetric(float64(rows), "rows")
+			b.ReportMetric(float64(with)/float64(without), "x-without-rows")
+		})
+	}
+}

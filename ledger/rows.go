@@ -31,13 +31,16 @@ type RowReader interface {
 }
 
 // StoredRow is a row of a sealed table as stored: its key, its seal
-// columns (Seq 0 when unsealed) and its canonical content.
+// columns (Seq 0 when unsealed) and its canonical content. Its byte
+// slices are valid only during the call it is passed to.
 type StoredRow struct {
-	Key   RowKey
-	Seq   int64
-	Hash  []byte
-	Canon []byte
+	K1, K2 []byte
+	Seq    int64
+	Hash   []byte
+	Canon  []byte
 }
+
+func (r *StoredRow) key() RowKey { return RowKey{string(r.K1), string(r.K2)} }
 
 // maxRowProblems bounds the problems named per table; the rest are counted.
 const maxRowProblems = 20
@@ -47,9 +50,25 @@ type sealRec struct {
 	seq     int64
 	hash    [32]byte
 	deleted bool
+	seen    bool // a row of the table was found for it
+}
+
+// seals is the last seal of every row, by its id (see rowID): an index
+// into recs, so that looking a row up allocates nothing.
+type seals struct {
+	index map[string]int32
+	recs  []sealRec
 }
 
 func rowID(table string, k RowKey) string { return table + "\x00" + k.K1 + "\x00" + k.K2 }
+
+func appendRowID(b []byte, table string, k1, k2 []byte) []byte {
+	b = append(b, table...)
+	b = append(b, 0)
+	b = append(b, k1...)
+	b = append(b, 0)
+	return append(b, k2...)
+}
 
 // checkRows compares every row of the sealed tables with the seal the
 // ledger last recorded of it: the seal entries met while folding (up to
@@ -103,8 +122,8 @@ func sealsSince(ctx context.Context, r RowReader, seals []sealEntry, from, to in
 // recordedSeals replays the seal entries in order: the last seal of each
 // row is what the row must be. A bulk seal (KindSealed) is the upgrade of
 // rows written before sealing began, so it must come before any KindRows.
-func recordedSeals(ctx context.Context, r RowReader, seals []sealEntry, rep *Report) (map[string]sealRec, error) {
-	state := map[string]sealRec{}
+func recordedSeals(ctx context.Context, r RowReader, entries []sealEntry, rep *Report) (*seals, error) {
+	state := &seals{index: map[string]int32{}}
 	blob := func(ctx context.Context, ref string) ([]byte, error) {
 		sha, ok := strings.CutPrefix(ref, "sha256:")
 		if !ok {
@@ -120,7 +139,7 @@ func recordedSeals(ctx context.Context, r RowReader, seals []sealEntry, rep *Rep
 		return data, nil
 	}
 	firstRows := int64(0)
-	for _, e := range seals {
+	for _, e := range entries {
 		if e.kind == KindRows && firstRows == 0 {
 			firstRows = e.seq
 		}
@@ -130,7 +149,13 @@ func recordedSeals(ctx context.Context, r RowReader, seals []sealEntry, rep *Rep
 		err := e.decodeSeals(ctx, blob, func(s RowSeal) error {
 			rec := sealRec{seq: e.seq, deleted: s.Hash == nil}
 			copy(rec.hash[:], s.Hash)
-			state[rowID(s.Table, s.Key)] = rec
+			id := rowID(s.Table, s.Key)
+			if i, ok := state.index[id]; ok {
+				state.recs[i] = rec
+				return nil
+			}
+			state.index[id] = int32(len(state.recs))
+			state.recs = append(state.recs, rec)
 			return nil
 		})
 		if err != nil {
@@ -142,28 +167,33 @@ func recordedSeals(ctx context.Context, r RowReader, seals []sealEntry, rep *Rep
 
 // checkTable checks each row of table against its recorded seal and takes
 // it off state. Rows sealed after newest were written after the snapshot.
-func checkTable(ctx context.Context, r RowReader, table string, state map[string]sealRec, newest int64, rep *Report) error {
+func checkTable(ctx context.Context, r RowReader, table string, state *seals, newest int64, rep *Report) error {
 	problems := 0
 	bad := func(format string, args ...any) {
 		if problems++; problems <= maxRowProblems {
 			rep.bad(0, "table %s: "+format, append([]any{table}, args...)...)
 		}
 	}
+	var id []byte
 	err := r.ScanRows(ctx, table, func(row *StoredRow) error {
-		id := rowID(table, row.Key)
-		rec, ok := state[id]
-		delete(state, id)
+		id = appendRowID(id[:0], table, row.K1, row.K2)
+		i, ok := state.index[string(id)]
+		var rec *sealRec
+		if ok {
+			rec = &state.recs[i]
+			rec.seen = true
+		}
 		sum := sha256.Sum256(row.Canon)
 		switch {
 		case !ok && row.Seq > newest:
 		case !ok:
-			bad("row %s was sealed by no entry: inserted behind the server's back", row.Key)
+			bad("row %s was sealed by no entry: inserted behind the server's back", row.key())
 		case rec.deleted:
-			bad("row %s was deleted by entry %d but is present: inserted behind the server's back", row.Key, rec.seq)
+			bad("row %s was deleted by entry %d but is present: inserted behind the server's back", row.key(), rec.seq)
 		case sum != rec.hash:
-			bad("row %s differs from what entry %d sealed: edited", row.Key, rec.seq)
+			bad("row %s differs from what entry %d sealed: edited", row.key(), rec.seq)
 		case row.Seq != rec.seq || !bytes.Equal(row.Hash, rec.hash[:]):
-			bad("row %s: its seal columns do not name entry %d, which sealed it last: edited", row.Key, rec.seq)
+			bad("row %s: its seal columns do not name entry %d, which sealed it last: edited", row.key(), rec.seq)
 		}
 		return nil
 	})
@@ -177,10 +207,10 @@ func checkTable(ctx context.Context, r RowReader, table string, state map[string
 }
 
 // missingRows reports the rows the ledger says exist that no table holds.
-func missingRows(state map[string]sealRec, tables []string, rep *Report) {
+func missingRows(state *seals, tables []string, rep *Report) {
 	var ids []string
-	for id, rec := range state {
-		if !rec.deleted {
+	for id, i := range state.index {
+		if rec := state.recs[i]; !rec.deleted && !rec.seen {
 			ids = append(ids, id)
 		}
 	}
@@ -188,7 +218,7 @@ func missingRows(state map[string]sealRec, tables []string, rep *Report) {
 	count := map[string]int{}
 	for _, id := range ids {
 		parts := strings.SplitN(id, "\x00", 3)
-		table, key, rec := parts[0], RowKey{parts[1], parts[2]}, state[id]
+		table, key, rec := parts[0], RowKey{parts[1], parts[2]}, state.recs[state.index[id]]
 		if count[table]++; count[table] > maxRowProblems {
 			continue
 		}

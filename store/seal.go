@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 
@@ -228,11 +229,11 @@ func (db *DB) canonExpr(cols []column) (canon, hash string) {
 		canon = "concat(" + strings.Join(pieces, ", ") + ")"
 		return canon, "sha256(convert_to(" + canon + ", 'UTF8'))"
 	}
-	args := make([]string, len(cols))
+	layout, names := make([]string, len(cols)), make([]string, len(cols))
 	for i, c := range cols {
-		args[i] = fmt.Sprintf("'%s', '%s', %s", c.name, c.tag[:1], c.name)
+		layout[i], names[i] = c.name+":"+c.tag[:1], c.name
 	}
-	a := strings.Join(args, ", ")
+	a := "'" + strings.Join(layout, ",") + "', " + strings.Join(names, ", ")
 	return "opsguard_canon(" + a + ")", "opsguard_seal(" + a + ")"
 }
 
@@ -248,26 +249,45 @@ func init() {
 	})
 }
 
-// canonical writes the canonical content from (name, tag, value) triples,
-// in SQLite, where a value's storage class need not be its column's type.
-func canonical(args []driver.Value) ([]byte, error) {
-	if len(args)%3 != 0 {
-		return nil, fmt.Errorf("opsguard_canon: %d arguments, want triples", len(args))
+// layouts caches the parsed first argument of opsguard_canon: the names
+// and tags of the columns that follow, "name:tag,name:tag".
+var layouts sync.Map // string → []column
+
+func layoutOf(s string) []column {
+	if v, ok := layouts.Load(s); ok {
+		return v.([]column)
 	}
-	var out []byte
-	for i := 0; i < len(args); i += 3 {
-		if args[i+2] == nil {
+	var cols []column
+	for _, f := range strings.Split(s, ",") {
+		name, tag, _ := strings.Cut(f, ":")
+		cols = append(cols, column{name: name, tag: tag})
+	}
+	layouts.Store(s, cols)
+	return cols
+}
+
+// canonical writes the canonical content of a row in SQLite, where a
+// value's storage class need not be its column's type: args are the
+// layout (see canonExpr) and then the columns' values.
+func canonical(args []driver.Value) ([]byte, error) {
+	spec, _ := args[0].(string)
+	cols := layoutOf(spec)
+	if len(cols) != len(args)-1 {
+		return nil, fmt.Errorf("opsguard_canon: %d values for %d columns", len(args)-1, len(cols))
+	}
+	out := make([]byte, 0, 256)
+	for i, c := range cols {
+		v := args[i+1]
+		if v == nil {
 			continue
 		}
-		name, _ := args[i].(string)
-		tag, _ := args[i+1].(string)
-		v := canonValue(tag, args[i+2])
-		out = append(out, name...)
+		val := canonValue(c.tag, v)
+		out = append(out, c.name...)
 		out = append(out, '\t')
-		out = append(out, tag...)
-		out = strconv.AppendInt(out, int64(len(v)), 10)
+		out = append(out, c.tag...)
+		out = strconv.AppendInt(out, int64(len(val)), 10)
 		out = append(out, '\t')
-		out = append(out, v...)
+		out = append(out, val...)
 		out = append(out, '\n')
 	}
 	return out, nil
@@ -488,23 +508,23 @@ func (r rowReader) ScanRows(ctx context.Context, table string, fn func(*ledger.S
 	if !ok {
 		return fmt.Errorf("%q is not a sealed table", table)
 	}
-	k2 := "''"
+	key2 := "''"
 	if len(t.keys) > 1 {
-		k2 = t.keys[1]
+		key2 = t.keys[1]
 	}
-	rows, err := r.tx.query(ctx, fmt.Sprintf("SELECT %s, %s, seal_seq, seal_hash, %s FROM %s", t.keys[0], k2, t.canon, t.name))
+	rows, err := r.tx.query(ctx, fmt.Sprintf("SELECT %s, %s, seal_seq, seal_hash, %s FROM %s", t.keys[0], key2, t.canon, t.name))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", table, err)
 	}
 	defer rows.Close()
 	var sr ledger.StoredRow
 	var seq sql.NullInt64
-	var canon sql.RawBytes
+	var k1, k2, hash, canon sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&sr.Key.K1, &sr.Key.K2, &seq, &sr.Hash, &canon); err != nil {
+		if err := rows.Scan(&k1, &k2, &seq, &hash, &canon); err != nil {
 			return fmt.Errorf("read %s: %w", table, err)
 		}
-		sr.Seq, sr.Canon = seq.Int64, canon
+		sr.K1, sr.K2, sr.Seq, sr.Hash, sr.Canon = k1, k2, seq.Int64, hash, canon
 		if err := fn(&sr); err != nil {
 			return err
 		}

@@ -455,6 +455,13 @@ func conflict(err error, format string, args ...any) error {
 }
 
 func init() {
+	rawexec.ExecTx = func(ctx context.Context, t any, q string, args ...any) (int64, error) {
+		res, err := t.(*Tx).exec(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
 	rawexec.Exec = func(ctx context.Context, d any, q string, args ...any) (int64, error) {
 		db := d.(*DB)
 		res, err := db.write.ExecContext(ctx, db.bind(q), args...)

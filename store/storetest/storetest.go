@@ -146,3 +146,14 @@ func Update(t testing.TB, db *store.DB, fn func(tx *store.Tx) error) error {
 		return err
 	})
 }
+
+// ExecTx runs one statement in tx, outside the domain services but inside
+// a transaction the caller seals (benchmarks that write rows in bulk).
+func ExecTx(t testing.TB, tx *store.Tx, q string, args ...any) int64 {
+	t.Helper()
+	n, err := rawexec.ExecTx(context.Background(), tx, q, args...)
+	if err != nil {
+		t.Fatalf("exec %q: %v", q, err)
+	}
+	return n
+}

@@ -8,3 +8,7 @@ import "context"
 // Exec runs one statement on a *store.DB's write pool and returns the rows
 // it changed. The store package sets it.
 var Exec func(ctx context.Context, db any, q string, args ...any) (int64, error)
+
+// ExecTx runs one statement in a *store.Tx, for a test that writes rows
+// in bulk and lets the ledger seal them as a service's write would.
+var ExecTx func(ctx context.Context, tx any, q string, args ...any) (int64, error)

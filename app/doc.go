@@ -28,6 +28,21 @@
 // the few differences are macros expanded by store.dialectSQL
 // ({{int64_pk}}, {{finding_key}}). Examples: 0002_vuln.sql, 0007_change.sql.
 //
+// Sealed tables. Every table a control, a page or an export reads is
+// declared sealed right after its CREATE TABLE with {{seal TABLE KEY
+// [KEY2]}} (text key columns; store/seal.go, 0020_seal.sql): its rows then
+// carry the sequence number of the ledger entry that last sealed them and
+// the hash of their content, and ledger verify checks each against the
+// ledger (edited, inserted, deleted rows are named). The appender seals
+// the rows a transaction changed with one ledger.rows entry when the
+// service's Append closes, so a service writes its rows and then appends,
+// in the same transaction; a transaction that changes a sealed row and
+// appends nothing is refused at commit. A column added later to a sealed
+// table must be nullable without a default (NULLs are left out of a
+// row's content, so existing rows keep their hash). Operational state that
+// changes without a decision (sessions, sign-in failures, job runs, the
+// outbox and its attempts) stays unsealed.
+//
 // Store queries. store/backup.go: methods on *store.Tx, static SQL with
 // the store's ? placeholders, for both engines (store/vuln.go,
 // store/change.go, store/ticket.go). The domain package never sees them as

@@ -253,20 +253,20 @@ func (a *Appender) Close() error {
 // sealRows seals the rows the transaction changed with one last entry,
 // so the checkpoint signed next covers them.
 func (a *Appender) sealRows() error {
-	seals, err := a.tx.SealRows(a.ctx, int64(a.rng.End())+1)
-	if err != nil {
+	var c sealCollector
+	if err := a.tx.SealRows(a.ctx, int64(a.rng.End())+1, c.add); err != nil {
 		return fmt.Errorf("seal rows: %w", err)
 	}
-	if len(seals) == 0 {
+	if c.rows == 0 {
 		return nil
 	}
-	ev, blob := SealEvent(KindRows, a.actor, seals)
+	ev, blob := c.event(KindRows, a.actor, "rows")
 	if blob != nil {
 		if err := a.tx.PutBlob(a.ctx, *blob); err != nil {
 			return fmt.Errorf("seal rows: %w", err)
 		}
 	}
-	_, err = a.Add(ev)
+	_, err := a.Add(ev)
 	return err
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -59,9 +58,11 @@ type RowSeal struct {
 
 // Sealer is what a transaction with sealed tables adds to Tx. SealRows
 // marks every row the transaction changed since its last call as sealed
-// by entry seq, and returns their seals for that entry to record.
+// by entry seq and passes each row's seal to emit, for that entry to
+// record (a write of many rows streams them: an import seals hundreds of
+// thousands).
 type Sealer interface {
-	SealRows(ctx context.Context, seq int64) ([]RowSeal, error)
+	SealRows(ctx context.Context, seq int64, emit func(RowSeal) error) error
 }
 
 // rowsPayload is the payload of a KindRows or KindSealed entry.
@@ -73,44 +74,50 @@ type rowsPayload struct {
 	Evidence []string       `json:"evidence,omitempty"` // the blob of seals, when more than inlineSeals
 }
 
-// SealEvent returns the event that records seals (kind KindRows or
-// KindSealed) and, for many rows, the blob its payload refers to, which
-// the caller stores in the same transaction.
-func SealEvent(kind, actor string, seals []RowSeal) (Event, *Blob) {
-	sort.Slice(seals, func(i, j int) bool { return sealLess(seals[i], seals[j]) })
-	p := rowsPayload{Rows: len(seals), Tables: map[string]int{}}
-	for _, s := range seals {
-		p.Tables[s.Table]++
-	}
-	subject := "rows"
-	if kind == KindSealed && len(p.Tables) <= 1 {
-		for t := range p.Tables {
-			p.Table = t
-		}
-		subject = "table/" + p.Table
-		p.Tables = nil
-	}
-	var blob *Blob
-	if len(seals) > inlineSeals {
-		b := NewBlob(SealsMediaType, FormatSeals(seals))
-		blob = &b
-		p.Evidence = []string{b.Ref()}
-	} else {
-		for _, s := range seals {
-			p.Seals = append(p.Seals, [4]string{s.Table, s.Key.K1, s.Key.K2, hex.EncodeToString(s.Hash)})
-		}
-	}
-	return Event{Actor: actor, Kind: kind, Subject: subject, Payload: p}, blob
+// sealCollector gathers the seals of one entry: the first inlineSeals in
+// its payload, all of them formatted into a blob beyond that.
+type sealCollector struct {
+	rows   int
+	tables map[string]int
+	inline []RowSeal
+	blob   *bytes.Buffer
 }
 
-func sealLess(a, b RowSeal) bool {
-	if a.Table != b.Table {
-		return a.Table < b.Table
+func (c *sealCollector) add(s RowSeal) error {
+	if c.tables == nil {
+		c.tables = map[string]int{}
 	}
-	if a.Key.K1 != b.Key.K1 {
-		return a.Key.K1 < b.Key.K1
+	c.rows++
+	c.tables[s.Table]++
+	if c.blob == nil && len(c.inline) < inlineSeals {
+		c.inline = append(c.inline, s)
+		return nil
 	}
-	return a.Key.K2 < b.Key.K2
+	if c.blob == nil {
+		c.blob = new(bytes.Buffer)
+		for _, in := range c.inline {
+			formatSeal(c.blob, in)
+		}
+		c.inline = nil
+	}
+	formatSeal(c.blob, s)
+	return nil
+}
+
+// event returns the entry's event and, for many rows, the blob its
+// payload refers to, which the caller stores in the same transaction.
+func (c *sealCollector) event(kind, actor, subject string) (Event, *Blob) {
+	p := rowsPayload{Rows: c.rows, Tables: c.tables}
+	var blob *Blob
+	if c.blob != nil {
+		b := NewBlob(SealsMediaType, c.blob.Bytes())
+		blob = &b
+		p.Evidence = []string{b.Ref()}
+	}
+	for _, s := range c.inline {
+		p.Seals = append(p.Seals, [4]string{s.Table, s.Key.K1, s.Key.K2, hex.EncodeToString(s.Hash)})
+	}
+	return Event{Actor: actor, Kind: kind, Subject: subject, Payload: p}, blob
 }
 
 // FormatSeals writes seals one per line. A field holding a tab, a newline,
@@ -118,21 +125,27 @@ func sealLess(a, b RowSeal) bool {
 func FormatSeals(seals []RowSeal) []byte {
 	var b bytes.Buffer
 	for _, s := range seals {
-		for _, f := range []string{s.Table, s.Key.K1, s.Key.K2} {
-			if strings.ContainsAny(f, "\t\n\\") || strings.HasPrefix(f, `"`) {
-				f = strconv.Quote(f)
-			}
-			b.WriteString(f)
-			b.WriteByte('\t')
-		}
-		if s.Hash == nil {
-			b.WriteByte('-')
-		} else {
-			b.WriteString(hex.EncodeToString(s.Hash))
-		}
-		b.WriteByte('\n')
+		formatSeal(&b, s)
 	}
 	return b.Bytes()
+}
+
+func formatSeal(b *bytes.Buffer, s RowSeal) {
+	for _, f := range []string{s.Table, s.Key.K1, s.Key.K2} {
+		if strings.ContainsAny(f, "\t\n\\") || strings.HasPrefix(f, `"`) {
+			f = strconv.Quote(f)
+		}
+		b.WriteString(f)
+		b.WriteByte('\t')
+	}
+	if s.Hash == nil {
+		b.WriteByte('-')
+	} else {
+		var h [64]byte
+		hex.Encode(h[:], s.Hash)
+		b.Write(h[:])
+	}
+	b.WriteByte('\n')
 }
 
 // maxSealLine bounds one line of a blob of seals.
@@ -235,9 +248,9 @@ type Upgrader interface {
 	// SealUpgrade names the tables that held rows when they were declared
 	// sealed.
 	SealUpgrade(ctx context.Context) ([]string, error)
-	// SealTable seals every row of table as entry seq and takes it off
-	// the list.
-	SealTable(ctx context.Context, table string, seq int64) ([]RowSeal, error)
+	// SealTable seals every row of table as entry seq, passing each seal
+	// to emit, and takes the table off the list.
+	SealTable(ctx context.Context, table string, seq int64, emit func(RowSeal) error) error
 	// LedgerHasKind reports whether an entry of kind is stored.
 	LedgerHasKind(ctx context.Context, kind string) (bool, error)
 }
@@ -266,12 +279,14 @@ func (l *Log) SealExisting(ctx context.Context, tx Upgrader, actor string) ([]st
 		return nil, err
 	}
 	for _, t := range tables {
-		seals, err := tx.SealTable(ctx, t, int64(a.rng.End())+1)
-		if err != nil {
+		var c sealCollector
+		if err := tx.SealTable(ctx, t, int64(a.rng.End())+1, c.add); err != nil {
 			return nil, err
 		}
-		ev, blob := SealEvent(KindSealed, actor, seals)
-		ev.Subject, ev.Payload = "table/"+t, withTable(ev.Payload, t)
+		ev, blob := c.event(KindSealed, actor, "table/"+t)
+		p := ev.Payload.(rowsPayload)
+		p.Table, p.Tables = t, nil
+		ev.Payload = p
 		if blob != nil {
 			if err := tx.PutBlob(ctx, *blob); err != nil {
 				return nil, err
@@ -284,9 +299,3 @@ func (l *Log) SealExisting(ctx context.Context, tx Upgrader, actor string) ([]st
 	return tables, a.Close()
 }
 
-// withTable names the table of a KindSealed payload, also when it is empty.
-func withTable(p any, table string) any {
-	rp := p.(rowsPayload)
-	rp.Table, rp.Tables = table, nil
-	return rp
-}

@@ -338,70 +338,131 @@ func (db *DB) sealedTable(name string) (sealedTable, bool) {
 	return db.sealed[i], true
 }
 
+// sealChunk is how many rows one statement seals: SQLite keeps a
+// statement's undo journal and its RETURNING rows in memory, so an
+// import's hundreds of thousands of rows are sealed a chunk at a time.
+var sealChunk = 5000
+
 // SealRows seals the rows this transaction changed as entry seq: each
-// still present gets seq and the hash of its content; the seals returned
-// name the deleted ones with a nil hash.
-func (tx *Tx) SealRows(ctx context.Context, seq int64) ([]ledger.RowSeal, error) {
+// still present gets seq and the hash of its content; emit gets every
+// seal, a deleted row's with a nil hash.
+func (tx *Tx) SealRows(ctx context.Context, seq int64, emit func(ledger.RowSeal) error) error {
 	if len(tx.db.sealed) == 0 {
-		return nil, nil
+		return nil
 	}
 	names, err := queryAll(ctx, tx, func(r row) (s string, err error) { return s, r.Scan(&s) },
 		"SELECT DISTINCT tbl FROM seal_pending WHERE "+tx.pendingXID())
 	if err != nil || len(names) == 0 {
-		return nil, err
+		return err
 	}
-	var seals []ledger.RowSeal
 	for _, name := range names {
 		t, ok := tx.db.sealedTable(name)
 		if !ok {
-			return nil, fmt.Errorf("seal_pending names %q, which is not a sealed table", name)
+			return fmt.Errorf("seal_pending names %q, which is not a sealed table", name)
 		}
-		got, err := tx.sealTable(ctx, t, seq)
-		if err != nil {
-			return nil, fmt.Errorf("seal %s: %w", name, err)
+		if err := tx.sealPending(ctx, t, seq, emit); err != nil {
+			return fmt.Errorf("seal %s: %w", name, err)
 		}
-		seals = append(seals, got...)
 	}
-	if _, err := tx.exec(ctx, "DELETE FROM seal_pending WHERE "+tx.pendingXID()); err != nil {
-		return nil, err
-	}
-	return seals, nil
+	_, err = tx.exec(ctx, "DELETE FROM seal_pending WHERE "+tx.pendingXID())
+	return err
 }
 
 func (t sealedTable) keyList() string { return strings.Join(t.keys, ", ") }
 
-func (tx *Tx) sealTable(ctx context.Context, t sealedTable, seq int64) ([]ledger.RowSeal, error) {
+// sealPending seals the listed rows of t, a chunk of keys at a time.
+func (tx *Tx) sealPending(ctx context.Context, t sealedTable, seq int64, emit func(ledger.RowSeal) error) error {
 	pk := "k1"
 	match := fmt.Sprintf("x.%s = p.k1", t.keys[0])
 	if len(t.keys) > 1 {
 		pk = "k1, k2"
 		match += fmt.Sprintf(" AND x.%s = p.k2", t.keys[1])
 	}
-	pending := fmt.Sprintf("SELECT %s FROM seal_pending WHERE tbl = '%s' AND %s", pk, t.name, tx.pendingXID())
-	q := fmt.Sprintf("UPDATE %s SET seal_seq = ?, seal_hash = %s WHERE (%s) IN (%s) RETURNING %s, seal_hash",
-		t.name, t.hash, t.keyList(), pending, t.keyList())
-	seals, err := tx.scanSeals(ctx, t, q, seq)
-	if err != nil {
-		return nil, err
-	}
-	gone := fmt.Sprintf("SELECT k1, k2 FROM seal_pending p WHERE tbl = '%s' AND %s AND NOT EXISTS (SELECT 1 FROM %s x WHERE %s)",
-		t.name, tx.pendingXID(), t.name, match)
-	deleted, err := queryAll(ctx, tx, func(r row) (s ledger.RowSeal, err error) {
-		s.Table = t.name
-		return s, r.Scan(&s.Key.K1, &s.Key.K2)
-	}, gone)
-	return append(seals, deleted...), err
+	listed := fmt.Sprintf("tbl = '%s' AND %s", t.name, tx.pendingXID())
+	return tx.inChunks(ctx, "seal_pending", listed, "k1, k2", func(cond string, args []any) error {
+		pending := fmt.Sprintf("SELECT %s FROM seal_pending WHERE %s%s", pk, listed, cond)
+		q := fmt.Sprintf("UPDATE %s SET seal_seq = ?, seal_hash = %s WHERE (%s) IN (%s) RETURNING %s, seal_hash",
+			t.name, t.hash, t.keyList(), pending, t.keyList())
+		if err := tx.emitSeals(ctx, t, emit, q, append([]any{seq}, args...)...); err != nil {
+			return err
+		}
+		gone := fmt.Sprintf("SELECT k1, k2 FROM seal_pending p WHERE %s%s AND NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", listed, cond, t.name, match)
+		rows, err := tx.query(ctx, gone, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s := ledger.RowSeal{Table: t.name}
+			if err := rows.Scan(&s.Key.K1, &s.Key.K2); err != nil {
+				return err
+			}
+			if err := emit(s); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 }
 
-// scanSeals runs q, which returns the key columns of t and a hash.
-func (tx *Tx) scanSeals(ctx context.Context, t sealedTable, q string, args ...any) ([]ledger.RowSeal, error) {
-	return queryAll(ctx, tx, func(r row) (s ledger.RowSeal, err error) {
-		s.Table = t.name
-		if len(t.keys) > 1 {
-			return s, r.Scan(&s.Key.K1, &s.Key.K2, &s.Hash)
+// inChunks calls fn for consecutive ranges of sealChunk rows of table
+// (those matching where), ordered by the key columns keys: cond is the
+// range's condition (" AND (keys) > (?, …) AND (keys) <= (?, …)") and args
+// its arguments.
+func (tx *Tx) inChunks(ctx context.Context, table, where, keys string, fn func(cond string, args []any) error) error {
+	n := strings.Count(keys, ",") + 1
+	marks := "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+	var lower []any
+	for {
+		cond := ""
+		if lower != nil {
+			cond = fmt.Sprintf(" AND (%s) > %s", keys, marks)
 		}
-		return s, r.Scan(&s.Key.K1, &s.Hash)
-	}, q, args...)
+		upper := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range upper {
+			ptrs[i] = &upper[i]
+		}
+		err := tx.queryRow(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s%s ORDER BY %s LIMIT 1 OFFSET %d", keys, table, where, cond, keys, sealChunk-1),
+			lower...).Scan(ptrs...)
+		last := err == sql.ErrNoRows
+		if err != nil && !last {
+			return err
+		}
+		args := slices.Clone(lower)
+		if !last {
+			cond += fmt.Sprintf(" AND (%s) <= %s", keys, marks)
+			args = append(args, upper...)
+		}
+		if err := fn(cond, args); err != nil || last {
+			return err
+		}
+		lower = upper
+	}
+}
+
+// emitSeals runs q, which returns the key columns of t and a hash, and
+// passes each row's seal to emit.
+func (tx *Tx) emitSeals(ctx context.Context, t sealedTable, emit func(ledger.RowSeal) error, q string, args ...any) error {
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s := ledger.RowSeal{Table: t.name}
+		dest := []any{&s.Key.K1, &s.Hash}
+		if len(t.keys) > 1 {
+			dest = []any{&s.Key.K1, &s.Key.K2, &s.Hash}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if err := emit(s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // checkSealed refuses to commit a transaction that changed a sealed row
@@ -447,19 +508,22 @@ func (tx *Tx) SealUpgrade(ctx context.Context) ([]string, error) {
 	return queryAll(ctx, tx, func(r row) (s string, err error) { return s, r.Scan(&s) }, "SELECT tbl FROM seal_upgrade ORDER BY tbl")
 }
 
-// SealTable seals every row of table as entry seq (the upgrade) and takes
-// the table off seal_upgrade.
-func (tx *Tx) SealTable(ctx context.Context, table string, seq int64) ([]ledger.RowSeal, error) {
+// SealTable seals every row of table as entry seq (the upgrade), passing
+// each seal to emit, and takes the table off seal_upgrade.
+func (tx *Tx) SealTable(ctx context.Context, table string, seq int64, emit func(ledger.RowSeal) error) error {
 	t, ok := tx.db.sealedTable(table)
 	if !ok {
-		return nil, fmt.Errorf("%q is not a sealed table", table)
+		return fmt.Errorf("%q is not a sealed table", table)
 	}
-	seals, err := tx.scanSeals(ctx, t, fmt.Sprintf("UPDATE %s SET seal_seq = ?, seal_hash = %s RETURNING %s, seal_hash", t.name, t.hash, t.keyList()), seq)
+	err := tx.inChunks(ctx, t.name, "true", t.keyList(), func(cond string, args []any) error {
+		q := fmt.Sprintf("UPDATE %s SET seal_seq = ?, seal_hash = %s WHERE true%s RETURNING %s, seal_hash", t.name, t.hash, cond, t.keyList())
+		return tx.emitSeals(ctx, t, emit, q, append([]any{seq}, args...)...)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("seal %s: %w", table, err)
+		return fmt.Errorf("seal %s: %w", table, err)
 	}
 	_, err = tx.exec(ctx, "DELETE FROM seal_upgrade WHERE tbl = ?", table)
-	return seals, err
+	return err
 }
 
 // LedgerHasKind reports whether any entry of kind is stored.

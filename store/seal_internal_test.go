@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -459,4 +460,98 @@ func TestEveryWriteIsOnASealedTable(t *testing.T) {
 	if seen < 40 {
 		t.Errorf("only %d write statements found: the pattern no longer matches the store's SQL", seen)
 	}
+}
+
+// insertRow inserts a row of table whose text columns hold v, but for
+// those set in cols.
+func insertRow(ctx context.Context, tx *Tx, table, v string, set map[string]any) error {
+	st, _ := tx.db.sealedTable(table)
+	cols, err := tx.db.columns(ctx, table)
+	if err != nil {
+		return err
+	}
+	q, args := rowInsert(st, cols, v)
+	for i, c := range cols {
+		if x, ok := set[c.name]; ok {
+			args[i] = x
+		}
+	}
+	_, err = tx.exec(ctx, q, args...)
+	return err
+}
+
+// Rows are sealed a chunk at a time: with chunks of two, seven rows
+// inserted, some updated and some deleted in one transaction (keys of one
+// and of two columns) are each sealed and verify.
+func TestSealInChunks(t *testing.T) {
+	ctx := context.Background()
+	defer func(n int) { sealChunk = n }(sealChunk)
+	sealChunk = 2
+	eachBackend(t, func(t *testing.T, dsn string) {
+		db, l := openTest(t, dsn, Options{}), testLog(t)
+		var sealed int
+		write := func(fn func(tx *Tx) error) {
+			t.Helper()
+			err := db.Update(ctx, func(tx *Tx) error {
+				if err := fn(tx); err != nil {
+					return err
+				}
+				a, err := l.Begin(ctx, tx)
+				if err != nil {
+					return err
+				}
+				if _, err := a.Add(ledger.Event{Actor: "t", Kind: "t.write", Subject: "t/1"}); err != nil {
+					return err
+				}
+				return a.Close()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(func(tx *Tx) error {
+			if err := insertRow(ctx, tx, "control_runs", "run", nil); err != nil {
+				return err
+			}
+			for i := range 7 {
+				if err := insertRow(ctx, tx, "vuln_texts", fmt.Sprintf("h%d", i), nil); err != nil {
+					return err
+				}
+				if err := insertRow(ctx, tx, "control_results", "run", map[string]any{"control_id": fmt.Sprintf("C-%d", i)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		write(func(tx *Tx) error {
+			for _, q := range []string{
+				`UPDATE vuln_texts SET title = 'u' WHERE hash IN ('h1', 'h4')`, `DELETE FROM vuln_texts WHERE hash IN ('h2', 'h5')`,
+				`UPDATE control_results SET summary = 'u' WHERE control_id IN ('C-0', 'C-6')`, `DELETE FROM control_results WHERE control_id = 'C-3'`,
+			} {
+				if _, err := tx.exec(ctx, q); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		db.View(ctx, func(tx *Tx) error {
+			es, err := tx.ListEntries(ctx, ledger.EntryFilter{Kind: ledger.KindRows})
+			for _, e := range es {
+				var p struct{ Rows int }
+				json.Unmarshal(e.Payload, &p)
+				sealed += p.Rows
+			}
+			return err
+		})
+		if sealed != 15+7 {
+			t.Errorf("%d rows sealed, want 15 written then 7 changed", sealed)
+		}
+		if rep := verifyRows(t, ctx, db, l); !rep.OK() {
+			t.Fatalf("verify: %q", rep.Problems)
+		}
+		raw(t, db, `UPDATE control_results SET summary = 'v' WHERE control_id = 'C-5'`)
+		if all := strings.Join(verifyRows(t, ctx, db, l).Problems, "\n"); !strings.Contains(all, "table control_results: row run/C-5 differs") {
+			t.Errorf("problems: %s", all)
+		}
+	})
 }

@@ -255,19 +255,13 @@ func (a *Appender) Close() error {
 func (a *Appender) sealRows() error {
 	var c sealCollector
 	if err := a.tx.SealRows(a.ctx, int64(a.rng.End())+1, c.add); err != nil {
+		c.close()
 		return fmt.Errorf("seal rows: %w", err)
 	}
 	if c.rows == 0 {
 		return nil
 	}
-	ev, blob := c.event(KindRows, a.actor, "rows")
-	if blob != nil {
-		if err := a.tx.PutBlob(a.ctx, *blob); err != nil {
-			return fmt.Errorf("seal rows: %w", err)
-		}
-	}
-	_, err := a.Add(ev)
-	return err
+	return c.record(a, KindRows, a.actor, "rows", nil)
 }
 
 // head rebuilds the compact range of the newest checkpoint and checks it

@@ -1,11 +1,15 @@
 package ledger
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
+	"os"
 	"strconv"
 	"strings"
 
@@ -75,12 +79,17 @@ type rowsPayload struct {
 }
 
 // sealCollector gathers the seals of one entry: the first inlineSeals in
-// its payload, all of them formatted into a blob beyond that.
+// its payload; beyond that all of them, formatted, in a blob spooled to a
+// temporary file (an import seals hundreds of thousands of rows).
 type sealCollector struct {
 	rows   int
 	tables map[string]int
 	inline []RowSeal
-	blob   *bytes.Buffer
+	spool  *os.File
+	w      *bufio.Writer
+	sum    hash.Hash
+	size   int64
+	line   []byte
 }
 
 func (c *sealCollector) add(s RowSeal) error {
@@ -89,63 +98,110 @@ func (c *sealCollector) add(s RowSeal) error {
 	}
 	c.rows++
 	c.tables[s.Table]++
-	if c.blob == nil && len(c.inline) < inlineSeals {
+	if c.spool == nil && len(c.inline) < inlineSeals {
 		c.inline = append(c.inline, s)
 		return nil
 	}
-	if c.blob == nil {
-		c.blob = new(bytes.Buffer)
+	if c.spool == nil {
+		f, err := os.CreateTemp("", "opsguard-seals-*")
+		if err != nil {
+			return fmt.Errorf("spool the seals: %w", err)
+		}
+		c.spool, c.w, c.sum = f, bufio.NewWriterSize(f, 64<<10), sha256.New()
 		for _, in := range c.inline {
-			formatSeal(c.blob, in)
+			if err := c.write(in); err != nil {
+				return err
+			}
 		}
 		c.inline = nil
 	}
-	formatSeal(c.blob, s)
+	return c.write(s)
+}
+
+func (c *sealCollector) write(s RowSeal) error {
+	c.line = appendSeal(c.line[:0], s)
+	c.sum.Write(c.line)
+	c.size += int64(len(c.line))
+	if _, err := c.w.Write(c.line); err != nil {
+		return fmt.Errorf("spool the seals: %w", err)
+	}
 	return nil
 }
 
 // event returns the entry's event and, for many rows, the blob its
-// payload refers to, which the caller stores in the same transaction.
-func (c *sealCollector) event(kind, actor, subject string) (Event, *Blob) {
+// payload refers to, which the caller stores in the same transaction and
+// then releases with close.
+func (c *sealCollector) event(kind, actor, subject string) (Event, *Blob, error) {
 	p := rowsPayload{Rows: c.rows, Tables: c.tables}
 	var blob *Blob
-	if c.blob != nil {
-		b := NewBlob(SealsMediaType, c.blob.Bytes())
-		blob = &b
-		p.Evidence = []string{b.Ref()}
+	if c.spool != nil {
+		if err := c.w.Flush(); err != nil {
+			return Event{}, nil, fmt.Errorf("spool the seals: %w", err)
+		}
+		blob = &Blob{SHA256: hex.EncodeToString(c.sum.Sum(nil)), MediaType: SealsMediaType, Source: c.spool, Size: c.size}
+		p.Evidence = []string{blob.Ref()}
 	}
 	for _, s := range c.inline {
 		p.Seals = append(p.Seals, [4]string{s.Table, s.Key.K1, s.Key.K2, hex.EncodeToString(s.Hash)})
 	}
-	return Event{Actor: actor, Kind: kind, Subject: subject, Payload: p}, blob
+	return Event{Actor: actor, Kind: kind, Subject: subject, Payload: p}, blob, nil
+}
+
+// close removes the spooled blob.
+func (c *sealCollector) close() {
+	if c.spool != nil {
+		c.spool.Close()
+		os.Remove(c.spool.Name())
+	}
+}
+
+// record stores the collected seals as the next entry of a: the blob,
+// then the entry that refers to it.
+func (c *sealCollector) record(a *Appender, kind, actor, subject string, edit func(*rowsPayload)) error {
+	defer c.close()
+	ev, blob, err := c.event(kind, actor, subject)
+	if err != nil {
+		return err
+	}
+	if edit != nil {
+		p := ev.Payload.(rowsPayload)
+		edit(&p)
+		ev.Payload = p
+	}
+	if blob != nil {
+		if err := a.tx.PutBlob(a.ctx, *blob); err != nil {
+			return fmt.Errorf("seal rows: %w", err)
+		}
+	}
+	_, err = a.Add(ev)
+	return err
 }
 
 // FormatSeals writes seals one per line. A field holding a tab, a newline,
 // a backslash or a leading quote is written Go-quoted.
 func FormatSeals(seals []RowSeal) []byte {
-	var b bytes.Buffer
+	var b []byte
 	for _, s := range seals {
-		formatSeal(&b, s)
+		b = appendSeal(b, s)
 	}
-	return b.Bytes()
+	return b
 }
 
-func formatSeal(b *bytes.Buffer, s RowSeal) {
+func appendSeal(b []byte, s RowSeal) []byte {
 	for _, f := range []string{s.Table, s.Key.K1, s.Key.K2} {
 		if strings.ContainsAny(f, "\t\n\\") || strings.HasPrefix(f, `"`) {
-			f = strconv.Quote(f)
+			b = strconv.AppendQuote(b, f)
+		} else {
+			b = append(b, f...)
 		}
-		b.WriteString(f)
-		b.WriteByte('\t')
+		b = append(b, '\t')
 	}
 	if s.Hash == nil {
-		b.WriteByte('-')
+		b = append(b, '-')
 	} else {
-		var h [64]byte
-		hex.Encode(h[:], s.Hash)
-		b.Write(h[:])
+		b = hex.AppendEncode(b, s.Hash)
 	}
-	b.WriteByte('\n')
+	return append(b, '\n')
 }
 
 // maxSealLine bounds one line of a blob of seals.
@@ -281,18 +337,11 @@ func (l *Log) SealExisting(ctx context.Context, tx Upgrader, actor string) ([]st
 	for _, t := range tables {
 		var c sealCollector
 		if err := tx.SealTable(ctx, t, int64(a.rng.End())+1, c.add); err != nil {
+			c.close()
 			return nil, err
 		}
-		ev, blob := c.event(KindSealed, actor, "table/"+t)
-		p := ev.Payload.(rowsPayload)
-		p.Table, p.Tables = t, nil
-		ev.Payload = p
-		if blob != nil {
-			if err := tx.PutBlob(ctx, *blob); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := a.Add(ev); err != nil {
+		err := c.record(a, KindSealed, actor, "table/"+t, func(p *rowsPayload) { p.Table, p.Tables = t, nil })
+		if err != nil {
 			return nil, err
 		}
 	}

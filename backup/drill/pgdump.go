@@ -161,7 +161,7 @@ func (r *drillRun) amcheck(ctx context.Context, db *scratchDB) {
 		return
 	}
 	stderr, err := r.run(ctx, tool{name: bin, env: db.env,
-		args: []string{"--install-missing", "--heapallindexed", "--dbname", db.url}})
+		args: []string{"--install-missing", "--heapallindexed", db.url}})
 	if err != nil {
 		r.fail("pg_amcheck", "no corruption", fmt.Errorf("%v: %s", err, lastLine(stderr)))
 		return

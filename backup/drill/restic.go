@@ -38,18 +38,28 @@ var snapshotID = regexp.MustCompile(`^[0-9a-f]{8,64}$`)
 var errTooLarge = errors.New("the restore outgrew its size limit")
 
 func (r *drillRun) restic(ctx context.Context) {
-	snap, err := r.resolveSnapshot(ctx)
+	sel := r.selector()
+	if sel != "latest" && sel != "random" && !snapshotID.MatchString(sel) {
+		r.fail("snapshot", sel, fmt.Errorf("snapshot %q: want latest, random or an ID of 8 to 64 hex digits", sel))
+		return
+	}
+	if sel == "random" {
+		snap, err := r.randomSnapshot(ctx)
+		if err != nil {
+			r.fail("snapshot", sel, err)
+			return
+		}
+		sel = snap.ID
+	}
+	// restic ls prints the snapshot it resolved first: one opening of the
+	// repository (a key derivation of a second or so) resolves and lists.
+	snap, list, err := r.listSnapshot(ctx, sel)
 	if err != nil {
 		r.fail("snapshot", r.selector(), err)
 		return
 	}
 	r.rep.SnapshotID, r.rep.SnapshotTime = snap.ID, snap.Time
 	r.check("snapshot", r.selector(), snap.ID+" of "+snap.Time.UTC().Format(time.RFC3339), true)
-	list, err := r.listSnapshot(ctx, snap.ID)
-	if err != nil {
-		r.fail("listing", "restic ls of the snapshot", err)
-		return
-	}
 	limit := fmt.Sprintf("at most %d bytes", r.spec.MaxBytes)
 	if list.bytes > r.spec.MaxBytes {
 		r.check("size limit", limit, fmt.Sprintf("the snapshot lists %d bytes: not restored", list.bytes), false)
@@ -95,12 +105,8 @@ func (r *drillRun) resticTool(args []string, stdout func(io.Reader) error) tool 
 	}
 }
 
-// resolveSnapshot finds the snapshot the Spec selects.
-func (r *drillRun) resolveSnapshot(ctx context.Context) (snapshot, error) {
-	sel := r.selector()
-	if sel != "latest" && sel != "random" && !snapshotID.MatchString(sel) {
-		return snapshot{}, fmt.Errorf("snapshot %q: want latest, random or an ID of 8 to 64 hex digits", sel)
-	}
+// randomSnapshot picks one of the repository's snapshots.
+func (r *drillRun) randomSnapshot(ctx context.Context) (snapshot, error) {
 	var snaps []snapshot
 	stderr, err := r.run(ctx, r.resticTool([]string{"snapshots", "--json"}, func(rd io.Reader) error {
 		return json.NewDecoder(io.LimitReader(rd, 256<<20)).Decode(&snaps)
@@ -111,35 +117,20 @@ func (r *drillRun) resolveSnapshot(ctx context.Context) (snapshot, error) {
 	if len(snaps) == 0 {
 		return snapshot{}, errors.New("the repository holds no snapshot")
 	}
-	sort.Slice(snaps, func(i, j int) bool { return snaps[i].Time.Before(snaps[j].Time) })
-	switch sel {
-	case "latest":
-		return snaps[len(snaps)-1], nil
-	case "random":
-		return snaps[r.opts.Rand.IntN(len(snaps))], nil
-	}
-	var found []snapshot
-	for _, s := range snaps {
-		if strings.HasPrefix(s.ID, sel) {
-			found = append(found, s)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return snapshot{}, fmt.Errorf("no snapshot %s in the repository", sel)
-	case 1:
-		return found[0], nil
-	}
-	return snapshot{}, fmt.Errorf("snapshot %s is ambiguous: %d snapshots start with it", sel, len(found))
+	sort.Slice(snaps, func(i, j int) bool { return snaps[i].ID < snaps[j].ID })
+	return snaps[r.opts.Rand.IntN(len(snaps))], nil
 }
 
-// listSnapshot reads `restic ls --json` of the snapshot as it streams.
-func (r *drillRun) listSnapshot(ctx context.Context, id string) (listing, error) {
+// listSnapshot reads `restic ls --json SEL` as it streams: the snapshot
+// it resolved, then its nodes.
+func (r *drillRun) listSnapshot(ctx context.Context, sel string) (snapshot, listing, error) {
+	var snap snapshot
 	l := listing{files: map[string]int64{}}
-	stderr, err := r.run(ctx, r.resticTool([]string{"ls", "--json", id}, func(rd io.Reader) error {
+	stderr, err := r.run(ctx, r.resticTool([]string{"ls", "--json", sel}, func(rd io.Reader) error {
 		dec := json.NewDecoder(rd)
 		for n := 0; ; n++ {
 			var node struct {
+				snapshot
 				Type       string `json:"type"`
 				Path       string `json:"path"`
 				Size       int64  `json:"size"`
@@ -153,16 +144,28 @@ func (r *drillRun) listSnapshot(ctx context.Context, id string) (listing, error)
 			if n > maxListed {
 				return fmt.Errorf("more than %d entries", maxListed)
 			}
+			if node.StructType == "snapshot" && snap.ID == "" {
+				snap = node.snapshot
+			}
 			if node.StructType == "node" && node.Type == "file" {
 				l.files[node.Path] = node.Size
 				l.bytes += node.Size
 			}
 		}
 	}))
-	if err != nil {
-		return l, resticCause(stderr, err)
+	// restic 0.14 ignores a snapshot it cannot find and exits 0.
+	switch {
+	case err != nil:
+		return snap, l, resticCause(stderr, err)
+	case snap.ID != "":
+	case strings.Contains(stderr, "no snapshot matched"):
+		return snap, l, errors.New("the repository holds no snapshot")
+	case strings.Contains(stderr, "no matching ID found"):
+		return snap, l, fmt.Errorf("no snapshot %s in the repository", sel)
+	default:
+		return snap, l, fmt.Errorf("restic ls printed no snapshot for %s: %s", sel, lastLine(stderr))
 	}
-	return l, nil
+	return snap, l, nil
 }
 
 // restore runs `restic restore --verify` into target while a watcher

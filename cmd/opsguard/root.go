@@ -53,6 +53,7 @@ func newRoot() *cobra.Command {
 		notificationsCmd(g),
 	)
 	root.AddCommand(witnessCmd(g))
+	root.AddCommand(adminCmd(g))
 	for _, m := range modules {
 		root.AddCommand(m.command(g))
 	}

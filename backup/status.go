@@ -128,7 +128,7 @@ func (st state) status(d DataSet) Status {
 		if ok {
 			r.DaysCovered++
 		} else {
-			r.MissingDays = append(r.MissingDays, st.now.Add(-time.Duration(day)*24*time.Hour - 12*time.Hour).Format(time.DateOnly))
+			r.MissingDays = append(r.MissingDays, st.now.Add(-time.Duration(day)*24*time.Hour-12*time.Hour).Format(time.DateOnly))
 		}
 	}
 	return r

@@ -230,7 +230,9 @@ func TestForgottenSnapshotIsGone(t *testing.T) {
 		pw := filepath.Join(t.TempDir(), "pw")
 		os.WriteFile(pw, []byte(password), 0o600)
 		restic(t, pw, "forget", "--repo", r, ss[2].ID)
-		t.Cleanup(func() { restic(t, pw, "--repo", r, "backup", "--time", now.Add(-2*24*time.Hour-time.Hour).Local().Format("2006-01-02 15:04:05"), filepath.Dir(pw)) })
+		t.Cleanup(func() {
+			restic(t, pw, "--repo", r, "backup", "--time", now.Add(-2*24*time.Hour-time.Hour).Local().Format("2006-01-02 15:04:05"), filepath.Dir(pw))
+		})
 		res, err := e.svc.Collect(t.Context(), "test")
 		if err != nil || res[0].Gone != 1 || res[0].New != 0 {
 			t.Fatalf("collect after forget = %+v, %v", res, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
@@ -35,6 +36,7 @@ type App struct {
 	Vuln     *vuln.Service
 	Change   *change.Service
 	Tickets  *change.Tickets
+	Backup   *backup.Service
 	Logger   *slog.Logger
 	Now      func() time.Time
 

@@ -81,13 +81,16 @@ const (
 	ManageAssets Permission = "assets.manage"
 	// PostFacts is a host agent sending what it observed.
 	PostFacts Permission = "facts.post"
+	// ManageBackups is declaring data sets and their copies, and reading
+	// their snapshots now.
+	ManageBackups Permission = "backups.manage"
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets},
-	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets},
-	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets},
-	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets, ManageBackups},
+	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets, ManageBackups},
+	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets, ManageBackups},
+	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets, ManageBackups},
 	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ReviewChanges},
 	Auditor:         {Read, OwnTokens, OwnAccount},
 	Agent:           {PostFacts},

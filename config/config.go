@@ -130,6 +130,11 @@ type Backup struct {
 	OffsiteCopies                int `yaml:"offsite_copies" json:"offsite_copies"`                                   // BK-3
 	RestoreTestIntervalDays      int `yaml:"restore_test_interval_days" json:"restore_test_interval_days"`           // BK-4
 	TabletopExerciseIntervalDays int `yaml:"tabletop_exercise_interval_days" json:"tabletop_exercise_interval_days"` // BK-6
+	// CollectInterval between scheduled readings of every copy's snapshots.
+	CollectInterval time.Duration `yaml:"collect_interval" json:"collect_interval"`
+	// AllowLocalRepos accepts local paths (a restic repository, a dump
+	// directory) from API callers too, not only from the in-process CLI.
+	AllowLocalRepos bool `yaml:"allow_local_repos" json:"allow_local_repos"`
 }
 
 // Capacity holds the thresholds of CP-1 … CP-3.
@@ -224,6 +229,7 @@ func Default() Config {
 		Backup: Backup{
 			MaxAgeHours: 26, RetentionDays: 7, OffsiteCopies: 1,
 			RestoreTestIntervalDays: 365, TabletopExerciseIntervalDays: 365,
+			CollectInterval: time.Hour,
 		},
 		Capacity: Capacity{
 			CheckInterval: time.Minute, CPUPercent: 90, MemoryPercent: 90,

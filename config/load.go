@@ -203,6 +203,7 @@ func (c Config) Validate() error {
 		{"auth.sign_in_window", c.Auth.SignInWindow},
 		{"controls.interval", c.Controls.Interval},
 		{"change.sync_interval", c.Change.SyncInterval},
+		{"backup.collect_interval", c.Backup.CollectInterval},
 		{"capacity.check_interval", c.Capacity.CheckInterval},
 	}
 	for _, d := range durations {

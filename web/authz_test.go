@@ -114,7 +114,20 @@ var allowed = map[string][]auth.Role{
 	"POST /tickets/{id}/approve":                        {auth.SecurityOfficer, auth.EngineeringHead},
 	"POST /tickets/{id}/reject":                         {auth.SecurityOfficer, auth.EngineeringHead},
 	"POST /tickets/{id}/{action}":                       {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps, auth.Engineer},
+	"GET /api/v1/backup/status":                         readers,
+	"GET /api/v1/backup/datasets":                       readers,
+	"POST /api/v1/backup/datasets":                      backupManagers,
+	"GET /api/v1/backup/datasets/{name}":                readers,
+	"POST /api/v1/backup/datasets/{name}/copies":        backupManagers,
+	"GET /api/v1/backup/datasets/{name}/snapshots":      readers,
+	"POST /api/v1/backup/collect":                       backupManagers,
+	"POST /api/v1/backup/manifests":                     {auth.Agent},
+	"GET /backup":                                       readers,
+	"POST /backup/datasets":                             backupManagers,
 }
+
+// backupManagers declare data sets and copies.
+var backupManagers = []auth.Role{auth.Admin, auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps}
 
 // readers are every human role: the auditor reads everything; the agent
 // (a host's token) reads nothing.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/vuln"
@@ -308,3 +309,27 @@ func (c *client) Verify(ctx context.Context, trusted string) (*ledger.Report, er
 
 // sameKey compares two public key texts.
 func sameKey(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
+
+func (c *client) BackupStatus(ctx context.Context) ([]backup.Status, error) {
+	return callItems[backup.Status](ctx, c, "GET", "/api/v1/backup/status", nil)
+}
+
+func (c *client) DataSets(ctx context.Context) ([]backup.DataSet, error) {
+	return callItems[backup.DataSet](ctx, c, "GET", "/api/v1/backup/datasets", nil)
+}
+
+func (c *client) AddDataSet(ctx context.Context, d backup.DataSet) (backup.DataSet, error) {
+	return callAs[backup.DataSet](ctx, c, "POST", "/api/v1/backup/datasets", d)
+}
+
+func (c *client) AddCopy(ctx context.Context, dataSet string, cp backup.Copy) (backup.Copy, error) {
+	return callAs[backup.Copy](ctx, c, "POST", "/api/v1/backup/datasets/"+url.PathEscape(dataSet)+"/copies", cp)
+}
+
+func (c *client) Snapshots(ctx context.Context, dataSet string, all bool) ([]backup.Snapshot, error) {
+	return callItems[backup.Snapshot](ctx, c, "GET", "/api/v1/backup/datasets/"+url.PathEscape(dataSet)+"/snapshots?all="+strconv.FormatBool(all), nil)
+}
+
+func (c *client) CollectBackups(ctx context.Context) ([]backup.CollectResult, error) {
+	return callItems[backup.CollectResult](ctx, c, "POST", "/api/v1/backup/collect", nil)
+}

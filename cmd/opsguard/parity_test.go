@@ -30,6 +30,8 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 	mustRun(t, local, "correct horse battery\n", "user", "add", "reader", "--role", "auditor")
 	mustRun(t, local, "correct horse battery\n", "user", "add", "erik", "--role", "engineer")
 	mustRun(t, local, "", "change", "ticket", "create", "--title", "Raise the limit", "--as-role", "engineer")
+	mustRun(t, local, "", "backup", "dataset", "add", "shop", "--owner", "erik", "--instructions", "restore the RDS snapshot")
+	mustRun(t, local, "", "backup", "copy", "add", "shop", "--source", "manifest", "--name", "rds", "--offsite")
 	base := serve(t, data)
 	remote := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + ownToken(t, base, "reader", "correct horse battery")}
 
@@ -68,6 +70,9 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"change", "list", "--repo", "shop"},
 		{"change", "show", cs.Items[0].ID},
 		{"change", "ticket", "list"},
+		{"backup", "status"},
+		{"backup", "dataset", "list"},
+		{"backup", "snapshots", "shop"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")

@@ -261,7 +261,7 @@ func (a *Appender) sealRows() error {
 	if c.rows == 0 {
 		return nil
 	}
-	return c.record(a, KindRows, a.actor, "rows", nil)
+	return c.record(a, KindRows, a.actor, c.subject(), nil)
 }
 
 // head rebuilds the compact range of the newest checkpoint and checks it

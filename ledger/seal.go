@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -145,6 +146,16 @@ func (c *sealCollector) event(kind, actor, subject string) (Event, *Blob, error)
 		p.Seals = append(p.Seals, [4]string{s.Table, s.Key.K1, s.Key.K2, hex.EncodeToString(s.Hash)})
 	}
 	return Event{Actor: actor, Kind: kind, Subject: subject, Payload: p}, blob, nil
+}
+
+// subject names the tables a KindRows entry seals rows of: "rows/findings,scans".
+func (c *sealCollector) subject() string {
+	names := make([]string, 0, len(c.tables))
+	for t := range c.tables {
+		names = append(names, t)
+	}
+	slices.Sort(names)
+	return "rows/" + strings.Join(names, ",")
 }
 
 // close removes the spooled blob.

@@ -48,17 +48,10 @@ func BenchmarkAppend(b *testing.B) {
 // OPSGUARD_BENCH_VERIFY_ENTRIES (default 100000; the figure is for
 // 1000000).
 func BenchmarkVerify(b *testing.B) {
-	n := 100000
-	if s := os.Getenv("OPSGUARD_BENCH_VERIFY_ENTRIES"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := verifyEntries()
 	for _, be := range storetest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
-			dsn := be.DSN(b)
-			if be.Name == "sqlite" {
-				dsn = filepath.Join(b.TempDir(), "verify.db")
-			}
-			db := storetest.Open(b, dsn)
+			db := verifyDB(b, be)
 			l := newLog(b)
 			appendN(b, db, l, n, 10000)
 
@@ -98,18 +91,11 @@ func BenchmarkVerify(b *testing.B) {
 // Size with OPSGUARD_BENCH_VERIFY_ENTRIES (default 100000; the issue's
 // figure is for 1000000).
 func BenchmarkVerifyRows(b *testing.B) {
-	n := 100000
-	if s := os.Getenv("OPSGUARD_BENCH_VERIFY_ENTRIES"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := verifyEntries()
 	const batch = 10000
 	for _, be := range storetest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
-			dsn := be.DSN(b)
-			if be.Name == "sqlite" {
-				dsn = filepath.Join(b.TempDir(), "verify.db")
-			}
-			db := storetest.Open(b, dsn)
+			db := verifyDB(b, be)
 			l := newLog(b)
 			rows := 0
 			for rows < n {
@@ -152,4 +138,22 @@ func BenchmarkVerifyRows(b *testing.B) {
 			b.ReportMetric(float64(with)/float64(without), "x-without-rows")
 		})
 	}
+}
+
+// verifyEntries is the size of the verify benchmarks:
+// OPSGUARD_BENCH_VERIFY_ENTRIES, default 100000.
+func verifyEntries() int {
+	if n, err := strconv.Atoi(os.Getenv("OPSGUARD_BENCH_VERIFY_ENTRIES")); err == nil && n > 0 {
+		return n
+	}
+	return 100000
+}
+
+// verifyDB opens an empty store of be, SQLite in a file of its own.
+func verifyDB(b *testing.B, be storetest.Backend) *store.DB {
+	dsn := be.DSN(b)
+	if be.Name == "sqlite" {
+		dsn = filepath.Join(b.TempDir(), "verify.db")
+	}
+	return storetest.Open(b, dsn)
 }

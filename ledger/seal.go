@@ -358,4 +358,3 @@ func (l *Log) SealExisting(ctx context.Context, tx Upgrader, actor string) ([]st
 	}
 	return tables, a.Close()
 }
-

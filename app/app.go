@@ -19,6 +19,7 @@ import (
 	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
+	"github.com/opsguard/opsguard/policy"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
 )
@@ -35,6 +36,7 @@ type App struct {
 	Vuln     *vuln.Service
 	Change   *change.Service
 	Tickets  *change.Tickets
+	Policy   *policy.Service
 	Logger   *slog.Logger
 	Now      func() time.Time
 

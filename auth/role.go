@@ -81,13 +81,22 @@ const (
 	ManageAssets Permission = "assets.manage"
 	// PostFacts is a host agent sending what it observed.
 	PostFacts Permission = "facts.post"
+	// WritePolicies is drafting, submitting and publishing versions of
+	// the governance documents (GV-1).
+	WritePolicies Permission = "policies.write"
+	// ApprovePolicies is approving or rejecting document versions and
+	// reviewing attestations: the Information Security Officer's (GV-1).
+	ApprovePolicies Permission = "policies.approve"
+	// Attest is filing an attestation, with evidence, that a requirement
+	// is met.
+	Attest Permission = "requirements.attest"
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets},
-	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets},
-	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets},
-	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets, WritePolicies},
+	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets, WritePolicies, ApprovePolicies, Attest},
+	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets, WritePolicies, Attest},
+	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets, Attest},
 	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ReviewChanges},
 	Auditor:         {Read, OwnTokens, OwnAccount},
 	Agent:           {PostFacts},

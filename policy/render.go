@@ -101,3 +101,12 @@ func HTML(title, md string) ([]byte, error) {
 	b.WriteString("</body></html>\n")
 	return b.Bytes(), nil
 }
+
+// HTMLFragment converts Markdown to HTML for a page of the UI.
+func HTMLFragment(md string) (string, error) {
+	var b bytes.Buffer
+	if err := markdown.Convert([]byte(md), &b); err != nil {
+		return "", opsguard.Errorf(opsguard.EInternal, "render: %v", err)
+	}
+	return b.String(), nil
+}

@@ -68,6 +68,10 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"change", "list", "--repo", "shop"},
 		{"change", "show", cs.Items[0].ID},
 		{"change", "ticket", "list"},
+		{"policy", "list"},
+		{"policy", "show", "operations-security-policy"},
+		{"attest", "list"},
+		{"requirements"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")
@@ -93,6 +97,8 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"vuln", "list", "--due-before", "tomorrow"},
 		{"vuln", "show", "fnd_nope"},
 		{"change", "list", "--verdict", "meh"},
+		{"policy", "diff", "nope", "1", "2"},
+		{"policy", "render", "operations-security-policy", "--format", "odt"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			in, out := run(t, local, "", args...), run(t, remote, "", args...)

@@ -203,7 +203,13 @@ func (s *Service) Draft(ctx context.Context, by Actor, docID string, n NewDraft)
 		now := s.stamp()
 		d, err := tx.PolicyDocument(ctx, docID)
 		var events []ledger.Event
-		if opsguard.ErrorCode(err) == opsguard.ENotFound {
+		if b, ok := builtin(docID); ok && opsguard.ErrorCode(err) == opsguard.ENotFound {
+			d = Document{ID: b.ID, Title: b.Title, Builtin: true, CreatedBy: by.user(), CreatedAt: now}
+			if err := tx.InsertPolicyDocument(ctx, d); err != nil {
+				return err
+			}
+			events = append(events, ledger.Event{Actor: by.Name, Kind: "policy.document_created", Subject: "policy/" + d.ID, Payload: map[string]any{"title": d.Title, "builtin": true}})
+		} else if opsguard.ErrorCode(err) == opsguard.ENotFound {
 			if !docIDPattern.MatchString(docID) {
 				return invalid("id", "document id %q: lowercase letters, digits and dashes, 2 to 63 characters", docID)
 			}

@@ -466,3 +466,27 @@ func TestComplianceStates(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkRenderHTML measures rendering the built-in policy, with its
+// version history, to a standalone HTML document.
+func BenchmarkRenderHTML(b *testing.B) {
+	db := storetest.Open(b, filepath.Join(b.TempDir(), "o.db"))
+	key, err := ledger.CreateKey(filepath.Join(b.TempDir(), "k.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := policy.NewService(store.Bind[policy.Tx](db), ledger.New(key, ledger.Options{}), policy.Options{
+		Company: "Acme Ltd", DefaultClassification: "Company Internal", Numbers: policy.NumbersFrom(config.Default()), ReviewInterval: 365 * 24 * time.Hour})
+	if _, err := svc.Sync(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		r, err := svc.Render(b.Context(), "operations-security-policy", 0, "html")
+		if err != nil || !strings.Contains(string(r.Body), "<td>1</td>") {
+			b.Fatalf("%d bytes, %v", len(r.Body), err)
+		}
+	}
+	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/float64(b.N), "ms/render")
+}

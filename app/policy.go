@@ -26,6 +26,7 @@ var policyModule = module{
 			FeedMaxAge: time.Duration(g.FeedMaxAgeDays) * day, AttestationMaxAge: time.Duration(g.AttestationMaxDays) * day,
 			MaxEvidenceBytes: g.MaxEvidenceBytes, Numbers: policy.NumbersFrom(a.Config),
 			Holders:     a.roleHolders,
+			Staff:       a.staff,
 			Catalog:     func(ctx context.Context) ([]control.Item, error) { return a.Controls.Catalog(ctx) },
 			FeedImports: a.feedImports,
 			Now:         a.Now,
@@ -81,6 +82,21 @@ func (a *App) roleHolders(ctx context.Context) (map[string][]string, error) {
 				name = u.DisplayName + " (" + u.Username + ")"
 			}
 			out[string(u.Role)] = append(out[string(u.Role)], name)
+		}
+	}
+	return out, nil
+}
+
+// staff is the role of every active user.
+func (a *App) staff(ctx context.Context) (map[string]string, error) {
+	us, err := a.Auth.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, u := range us {
+		if u.Active() {
+			out[u.Username] = string(u.Role)
 		}
 	}
 	return out, nil

@@ -20,6 +20,7 @@ func (s *Service) Controls() []control.Control {
 	cs := []control.Control{
 		{ID: "GV-1.documents-approved", Requirement: "GV-1", Title: "Every document's current version was approved by the Information Security Officer, who is not its author", Evaluate: s.approvedControl},
 		{ID: "GV-2.reviews-current", Requirement: "GV-2", Title: "No document's review is overdue and no significant change awaits its review", Evaluate: s.reviewControl},
+		{ID: "GV-1.documents-acknowledged", Requirement: "GV-1", Title: "Every holder of a staff role acknowledged the current version of every published document", Evaluate: s.ackControl},
 		{ID: "GV-5.documents-classified", Requirement: "GV-5", Title: "Every document carries a classification", Evaluate: s.classifiedControl},
 		{ID: "VM-8.feeds-fresh", Requirement: "VM-8", Title: "The known-exploited (KEV) and exploit-prediction (EPSS) feeds were imported recently", Evaluate: s.feedsControl},
 	}

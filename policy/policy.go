@@ -131,6 +131,9 @@ type Tx interface {
 	// Attestations returns the attestations of a requirement ("" for all),
 	// newest first.
 	Attestations(ctx context.Context, requirement string) ([]Attestation, error)
+	InsertPolicyAck(ctx context.Context, a Ack) error
+	// PolicyAcks returns the acknowledgements of a version, oldest first.
+	PolicyAcks(ctx context.Context, versionID string) ([]Ack, error)
 	// PolicyNoticeSent records that a notice of kind was sent for a
 	// document's review date, false when it already was.
 	PolicyNoticeSent(ctx context.Context, documentID, kind string, due time.Time) (bool, error)
@@ -159,6 +162,9 @@ type Options struct {
 	Numbers               Numbers
 	// Holders returns the active users of each role (auth's role names).
 	Holders func(ctx context.Context) (map[string][]string, error)
+	// Staff returns the role of every active user, by user name, for the
+	// coverage of acknowledgements.
+	Staff func(ctx context.Context) (map[string]string, error)
 	// Catalog is the control engine's catalog (the compliance view).
 	Catalog func(ctx context.Context) ([]control.Item, error)
 	// FeedImports returns when each vulnerability feed ("kev", "epss") was

@@ -59,6 +59,9 @@ func (e *env) open() {
 		Holders: func(context.Context) (map[string][]string, error) {
 			return map[string][]string{"security_officer": {"ines", "sol"}, "engineering_head": {"hedda"}}, nil
 		},
+		Staff: func(context.Context) (map[string]string, error) {
+			return map[string]string{"ines": "security_officer", "sol": "security_officer", "hedda": "engineering_head", "audrey": "auditor"}, nil
+		},
 		Catalog: func(context.Context) ([]control.Item, error) { return e.items, nil },
 		Now:     func() time.Time { return e.now },
 	})
@@ -489,4 +492,49 @@ func BenchmarkRenderHTML(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/float64(b.N), "ms/render")
+}
+
+func TestAcknowledgements(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := t.Context()
+		const doc = "operations-security-policy"
+		if _, err := e.svc.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Acknowledge(ctx, hedda, doc); code(err) != opsguard.EConflict {
+			t.Errorf("acknowledging an unpublished document: %v", err)
+		}
+		ack := controlByID(t, e.svc, "GV-1.documents-acknowledged")
+		if o, _ := ack.Evaluate(ctx); o.Status != control.NotApplicable {
+			t.Errorf("nothing published: %+v", o)
+		}
+		e.published(t)
+		if _, err := e.svc.Acknowledge(ctx, hedda, doc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Acknowledge(ctx, hedda, doc); code(err) != opsguard.EConflict {
+			t.Errorf("a second acknowledgement: %v", err)
+		}
+		c, err := e.svc.Coverage(ctx)
+		if err != nil || len(c.Documents) != 1 {
+			t.Fatalf("coverage: %+v, %v", c, err)
+		}
+		d := c.Documents[0]
+		if d.ByRole["engineering_head"] != (policy.RoleCount{Acked: 1, Total: 1}) || d.ByRole["security_officer"] != (policy.RoleCount{Acked: 0, Total: 2}) ||
+			strings.Join(d.Missing, ",") != "ines,sol" {
+			t.Errorf("coverage by role: %+v, missing %v", d.ByRole, d.Missing)
+		}
+		if o, _ := ack.Evaluate(ctx); o.Status != control.Fail || !strings.Contains(o.Summary, "security_officer 0/2") {
+			t.Errorf("two missing: %+v", o)
+		}
+		if un, _ := e.svc.Unacknowledged(ctx, "ines"); len(un) != 1 || un[0] != doc {
+			t.Errorf("ines has not acknowledged: %v", un)
+		}
+		e.svc.Acknowledge(ctx, ines, doc)
+		e.svc.Acknowledge(ctx, sol, doc)
+		if o, _ := ack.Evaluate(ctx); o.Status != control.Pass {
+			t.Errorf("all acknowledged: %+v", o)
+		}
+	})
 }

@@ -181,3 +181,24 @@ func (tx *Tx) PolicyNoticeSent(ctx context.Context, documentID, kind string, due
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
+
+// InsertPolicyAck stores an acknowledgement.
+func (tx *Tx) InsertPolicyAck(ctx context.Context, a policy.Ack) error {
+	_, err := tx.exec(ctx, "INSERT INTO policy_acks (version_id, username, document_id, acked_at) VALUES (?, ?, ?, ?)",
+		a.VersionID, a.Username, a.DocumentID, ts(a.AckedAt))
+	return err
+}
+
+// PolicyAcks returns the acknowledgements of a version, oldest first.
+func (tx *Tx) PolicyAcks(ctx context.Context, versionID string) ([]policy.Ack, error) {
+	return queryAll(ctx, tx, func(sc row) (policy.Ack, error) {
+		var a policy.Ack
+		var at string
+		if err := sc.Scan(&a.VersionID, &a.Username, &a.DocumentID, &at); err != nil {
+			return a, err
+		}
+		var err error
+		a.AckedAt, err = parseTS(at)
+		return a, err
+	}, "SELECT version_id, username, document_id, acked_at FROM policy_acks WHERE version_id = ? ORDER BY acked_at, username", versionID)
+}

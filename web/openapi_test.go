@@ -71,7 +71,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"/api/v1/controls/LG-3.ledger-verifies/history", "/api/v1/ledger/checkpoint", "/api/v1/ledger/entries?limit=5",
 		"/api/v1/ledger/entries/1", "/api/v1/ledger/proof/inclusion?seq=1", "/api/v1/ledger/proof/consistency?from=1",
 		"/api/v1/ledger/export", "/api/v1/ledger/entries/99999",
-		"/api/v1/requirements", "/api/v1/requirements/CM-9", "/api/v1/policies", "/api/v1/policies/operations-security-policy", "/api/v1/attestations"} {
+		"/api/v1/requirements", "/api/v1/requirements/CM-9", "/api/v1/policies", "/api/v1/policies/operations-security-policy", "/api/v1/attestations", "/api/v1/acknowledgements"} {
 		resp := e.do("GET", path, e.tokens[auth.Auditor], nil, nil)
 		body, _ := io.ReadAll(resp.Body)
 		req, _ := http.NewRequest("GET", "http://localhost"+path, nil)

@@ -35,6 +35,8 @@ func (s *Server) policyRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/policies/{doc}/versions/{n}/approve", Perm: auth.ApprovePolicies, Summary: "Approve a version (a security officer who did not write it)", handle: s.apiPolicyStep("approve")},
 		{Method: "POST", Pattern: "/api/v1/policies/{doc}/versions/{n}/reject", Perm: auth.ApprovePolicies, Summary: "Reject a version with a reason", handle: s.apiPolicyStep("reject")},
 		{Method: "POST", Pattern: "/api/v1/policies/{doc}/versions/{n}/publish", Perm: auth.WritePolicies, Summary: "Publish an approved version", handle: s.apiPolicyStep("publish")},
+		{Method: "POST", Pattern: "/api/v1/policies/{doc}/ack", Perm: auth.OwnAccount, Summary: "Acknowledge the current version of a document (as yourself)", handle: s.apiAckPolicy},
+		{Method: "GET", Pattern: "/api/v1/acknowledgements", Perm: auth.Read, Summary: "Who acknowledged the current version of each document, by role", handle: s.apiAcknowledgements},
 		{Method: "GET", Pattern: "/api/v1/attestations", Perm: auth.Read, Summary: "Attestations, newest first", handle: s.apiAttestations},
 		{Method: "POST", Pattern: "/api/v1/attestations", Perm: auth.Attest, Summary: "Attest that a requirement is met, with evidence files and an expiry", handle: s.apiAttest},
 		{Method: "GET", Pattern: "/api/v1/attestations/{id}", Perm: auth.Read, Summary: "One attestation", handle: s.apiAttestation},
@@ -50,6 +52,7 @@ func (s *Server) policyRoutes() []Route {
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/approve", Perm: auth.ApprovePolicies, UI: true, Summary: "Approve a version", handle: s.uiPolicyAction},
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/reject", Perm: auth.ApprovePolicies, UI: true, Summary: "Reject a version", handle: s.uiPolicyAction},
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/{action}", Perm: auth.WritePolicies, UI: true, Summary: "Submit or publish a version", handle: s.uiPolicyAction},
+		{Method: "POST", Pattern: "/policies/{doc}/ack", Perm: auth.OwnAccount, UI: true, Summary: "Acknowledge a document", handle: s.uiAckPolicy},
 		{Method: "GET", Pattern: "/attestations", Perm: auth.Read, UI: true, Summary: "Attestations", handle: s.uiAttestations},
 		{Method: "POST", Pattern: "/attestations/{id}/review", Perm: auth.ApprovePolicies, UI: true, Summary: "Review an attestation", handle: s.uiReviewAttestation},
 	}
@@ -172,6 +175,16 @@ func (s *Server) apiPolicyStep(action string) Handler {
 	}
 }
 
+func (s *Server) apiAckPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	a, err := s.app.Policy.Acknowledge(r.Context(), policyActor(p), r.PathValue("doc"))
+	return answer(w, http.StatusCreated, a, err)
+}
+
+func (s *Server) apiAcknowledgements(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	c, err := s.app.Policy.Coverage(r.Context())
+	return answer(w, http.StatusOK, c, err)
+}
+
 func (s *Server) apiAttestations(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	as, err := s.app.Policy.Attestations(r.Context(), r.URL.Query().Get("requirement"))
 	return answer(w, http.StatusOK, items(as), err)
@@ -273,13 +286,40 @@ func (s *Server) uiRequirement(w http.ResponseWriter, r *http.Request, p auth.Pr
 	return nil
 }
 
-func (s *Server) uiPolicies(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	ds, err := s.app.Policy.Documents(r.Context())
-	if err != nil {
+type policiesView struct {
+	Docs     []policy.DocumentView
+	Coverage policy.Coverage
+	Unacked  []string
+	CanAck   bool
+	Flash    string
+}
+
+func (s *Server) policiesPage(w http.ResponseWriter, r *http.Request, p auth.Principal, st int, flash, problem string) error {
+	v := policiesView{CanAck: p.Can(auth.OwnAccount), Flash: flash}
+	var err error
+	if v.Docs, err = s.app.Policy.Documents(r.Context()); err != nil {
 		return err
 	}
-	s.render(w, http.StatusOK, "policies.html", page{Title: "Policies", Me: &p, CSRF: p.CSRFToken, Data: ds})
+	if v.Coverage, err = s.app.Policy.Coverage(r.Context()); err != nil {
+		return err
+	}
+	if v.Unacked, err = s.app.Policy.Unacknowledged(r.Context(), p.User.Username); err != nil {
+		return err
+	}
+	s.render(w, st, "policies.html", page{Title: "Policies", Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
 	return nil
+}
+
+func (s *Server) uiPolicies(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.policiesPage(w, r, p, http.StatusOK, "", "")
+}
+
+func (s *Server) uiAckPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	_, err := s.app.Policy.Acknowledge(r.Context(), policyActor(p), r.PathValue("doc"))
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.policiesPage(w, r, p, st, "", msg) })
+	}
+	return s.policiesPage(w, r, p, http.StatusOK, "Acknowledged "+r.PathValue("doc")+".", "")
 }
 
 type policyView struct {

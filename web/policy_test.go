@@ -48,6 +48,13 @@ func TestGovernanceOverTheAPI(t *testing.T) {
 			status("POST", doc+"/versions/1/approve", eh, "", http.StatusForbidden)
 			status("POST", doc+"/versions/1/approve", so, `{"note":"read it"}`, 200)
 			status("POST", doc+"/versions/1/publish", eh, "", 200)
+			status("POST", doc+"/ack", eng, "", http.StatusCreated)
+			status("POST", doc+"/ack", eng, "", http.StatusConflict)
+			var cov policy.Coverage
+			jsonBody(t, status("GET", "/api/v1/acknowledgements", e.tokens[auth.Auditor], "", 200), &cov)
+			if len(cov.Documents) != 1 || cov.Documents[0].ByRole["engineer"] != (policy.RoleCount{Acked: 1, Total: 1}) {
+				t.Errorf("coverage: %+v", cov)
+			}
 			status("PUT", doc+"/versions/1", so, `{"summary":"sneaky","classification":"Public"}`, http.StatusConflict)
 			status("POST", doc+"/drafts", eng, `{"summary":"mine"}`, http.StatusForbidden)
 			status("POST", doc+"/drafts", so, `{"summary":"Second reading","classification":"Confidential"}`, http.StatusCreated)

@@ -380,3 +380,9 @@ func (c *client) Requirements(ctx context.Context) (policy.Compliance, error) {
 
 // rawBody takes an answer that is not JSON (a rendered document) as it is.
 type rawBody []byte
+
+func (c *client) AckPolicy(ctx context.Context, doc string) (policy.Ack, error) {
+	var out policy.Ack
+	err := c.call(ctx, "POST", "/api/v1/policies/"+url.PathEscape(doc)+"/ack", nil, &out)
+	return out, err
+}

@@ -98,6 +98,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"vuln", "show", "fnd_nope"},
 		{"change", "list", "--verdict", "meh"},
 		{"policy", "diff", "nope", "1", "2"},
+		{"policy", "ack", "nope"},
 		{"policy", "render", "operations-security-policy", "--format", "odt"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -56,7 +56,15 @@ func policyCmd(g *globals) *cobra.Command {
 				})
 		},
 	})
-	c.AddCommand(policyRenderCmd(g), policyDraftCmd(g), policyDiffCmd(g))
+	c.AddCommand(policyRenderCmd(g), policyDraftCmd(g), policyDiffCmd(g), &cobra.Command{
+		Use: "ack DOC", Short: "Acknowledge that you read the current version of a document", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fetch(g, cmd, func(b *client) (policy.Ack, error) { return b.AckPolicy(cmd.Context(), args[0]) },
+				func(tw *tabwriter.Writer, a policy.Ack) {
+					fmt.Fprintf(tw, "%s acknowledged %s.\n", a.Username, a.DocumentID)
+				})
+		},
+	})
 	for _, s := range []struct{ action, short string }{
 		{"submit", "Submit a draft for approval"},
 		{"approve", "Approve a version (a security officer who did not write it; through --server)"},

@@ -63,3 +63,13 @@ CREATE TABLE policy_notices (
     due         TEXT NOT NULL,
     PRIMARY KEY (document_id, kind, due)
 );
+
+-- Acknowledgements: a user read a published version.
+CREATE TABLE policy_acks (
+    version_id  TEXT NOT NULL REFERENCES policy_versions (id),
+    username    TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    acked_at    TEXT NOT NULL,
+    PRIMARY KEY (version_id, username)
+);
+{{seal policy_acks version_id username}}

@@ -120,6 +120,7 @@ func TestRenderFollowsTheConfig(t *testing.T) {
 		{ta, "at least 7 days."}, {tb, "at least 35 days."},
 		{ta, "every\n  365 days"}, {tb, "every\n  180 days"},
 		{ta, "Company Internal"}, {tb, "Confidential"}, {tb, "Acme Ltd"},
+		{ta, "longer than 5 minutes"}, {ta, "1 day, by automated reporting"},
 	} {
 		if !strings.Contains(c.text, c.want) {
 			t.Errorf("rendered policy lacks %q", c.want)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+	"time"
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/config"
@@ -98,16 +99,34 @@ func NumbersFrom(c config.Config) Numbers {
 		PostFactoReviewBusinessDays: c.Change.PostFactoReviewBusinessDays,
 		BackupMaxAgeHours:           c.Backup.MaxAgeHours, BackupRetentionDays: c.Backup.RetentionDays, BackupOffsiteCopies: c.Backup.OffsiteCopies,
 		RestoreTestIntervalDays: c.Backup.RestoreTestIntervalDays, TabletopExerciseIntervalDays: c.Backup.TabletopExerciseIntervalDays,
-		CapacityCheckInterval: c.Capacity.CheckInterval.String(), CPUPercent: c.Capacity.CPUPercent, MemoryPercent: c.Capacity.MemoryPercent,
+		CapacityCheckInterval: prose(c.Capacity.CheckInterval), CPUPercent: c.Capacity.CPUPercent, MemoryPercent: c.Capacity.MemoryPercent,
 		DiskPercent: c.Capacity.DiskPercent, InodePercent: c.Capacity.InodePercent, DiskFullWarnDays: c.Capacity.DiskFullWarnDays,
-		CapacityAlertAfter: c.Capacity.AlertAfter.String(), ClockMaxOffsetMS: c.Configuration.ClockMaxOffsetMS,
+		CapacityAlertAfter: prose(c.Capacity.AlertAfter), ClockMaxOffsetMS: c.Configuration.ClockMaxOffsetMS,
 		LogRetentionDays: c.Logging.RetentionDays,
 		SLACritical:      c.Vuln.SLADays.Critical, SLAHigh: c.Vuln.SLADays.High, SLAMedium: c.Vuln.SLADays.Medium, SLALow: c.Vuln.SLADays.Low,
 		ScanIntervalDays: c.Vuln.ScanIntervalDays, ExternalAssessmentIntervalDays: c.Vuln.ExternalAssessmentIntervalDays,
 		EPSSThreshold: c.Vuln.EPSSThreshold, EscalationReminderDays: c.Vuln.EscalationReminderDays,
-		ControlsInterval: c.Controls.Interval.String(), ReviewIntervalDays: c.Governance.ReviewIntervalDays,
+		ControlsInterval: prose(c.Controls.Interval), ReviewIntervalDays: c.Governance.ReviewIntervalDays,
 		FeedMaxAgeDays: c.Governance.FeedMaxAgeDays, AttestationMaxDays: c.Governance.AttestationMaxDays,
 	}
+}
+
+// prose writes a duration as a document says it: "24 hours", "5 minutes",
+// "90 seconds"; Go's form ("24h0m0s") for what does not divide evenly.
+func prose(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d >= u.d && d%u.d == 0 {
+			n := int64(d / u.d)
+			if n == 1 {
+				return "1 " + u.name
+			}
+			return fmt.Sprintf("%d %ss", n, u.name)
+		}
+	}
+	return d.String()
 }
 
 // Fingerprint is the SHA-256 of the numbers' JSON: equal fingerprints,

@@ -142,6 +142,7 @@ var allowed = map[string][]auth.Role{
 	"GET /api/v1/acknowledgements":                      readers,
 	"POST /policies/{doc}/ack":                          readers,
 	"GET /attestations":                                 readers,
+	"POST /attestations":                                {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps},
 	"POST /attestations/{id}/review":                    {auth.SecurityOfficer},
 }
 

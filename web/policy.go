@@ -54,6 +54,7 @@ func (s *Server) policyRoutes() []Route {
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/{action}", Perm: auth.WritePolicies, UI: true, Summary: "Submit or publish a version", handle: s.uiPolicyAction},
 		{Method: "POST", Pattern: "/policies/{doc}/ack", Perm: auth.OwnAccount, UI: true, Summary: "Acknowledge a document", handle: s.uiAckPolicy},
 		{Method: "GET", Pattern: "/attestations", Perm: auth.Read, UI: true, Summary: "Attestations", handle: s.uiAttestations},
+		{Method: "POST", Pattern: "/attestations", Perm: auth.Attest, UI: true, Summary: "File an attestation with evidence files", handle: s.uiAttest},
 		{Method: "POST", Pattern: "/attestations/{id}/review", Perm: auth.ApprovePolicies, UI: true, Summary: "Review an attestation", handle: s.uiReviewAttestation},
 	}
 }
@@ -404,6 +405,7 @@ func (s *Server) uiPolicyAction(w http.ResponseWriter, r *http.Request, p auth.P
 
 type attestationsView struct {
 	Items     []policy.Attestation
+	CanAttest bool
 	Templates map[string]string
 	Now       time.Time
 	Me        string
@@ -416,7 +418,7 @@ func (s *Server) attestationsPage(w http.ResponseWriter, r *http.Request, p auth
 	if err != nil {
 		return err
 	}
-	v := attestationsView{Items: as, Templates: policy.Attestable, Now: s.app.Now(), Me: p.User.Username, CanReview: p.Can(auth.ApprovePolicies), Flash: flash}
+	v := attestationsView{Items: as, Templates: policy.Attestable, Now: s.app.Now(), Me: p.User.Username, CanReview: p.Can(auth.ApprovePolicies), CanAttest: p.Can(auth.Attest), Flash: flash}
 	s.render(w, st, "attestations.html", page{Title: "Attestations", Me: &p, CSRF: p.CSRFToken, Data: v, Error: problem})
 	return nil
 }
@@ -431,4 +433,38 @@ func (s *Server) uiReviewAttestation(w http.ResponseWriter, r *http.Request, p a
 		return formError(err, func(st int, msg string) error { return s.attestationsPage(w, r, p, st, "", msg) })
 	}
 	return s.attestationsPage(w, r, p, http.StatusOK, "Attestation "+a.ID+" is "+a.State+".", "")
+}
+
+// uiAttest files an attestation from the form, its evidence files
+// uploaded with it (the CSRF check parsed the form already); the service
+// refuses files over governance.max_evidence_bytes, each read no further.
+func (s *Server) uiAttest(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	render := func(st int, msg string) error { return s.attestationsPage(w, r, p, st, "", msg) }
+	limit := int64(s.app.Config.Governance.MaxEvidenceBytes)
+	if err := r.ParseMultipartForm(limit + 64<<10); err != nil {
+		return render(http.StatusBadRequest, fmt.Sprintf("evidence: the upload is larger than governance.max_evidence_bytes (%d bytes) allows, or not a form", limit))
+	}
+	defer r.MultipartForm.RemoveAll()
+	until, err := time.Parse(time.DateOnly, r.PostFormValue("valid_until"))
+	if err != nil {
+		return render(http.StatusBadRequest, "valid_until: want a date")
+	}
+	n := policy.NewAttestation{Requirement: r.PostFormValue("requirement"), Statement: r.PostFormValue("statement"), ValidUntil: until}
+	for _, fh := range r.MultipartForm.File["evidence"] {
+		f, err := fh.Open()
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(io.LimitReader(f, limit+1))
+		f.Close()
+		if err != nil {
+			return err
+		}
+		n.Evidence = append(n.Evidence, policy.File{Name: fh.Filename, Content: b})
+	}
+	a, err := s.app.Policy.Attest(r.Context(), policyActor(p), n)
+	if err != nil {
+		return formError(err, render)
+	}
+	return s.attestationsPage(w, r, p, http.StatusCreated, "Attestation "+a.ID+" of "+a.Requirement+" filed; it counts once a security officer reviews it.", "")
 }

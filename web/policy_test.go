@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,5 +120,36 @@ func TestGovernanceOverTheAPI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The attestation form uploads its evidence; a file over the limit is
+// refused with the form shown again and nothing filed.
+func TestAttestationForm(t *testing.T) {
+	e := newSQLiteEnv(t, func(c *config.Config) { c.Governance.MaxEvidenceBytes = 1024 })
+	cookie, csrf := e.signIn("infra-ops")
+	post := func(size int) (int, string) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for k, v := range map[string]string{"csrf_token": csrf, "requirement": "CM-10", "statement": "Vendor patches are listed in the wiki with the originals kept.",
+			"valid_until": time.Now().AddDate(0, 2, 0).Format(time.DateOnly)} {
+			mw.WriteField(k, v)
+		}
+		fw, _ := mw.CreateFormFile("evidence", "vendor-patches.txt")
+		fw.Write(bytes.Repeat([]byte("x"), size))
+		mw.Close()
+		resp := e.do("POST", "/attestations", "", &buf, map[string]string{"Cookie": cookie.Name + "=" + cookie.Value, "Content-Type": mw.FormDataContentType()})
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, body := post(2000); st != http.StatusBadRequest || !strings.Contains(body, "max_evidence_bytes") {
+		t.Errorf("over the limit: %d", st)
+	}
+	if as, _ := e.app.Policy.Attestations(ctx, ""); len(as) != 0 {
+		t.Fatalf("a refused upload filed %d attestations", len(as))
+	}
+	st, body := post(100)
+	if st != http.StatusCreated || !strings.Contains(body, "vendor-patches.txt") {
+		t.Fatalf("file: %d", st)
 	}
 }

@@ -87,13 +87,15 @@ func (s *Service) state(it control.Item, as []Attestation) RequirementState {
 		r.Controls = []control.Latest{}
 	}
 	now := s.now()
-	valid, expired := 0, 0
+	valid, expired, pending := 0, 0, 0
 	for _, a := range as {
 		switch {
 		case a.Valid(now):
 			valid++
 		case a.State == Accepted:
 			expired++
+		case a.State == Pending:
+			pending++
 		}
 	}
 	automated, results, failing, passing := 0, 0, 0, 0
@@ -128,6 +130,8 @@ func (s *Service) state(it control.Item, as []Attestation) RequirementState {
 		r.State, r.Why = StateNotApplicable, "its controls have not run yet"
 	case automated > 0:
 		r.State, r.Why = StateNotApplicable, "its controls do not apply"
+	case pending > 0:
+		r.State, r.Why = StateGap, "its attestation awaits a review; nothing else covers it"
 	default:
 		r.State, r.Why = StateGap, "neither an automated control nor a valid attestation"
 	}

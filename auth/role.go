@@ -84,13 +84,22 @@ const (
 	// ManageBackups is declaring data sets and their copies, and reading
 	// their snapshots now.
 	ManageBackups Permission = "backups.manage"
+	// WritePolicies is drafting, submitting and publishing versions of
+	// the governance documents (GV-1).
+	WritePolicies Permission = "policies.write"
+	// ApprovePolicies is approving or rejecting document versions and
+	// reviewing attestations: the Information Security Officer's (GV-1).
+	ApprovePolicies Permission = "policies.approve"
+	// Attest is filing an attestation, with evidence, that a requirement
+	// is met.
+	Attest Permission = "requirements.attest"
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets, ManageBackups},
-	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets, ManageBackups},
-	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets, ManageBackups},
-	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets, ManageBackups},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets, ManageBackups, WritePolicies},
+	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets, ManageBackups, WritePolicies, ApprovePolicies, Attest},
+	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets, ManageBackups, WritePolicies, Attest},
+	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets, ManageBackups, Attest},
 	Engineer:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ReviewChanges},
 	Auditor:         {Read, OwnTokens, OwnAccount},
 	Agent:           {PostFacts},

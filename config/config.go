@@ -185,6 +185,17 @@ type SLADays struct {
 type Governance struct {
 	ReviewIntervalDays    int    `yaml:"review_interval_days" json:"review_interval_days"`     // GV-2
 	DefaultClassification string `yaml:"default_classification" json:"default_classification"` // GV-5
+	// Company is the name the policy documents are written for.
+	Company string `yaml:"company" json:"company"`
+	// ReviewNoticeDays is how long before a document's review date
+	// policy.review_due is sent.
+	ReviewNoticeDays int `yaml:"review_notice_days" json:"review_notice_days"`
+	// FeedMaxAgeDays is the oldest a KEV or EPSS import may be (VM-8).
+	FeedMaxAgeDays int `yaml:"feed_max_age_days" json:"feed_max_age_days"`
+	// AttestationMaxDays is the longest an attestation may stay valid.
+	AttestationMaxDays int `yaml:"attestation_max_days" json:"attestation_max_days"`
+	// MaxEvidenceBytes bounds the evidence files of one attestation.
+	MaxEvidenceBytes int `yaml:"max_evidence_bytes" json:"max_evidence_bytes"`
 }
 
 // Notifications names the channels and which event kinds go where.
@@ -246,7 +257,8 @@ func Default() Config {
 			MaxConcurrentImports:           2,
 			MaxTextBytes:                   64 << 10,
 		},
-		Governance:    Governance{ReviewIntervalDays: 365, DefaultClassification: "Company Internal"},
+		Governance: Governance{ReviewIntervalDays: 365, DefaultClassification: "Company Internal", Company: "the company",
+			ReviewNoticeDays: 30, FeedMaxAgeDays: 7, AttestationMaxDays: 365, MaxEvidenceBytes: 10 << 20},
 		Notifications: Notifications{DeadAfterDays: 3},
 	}
 }

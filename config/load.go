@@ -164,6 +164,10 @@ func (c Config) Validate() error {
 		{"vuln.escalation_reminder_days", c.Vuln.EscalationReminderDays},
 		{"vuln.max_concurrent_imports", c.Vuln.MaxConcurrentImports},
 		{"governance.review_interval_days", c.Governance.ReviewIntervalDays},
+		{"governance.review_notice_days", c.Governance.ReviewNoticeDays},
+		{"governance.feed_max_age_days", c.Governance.FeedMaxAgeDays},
+		{"governance.attestation_max_days", c.Governance.AttestationMaxDays},
+		{"governance.max_evidence_bytes", c.Governance.MaxEvidenceBytes},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

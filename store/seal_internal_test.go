@@ -429,7 +429,7 @@ func postgresDSN(t *testing.T) string {
 // unsealed are the tables written without a seal, on purpose: the ledger
 // itself, and operational state that changes without a decision.
 var unsealed = []string{"ledger_entries", "ledger_checkpoints", "evidence_blobs", "schema_migrations", "seal_pending", "seal_upgrade",
-	"sessions", "sign_in_failures", "job_runs", "outbox", "notification_attempts"}
+	"sessions", "sign_in_failures", "job_runs", "outbox", "notification_attempts", "policy_notices"}
 
 // Every statement of every store method that writes names a sealed table
 // (so the commit check covers it) or one of the few left unsealed on

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
@@ -80,4 +81,49 @@ func (e *env) sealed(fn func(tx *store.Tx) error) error {
 		_, err := e.app.Log.Append(ctx, tx, ledger.Event{Actor: "bench", Kind: "bench.seeded", Subject: "asset/ast_bench"})
 		return err
 	})
+}
+
+// BenchmarkComplianceView measures GET /api/v1/requirements (all 42
+// requirements with their controls' latest results and the attestations)
+// over a year of daily runs of every registered control, seeded straight
+// into the store and ledgered in one entry.
+func BenchmarkComplianceView(b *testing.B) {
+	e := newEnvB(b)
+	controls := e.app.Controls.Controls()
+	start := time.Now().UTC().AddDate(-1, 0, 0)
+	err := e.app.DB.Update(ctx, func(tx *store.Tx) error {
+		for d := range 365 {
+			at := start.AddDate(0, 0, d)
+			run := control.Run{ID: fmt.Sprintf("run_%04d", d), Trigger: "schedule", Actor: "system", StartedAt: at, FinishedAt: at.Add(time.Second)}
+			for i, c := range controls {
+				st := control.Pass
+				if (d+i)%7 == 0 {
+					st = control.Fail
+				}
+				run.Results = append(run.Results, control.Result{RunID: run.ID, ControlID: c.ID, Requirement: c.Requirement, Status: st,
+					Summary: "seeded", Refs: []control.Ref{}, EvaluatedAt: at})
+			}
+			if err := tx.InsertControlRun(ctx, run); err != nil {
+				return err
+			}
+		}
+		_, err := e.app.Log.Append(ctx, tx, ledger.Event{Actor: "bench", Kind: "bench.seeded", Subject: "bench/runs", Payload: map[string]any{"runs": 365}})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", e.http.URL+"/api/v1/requirements", nil)
+	req.Header.Set("Authorization", "Bearer "+e.tokens[auth.Auditor])
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("%v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/float64(b.N), "ms/view")
+	b.ReportMetric(float64(len(controls)*365), "results")
 }

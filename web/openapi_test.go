@@ -58,6 +58,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if _, err := e.app.Change.Sync(ctx, "test", "app", nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.app.PolicyAtStart(ctx); err != nil {
+		t.Fatal(err)
+	}
 	tk, err := e.app.Tickets.Create(ctx, change.Actor{Name: "erik", Username: "erik"}, change.NewTicket{Title: "Open port 443", Category: "network"})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +70,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"/api/v1/me", "/api/v1/users", "/api/v1/tokens", "/api/v1/catalog", "/api/v1/controls",
 		"/api/v1/controls/LG-3.ledger-verifies/history", "/api/v1/ledger/checkpoint", "/api/v1/ledger/entries?limit=5",
 		"/api/v1/ledger/entries/1", "/api/v1/ledger/proof/inclusion?seq=1", "/api/v1/ledger/proof/consistency?from=1",
-		"/api/v1/ledger/export", "/api/v1/ledger/entries/99999"} {
+		"/api/v1/ledger/export", "/api/v1/ledger/entries/99999",
+		"/api/v1/requirements", "/api/v1/requirements/CM-9", "/api/v1/policies", "/api/v1/policies/operations-security-policy", "/api/v1/attestations", "/api/v1/acknowledgements"} {
 		resp := e.do("GET", path, e.tokens[auth.Auditor], nil, nil)
 		body, _ := io.ReadAll(resp.Body)
 		req, _ := http.NewRequest("GET", "http://localhost"+path, nil)

@@ -39,6 +39,9 @@ func TestNavigation(t *testing.T) {
     <a href="/changes">Changes</a>
     <a href="/tickets">Tickets</a>
     <a href="/backup">Backups</a>
+    <a href="/requirements">Requirements</a>
+    <a href="/policies">Policies</a>
+    <a href="/attestations">Attestations</a>
     <a href="/ledger">Ledger</a>
     <a href="/notifications">Notifications</a>
     <a href="/jobs">Jobs</a>

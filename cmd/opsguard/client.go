@@ -17,6 +17,7 @@ import (
 	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
+	"github.com/opsguard/opsguard/policy"
 	"github.com/opsguard/opsguard/vuln"
 )
 
@@ -104,6 +105,10 @@ func (c *client) do(req *http.Request, out any) error {
 	}
 	if out == nil {
 		return nil
+	}
+	if raw, ok := out.(*rawBody); ok {
+		*raw, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		return err
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s%s %s: bad answer: %w", c.where, method, path, err)
@@ -332,4 +337,77 @@ func (c *client) Snapshots(ctx context.Context, dataSet string, all bool) ([]bac
 
 func (c *client) CollectBackups(ctx context.Context) ([]backup.CollectResult, error) {
 	return callItems[backup.CollectResult](ctx, c, "POST", "/api/v1/backup/collect", nil)
+}
+
+// The governance calls (policy/).
+
+func (c *client) Policies(ctx context.Context) ([]policy.DocumentView, error) {
+	return callItems[policy.DocumentView](ctx, c, "GET", "/api/v1/policies", nil)
+}
+
+func (c *client) Policy(ctx context.Context, doc string) (policy.DocumentDetail, error) {
+	var out policy.DocumentDetail
+	err := c.call(ctx, "GET", "/api/v1/policies/"+url.PathEscape(doc), nil, &out)
+	return out, err
+}
+
+// RenderPolicy returns a version (0: the current one) as Markdown or HTML.
+func (c *client) RenderPolicy(ctx context.Context, doc string, version int, format string) ([]byte, error) {
+	q := url.Values{"format": {format}, "version": {strconv.Itoa(version)}}
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/policies/"+url.PathEscape(doc)+"/render?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var raw rawBody
+	err = c.do(req, &raw)
+	return raw, err
+}
+
+func (c *client) PolicyDiff(ctx context.Context, doc string, from, to int) (policy.Diff, error) {
+	var out policy.Diff
+	err := c.call(ctx, "GET", fmt.Sprintf("/api/v1/policies/%s/diff?from=%d&to=%d", url.PathEscape(doc), from, to), nil, &out)
+	return out, err
+}
+
+func (c *client) DraftPolicy(ctx context.Context, doc string, n policy.NewDraft) (policy.Version, error) {
+	var out policy.Version
+	err := c.call(ctx, "POST", "/api/v1/policies/"+url.PathEscape(doc)+"/drafts", n, &out)
+	return out, err
+}
+
+func (c *client) PolicyStep(ctx context.Context, doc string, version int, action, note string) (policy.Version, error) {
+	var out policy.Version
+	err := c.call(ctx, "POST", fmt.Sprintf("/api/v1/policies/%s/versions/%d/%s", url.PathEscape(doc), version, action), map[string]string{"note": note}, &out)
+	return out, err
+}
+
+func (c *client) Attest(ctx context.Context, n policy.NewAttestation) (policy.Attestation, error) {
+	var out policy.Attestation
+	err := c.call(ctx, "POST", "/api/v1/attestations", n, &out)
+	return out, err
+}
+
+func (c *client) Attestations(ctx context.Context, requirement string) ([]policy.Attestation, error) {
+	return callItems[policy.Attestation](ctx, c, "GET", "/api/v1/attestations?"+url.Values{"requirement": {requirement}}.Encode(), nil)
+}
+
+func (c *client) ReviewAttestation(ctx context.Context, id, decision, note string) (policy.Attestation, error) {
+	var out policy.Attestation
+	err := c.call(ctx, "POST", "/api/v1/attestations/"+url.PathEscape(id)+"/review", map[string]string{"decision": decision, "note": note}, &out)
+	return out, err
+}
+
+func (c *client) Requirements(ctx context.Context) (policy.Compliance, error) {
+	var out policy.Compliance
+	err := c.call(ctx, "GET", "/api/v1/requirements", nil, &out)
+	return out, err
+}
+
+// rawBody takes an answer that is not JSON (a rendered document) as it is.
+type rawBody []byte
+
+func (c *client) AckPolicy(ctx context.Context, doc string) (policy.Ack, error) {
+	var out policy.Ack
+	err := c.call(ctx, "POST", "/api/v1/policies/"+url.PathEscape(doc)+"/ack", nil, &out)
+	return out, err
 }

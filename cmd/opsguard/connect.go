@@ -43,7 +43,7 @@ func (g *globals) principal() (auth.Principal, error) {
 	if err != nil {
 		return p, fmt.Errorf("--as-role: %w", err)
 	}
-	for _, perm := range []auth.Permission{auth.ApproveRisk, auth.ApproveChanges, auth.GrantExceptions, auth.PostFacts} {
+	for _, perm := range []auth.Permission{auth.ApproveRisk, auth.ApproveChanges, auth.GrantExceptions, auth.PostFacts, auth.ApprovePolicies} {
 		if r.Can(perm) {
 			return p, fmt.Errorf("--as-role %s: the command line acts as a role that decides nothing (%s may %s: act as a named user through --server)", r, r, perm)
 		}

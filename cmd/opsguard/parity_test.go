@@ -73,6 +73,10 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"backup", "status"},
 		{"backup", "dataset", "list"},
 		{"backup", "snapshots", "shop"},
+		{"policy", "list"},
+		{"policy", "show", "operations-security-policy"},
+		{"attest", "list"},
+		{"requirements"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")
@@ -98,6 +102,9 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"vuln", "list", "--due-before", "tomorrow"},
 		{"vuln", "show", "fnd_nope"},
 		{"change", "list", "--verdict", "meh"},
+		{"policy", "diff", "nope", "1", "2"},
+		{"policy", "ack", "nope"},
+		{"policy", "render", "operations-security-policy", "--format", "odt"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			in, out := run(t, local, "", args...), run(t, remote, "", args...)

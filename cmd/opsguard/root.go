@@ -57,6 +57,7 @@ func newRoot() *cobra.Command {
 	for _, m := range modules {
 		root.AddCommand(m.command(g))
 	}
+	root.AddCommand(attestCmd(g), requirementsCmd(g)) // policy's, named by the issue
 	return root
 }
 
@@ -68,7 +69,7 @@ type module struct {
 }
 
 // modules are the domain modules of the command line.
-var modules = []module{{"vuln", vulnCmd}, {"change", changeCmd}, {"backup", backupCmd}}
+var modules = []module{{"vuln", vulnCmd}, {"change", changeCmd}, {"backup", backupCmd}, {"policy", policyCmd}}
 
 // config loads the process config: file, then environment, then flags.
 func (g *globals) config() (config.Config, error) {

@@ -60,6 +60,9 @@ func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger
 	if err := a.CheckLedgerAtStart(ctx); err != nil {
 		return err
 	}
+	if err := a.PolicyAtStart(ctx); err != nil {
+		logger.Warn("policy documents at start", "err", err)
+	}
 	srv := &http.Server{
 		Handler:           web.New(a, logger).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

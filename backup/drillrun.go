@@ -215,7 +215,9 @@ func (s *Service) perform(ctx context.Context, p prepared) (*drill.Report, error
 	}
 	run := s.opts.Drill
 	if run == nil {
-		run = func(ctx context.Context, spec drill.Spec) (*drill.Report, error) { return drill.Run(ctx, spec, drill.Options{}) }
+		run = func(ctx context.Context, spec drill.Spec) (*drill.Report, error) {
+			return drill.Run(ctx, spec, drill.Options{})
+		}
 	}
 	return run(ctx, p.spec)
 }

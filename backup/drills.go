@@ -117,6 +117,7 @@ type DrillSummary struct {
 	DataSetID  string
 	LastAt     *time.Time // the newest drill that ended
 	LastState  string
+	LastID     string
 	LastPassed *time.Time // the newest drill that passed
 	OpenRCAs   int
 }

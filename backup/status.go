@@ -31,6 +31,7 @@ type Status struct {
 	// BK-5): empty until drills are recorded.
 	LastDrill     *time.Time `json:"last_drill_at"`
 	DrillVerdict  string     `json:"last_drill_verdict"`
+	LastDrillID   string     `json:"last_drill_id"`
 	OpenRCAs      int        `json:"open_rcas"`
 	CollectErrors []string   `json:"collect_errors"`
 }
@@ -131,7 +132,7 @@ func (st state) status(d DataSet) Status {
 		}
 	}
 	dr := st.drills[d.ID]
-	r.LastDrill, r.DrillVerdict, r.OpenRCAs = dr.LastAt, dr.LastState, dr.OpenRCAs
+	r.LastDrill, r.DrillVerdict, r.LastDrillID, r.OpenRCAs = dr.LastAt, dr.LastState, dr.LastID, dr.OpenRCAs
 	if r.Newest != nil {
 		age := int(st.now.Sub(*r.Newest) / time.Hour)
 		r.AgeHours, r.Fresh = &age, st.now.Sub(*r.Newest) <= st.maxAge

@@ -123,12 +123,12 @@ func (tx *Tx) RunningDrill(ctx context.Context, dataSetID string, since time.Tim
 func (tx *Tx) DrillSummaries(ctx context.Context) ([]backup.DrillSummary, error) {
 	return queryAll(ctx, tx, func(sc row) (backup.DrillSummary, error) {
 		var s backup.DrillSummary
-		var last, passed, state sql.NullString
-		err := sc.Scan(&s.DataSetID, &last, &state, &passed, &s.OpenRCAs)
+		var last, passed, state, id sql.NullString
+		err := sc.Scan(&s.DataSetID, &last, &state, &id, &passed, &s.OpenRCAs)
 		if err != nil {
 			return s, err
 		}
-		s.LastState = state.String
+		s.LastState, s.LastID = state.String, id.String
 		if s.LastAt, err = parseNullTS(last); err != nil {
 			return s, err
 		}
@@ -137,6 +137,7 @@ func (tx *Tx) DrillSummaries(ctx context.Context) ([]backup.DrillSummary, error)
 	}, `SELECT d.id,
 		(SELECT MAX(r.started_at) FROM backup_drills r WHERE r.dataset_id = d.id AND r.state <> 'running'),
 		(SELECT r.state FROM backup_drills r WHERE r.dataset_id = d.id AND r.state <> 'running' ORDER BY r.started_at DESC, r.id DESC LIMIT 1),
+		(SELECT r.id FROM backup_drills r WHERE r.dataset_id = d.id AND r.state <> 'running' ORDER BY r.started_at DESC, r.id DESC LIMIT 1),
 		(SELECT MAX(r.started_at) FROM backup_drills r WHERE r.dataset_id = d.id AND r.state = 'passed'),
 		(SELECT COUNT(*) FROM backup_rcas a WHERE a.dataset_id = d.id AND a.recorded_at IS NULL)
 		FROM backup_datasets d`)

@@ -19,6 +19,7 @@ func backupCmd(g *globals) *cobra.Command {
 	cp := &cobra.Command{Use: "copy", Short: "Where a data set's backups live"}
 	cp.AddCommand(copyAddCmd(g))
 	c.AddCommand(ds, cp, backupStatusCmd(g), snapshotsCmd(g), collectCmd(g))
+	c.AddCommand(drillCmds(g)...)
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/backup/drill"
 	"github.com/opsguard/opsguard/id"
 	"github.com/opsguard/opsguard/ledger"
 )
@@ -234,6 +235,45 @@ func (s *Service) Exercises(ctx context.Context) ([]Exercise, error) {
 	return out, err
 }
 
+// failAbandoned records as failed the drills still marked running long
+// after their time limit: their process died mid-drill (its scratch is
+// removed at the next start).
+func (s *Service) failAbandoned(ctx context.Context, by Actor) ([]DrillResult, []error) {
+	out := []DrillResult{}
+	var running []Drill
+	var sets map[string]DataSet
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if running, err = tx.RunningDrills(ctx); err != nil {
+			return err
+		}
+		ds, err := tx.ListDataSets(ctx)
+		sets = map[string]DataSet{}
+		for _, d := range ds {
+			sets[d.ID] = d
+		}
+		return err
+	})
+	if err != nil {
+		return out, []error{err}
+	}
+	var errs []error
+	for _, d := range running {
+		plan, _ := ParseDrillPlan(sets[d.DataSetID].Drill)
+		limit := abandonAfter(plan)
+		if _, busy := s.drilling.Load(d.DataSetID); busy || s.now().Sub(d.StartedAt) <= limit {
+			continue
+		}
+		rep := &drill.Report{Checks: []drill.Check{{Name: "completed", Expected: "the drill ends within " + limit.String(), Actual: "abandoned: its process ended before it finished"}}}
+		d, err := s.finishDrill(ctx, by, d, rep)
+		out = append(out, DrillResult{DataSet: d.DataSet, Drill: d.ID, State: d.State})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("drill %s: %w", d.ID, err))
+		}
+	}
+	return out, errs
+}
+
 // DrillResult is what the scheduled drills did for one data set.
 type DrillResult struct {
 	DataSet string `json:"dataset"`
@@ -263,12 +303,11 @@ func (s *Service) DueDrills(ctx context.Context) ([]string, error) {
 // job backup-drills). A data set that cannot be drilled is named in the
 // error and does not stop the others.
 func (s *Service) DrillDue(ctx context.Context, by Actor) ([]DrillResult, error) {
+	out, errs := s.failAbandoned(ctx, by)
 	due, err := s.DueDrills(ctx)
 	if err != nil {
-		return nil, err
+		return out, errors.Join(append(errs, err)...)
 	}
-	out := []DrillResult{}
-	var errs []error
 	for _, name := range due {
 		d, err := s.Drill(ctx, by, name, DrillRequest{})
 		r := DrillResult{DataSet: name, Drill: d.ID, State: d.State}

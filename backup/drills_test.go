@@ -422,3 +422,36 @@ func exec1(t *testing.T, db *sql.DB, q string) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// A drill left running by a process that died is recorded failed by the
+// job once its time limit is well past, with its analysis opened.
+func TestAbandonedDrillFails(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		clock := now
+		fake := &fakeDrills{}
+		mods := func(o *backup.Options) { o.Now, o.Drill = func() time.Time { return clock }, fake.run }
+		e, sent, _ := drillEnv(t, db, mods)
+		e.dataSet(t, "shop", true)
+		e.resticCopy(t, "shop", "local", "/srv/restic/shop", false)
+		d, _, err := e.svc.StartDrill(t.Context(), hugo, "shop", backup.DrillRequest{}) // its process "dies": never run
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another process (a new service on the same store) takes over.
+		other := backup.NewService(store.Bind[backup.Tx](db), e.log, backup.Options{Now: func() time.Time { return clock }, Drill: fake.run, Notifier: sent,
+			ScratchRoot: t.TempDir(), Secrets: e.vault})
+		if _, err := other.Drill(t.Context(), hugo, "shop", backup.DrillRequest{}); opsguard.ErrorCode(err) != opsguard.EConflict {
+			t.Errorf("a second drill while one runs: %v", err)
+		}
+		clock = now.Add(drill.DefaultMaxDuration + time.Hour)
+		res, err := other.DrillDue(t.Context(), backup.Actor{Name: "system"})
+		// The failed drill is the data set's last: it waits for its
+		// analysis, not retried at once.
+		if err != nil || len(res) != 1 || res[0].Drill != d.ID || res[0].State != backup.DrillFailed {
+			t.Fatalf("job after the limit: %+v, %v", res, err)
+		}
+		if rcas, _ := other.RCAs(t.Context()); len(rcas) != 1 || rcas[0].DrillID != d.ID {
+			t.Errorf("analyses: %+v", rcas)
+		}
+	})
+}

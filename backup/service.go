@@ -54,6 +54,8 @@ type Tx interface {
 	// since (ENotFound when none).
 	RunningDrill(ctx context.Context, dataSetID string, since time.Time) (Drill, error)
 	DrillSummaries(ctx context.Context) ([]DrillSummary, error)
+	// RunningDrills returns every drill marked running, oldest first.
+	RunningDrills(ctx context.Context) ([]Drill, error)
 	InsertRCA(ctx context.Context, r RCA) error
 	// UpdateRCA stores an analysis's cause, action and who recorded them.
 	UpdateRCA(ctx context.Context, r RCA) error

@@ -222,3 +222,8 @@ func (tx *Tx) ListExercises(ctx context.Context) ([]backup.Exercise, error) {
 		return e, err
 	}, "SELECT id, scenario, held_on, participants, findings, actions, created_at, created_by FROM backup_exercises ORDER BY held_on DESC, created_at DESC")
 }
+
+// RunningDrills returns every drill marked running, oldest first.
+func (tx *Tx) RunningDrills(ctx context.Context) ([]backup.Drill, error) {
+	return queryAll(ctx, tx, scanDrill, "SELECT "+drillColumns+drillFrom+" WHERE r.state = 'running' ORDER BY r.started_at")
+}

@@ -185,7 +185,7 @@ func TestControlsOnRealResticRepositories(t *testing.T) {
 			t.Fatalf("collect = %+v", res)
 		}
 		for req, o := range e.outcomes(t) {
-			if o.Status != control.Pass {
+			if o.Status != control.Pass && req != "BK-4" && req != "BK-6" { // no drill, no exercise (drills_test.go)
 				t.Errorf("%s with one fresh, complete, offsite, documented data set: %s: %s", req, o.Status, o.Summary)
 			}
 		}

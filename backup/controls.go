@@ -132,6 +132,9 @@ func (s *Service) rcaControl() control.Control {
 			if err != nil {
 				return control.Outcome{}, err
 			}
+			if sets, err := s.DataSets(ctx); err != nil || len(sets) == 0 {
+				return control.Outcome{Status: control.Fail, Summary: "No data set is declared: no restore drill proves that customer data comes back (opsguard backup dataset add)."}, err
+			}
 			var open []string
 			var refs []control.Ref
 			for _, r := range rs {

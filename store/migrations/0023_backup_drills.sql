@@ -33,7 +33,7 @@ CREATE INDEX backup_drills_dataset ON backup_drills (dataset_id, started_at);
 -- drill's runner records its cause and corrective action.
 CREATE TABLE backup_rcas (
     id          TEXT PRIMARY KEY,
-    drill_id    TEXT NOT NULL UNIQUE REFERENCES backup_drills (id),
+    drill_id    TEXT NOT NULL REFERENCES backup_drills (id), -- one per failed drill (the service)
     dataset_id  TEXT NOT NULL REFERENCES backup_datasets (id),
     opened_at   TEXT NOT NULL,
     cause       TEXT NOT NULL,

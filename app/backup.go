@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/opsguard/opsguard/backup"
+	"github.com/opsguard/opsguard/backup/drill"
 	"github.com/opsguard/opsguard/backup/sources"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/jobs"
@@ -11,23 +13,32 @@ import (
 )
 
 // backupModule plugs the backup register in: data sets, their copies and
-// snapshots, the BK controls and the periodic collection.
+// snapshots, restore drills, the BK controls, the periodic collection and
+// the scheduled drills.
 var backupModule = module{
 	name: "backup",
 	open: func(a *App) {
 		b := a.Config.Backup
 		a.Backup = backup.NewService(store.Bind[backup.Tx](a.DB), a.Log, backup.Options{
-			Policy:     backup.Policy{MaxAgeHours: b.MaxAgeHours, RetentionDays: b.RetentionDays, OffsiteCopies: b.OffsiteCopies},
-			Sources:    sources.Sources(),
-			Secrets:    a.Secrets(),
-			AllowLocal: b.AllowLocalRepos,
-			Remote:     a.Egress().Host,
-			Now:        a.Now,
+			Policy: backup.Policy{MaxAgeHours: b.MaxAgeHours, RetentionDays: b.RetentionDays, OffsiteCopies: b.OffsiteCopies,
+				RestoreTestIntervalDays: b.RestoreTestIntervalDays, TabletopExerciseIntervalDays: b.TabletopExerciseIntervalDays},
+			Sources:         sources.Sources(),
+			Secrets:         a.Secrets(),
+			AllowLocal:      b.AllowLocalRepos,
+			Remote:          a.Egress().Host,
+			Now:             a.Now,
+			ScratchRoot:     a.Config.ScratchDir(),
+			ScratchPostgres: b.ScratchPostgres,
+			Notifier:        backupNotifier{a},
 		})
+		a.cleanDrillScratch()
 	},
 	controls: func(a *App) []control.Control { return a.Backup.Controls() },
 	jobs: func(a *App) []jobs.Job {
-		return []jobs.Job{{Name: "backup-collect", Interval: a.Config.Backup.CollectInterval, Run: a.collectBackups}}
+		return []jobs.Job{
+			{Name: "backup-collect", Interval: a.Config.Backup.CollectInterval, Run: a.collectBackups},
+			{Name: "backup-drills", Interval: a.Config.Backup.DrillCheckInterval, Run: a.drillDue},
+		}
 	},
 }
 
@@ -41,4 +52,70 @@ func (a *App) collectBackups(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// drillDue drills every data set whose last drill is older than its
+// interval.
+func (a *App) drillDue(ctx context.Context) error {
+	res, err := a.Backup.DrillDue(ctx, backup.Actor{Name: "system", Username: "system"})
+	for _, r := range res {
+		if r.Error == "" {
+			a.Logger.Info("restore drill", "dataset", r.DataSet, "drill", r.Drill, "state", r.State)
+		}
+	}
+	return err
+}
+
+// cleanDrillScratch removes what drills killed mid-way left behind: their
+// scratch directories and, on the scratch PostgreSQL server, their
+// databases. It runs when the instance opens, before any drill.
+func (a *App) cleanDrillScratch() {
+	removed, err := a.Backup.CleanStale()
+	if err != nil {
+		a.Logger.Warn("restore drills: cleaning the scratch directory", "err", err)
+	}
+	if len(removed) > 0 {
+		a.Logger.Info("restore drills: removed the scratch of killed drills", "paths", removed)
+	}
+	if dsn := a.Config.Backup.ScratchPostgres; dsn != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		dropped, err := drill.CleanStaleDatabases(ctx, dsn)
+		if err != nil {
+			a.Logger.Warn("restore drills: cleaning the scratch databases", "err", err)
+		}
+		if len(dropped) > 0 {
+			a.Logger.Info("restore drills: dropped the scratch databases of killed drills", "databases", dropped)
+		}
+	}
+}
+
+// StartDrill starts a drill of a data set. With req.Wait it returns the
+// finished drill; otherwise the running one, while the drill goes on in
+// the background (Close waits for it, a bounded time).
+func (a *App) StartDrill(ctx context.Context, by backup.Actor, dataSet string, req backup.DrillRequest) (backup.Drill, error) {
+	d, run, err := a.Backup.StartDrill(ctx, by, dataSet, req)
+	if err != nil || req.Wait {
+		if err != nil {
+			return d, err
+		}
+		return run(ctx)
+	}
+	a.pending.Add(1)
+	go func() {
+		defer a.pending.Done()
+		if _, err := run(context.WithoutCancel(ctx)); err != nil {
+			a.Logger.Error("restore drill", "dataset", dataSet, "drill", d.ID, "err", err)
+		}
+	}()
+	return d, nil
+}
+
+// backupNotifier queues the register's notices ("backup.drill_failed")
+// to the channels of their kind and to the owner's e-mail address, read
+// afresh for each notice.
+type backupNotifier struct{ a *App }
+
+func (b backupNotifier) Notify(ctx context.Context, tx backup.Tx, kind, subject, summary string, data map[string]any) error {
+	return (&notifier{a: b.a}).send(ctx, tx, kind, subject, summary, data)
 }

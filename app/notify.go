@@ -211,6 +211,11 @@ type notifier struct {
 // an owner's assets also goes to the owner's e-mail address, when the
 // owner is a user with one.
 func (n *notifier) Notify(ctx context.Context, tx vuln.Tx, kind, subject, summary string, data map[string]any) error {
+	return n.send(ctx, tx, kind, subject, summary, data)
+}
+
+// send is Notify for any module's transaction.
+func (n *notifier) send(ctx context.Context, tx any, kind, subject, summary string, data map[string]any) error {
 	m := notify.Message{Kind: kind, Subject: subject, Summary: summary, Time: n.a.Now(), Data: data}
 	if owner, _ := data["owner"].(string); owner != "" {
 		if n.emails == nil {

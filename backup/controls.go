@@ -4,16 +4,20 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/opsguard/opsguard/control"
 )
 
-// Controls returns the controls of BK-1, BK-2, BK-3 and BK-7.
+// Controls returns the controls of BK-1 … BK-7.
 func (s *Service) Controls() []control.Control {
 	return []control.Control{
 		s.perDataSet("BK-1", "fresh-backup", "The newest backup of every data set is younger than backup.max_age_hours and of its required type", freshProblem),
 		s.perDataSet("BK-2", "retention-window", "Every data set's backups span backup.retention_days with no missing day", retentionProblem),
 		s.perDataSet("BK-3", "offsite-copy", "Every data set has backup.offsite_copies fresh copies outside production", offsiteProblem),
+		s.perDataSet("BK-4", "restore-drill", "Every data set has a passing restore drill younger than its interval (at most backup.restore_test_interval_days)", drillProblem),
+		s.rcaControl(),
+		s.exerciseControl(),
 		s.perDataSet("BK-7", "procedure-documented", "Every data set documents its backup and restore procedure", documentedProblem),
 	}
 }
@@ -55,6 +59,8 @@ func passSummary(req string, st state) string {
 		return fmt.Sprintf("All %d data sets have a backup in each of the last %d days.", n, st.window)
 	case "BK-3":
 		return fmt.Sprintf("All %d data sets have at least %d fresh copies outside production.", n, st.nOffsite)
+	case "BK-4":
+		return fmt.Sprintf("All %d data sets have a passing restore drill younger than their interval.", n)
 	}
 	return fmt.Sprintf("All %d data sets document their frequency, data covered, type, retention and restore instructions.", n)
 }
@@ -102,4 +108,72 @@ func collectNote(r Status) string {
 		return ""
 	}
 	return " (collection failing: " + r.CollectErrors[0] + ")"
+}
+
+func drillProblem(st state, d DataSet, _ Status) string {
+	iv := st.drillInterval(d)
+	days := int(iv / (24 * time.Hour))
+	last := st.drills[d.ID].LastPassed
+	switch {
+	case last == nil:
+		return fmt.Sprintf("no passing restore drill on record (interval %d days)", days)
+	case st.now.Sub(*last) > iv:
+		return fmt.Sprintf("last passing restore drill %s, older than %d days", last.Format(time.DateOnly), days)
+	}
+	return ""
+}
+
+// rcaControl (BK-5) fails while a failed drill's root-cause analysis is
+// open.
+func (s *Service) rcaControl() control.Control {
+	return control.Control{ID: "BK-5.root-cause-recorded", Requirement: "BK-5", Title: "Every failed restore drill has its root cause and corrective action recorded by someone other than its runner",
+		Evaluate: func(ctx context.Context) (control.Outcome, error) {
+			rs, err := s.RCAs(ctx)
+			if err != nil {
+				return control.Outcome{}, err
+			}
+			if sets, err := s.DataSets(ctx); err != nil || len(sets) == 0 {
+				return control.Outcome{Status: control.Fail, Summary: "No data set is declared: no restore drill proves that customer data comes back (opsguard backup dataset add)."}, err
+			}
+			var open []string
+			var refs []control.Ref
+			for _, r := range rs {
+				if r.Open() {
+					open = append(open, fmt.Sprintf("%s (drill %s of %s, opened %s)", r.ID, r.DrillID, r.DataSet, r.OpenedAt.Format(time.DateOnly)))
+					refs = append(refs, control.Ref{Kind: "backup-rca", ID: r.ID})
+				}
+			}
+			if len(open) > 0 {
+				return control.Outcome{Status: control.Fail, Refs: refs,
+					Summary: fmt.Sprintf("%d root-cause analyses are open: %s (opsguard backup rca record).", len(open), control.Examples(open, 5, "; "))}, nil
+			}
+			return control.Outcome{Status: control.Pass, Summary: fmt.Sprintf("No root-cause analysis is open (%d recorded).", len(rs))}, nil
+		}}
+}
+
+// exerciseControl (BK-6) fails when no tabletop exercise is younger than
+// backup.tabletop_exercise_interval_days.
+func (s *Service) exerciseControl() control.Control {
+	return control.Control{ID: "BK-6.tabletop-exercise", Requirement: "BK-6", Title: "A disaster-recovery tabletop exercise was held within backup.tabletop_exercise_interval_days",
+		Evaluate: func(ctx context.Context) (control.Outcome, error) {
+			es, err := s.Exercises(ctx)
+			if err != nil {
+				return control.Outcome{}, err
+			}
+			days := s.opts.Policy.TabletopExerciseIntervalDays
+			if days <= 0 {
+				days = 365
+			}
+			if len(es) == 0 {
+				return control.Outcome{Status: control.Fail, Summary: "No disaster-recovery tabletop exercise is on record (opsguard backup exercise add)."}, nil
+			}
+			held, _ := time.Parse(time.DateOnly, es[0].Date)
+			age := int(s.now().Sub(held) / (24 * time.Hour))
+			if age > days {
+				return control.Outcome{Status: control.Fail, Refs: []control.Ref{{Kind: "backup-exercise", ID: es[0].ID}},
+					Summary: fmt.Sprintf("The last tabletop exercise was held on %s, %d days ago: more than %d.", es[0].Date, age, days)}, nil
+			}
+			return control.Outcome{Status: control.Pass, Refs: []control.Ref{{Kind: "backup-exercise", ID: es[0].ID}},
+				Summary: fmt.Sprintf("Tabletop exercise %q held on %s (%d days ago, at most %d).", es[0].Scenario, es[0].Date, age, days)}, nil
+		}}
 }

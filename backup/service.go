@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsguard/opsguard"
@@ -41,6 +42,29 @@ type Tx interface {
 	// CopySummaries sums up every copy's live snapshots taken at or before
 	// now, with the 24-hour windows of the last days that hold one.
 	CopySummaries(ctx context.Context, now time.Time, days int) ([]CopySummary, error)
+
+	InsertDrill(ctx context.Context, d Drill) error
+	// UpdateDrill stores a drill's end and its approval.
+	UpdateDrill(ctx context.Context, d Drill) error
+	DrillByID(ctx context.Context, id string) (Drill, error)
+	// ListDrills returns a data set's drills (every one's for ""), newest
+	// first, at most limit.
+	ListDrills(ctx context.Context, dataSetID string, limit int) ([]Drill, error)
+	// RunningDrill returns a drill of the data set running since after
+	// since (ENotFound when none).
+	RunningDrill(ctx context.Context, dataSetID string, since time.Time) (Drill, error)
+	DrillSummaries(ctx context.Context) ([]DrillSummary, error)
+	// RunningDrills returns every drill marked running, oldest first.
+	RunningDrills(ctx context.Context) ([]Drill, error)
+	InsertRCA(ctx context.Context, r RCA) error
+	// UpdateRCA stores an analysis's cause, action and who recorded them.
+	UpdateRCA(ctx context.Context, r RCA) error
+	RCAByID(ctx context.Context, id string) (RCA, error)
+	// ListRCAs returns the analyses, open ones first, newest first.
+	ListRCAs(ctx context.Context) ([]RCA, error)
+	InsertExercise(ctx context.Context, e Exercise) error
+	// ListExercises returns the exercises, newest date first.
+	ListExercises(ctx context.Context) ([]Exercise, error)
 }
 
 // Store runs transactions.
@@ -97,6 +121,18 @@ type Secrets interface {
 type Actor struct {
 	Name  string
 	Local bool
+	// Username and Role are the user's, for segregation of duties (a
+	// drill's runner neither approves it nor records its root cause).
+	Username string
+	Role     auth.Role
+}
+
+// user is the actor's user name: Username, else Name without "cli:".
+func (a Actor) user() string {
+	if a.Username != "" {
+		return a.Username
+	}
+	return strings.TrimPrefix(a.Name, "cli:")
 }
 
 // Policy is the numbers of the controls (config backup:).
@@ -104,6 +140,10 @@ type Policy struct {
 	MaxAgeHours   int
 	RetentionDays int
 	OffsiteCopies int
+	// RestoreTestIntervalDays caps every data set's drill interval (BK-4);
+	// TabletopExerciseIntervalDays is the age a DR exercise may reach (BK-6).
+	RestoreTestIntervalDays      int
+	TabletopExerciseIntervalDays int
 }
 
 // Options configure the service.
@@ -117,6 +157,15 @@ type Options struct {
 	// policy); nil accepts every host.
 	Remote func(host string) error
 	Now    func() time.Time
+	// ScratchRoot is the directory file drills restore under (the
+	// server's, never a caller's); ScratchPostgres the PostgreSQL server
+	// that receives a pg_dump drill's scratch database.
+	ScratchRoot     string
+	ScratchPostgres string
+	// Drill performs a drill (default drill.Run); Notifier queues the
+	// notice of a failed one.
+	Drill    DrillFunc
+	Notifier Notifier
 }
 
 // Service is the backup register.
@@ -124,6 +173,8 @@ type Service struct {
 	store Store
 	log   *ledger.Log
 	opts  Options
+	// drilling holds the data sets with a drill running in this process.
+	drilling sync.Map
 }
 
 // NewService returns the register.
@@ -209,7 +260,8 @@ func normalize(d *DataSet) error {
 	case len(d.Drill) > maxDrillSpec || !json.Valid(d.Drill) || d.Drill[0] != '{':
 		return invalid("drill", "drill: a JSON object of at most %d bytes", maxDrillSpec)
 	}
-	return nil
+	_, err := ParseDrillPlan(d.Drill)
+	return err
 }
 
 // DataSets lists the data sets by name.

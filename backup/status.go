@@ -31,6 +31,7 @@ type Status struct {
 	// BK-5): empty until drills are recorded.
 	LastDrill     *time.Time `json:"last_drill_at"`
 	DrillVerdict  string     `json:"last_drill_verdict"`
+	LastDrillID   string     `json:"last_drill_id"`
 	OpenRCAs      int        `json:"open_rcas"`
 	CollectErrors []string   `json:"collect_errors"`
 }
@@ -44,10 +45,13 @@ type state struct {
 	window   int
 	maxAge   time.Duration
 	nOffsite int
+	drills   map[string]DrillSummary // by data set id
+	maxDrill int                     // backup.restore_test_interval_days
 }
 
 func (s *Service) state(ctx context.Context) (state, error) {
 	st := state{now: s.now(), copies: map[string][]Copy{}, sums: map[string]CopySummary{}, window: s.opts.Policy.RetentionDays,
+		drills: map[string]DrillSummary{}, maxDrill: s.opts.Policy.RestoreTestIntervalDays,
 		maxAge: time.Duration(s.opts.Policy.MaxAgeHours) * time.Hour, nOffsite: s.opts.Policy.OffsiteCopies}
 	if st.window <= 0 {
 		st.window = 7
@@ -70,6 +74,13 @@ func (s *Service) state(ctx context.Context) (state, error) {
 		sums, err := tx.CopySummaries(ctx, st.now, st.window)
 		for _, x := range sums {
 			st.sums[x.CopyID] = x
+		}
+		if err != nil {
+			return err
+		}
+		drills, err := tx.DrillSummaries(ctx)
+		for _, x := range drills {
+			st.drills[x.DataSetID] = x
 		}
 		return err
 	})
@@ -120,6 +131,8 @@ func (st state) status(d DataSet) Status {
 			}
 		}
 	}
+	dr := st.drills[d.ID]
+	r.LastDrill, r.DrillVerdict, r.LastDrillID, r.OpenRCAs = dr.LastAt, dr.LastState, dr.LastID, dr.OpenRCAs
 	if r.Newest != nil {
 		age := int(st.now.Sub(*r.Newest) / time.Hour)
 		r.AgeHours, r.Fresh = &age, st.now.Sub(*r.Newest) <= st.maxAge
@@ -158,4 +171,17 @@ func undocumented(d DataSet) []string {
 		miss = append(miss, "frequency, type or retention")
 	}
 	return miss
+}
+
+// drillInterval is how old a data set's last passing drill may be.
+func (st state) drillInterval(d DataSet) time.Duration {
+	plan, _ := ParseDrillPlan(d.Drill)
+	return plan.interval(st.maxDrill)
+}
+
+// drillDue reports whether a data set's last drill, passed or failed, is
+// older than its interval (or it has none).
+func (st state) drillDue(d DataSet) bool {
+	last := st.drills[d.ID].LastAt
+	return last == nil || st.now.Sub(*last) > st.drillInterval(d)
 }

@@ -135,6 +135,13 @@ type Backup struct {
 	// AllowLocalRepos accepts local paths (a restic repository, a dump
 	// directory) from API callers too, not only from the in-process CLI.
 	AllowLocalRepos bool `yaml:"allow_local_repos" json:"allow_local_repos"`
+	// ScratchDir is where restore drills restore (default
+	// <data_dir>/scratch); ScratchPostgres the PostgreSQL server
+	// (postgres:// URL) that receives a pg_dump drill's scratch database.
+	ScratchDir      string `yaml:"scratch_dir" json:"scratch_dir"`
+	ScratchPostgres string `yaml:"scratch_postgres" json:"-"`
+	// DrillCheckInterval between the job's looks for data sets due a drill.
+	DrillCheckInterval time.Duration `yaml:"drill_check_interval" json:"drill_check_interval"`
 }
 
 // Capacity holds the thresholds of CP-1 … CP-3.
@@ -240,7 +247,7 @@ func Default() Config {
 		Backup: Backup{
 			MaxAgeHours: 26, RetentionDays: 7, OffsiteCopies: 1,
 			RestoreTestIntervalDays: 365, TabletopExerciseIntervalDays: 365,
-			CollectInterval: time.Hour,
+			CollectInterval: time.Hour, DrillCheckInterval: time.Hour,
 		},
 		Capacity: Capacity{
 			CheckInterval: time.Minute, CPUPercent: 90, MemoryPercent: 90,

@@ -208,6 +208,7 @@ func (c Config) Validate() error {
 		{"controls.interval", c.Controls.Interval},
 		{"change.sync_interval", c.Change.SyncInterval},
 		{"backup.collect_interval", c.Backup.CollectInterval},
+		{"backup.drill_check_interval", c.Backup.DrillCheckInterval},
 		{"capacity.check_interval", c.Capacity.CheckInterval},
 	}
 	for _, d := range durations {
@@ -388,4 +389,13 @@ func ParseProxy(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ScratchDir is where restore drills restore: backup.scratch_dir, or
+// <data_dir>/scratch.
+func (c Config) ScratchDir() string {
+	if c.Backup.ScratchDir != "" {
+		return c.Backup.ScratchDir
+	}
+	return filepath.Join(c.Server.DataDir, "scratch")
 }

@@ -154,6 +154,18 @@ var allowed = map[string][]auth.Role{
 	"GET /attestations":                                 readers,
 	"POST /attestations":                                {auth.SecurityOfficer, auth.EngineeringHead, auth.InfraOps},
 	"POST /attestations/{id}/review":                    {auth.SecurityOfficer},
+	"POST /api/v1/backup/datasets/{name}/drills":        backupManagers,
+	"GET /api/v1/backup/drills":                         readers,
+	"GET /api/v1/backup/drills/{id}":                    readers,
+	"POST /api/v1/backup/drills/{id}/approve":           {auth.SecurityOfficer}, // the route admits backup managers, the service only a security officer
+	"GET /api/v1/backup/rcas":                           readers,
+	"POST /api/v1/backup/rcas/{id}":                     backupManagers,
+	"GET /api/v1/backup/exercises":                      readers,
+	"POST /api/v1/backup/exercises":                     backupManagers,
+	"POST /backup/datasets/{name}/drills":               backupManagers,
+	"GET /backup/drills/{id}":                           readers,
+	"GET /backup/rcas":                                  readers,
+	"POST /backup/rcas/{id}":                            backupManagers,
 }
 
 // backupManagers declare data sets and copies.

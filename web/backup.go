@@ -17,7 +17,7 @@ import (
 var backupModule = module{name: "backup", routes: (*Server).backupRoutes, nav: []navLink{{"Backups", "/backup"}}}
 
 func (s *Server) backupRoutes() []Route {
-	return []Route{
+	return append([]Route{
 		{Method: "GET", Pattern: "/api/v1/backup/status", Perm: auth.Read, Summary: "Every data set's backup state: newest backup, retention window, copies off production", handle: s.apiBackupStatus},
 		{Method: "GET", Pattern: "/api/v1/backup/datasets", Perm: auth.Read, Summary: "The protected data sets", handle: s.apiDataSets},
 		{Method: "POST", Pattern: "/api/v1/backup/datasets", Perm: auth.ManageBackups, Summary: "Declare a protected data set", handle: s.apiAddDataSet},
@@ -29,7 +29,7 @@ func (s *Server) backupRoutes() []Route {
 
 		{Method: "GET", Pattern: "/backup", Perm: auth.Read, UI: true, Summary: "Backup overview: a row per data set and its states", handle: s.uiBackup},
 		{Method: "POST", Pattern: "/backup/datasets", Perm: auth.ManageBackups, UI: true, Summary: "Declare a data set", handle: s.uiAddDataSet},
-	}
+	}, s.drillRoutes()...)
 }
 
 // backupActor is the principal as the backup register sees it: the

@@ -83,6 +83,7 @@ func TestBrowserPagesAtTwoWidths(t *testing.T) {
 		{"changes", "/changes"}, {"tickets", "/tickets"}, {"ticket", "/tickets/" + tk.ID}, {"ledger", "/ledger"}, {"users", "/users"},
 		{"tokens", "/tokens"}, {"notifications", "/notifications"}, {"jobs", "/jobs"}, {"account", "/account"}, {"control", "/controls/VM-3.sla-kept"}, {"not-found", "/no/such/page"},
 	}
+	pages = append(pages, backupPages(t, e)...)
 	for _, width := range []int64{1400, 390} {
 		browse(t, tab, chromedp.EmulateViewport(width, 900))
 		for _, p := range pages {

@@ -96,6 +96,8 @@ type page struct {
 	CSRF  string
 	Data  any
 	Error string
+	// Refresh reloads the page every so many seconds (a drill running).
+	Refresh int
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -19,17 +20,25 @@ func backupCmd(g *globals) *cobra.Command {
 	cp := &cobra.Command{Use: "copy", Short: "Where a data set's backups live"}
 	cp.AddCommand(copyAddCmd(g))
 	c.AddCommand(ds, cp, backupStatusCmd(g), snapshotsCmd(g), collectCmd(g))
+	c.AddCommand(drillCmds(g)...)
 	return c
 }
 
 func dataSetAddCmd(g *globals) *cobra.Command {
 	var d backup.DataSet
+	var drillSpec string
 	add := &cobra.Command{
 		Use:   "add NAME --owner USER",
 		Short: "Declare a protected data set with its documented procedure",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d.Name = args[0]
+			if drillSpec != "" {
+				if !json.Valid([]byte(drillSpec)) {
+					return fmt.Errorf("--drill: not valid JSON")
+				}
+				d.Drill = json.RawMessage(drillSpec)
+			}
 			return fetch(g, cmd, func(b *client) (backup.DataSet, error) { return b.AddDataSet(cmd.Context(), d) },
 				func(tw *tabwriter.Writer, out backup.DataSet) {
 					fmt.Fprintf(tw, "Declared %s (owner %s, %s %s backups kept %d days).\n", out.Name, out.Owner, out.Frequency, out.Type, out.RetentionDays)
@@ -44,6 +53,7 @@ func dataSetAddCmd(g *globals) *cobra.Command {
 	f.StringVar(&d.Instructions, "instructions", "", "the restore procedure (BK-7)")
 	f.StringVar(&d.Description, "description", "", "the data covered (BK-7)")
 	f.StringVar(&d.Classification, "classification", "", "the data's classification")
+	f.StringVar(&drillSpec, "drill", "", `the restore drill's specification, JSON: {"interval_days": 30, "expected_paths": […], "assertions": […]}`)
 	add.MarkFlagRequired("owner")
 	return add
 }

@@ -411,3 +411,31 @@ func (c *client) AckPolicy(ctx context.Context, doc string) (policy.Ack, error) 
 	err := c.call(ctx, "POST", "/api/v1/policies/"+url.PathEscape(doc)+"/ack", nil, &out)
 	return out, err
 }
+
+func (c *client) StartDrill(ctx context.Context, dataSet string, req backup.DrillRequest) (backup.Drill, error) {
+	return callAs[backup.Drill](ctx, c, "POST", "/api/v1/backup/datasets/"+url.PathEscape(dataSet)+"/drills", req)
+}
+
+func (c *client) Drills(ctx context.Context, dataSet string) ([]backup.Drill, error) {
+	return callItems[backup.Drill](ctx, c, "GET", "/api/v1/backup/drills?dataset="+url.QueryEscape(dataSet), nil)
+}
+
+func (c *client) ApproveDrill(ctx context.Context, id string) (backup.Drill, error) {
+	return callAs[backup.Drill](ctx, c, "POST", "/api/v1/backup/drills/"+url.PathEscape(id)+"/approve", nil)
+}
+
+func (c *client) RCAs(ctx context.Context) ([]backup.RCA, error) {
+	return callItems[backup.RCA](ctx, c, "GET", "/api/v1/backup/rcas", nil)
+}
+
+func (c *client) RecordRCA(ctx context.Context, id, cause, action string) (backup.RCA, error) {
+	return callAs[backup.RCA](ctx, c, "POST", "/api/v1/backup/rcas/"+url.PathEscape(id), map[string]string{"cause": cause, "action": action})
+}
+
+func (c *client) Exercises(ctx context.Context) ([]backup.Exercise, error) {
+	return callItems[backup.Exercise](ctx, c, "GET", "/api/v1/backup/exercises", nil)
+}
+
+func (c *client) AddExercise(ctx context.Context, e backup.Exercise) (backup.Exercise, error) {
+	return callAs[backup.Exercise](ctx, c, "POST", "/api/v1/backup/exercises", e)
+}

@@ -32,6 +32,16 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 	mustRun(t, local, "", "change", "ticket", "create", "--title", "Raise the limit", "--as-role", "engineer")
 	mustRun(t, local, "", "backup", "dataset", "add", "shop", "--owner", "erik", "--instructions", "restore the RDS snapshot")
 	mustRun(t, local, "", "backup", "copy", "add", "shop", "--source", "manifest", "--name", "rds", "--offsite")
+	pw := filepath.Join(dir, "restic.pw")
+	os.WriteFile(pw, []byte("pw\n"), 0o600)
+	mustRun(t, local, "", "backup", "copy", "add", "shop", "--source", "restic", "--name", "gone", "--repo", filepath.Join(dir, "no-repo"), "--password-file", pw)
+	if r := run(t, local, "", "backup", "drill", "shop", "--copy", "gone"); r.code != 1 || !strings.Contains(r.stdout, "FAILED") {
+		t.Fatalf("setup: a drill of a missing repository: %s", r)
+	}
+	mustRun(t, local, "correct horse battery\n", "user", "add", "ines", "--role", "security_officer")
+	mustRun(t, local, "correct horse battery\n", "user", "add", "emma", "--role", "engineering_head")
+	mustRun(t, local, "", "backup", "exercise", "add", "--scenario", "Region lost", "--date", "2026-01-15", "--participants", "ines,emma,erik",
+		"--findings", "DNS TTLs too long", "--action", "lower the TTLs;erik")
 	base := serve(t, data)
 	remote := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + ownToken(t, base, "reader", "correct horse battery")}
 
@@ -77,6 +87,10 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"policy", "show", "operations-security-policy"},
 		{"attest", "list"},
 		{"requirements"},
+		{"backup", "drills"},
+		{"backup", "drills", "shop"},
+		{"backup", "rca", "list"},
+		{"backup", "exercise", "list"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")
@@ -105,6 +119,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"policy", "diff", "nope", "1", "2"},
 		{"policy", "ack", "nope"},
 		{"policy", "render", "operations-security-policy", "--format", "odt"},
+		{"backup", "drills", "nope"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			in, out := run(t, local, "", args...), run(t, remote, "", args...)
@@ -112,6 +127,25 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 				t.Errorf("in-process:\n%s\nthrough the server:\n%s", in, out)
 			}
 		})
+	}
+
+	// The failed drill's analysis: its runner (the in-process user) may
+	// not record it; a security officer through the server records it and
+	// approves the drill.
+	var rcas []struct {
+		ID      string `json:"id"`
+		DrillID string `json:"drill_id"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, local, "", "backup", "rca", "list", "-o", "json").stdout), &rcas); err != nil || len(rcas) != 1 {
+		t.Fatalf("rca list: %v %v", rcas, err)
+	}
+	if r := run(t, local, "", "backup", "rca", "record", rcas[0].ID, "--cause", "moved", "--action", "alert"); r.code == 0 || !strings.Contains(r.stderr, "segregation of duties") {
+		t.Errorf("the runner records the analysis:\n%s", r)
+	}
+	officer := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + ownToken(t, base, "ines", "correct horse battery")}
+	mustRun(t, officer, "", "backup", "rca", "record", rcas[0].ID, "--cause", "the repository was moved", "--action", "alert on a missing repository")
+	if r := mustRun(t, officer, "", "backup", "drills", "approve", rcas[0].DrillID); !strings.Contains(r.stdout, "approved by ines") {
+		t.Errorf("drills approve:\n%s", r)
 	}
 }
 

@@ -12,6 +12,8 @@ set -euo pipefail
 base=${1:?usage: scripts/bench-compare.sh BASE [ROUNDS]}
 rounds=${2:-1}
 root=$(git rev-parse --show-toplevel)
+# The base's tests look for the fixtures beside their own checkout.
+export OPSGUARD_FIXTURES="${OPSGUARD_FIXTURES:-$(cd "$root/.." && pwd)/shared/fixtures}"
 tmp=$(mktemp -d)
 trap 'git -C "$root" worktree remove --force "$tmp/base" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 git -C "$root" worktree add --quiet --detach "$tmp/base" "$base"
@@ -29,8 +31,8 @@ for r in $(seq "$rounds"); do
 		for side in base head; do
 			dir=$root
 			[ "$side" = base ] && dir=$tmp/base
-			(cd "$dir" && go test -run '^$' -bench "$pat" -benchtime=1x "$pkg" 2>&1) |
-				grep -E '^Benchmark' | sed "s/^/round $r $side /"
+			(cd "$dir" && go test -run '^$' -bench "$pat" -benchtime=1x "$pkg" 2>&1 || true) |
+				grep -E '^(Benchmark|FAIL|---)' | sed "s/^/round $r $side /" || true
 		done
 	done
 done

@@ -20,6 +20,7 @@ import (
 	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
+	"github.com/opsguard/opsguard/report"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
 )
@@ -37,6 +38,7 @@ type App struct {
 	Change   *change.Service
 	Tickets  *change.Tickets
 	Backup   *backup.Service
+	Report   *report.Service
 	Logger   *slog.Logger
 	Now      func() time.Time
 

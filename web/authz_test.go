@@ -124,6 +124,9 @@ var allowed = map[string][]auth.Role{
 	"POST /api/v1/backup/manifests":                     {auth.Agent},
 	"GET /backup":                                       readers,
 	"POST /backup/datasets":                             backupManagers,
+	"GET /api/v1/audit/bundle":                          readers,
+	"GET /audit":                                        readers,
+	"POST /audit/verify":                                readers,
 }
 
 // backupManagers declare data sets and copies.

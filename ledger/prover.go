@@ -35,15 +35,20 @@ type Prover struct {
 	size  int64
 	upper [][]byte // upper[l]: the hashes of the perfect subtrees of level blockLevel+l, 32 bytes each
 
-	block  int64    // the block cached in levels, -1 none
-	levels [][]byte // levels[l]: the block's perfect subtrees of level l
+	// blocks caches the subtrees of a few blocks, levels[l] those of
+	// level l: the block of the entries being proved and the last, partial
+	// block, whose subtrees every proof's right edge needs.
+	blocks map[int64][][]byte
 }
+
+// maxBlocks bounds the blocks cached (4096 leaves, 256 KiB each).
+const maxBlocks = 4
 
 // NewProver reads the first size leaf hashes of r and checks that they
 // make root, the signed root of that size: a stored leaf hash edited
 // behind the server's back would otherwise yield proofs that fail.
 func NewProver(ctx context.Context, r LeafScanner, size int64, root []byte) (*Prover, error) {
-	p := &Prover{ctx: ctx, r: r, size: size, block: -1}
+	p := &Prover{ctx: ctx, r: r, size: size, blocks: map[int64][][]byte{}}
 	rng := factory.NewEmptyRange(0)
 	var blockLeaves []byte
 	var base []byte
@@ -146,21 +151,23 @@ func (p *Prover) node(id compact.NodeID) ([]byte, error) {
 		return bytes.Clone(p.upper[l][id.Index*32 : id.Index*32+32]), nil
 	}
 	block := int64(id.Index<<id.Level) >> blockLevel
-	if block != p.block {
-		if err := p.load(block); err != nil {
+	levels, ok := p.blocks[block]
+	if !ok {
+		var err error
+		if levels, err = p.load(block); err != nil {
 			return nil, err
 		}
 	}
 	in := id.Index - uint64(block)<<(blockLevel-id.Level)
-	if int(id.Level) >= len(p.levels) || int(in+1)*32 > len(p.levels[id.Level]) {
+	if int(id.Level) >= len(levels) || int(in+1)*32 > len(levels[id.Level]) {
 		return nil, fmt.Errorf("proof: node %d/%d is outside the tree of %d", id.Level, id.Index, p.size)
 	}
-	return bytes.Clone(p.levels[id.Level][in*32 : in*32+32]), nil
+	return bytes.Clone(levels[id.Level][in*32 : in*32+32]), nil
 }
 
 // load reads the leaves of one block (the last may be partial) and
 // rebuilds its subtrees.
-func (p *Prover) load(block int64) error {
+func (p *Prover) load(block int64) ([][]byte, error) {
 	from := block<<blockLevel + 1
 	to := min((block+1)<<blockLevel, p.size)
 	leaves := make([]byte, 0, (to-from+1)*32)
@@ -174,8 +181,18 @@ func (p *Prover) load(block int64) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("read leaf hashes %d..%d: %w", from, to, err)
+		return nil, fmt.Errorf("read leaf hashes %d..%d: %w", from, to, err)
 	}
-	p.block, p.levels = block, buildLevels(leaves, blockLevel)
-	return nil
+	last := (p.size - 1) >> blockLevel
+	for b := range p.blocks {
+		if len(p.blocks) < maxBlocks {
+			break
+		}
+		if b != last {
+			delete(p.blocks, b)
+		}
+	}
+	levels := buildLevels(leaves, blockLevel)
+	p.blocks[block] = levels
+	return levels, nil
 }

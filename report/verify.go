@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/mod/sumdb/note"
 
@@ -76,17 +77,16 @@ func (s *Summary) bad(member, format string, args ...any) {
 
 // verifier holds one bundle under verification.
 type verifier struct {
-	ctx     context.Context
-	opts    VerifyOptions
-	v       note.Verifier
-	files   map[string]*zip.File
-	m       Manifest
-	listed  map[string]string // name → sha256, from the manifest
-	sum     *Summary
-	col     *collector
-	refs    map[string]int64 // evidence → the first entry citing it
-	root    []byte
-	entries map[int64]bool
+	ctx    context.Context
+	opts   VerifyOptions
+	v      note.Verifier
+	files  map[string]*zip.File
+	m      Manifest
+	listed map[string]string // name → sha256, from the manifest
+	sum    *Summary
+	col    *collector
+	refs   map[string]int64 // evidence → the first entry citing it
+	root   []byte
 }
 
 // Verify checks a bundle offline with the ledger's public key alone. An
@@ -103,7 +103,7 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, publicKey string, op
 		return nil, opsguard.Errorf(opsguard.EInvalid, "not an audit bundle: not a zip archive, or a truncated one: %v", err)
 	}
 	vr := &verifier{ctx: ctx, opts: opts.withDefaults(), v: vk, files: map[string]*zip.File{}, sum: &Summary{},
-		refs: map[string]int64{}, entries: map[int64]bool{}}
+		refs: map[string]int64{}}
 	if err := vr.checkNames(zr.File); err != nil {
 		return nil, err
 	}
@@ -420,64 +420,114 @@ func (vr *verifier) checkEntries() {
 
 type memberError struct{ member, msg string }
 
+// parsed is an entry read, with its leaf hash ("" msg) or what is wrong.
+type parsed struct {
+	e    Entry
+	leaf []byte
+	msg  string
+	err  string // the line does not parse: the walk stops
+}
+
+// parseEntries reads entries.jsonl on its own goroutine (parsing and
+// hashing are most of the work) and hands them over in batches.
+func parseEntries(r io.Reader, out chan<- []parsed, stop <-chan struct{}) {
+	defer close(out)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	batch := make([]parsed, 0, 256)
+	send := func() bool {
+		select {
+		case out <- batch:
+			batch = make([]parsed, 0, 256)
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	for sc.Scan() {
+		var p parsed
+		if err := jsonv2.Unmarshal(sc.Bytes(), &p.e); err != nil {
+			p.err = err.Error()
+		} else if le, msg := ledgerEntry(&p.e); msg != "" {
+			p.msg = msg
+		} else {
+			p.leaf = le.ComputeLeafHash()
+		}
+		batch = append(batch, p)
+		if (len(batch) == cap(batch) || p.err != "") && !send() {
+			return
+		}
+		if p.err != "" {
+			return
+		}
+	}
+	if err := sc.Err(); err != nil {
+		batch = append(batch, parsed{err: err.Error()})
+	}
+	if len(batch) > 0 {
+		send()
+	}
+}
+
 func (vr *verifier) walkEntries(entries, proofs *bufio.Reader) *memberError {
 	head, err := proofs.ReadString('\n')
 	if err != nil || head != fmt.Sprintf("%s %d\n", inclusionMagic, vr.m.TreeSize) {
 		return &memberError{InclusionName, fmt.Sprintf("does not start with %q", fmt.Sprintf("%s %d", inclusionMagic, vr.m.TreeSize))}
 	}
 	pv := newPathVerifier(vr.m.TreeSize, vr.root)
-	sc := bufio.NewScanner(entries)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	batches, stop := make(chan []parsed, 4), make(chan struct{})
+	defer func() {
+		close(stop)
+		for range batches { // let the parser end
+		}
+	}()
+	go parseEntries(entries, batches, stop)
 	next := vr.m.FirstSeq
 	var path [][]byte
 	var rec [9]byte
-	for sc.Scan() {
-		var e Entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return &memberError{EntriesName, fmt.Sprintf("entry after %d: %v", next-1, err)}
-		}
-		if e.Seq != next {
-			return &memberError{EntriesName, fmt.Sprintf("entry %d where %d was due: entries missing, added or reordered", e.Seq, next)}
-		}
-		next++
-		le, msg := ledgerEntry(&e)
-		if msg != "" {
-			vr.sum.bad(EntriesName, "entry %d: %s", e.Seq, msg)
-		}
-		if _, err := io.ReadFull(proofs, rec[:]); err != nil {
-			return &memberError{InclusionName, fmt.Sprintf("no proof of entry %d: %v", e.Seq, err)}
-		}
-		n := int(rec[8])
-		path = path[:0]
-		for i := 0; i < n; i++ {
-			h := make([]byte, 32)
-			if _, err := io.ReadFull(proofs, h); err != nil {
-				return &memberError{InclusionName, fmt.Sprintf("proof of entry %d: %v", e.Seq, err)}
+	for batch := range batches {
+		for i := range batch {
+			p := &batch[i]
+			e := &p.e
+			if p.err != "" {
+				return &memberError{EntriesName, fmt.Sprintf("entry after %d: %s", next-1, p.err)}
 			}
-			path = append(path, h)
-		}
-		switch {
-		case int64(binary.BigEndian.Uint64(rec[:8])) != e.Seq:
-			return &memberError{InclusionName, fmt.Sprintf("the proof for entry %d names entry %d", e.Seq, binary.BigEndian.Uint64(rec[:8]))}
-		case vr.root == nil:
-		case msg == "":
-			if err := pv.verify(e.Seq-1, le.ComputeLeafHash(), path); err != nil {
-				vr.sum.bad(InclusionName, "entry %d or its audit path was changed: %v (checkpoint of size %d)", e.Seq, err, vr.m.TreeSize)
+			if e.Seq != next {
+				return &memberError{EntriesName, fmt.Sprintf("entry %d where %d was due: entries missing, added or reordered", e.Seq, next)}
+			}
+			next++
+			if p.msg != "" {
+				vr.sum.bad(EntriesName, "entry %d: %s", e.Seq, p.msg)
+			}
+			if _, err := io.ReadFull(proofs, rec[:]); err != nil {
+				return &memberError{InclusionName, fmt.Sprintf("no proof of entry %d: %v", e.Seq, err)}
+			}
+			path = path[:0]
+			for j := 0; j < int(rec[8]); j++ {
+				h := make([]byte, 32)
+				if _, err := io.ReadFull(proofs, h); err != nil {
+					return &memberError{InclusionName, fmt.Sprintf("proof of entry %d: %v", e.Seq, err)}
+				}
+				path = append(path, h)
+			}
+			if got := int64(binary.BigEndian.Uint64(rec[:8])); got != e.Seq {
+				return &memberError{InclusionName, fmt.Sprintf("the proof for entry %d names entry %d", e.Seq, got)}
+			}
+			if vr.root != nil && p.msg == "" {
+				if err := pv.verify(e.Seq-1, p.leaf, path); err != nil {
+					vr.sum.bad(InclusionName, "entry %d or its audit path was changed: %v (checkpoint of size %d)", e.Seq, err, vr.m.TreeSize)
+				}
+			}
+			vr.sum.Entries++
+			if msg := vr.col.add(e); msg != "" {
+				vr.sum.bad(EntriesName, "entry %d: %s", e.Seq, msg)
+			}
+			for _, ref := range evidenceRefs(e.Payload) {
+				if _, ok := vr.refs[ref]; !ok {
+					vr.refs[ref] = e.Seq
+				}
 			}
 		}
-		vr.entries[e.Seq] = true
-		vr.sum.Entries++
-		if p := vr.col.add(&e); p != "" {
-			vr.sum.bad(EntriesName, "entry %d: %s", e.Seq, p)
-		}
-		for _, ref := range evidenceRefs(e.Payload) {
-			if _, ok := vr.refs[ref]; !ok {
-				vr.refs[ref] = e.Seq
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return &memberError{EntriesName, err.Error()}
 	}
 	if next != vr.m.LastSeq+1 {
 		return &memberError{EntriesName, fmt.Sprintf("entries end at %d, the manifest says %d: entries removed", next-1, vr.m.LastSeq)}
@@ -555,7 +605,7 @@ func (vr *verifier) checkResults() {
 				vr.col.controls[c.ID] = ControlInfo{ID: c.ID, Requirement: r.ID, Title: c.Title}
 			}
 			for _, run := range c.Runs {
-				if !vr.entries[run.Seq] {
+				if run.Seq < vr.m.FirstSeq || run.Seq > vr.m.FirstSeq+vr.sum.Entries-1 {
 					vr.sum.bad(ResultsName, "%s: control %s cites ledger entry %d, which is not in the bundle", r.ID, c.ID, run.Seq)
 				}
 			}

@@ -85,12 +85,12 @@ func (p *pathVerifier) verify(index int64, leaf []byte, path [][]byte) error {
 	return nil
 }
 
-// remember keeps the steps of a verified path.
+// remember keeps the steps of a verified path (one copy of the path,
+// whose suffixes the steps share).
 func (p *pathVerifier) remember(steps []step, path [][]byte) {
+	kept := append([][]byte(nil), path...)
 	for _, s := range steps {
-		rest := make([][]byte, len(path)-s.at)
-		copy(rest, path[s.at:])
-		p.memo[s.level] = memoNode{ok: true, idx: s.idx, hash: s.hash, rest: rest}
+		p.memo[s.level] = memoNode{ok: true, idx: s.idx, hash: s.hash, rest: kept[s.at:]}
 	}
 }
 

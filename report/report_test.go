@@ -108,7 +108,9 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil || !s.OK {
 			t.Fatalf("verify: %v %+v", err, s)
 		}
-		if s.Blobs != 3 || s.Requirements != len(control.Requirements) || s.Entries < 6 {
+		// Six writes over three days: the last checkpoint of each day
+		// before the newest, and the newest.
+		if s.Blobs != 3 || s.Requirements != len(control.Requirements) || s.Entries < 6 || s.Checkpoints != 4 {
 			t.Errorf("summary %+v", s)
 		}
 		res := readResults(t, b)

@@ -502,13 +502,14 @@ func (vr *verifier) walkEntries(entries, proofs *bufio.Reader) *memberError {
 			if _, err := io.ReadFull(proofs, rec[:]); err != nil {
 				return &memberError{InclusionName, fmt.Sprintf("no proof of entry %d: %v", e.Seq, err)}
 			}
+			// One buffer per path: the verifier keeps paths it checked.
+			hashes := make([]byte, 32*int(rec[8]))
+			if _, err := io.ReadFull(proofs, hashes); err != nil {
+				return &memberError{InclusionName, fmt.Sprintf("proof of entry %d: %v", e.Seq, err)}
+			}
 			path = path[:0]
-			for j := 0; j < int(rec[8]); j++ {
-				h := make([]byte, 32)
-				if _, err := io.ReadFull(proofs, h); err != nil {
-					return &memberError{InclusionName, fmt.Sprintf("proof of entry %d: %v", e.Seq, err)}
-				}
-				path = append(path, h)
+			for j := 0; j < len(hashes); j += 32 {
+				path = append(path, hashes[j:j+32:j+32])
 			}
 			if got := int64(binary.BigEndian.Uint64(rec[:8])); got != e.Seq {
 				return &memberError{InclusionName, fmt.Sprintf("the proof for entry %d names entry %d", e.Seq, got)}

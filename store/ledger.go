@@ -550,3 +550,28 @@ func (tx *Tx) LedgerSeqRange(ctx context.Context, from, to time.Time) (first, la
 	}
 	return lo.Int64, hi.Int64, true, nil
 }
+
+// ScanCheckpoints calls fn for every checkpoint signed at from or later
+// and before to, by size, without their frontiers.
+func (tx *Tx) ScanCheckpoints(ctx context.Context, from, to time.Time, fn func(ledger.Checkpoint) error) error {
+	rows, err := tx.query(ctx, "SELECT size, root_hash, note, created_at FROM ledger_checkpoints WHERE created_at >= ? AND created_at < ? ORDER BY size", ts(from), ts(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cp ledger.Checkpoint
+		var noteText, created string
+		if err := rows.Scan(&cp.Size, &cp.Root, &noteText, &created); err != nil {
+			return err
+		}
+		cp.Note = []byte(noteText)
+		if cp.Time, err = parseTS(created); err != nil {
+			return err
+		}
+		if err := fn(cp); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

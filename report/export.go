@@ -9,14 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
 )
 
@@ -51,6 +52,24 @@ func CheckPeriod(from, to time.Time) error {
 	}
 	if !to.After(from) {
 		return opsguard.Errorf(opsguard.EInvalid, "to (%s) must come after from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// CheckRequirements refuses a pattern that is malformed or selects no
+// requirement of the policy.
+func CheckRequirements(patterns []string) error {
+	for _, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			return opsguard.Errorf(opsguard.EInvalid, "requirements: %q is not a pattern (CM-*, LG-3): %v", p, err)
+		}
+		found := false
+		for _, r := range control.Requirements {
+			found = found || Selected(r.ID, []string{p})
+		}
+		if !found {
+			return opsguard.Errorf(opsguard.EInvalid, "requirements: %q matches no requirement of the policy (CM-1 … GV-5)", p)
+		}
 	}
 	return nil
 }
@@ -102,11 +121,14 @@ func Export(ctx context.Context, r Reader, w io.Writer, opts Options) (*Manifest
 	}
 	bw := newBundleWriter(w, m.CreatedAt)
 	col := newCollector(opts.Controls)
-	refs, err := writeEntries(ctx, r, bw, first, last, col)
+	refs, n, err := writeEntries(ctx, r, bw, first, last, col)
 	if err != nil {
 		return nil, "", err
 	}
-	m.Entries = last - first + 1
+	if n != last-first+1 {
+		return nil, "", fmt.Errorf("audit export: %d entries stored between %d and %d, want %d; run opsguard ledger verify", n, first, last, last-first+1)
+	}
+	m.Entries = n
 	if err := writeInclusion(bw, prover, first, last); err != nil {
 		return nil, "", err
 	}
@@ -130,11 +152,12 @@ func Export(ctx context.Context, r Reader, w io.Writer, opts Options) (*Manifest
 // writeEntries writes entries.jsonl and returns the evidence the entries
 // refer to. An entry that does not match its own hashes stops the export:
 // the ledger needs verifying first.
-func writeEntries(ctx context.Context, r Reader, bw *bundleWriter, first, last int64, col *collector) ([]string, error) {
+func writeEntries(ctx context.Context, r Reader, bw *bundleWriter, first, last int64, col *collector) ([]string, int64, error) {
 	w, err := bw.create(EntriesName, true)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	var n int64
 	buf := bufio.NewWriterSize(w, 256<<10)
 	enc := json.NewEncoder(buf)
 	refs := map[string]bool{}
@@ -149,6 +172,7 @@ func writeEntries(ctx context.Context, r Reader, bw *bundleWriter, first, last i
 		if err := enc.Encode(&be); err != nil {
 			return err
 		}
+		n++
 		col.add(&be)
 		for _, ref := range evidenceRefs(e.Payload) {
 			refs[ref] = true
@@ -156,17 +180,17 @@ func writeEntries(ctx context.Context, r Reader, bw *bundleWriter, first, last i
 		return ctx.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("audit export: entries: %w", err)
+		return nil, 0, fmt.Errorf("audit export: entries: %w", err)
 	}
 	if err := buf.Flush(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := make([]string, 0, len(refs))
 	for r := range refs {
 		out = append(out, r)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out, n, nil
 }
 
 // evidenceRefs are the hex hashes of the evidence a payload lists under
@@ -279,7 +303,7 @@ func writeCheckpoints(ctx context.Context, r Reader, bw *bundleWriter, p *ledger
 }
 
 func sameDay(a, b time.Time) bool {
-	return a.UTC().Truncate(24*time.Hour).Equal(b.UTC().Truncate(24 * time.Hour))
+	return a.UTC().Truncate(24 * time.Hour).Equal(b.UTC().Truncate(24 * time.Hour))
 }
 
 func writeReports(ctx context.Context, bw *bundleWriter, m *Manifest, res Results, pdf func(context.Context, []byte) ([]byte, error)) error {
@@ -343,5 +367,3 @@ func ParseDate(s string, end bool) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
-
-var _ = strconv.Itoa

@@ -20,11 +20,10 @@ type OSCAL struct {
 
 // AssessmentResults is OSCAL's root object.
 type AssessmentResults struct {
-	UUID     string      `json:"uuid"`
-	Metadata Metadata    `json:"metadata"`
-	ImportAP ImportAP    `json:"import-ap"`
-	Results  []ARResult  `json:"results"`
-	Back     *BackMatter `json:"back-matter,omitempty"`
+	UUID     string     `json:"uuid"`
+	Metadata Metadata   `json:"metadata"`
+	ImportAP ImportAP   `json:"import-ap"`
+	Results  []ARResult `json:"results"`
 }
 
 // Metadata is OSCAL's document metadata.
@@ -120,9 +119,6 @@ type TargetStatus struct {
 type RelatedObsUUID struct {
 	ObservationUUID string `json:"observation-uuid"`
 }
-
-// BackMatter is unused.
-type BackMatter struct{}
 
 // ns is the namespace of opsguard's OSCAL properties.
 const ns = "https://opsguard.dev/ns/oscal"

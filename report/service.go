@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/ledger"
 )
 
@@ -70,6 +71,12 @@ type Exported struct {
 // Check refuses a request that cannot be exported (a backwards range, a
 // period without entries), before anything is written.
 func (s *Service) Check(ctx context.Context, req Request) error {
+	if err := s.log.Failed(); err != nil {
+		return opsguard.Errorf(opsguard.EConflict, "the ledger failed verification, so no bundle is exported until it is repaired: %v", err)
+	}
+	if err := CheckRequirements(req.Requirements); err != nil {
+		return err
+	}
 	return s.store.View(ctx, func(tx Tx) error { return Prepare(ctx, tx, req.From, req.To) })
 }
 
@@ -79,6 +86,9 @@ func (s *Service) Check(ctx context.Context, req Request) error {
 // of its export.
 func (s *Service) Export(ctx context.Context, actor string, req Request, w io.Writer) (Exported, error) {
 	var x Exported
+	if err := s.Check(ctx, req); err != nil {
+		return x, err
+	}
 	opts := Options{From: req.From, To: req.To, Requirements: req.Requirements, Actor: actor, Controls: s.controls(),
 		Now: s.now(), Signer: s.log.Key().Signer, PublicKey: s.log.Key().Public, PDF: s.pdf}
 	err := s.store.View(ctx, func(tx Tx) error {

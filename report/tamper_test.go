@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,19 +160,28 @@ func TestExportRefuses(t *testing.T) {
 	cases := []struct {
 		name     string
 		from, to time.Time
+		reqs     []string
 		code     opsguard.Code
 		want     string
 	}{
-		{"an empty period", day("2025-01-01"), day("2025-02-01"), opsguard.ENotFound, "holds no ledger entries"},
-		{"a backwards range", day("2026-03-31"), day("2026-03-01"), opsguard.EInvalid, "must come after"},
+		{"an empty period", day("2025-01-01"), day("2025-02-01"), nil, opsguard.ENotFound, "holds no ledger entries"},
+		{"a backwards range", day("2026-03-31"), day("2026-03-01"), nil, opsguard.EInvalid, "must come after"},
+		{"an unknown requirement", day("2026-03-01"), day("2026-03-31"), []string{"CM-*", "XX-*"}, opsguard.EInvalid, `"XX-*" matches no requirement`},
+		{"a malformed pattern", day("2026-03-01"), day("2026-03-31"), []string{"CM-["}, opsguard.EInvalid, "not a pattern"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			_, err := w.svc.Export(ctx, "a", report.Request{From: tc.from, To: tc.to}, &buf)
+			_, err := w.svc.Export(ctx, "a", report.Request{From: tc.from, To: tc.to, Requirements: tc.reqs}, &buf)
 			if opsguard.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.want) || buf.Len() != 0 {
 				t.Errorf("err = %v (%d bytes written), want %s %q", err, buf.Len(), tc.code, tc.want)
 			}
 		})
+	}
+	// A ledger that failed verification exports nothing.
+	w.log.Fail(errors.New("entry 3 edited"))
+	var buf bytes.Buffer
+	if _, err := w.svc.Export(ctx, "a", report.Request{From: day("2026-03-01"), To: day("2026-03-31")}, &buf); opsguard.ErrorCode(err) != opsguard.EConflict || buf.Len() != 0 {
+		t.Errorf("export of a failed ledger: %v (%d bytes)", err, buf.Len())
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/opsguard/opsguard"
@@ -691,6 +689,3 @@ func short(v any) string {
 	}
 	return string(s)
 }
-
-var _ = errors.New
-var _ = jsontext.Value(nil)

@@ -10,6 +10,8 @@ import (
 	"hash"
 	"io"
 	"time"
+
+	kflate "github.com/klauspost/compress/flate"
 )
 
 // bundleWriter writes the members of a bundle one after the other,
@@ -36,7 +38,11 @@ func (m *openMember) Write(p []byte) (int, error) {
 }
 
 func newBundleWriter(w io.Writer, at time.Time) *bundleWriter {
-	return &bundleWriter{zw: zip.NewWriter(w), at: at}
+	zw := zip.NewWriter(w)
+	// klauspost's deflate writes the same format several times faster
+	// than the standard library's at a similar ratio.
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return kflate.NewWriter(w, 5) })
+	return &bundleWriter{zw: zw, at: at}
 }
 
 // create starts a member hashed as it is (not a .json one); compress is

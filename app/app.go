@@ -21,6 +21,7 @@ import (
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/policy"
+	"github.com/opsguard/opsguard/report"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/vuln"
 )
@@ -39,6 +40,7 @@ type App struct {
 	Tickets  *change.Tickets
 	Backup   *backup.Service
 	Policy   *policy.Service
+	Report   *report.Service
 	Logger   *slog.Logger
 	Now      func() time.Time
 

@@ -90,7 +90,11 @@ func (a *App) CheckLedgerAtStart(ctx context.Context) error {
 	}
 	reason := rep.Problems[0]
 	if len(rep.Problems) > 1 {
-		reason += fmt.Sprintf(" (and %d more problems)", len(rep.Problems)-1)
+		more := "problems"
+		if len(rep.Problems) == 2 {
+			more = "problem"
+		}
+		reason += fmt.Sprintf(" (and %d more %s)", len(rep.Problems)-1, more)
 	}
 	a.Log.Fail(errors.New(reason))
 	a.Logger.Error("the ledger failed verification at start: writes are refused", "reason", reason, "first_bad_seq", rep.FirstBadSeq, "problems", rep.Problems)

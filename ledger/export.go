@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 )
@@ -106,6 +107,48 @@ func (s exportSource) ScanBlobs(_ context.Context, fn func(Blob) error) error {
 	for _, b := range s.x.Blobs {
 		if err := fn(b); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// exportEntry is an entry as an export carries it: its payload readable
+// as JSON and, in payload_bytes, as the exact bytes its hash is of, so
+// that reformatting the export (jq .) never makes an honest entry fail.
+type exportEntry struct {
+	Entry
+	PayloadBytes []byte `json:"payload_bytes"`
+}
+
+type exportJSON struct {
+	Format      string        `json:"format"`
+	PublicKey   string        `json:"public_key"`
+	Checkpoints []Checkpoint  `json:"checkpoints"`
+	Entries     []exportEntry `json:"entries"`
+	Blobs       []Blob        `json:"evidence"`
+}
+
+// MarshalJSON writes each entry's payload also as exact bytes.
+func (x Export) MarshalJSON() ([]byte, error) {
+	j := exportJSON{Format: x.Format, PublicKey: x.PublicKey, Checkpoints: x.Checkpoints, Blobs: x.Blobs, Entries: make([]exportEntry, len(x.Entries))}
+	for i, e := range x.Entries {
+		j.Entries[i] = exportEntry{Entry: e, PayloadBytes: e.Payload}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON takes each entry's payload from its exact bytes when the
+// export carries them (exports written before did not).
+func (x *Export) UnmarshalJSON(b []byte) error {
+	var j exportJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*x = Export{Format: j.Format, PublicKey: j.PublicKey, Checkpoints: j.Checkpoints, Blobs: j.Blobs, Entries: make([]Entry, len(j.Entries))}
+	for i, e := range j.Entries {
+		x.Entries[i] = e.Entry
+		if e.PayloadBytes != nil {
+			x.Entries[i].Payload = e.PayloadBytes
 		}
 	}
 	return nil

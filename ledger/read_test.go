@@ -69,6 +69,21 @@ func TestExportRoundTrip(t *testing.T) {
 				t.Errorf("%s: first bad seq %d, want %d", tc.name, rep.FirstBadSeq, tc.badSeq)
 			}
 		}
+		// Reformatted as jq . or jq -S . would (other indentation, keys
+		// sorted, payloads too), an honest export still verifies: its
+		// payloads are carried as exact bytes as well.
+		var generic any
+		if err := json.Unmarshal(b, &generic); err != nil {
+			t.Fatal(err)
+		}
+		pretty, _ := json.MarshalIndent(generic, "", "    ")
+		var back ledger.Export
+		if err := json.Unmarshal(pretty, &back); err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := back.Verify(ctx, l.Key().Public); err != nil || !rep.OK() {
+			t.Errorf("reformatted export: %v %v", err, rep.Problems)
+		}
 		if _, err := (&ledger.Export{Format: "v0"}).Verify(ctx, ""); err == nil {
 			t.Error("an export of another format verified")
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -515,4 +516,62 @@ func (s ledgerSource) ScanBlobs(ctx context.Context, fn func(ledger.Blob) error)
 // likeEscape escapes the wildcards of LIKE (with ESCAPE '\').
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// ScanLeafHashes calls fn for the leaf hash of every entry with from <=
+// seq <= to, in order, without reading payloads (the audit bundle's
+// proofs read a million). The hash is lent only during fn.
+func (tx *Tx) ScanLeafHashes(ctx context.Context, from, to int64, fn func(seq int64, leaf []byte) error) error {
+	rows, err := tx.query(ctx, "SELECT seq, leaf_hash FROM ledger_entries WHERE seq >= ? AND seq <= ? ORDER BY seq", from, to)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var seq int64
+	var h sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&seq, &h); err != nil {
+			return err
+		}
+		if err := fn(seq, h); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// LedgerSeqRange returns the first and last sequence numbers of the
+// entries written at from or later and before to; ok false when none was.
+func (tx *Tx) LedgerSeqRange(ctx context.Context, from, to time.Time) (first, last int64, ok bool, err error) {
+	var lo, hi sql.NullInt64
+	err = tx.queryRow(ctx, "SELECT MIN(seq), MAX(seq) FROM ledger_entries WHERE time >= ? AND time < ?", ts(from), ts(to)).Scan(&lo, &hi)
+	if err != nil || !lo.Valid {
+		return 0, 0, false, err
+	}
+	return lo.Int64, hi.Int64, true, nil
+}
+
+// ScanCheckpoints calls fn for every checkpoint signed at from or later
+// and before to, by size, without their frontiers.
+func (tx *Tx) ScanCheckpoints(ctx context.Context, from, to time.Time, fn func(ledger.Checkpoint) error) error {
+	rows, err := tx.query(ctx, "SELECT size, root_hash, note, created_at FROM ledger_checkpoints WHERE created_at >= ? AND created_at < ? ORDER BY size", ts(from), ts(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cp ledger.Checkpoint
+		var noteText, created string
+		if err := rows.Scan(&cp.Size, &cp.Root, &noteText, &created); err != nil {
+			return err
+		}
+		cp.Note = []byte(noteText)
+		if cp.Time, err = parseTS(created); err != nil {
+			return err
+		}
+		if err := fn(cp); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -166,6 +166,9 @@ var allowed = map[string][]auth.Role{
 	"GET /backup/drills/{id}":                           readers,
 	"GET /backup/rcas":                                  readers,
 	"POST /backup/rcas/{id}":                            backupManagers,
+	"GET /api/v1/audit/bundle":                          readers,
+	"GET /audit":                                        readers,
+	"POST /audit/verify":                                readers,
 }
 
 // backupManagers declare data sets and copies.

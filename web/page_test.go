@@ -42,6 +42,7 @@ func TestNavigation(t *testing.T) {
     <a href="/requirements">Requirements</a>
     <a href="/policies">Policies</a>
     <a href="/attestations">Attestations</a>
+    <a href="/audit">Audit</a>
     <a href="/ledger">Ledger</a>
     <a href="/notifications">Notifications</a>
     <a href="/jobs">Jobs</a>

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -239,11 +240,17 @@ func printReport(tw *tabwriter.Writer, rep *ledger.Report) {
 		}
 		return
 	}
-	fmt.Fprintf(tw, "FAILED: %d entries read, %d problems.\n", rep.Entries, len(rep.Problems))
+	fmt.Fprintf(tw, "FAILED: %d entries read, %s.\n", rep.Entries, problems(len(rep.Problems)))
 	if rep.FirstBadSeq > 0 {
 		fmt.Fprintf(tw, "First bad entry: %d\n", rep.FirstBadSeq)
 	}
-	for _, p := range rep.Problems {
+	for _, p := range rep.Problems[:min(len(rep.Problems), maxShownProblems)] {
 		fmt.Fprintf(tw, "  - %s\n", p)
 	}
+	if n := len(rep.Problems) - maxShownProblems; n > 0 {
+		fmt.Fprintf(tw, "  … and %d more %s (-o json lists them all)\n", n, strings.TrimPrefix(problems(n), fmt.Sprint(n)+" "))
+	}
 }
+
+// maxShownProblems bounds the problems printed; the rest are counted.
+const maxShownProblems = 20

@@ -2,11 +2,15 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/backup/drill"
 	"github.com/opsguard/opsguard/backup/sources"
+	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/store"
@@ -118,4 +122,58 @@ type backupNotifier struct{ a *App }
 
 func (b backupNotifier) Notify(ctx context.Context, tx backup.Tx, kind, subject, summary string, data map[string]any) error {
 	return (&notifier{a: b.a}).send(ctx, tx, kind, subject, summary, data)
+}
+
+// BackupAtStart applies the data sets declared in the process config
+// (backup.datasets): the missing ones are created with their copies, as
+// actor "config"; one that differs from its stored self is reported here
+// and left as it is, since it may be managed by hand. A data set that
+// cannot be applied is logged and named in the error; the others are
+// applied all the same. The server calls it at start.
+func (a *App) BackupAtStart(ctx context.Context) error {
+	by := backup.Actor{Name: "config", Username: "config", Local: true}
+	var errs []error
+	for i, cd := range a.Config.Backup.DataSets {
+		d, copies, err := declaredDataSet(cd)
+		if err == nil {
+			var res backup.Declared
+			res, err = a.Backup.Declare(ctx, by, d, copies)
+			a.logDeclared(res)
+		}
+		if err != nil {
+			a.Logger.Error("backup data set from the process config", "dataset", cd.Name, "err", err)
+			errs = append(errs, fmt.Errorf("backup.datasets[%d] (%s): %w", i, cd.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *App) logDeclared(res backup.Declared) {
+	if res.Created {
+		a.Logger.Info("backup data set created from the process config", "dataset", res.DataSet, "copies", res.Copies)
+	} else if len(res.Copies) > 0 {
+		a.Logger.Info("backup copies added from the process config", "dataset", res.DataSet, "copies", res.Copies)
+	}
+	if len(res.Differences) > 0 {
+		a.Logger.Warn("backup data set differs from the process config; the stored one is kept (change it through the CLI, API or UI)",
+			"dataset", res.DataSet, "differences", res.Differences)
+	}
+}
+
+// declaredDataSet turns a config declaration into the register's types.
+func declaredDataSet(cd config.DataSet) (backup.DataSet, []backup.Copy, error) {
+	d := backup.DataSet{Name: cd.Name, Owner: cd.Owner, Classification: cd.Classification, Description: cd.Description,
+		Frequency: cd.Frequency, Type: cd.Type, RetentionDays: cd.RetentionDays, Instructions: cd.Instructions}
+	if len(cd.Drill) > 0 {
+		spec, err := json.Marshal(cd.Drill)
+		if err != nil {
+			return d, nil, fmt.Errorf("drill: %w", err)
+		}
+		d.Drill = spec
+	}
+	copies := make([]backup.Copy, len(cd.Copies))
+	for i, c := range cd.Copies {
+		copies[i] = backup.Copy{Name: c.Name, Source: c.Source, Location: c.Location, PasswordSecret: c.PasswordSecret, Offsite: c.Offsite}
+	}
+	return d, copies, nil
 }

@@ -142,6 +142,9 @@ type Backup struct {
 	ScratchPostgres string `yaml:"scratch_postgres" json:"-"`
 	// DrillCheckInterval between the job's looks for data sets due a drill.
 	DrillCheckInterval time.Duration `yaml:"drill_check_interval" json:"drill_check_interval"`
+	// DataSets are declared here as well as through the CLI, API and UI;
+	// the server creates the missing ones at start (see DataSet).
+	DataSets []DataSet `yaml:"datasets" json:"datasets,omitempty"`
 }
 
 // Capacity holds the thresholds of CP-1 … CP-3.

@@ -248,6 +248,9 @@ func (c Config) Validate() error {
 	if err := c.validateSecrets(); err != nil {
 		return err
 	}
+	if err := validateDataSets(c.Backup.DataSets); err != nil {
+		return err
+	}
 	return c.Notifications.validate()
 }
 

@@ -63,6 +63,9 @@ func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger
 	if err := a.PolicyAtStart(ctx); err != nil {
 		logger.Warn("policy documents at start", "err", err)
 	}
+	if err := a.BackupAtStart(ctx); err != nil {
+		logger.Warn("backup data sets from the config at start", "err", err)
+	}
 	srv := &http.Server{
 		Handler:           web.New(a, logger).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

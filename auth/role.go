@@ -84,10 +84,12 @@ const (
 	// ManageBackups is declaring data sets and their copies, and reading
 	// their snapshots now.
 	ManageBackups Permission = "backups.manage"
+	// ManageHosts is putting a host in an environment (an admin's).
+	ManageHosts Permission = "hosts.manage"
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets, ManageBackups},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets, ManageBackups, ManageHosts},
 	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets, ManageBackups},
 	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets, ManageBackups},
 	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets, ManageBackups},

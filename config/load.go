@@ -205,6 +205,10 @@ func (c Config) Validate() error {
 		{"change.sync_interval", c.Change.SyncInterval},
 		{"backup.collect_interval", c.Backup.CollectInterval},
 		{"capacity.check_interval", c.Capacity.CheckInterval},
+		{"capacity.trend_window", c.Capacity.TrendWindow},
+		{"capacity.raw_window", c.Capacity.RawWindow},
+		{"capacity.report_interval", c.Capacity.ReportInterval},
+		{"capacity.alert_after", c.Capacity.AlertAfter},
 	}
 	for _, d := range durations {
 		if d.v.Seconds() <= 0 {
@@ -219,6 +223,11 @@ func (c Config) Validate() error {
 		{"capacity.memory_percent", c.Capacity.MemoryPercent},
 		{"capacity.disk_percent", c.Capacity.DiskPercent},
 		{"capacity.inode_percent", c.Capacity.InodePercent},
+		{"capacity.warning.cpu_percent", c.Capacity.Warning.CPUPercent},
+		{"capacity.warning.memory_percent", c.Capacity.Warning.MemoryPercent},
+		{"capacity.warning.disk_percent", c.Capacity.Warning.DiskPercent},
+		{"capacity.warning.inode_percent", c.Capacity.Warning.InodePercent},
+		{"capacity.hysteresis_percent", c.Capacity.HysteresisPercent},
 	} {
 		if p.v <= 0 || p.v > 100 {
 			return &Error{Key: p.key, Msg: fmt.Sprintf("must be a percentage in (0, 100], got %g", p.v)}

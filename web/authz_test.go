@@ -124,6 +124,13 @@ var allowed = map[string][]auth.Role{
 	"POST /api/v1/backup/manifests":                     {auth.Agent},
 	"GET /backup":                                       readers,
 	"POST /backup/datasets":                             backupManagers,
+	"POST /api/v1/host/facts":                           {auth.Agent},
+	"GET /api/v1/hosts":                                 readers,
+	"GET /api/v1/hosts/{name}":                          readers,
+	"PUT /api/v1/hosts/{name}/environment":              {auth.Admin},
+	"GET /api/v1/capacity/status":                       readers,
+	"GET /hosts":                                        readers,
+	"GET /hosts/{name}":                                 readers,
 }
 
 // backupManagers declare data sets and copies.

@@ -39,6 +39,7 @@ func TestNavigation(t *testing.T) {
     <a href="/changes">Changes</a>
     <a href="/tickets">Tickets</a>
     <a href="/backup">Backups</a>
+    <a href="/hosts">Hosts</a>
     <a href="/ledger">Ledger</a>
     <a href="/notifications">Notifications</a>
     <a href="/jobs">Jobs</a>

@@ -16,6 +16,7 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/host"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/vuln"
 )
@@ -332,4 +333,20 @@ func (c *client) Snapshots(ctx context.Context, dataSet string, all bool) ([]bac
 
 func (c *client) CollectBackups(ctx context.Context) ([]backup.CollectResult, error) {
 	return callItems[backup.CollectResult](ctx, c, "POST", "/api/v1/backup/collect", nil)
+}
+
+func (c *client) Hosts(ctx context.Context) ([]host.Host, error) {
+	return callItems[host.Host](ctx, c, "GET", "/api/v1/hosts", nil)
+}
+
+func (c *client) Host(ctx context.Context, name string) (hostView, error) {
+	return callAs[hostView](ctx, c, "GET", "/api/v1/hosts/"+url.PathEscape(name), nil)
+}
+
+func (c *client) SetHostEnvironment(ctx context.Context, name, env string) (host.Host, error) {
+	return callAs[host.Host](ctx, c, "PUT", "/api/v1/hosts/"+url.PathEscape(name)+"/environment", map[string]string{"environment": env})
+}
+
+func (c *client) CapacityStatus(ctx context.Context) ([]host.Status, error) {
+	return callItems[host.Status](ctx, c, "GET", "/api/v1/capacity/status", nil)
 }

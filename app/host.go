@@ -8,6 +8,7 @@ import (
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/host"
+	"github.com/opsguard/opsguard/host/collect"
 	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
@@ -26,6 +27,7 @@ var hostModule = module{
 					Disk: host.Level{Warning: c.Warning.DiskPercent, Critical: c.DiskPercent}, Inodes: host.Level{Warning: c.Warning.InodePercent, Critical: c.InodePercent},
 				},
 				Groups:     groupThresholds(c.Groups),
+				Metrics:    promLevels(c.Prometheus.Queries),
 				AlertAfter: c.AlertAfter, Hysteresis: c.HysteresisPercent, DiskFullWarnDays: c.DiskFullWarnDays,
 				TrendWindow: c.TrendWindow, RawWindow: c.RawWindow, ReportInterval: c.ReportInterval, CheckInterval: c.CheckInterval,
 			},
@@ -39,6 +41,7 @@ var hostModule = module{
 		return []jobs.Job{
 			{Name: "capacity-check", Interval: a.Config.Capacity.CheckInterval, Run: a.Host.Check},
 			{Name: "host-downsample", Interval: time.Hour, Run: func(ctx context.Context) error { _, err := a.Host.Downsample(ctx); return err }},
+			{Name: "capacity-prometheus", Interval: a.Config.Capacity.CheckInterval, Run: a.QueryPrometheus},
 		}
 	},
 }
@@ -52,6 +55,41 @@ func groupThresholds(gs map[string]config.CapacityGroup) map[string]host.Thresho
 		}
 	}
 	return out
+}
+
+func promLevels(qs []config.PromQuery) map[string]host.Level {
+	out := map[string]host.Level{}
+	for _, q := range qs {
+		if q.Critical != 0 {
+			w := q.Warning
+			if w == 0 {
+				w = q.Critical
+			}
+			out[q.Name] = host.Level{Warning: w, Critical: q.Critical}
+		}
+	}
+	return out
+}
+
+// QueryPrometheus records the values of the config's PromQL expressions
+// (capacity.prometheus); without a Prometheus it does nothing. A query
+// that fails is in the error (the job's run records it), the others are
+// recorded.
+func (a *App) QueryPrometheus(ctx context.Context) error {
+	p := a.Config.Capacity.Prometheus
+	if p.URL == "" {
+		return nil
+	}
+	qs := make([]collect.PromQuery, len(p.Queries))
+	for i, q := range p.Queries {
+		qs[i] = collect.PromQuery{Name: q.Name, Expr: q.Expr, HostLabel: q.HostLabel}
+	}
+	now := a.Now()
+	ms, qerr := collect.Prometheus(ctx, p.URL, qs, now)
+	if err := a.Host.RecordMetrics(ctx, "system", now, ms); err != nil {
+		return err
+	}
+	return qerr
 }
 
 // openTicketTexts are the titles and descriptions of the change tickets

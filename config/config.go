@@ -160,6 +160,26 @@ type Capacity struct {
 	// ReportInterval is the agents' interval: a host silent for three
 	// fails CP-1.
 	ReportInterval time.Duration `yaml:"report_interval" json:"report_interval"`
+	// Prometheus is queried every check_interval for the named metrics.
+	Prometheus CapacityPrometheus `yaml:"prometheus" json:"prometheus"`
+}
+
+// CapacityPrometheus names a Prometheus and the PromQL expressions whose
+// series are hosts' metrics.
+type CapacityPrometheus struct {
+	URL     string      `yaml:"url" json:"url,omitempty"`
+	Queries []PromQuery `yaml:"queries" json:"queries,omitempty"`
+}
+
+// PromQuery is one named expression: each series of its answer is the
+// value of the host named by its host_label, checked against warning and
+// critical (when set).
+type PromQuery struct {
+	Name      string  `yaml:"name" json:"name"`
+	Expr      string  `yaml:"expr" json:"expr"`
+	HostLabel string  `yaml:"host_label" json:"host_label,omitempty"`
+	Warning   float64 `yaml:"warning" json:"warning,omitempty"`
+	Critical  float64 `yaml:"critical" json:"critical,omitempty"`
 }
 
 // CapacityLevels are percentages, one per metric.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -233,6 +234,9 @@ func (c Config) Validate() error {
 			return &Error{Key: p.key, Msg: fmt.Sprintf("must be a percentage in (0, 100], got %g", p.v)}
 		}
 	}
+	if err := c.Capacity.Prometheus.check(); err != nil {
+		return err
+	}
 	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
 		return &Error{Key: "server.tls_cert_file", Msg: "tls_cert_file and tls_key_file must be set together"}
 	}
@@ -393,4 +397,31 @@ func ParseProxy(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+var promName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// check checks the Prometheus of capacity: a URL when queries are named,
+// each query named once, with an expression.
+func (p CapacityPrometheus) check() error {
+	if p.URL == "" && len(p.Queries) == 0 {
+		return nil
+	}
+	if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &Error{Key: "capacity.prometheus.url", Msg: fmt.Sprintf("%q: want http(s)://host[:port]", p.URL)}
+	}
+	seen := map[string]bool{}
+	for i, q := range p.Queries {
+		key := fmt.Sprintf("capacity.prometheus.queries[%d]", i)
+		switch {
+		case !promName.MatchString(q.Name) || seen[q.Name]:
+			return &Error{Key: key + ".name", Msg: fmt.Sprintf("%q: a unique name of letters, digits, '.', '_' or '-'", q.Name)}
+		case strings.TrimSpace(q.Expr) == "":
+			return &Error{Key: key + ".expr", Msg: "a PromQL expression is needed"}
+		case q.Critical != 0 && q.Warning > q.Critical:
+			return &Error{Key: key + ".warning", Msg: "must not exceed critical"}
+		}
+		seen[q.Name] = true
+	}
+	return nil
 }

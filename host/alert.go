@@ -61,6 +61,11 @@ func (s *Service) readings(st Status, h Host) []reading {
 	}
 	add("cpu", st.CPUPercent, t.CPU)
 	add("memory", st.MemoryPercent, t.Memory)
+	for _, m := range st.Metrics {
+		if l, ok := s.opts.Capacity.Metrics[m.Name]; ok {
+			add("metric:"+m.Name, m.Value, l)
+		}
+	}
 	for _, f := range st.Filesystems {
 		add("disk:"+f.Mount, f.UsedPercent, t.Disk)
 		add("inodes:"+f.Mount, f.InodePercent, t.Inodes)

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -29,6 +30,8 @@ type Capacity struct {
 	// Groups override Default for the hosts of a group (the first of a
 	// host's groups that has thresholds).
 	Groups map[string]Thresholds
+	// Metrics are the levels of named metrics (a Prometheus query's).
+	Metrics map[string]Level
 	// AlertAfter is how long a crossing (or its end) must last before it
 	// is alerted (or resolved): no flapping.
 	AlertAfter time.Duration
@@ -152,21 +155,22 @@ type FSStatus struct {
 // Status is a host's capacity: each metric, its state, and the alerts
 // firing.
 type Status struct {
-	HostID        string     `json:"host_id"`
-	Host          string     `json:"host"`
-	Environment   string     `json:"environment"`
-	LastSeen      time.Time  `json:"last_seen"`
-	Silent        bool       `json:"silent"`
-	CPUPercent    float64    `json:"cpu_percent"`
-	MemoryPercent float64    `json:"memory_percent"`
-	Load1         float64    `json:"load1"`
-	CPUState      string     `json:"cpu_state"`
-	MemoryState   string     `json:"memory_state"`
-	Filesystems   []FSStatus `json:"filesystems"`
-	Clock         *Clock     `json:"clock,omitempty"`
-	ClockOK       bool       `json:"clock_ok"`
-	Firing        []string   `json:"firing"`
-	State         string     `json:"state"`
+	HostID        string         `json:"host_id"`
+	Host          string         `json:"host"`
+	Environment   string         `json:"environment"`
+	LastSeen      time.Time      `json:"last_seen"`
+	Silent        bool           `json:"silent"`
+	CPUPercent    float64        `json:"cpu_percent"`
+	MemoryPercent float64        `json:"memory_percent"`
+	Load1         float64        `json:"load1"`
+	CPUState      string         `json:"cpu_state"`
+	MemoryState   string         `json:"memory_state"`
+	Filesystems   []FSStatus     `json:"filesystems"`
+	Clock         *Clock         `json:"clock,omitempty"`
+	ClockOK       bool           `json:"clock_ok"`
+	Metrics       []MetricStatus `json:"metrics,omitempty"`
+	Firing        []string       `json:"firing"`
+	State         string         `json:"state"`
 }
 
 func levelState(v float64, l Level) string {
@@ -185,6 +189,13 @@ func worse(a, b string) string {
 		return b
 	}
 	return a
+}
+
+// MetricStatus is a named metric against its levels.
+type MetricStatus struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	State string  `json:"state"`
 }
 
 // Status returns every host's capacity, production first.
@@ -237,6 +248,14 @@ func (s *Service) status(h Host, fits map[string]FitSum, now time.Time) Status {
 	st.CPUState, st.MemoryState = levelState(f.CPU.Percent, t.CPU), levelState(f.Memory.Percent(), t.Memory)
 	st.State = worse(st.CPUState, st.MemoryState)
 	st.ClockOK = s.clockOK(f.Clock)
+	for _, k := range slices.Sorted(maps.Keys(f.Metrics)) {
+		m := MetricStatus{Name: k, Value: f.Metrics[k], State: OK}
+		if l, ok := c.Metrics[k]; ok {
+			m.State = levelState(m.Value, l)
+		}
+		st.State = worse(st.State, m.State)
+		st.Metrics = append(st.Metrics, m)
+	}
 	for _, fs := range f.Filesystems {
 		x := FSStatus{Mount: fs.Mount, TotalBytes: fs.TotalBytes, AvailBytes: fs.AvailBytes,
 			UsedPercent: round1(fs.Percent()), InodePercent: round1(fs.InodePercent())}

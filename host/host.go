@@ -78,6 +78,9 @@ func (r Report) Points() []Point {
 		{Series: "memory", Value: r.Memory.Percent(), Total: float64(r.Memory.TotalBytes)},
 		{Series: "load1", Value: r.Load.Load1},
 	}
+	for k, v := range r.Metrics {
+		ps = append(ps, Point{Series: "metric:" + k, Value: v})
+	}
 	for _, f := range r.Filesystems {
 		ps = append(ps, Point{Series: "disk:" + f.Mount, Value: float64(f.TotalBytes - f.AvailBytes), Total: float64(f.TotalBytes)})
 		if f.InodesTotal > 0 {
@@ -85,4 +88,11 @@ func (r Report) Points() []Point {
 		}
 	}
 	return ps
+}
+
+// Metric is a named value of a host from another source (Prometheus).
+type Metric struct {
+	Host  string
+	Name  string
+	Value float64
 }

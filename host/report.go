@@ -26,6 +26,9 @@ type Report struct {
 	Load        Load         `json:"load"`
 	Filesystems []Filesystem `json:"filesystems"`
 	Clock       *Clock       `json:"clock,omitempty"`
+	// Metrics are named values beyond the built-in ones (a Prometheus
+	// query's, by its name in the config).
+	Metrics map[string]float64 `json:"metrics,omitempty"`
 	// Errors are the collectors that failed, each with why.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -172,6 +175,14 @@ func (r *Report) Check(now time.Time) error {
 	for i, g := range r.Groups {
 		if !NamePattern.MatchString(g) {
 			return invalid(fmt.Sprintf("groups[%d]", i), "groups[%d] %q: 1 to 100 letters, digits, '.', '_' or '-'", i, g)
+		}
+	}
+	if len(r.Metrics) > 64 {
+		return invalid("metrics", "metrics: at most 64")
+	}
+	for k, v := range r.Metrics {
+		if !NamePattern.MatchString(k) || !finite(v) {
+			return invalid("metrics."+k, "metrics.%s: a name of letters, digits, '.', '_' or '-' and a finite number", k)
 		}
 	}
 	for i, e := range r.Errors {

@@ -371,3 +371,65 @@ func (s *Service) Hours(ctx context.Context, hostID, series string, since time.T
 	})
 	return out, err
 }
+
+// RecordMetrics stores named values measured elsewhere (a Prometheus) at
+// a time: each on the host of that name, registered when unknown (with no
+// environment until an admin sets one). An agent's host keeps its own
+// last report time: only the values are added.
+func (s *Service) RecordMetrics(ctx context.Context, actor string, at time.Time, ms []Metric) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	at = at.UTC().Truncate(time.Second)
+	byHost := map[string]map[string]float64{}
+	for _, m := range ms {
+		if !NamePattern.MatchString(m.Host) || !NamePattern.MatchString(m.Name) || !finite(m.Value) {
+			continue
+		}
+		if byHost[m.Host] == nil {
+			byHost[m.Host] = map[string]float64{}
+		}
+		byHost[m.Host][m.Name] = m.Value
+	}
+	now := s.now()
+	return s.store.Update(ctx, func(tx Tx) error {
+		var recs []map[string]any
+		for name, vals := range byHost {
+			h, err := tx.HostByName(ctx, name)
+			if opsguard.ErrorCode(err) == opsguard.ENotFound {
+				id := "p-" + name
+				if len(id) > 64 {
+					id = id[:64]
+				}
+				h = Host{ID: id, Name: name, EnvSetBy: "prometheus", FirstSeen: now, LastSeen: at, Groups: []string{},
+					Facts: Report{Version: 1, HostID: id, Hostname: name, CollectedAt: at, Filesystems: []Filesystem{}}}
+			} else if err != nil {
+				return err
+			}
+			if h.Facts.Metrics == nil {
+				h.Facts.Metrics = map[string]float64{}
+			}
+			var ps []Point
+			for k, v := range vals {
+				h.Facts.Metrics[k] = v
+				ps = append(ps, Point{Series: "metric:" + k, Value: v})
+			}
+			if h.EnvSetBy == "prometheus" {
+				h.LastSeen, h.Facts.CollectedAt = at, at
+			}
+			h.ReceivedAt = now
+			if err := tx.PutHost(ctx, h); err != nil {
+				return err
+			}
+			if err := tx.AddHourly(ctx, h.ID, at, ps); err != nil {
+				return err
+			}
+			recs = append(recs, map[string]any{"host": h.ID, "metrics": vals})
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		_, err := s.log.Append(ctx, tx, ledger.Event{Actor: actor, Kind: "host.metrics", Subject: "host", Payload: map[string]any{"at": at, "hosts": recs}})
+		return err
+	})
+}

@@ -155,10 +155,7 @@ func (s *Server) uiHost(w http.ResponseWriter, r *http.Request, p auth.Principal
 	}
 	pick := r.URL.Query().Get("series")
 	if pick == "" {
-		pick = "cpu"
-		if len(v.Facts.Filesystems) > 0 {
-			pick = "disk:" + v.Facts.Filesystems[0].Mount
-		}
+		pick = defaultSeries(v.Capacity)
 	}
 	since := s.app.Now().Add(-s.app.Config.Capacity.TrendWindow).Truncate(time.Hour)
 	hours, err := s.app.Host.Hours(r.Context(), v.ID, pick, since)
@@ -172,6 +169,21 @@ func (s *Server) uiHost(w http.ResponseWriter, r *http.Request, p auth.Principal
 		Chart  template.HTML
 	}{v, series, pick, chart(hours, since, s.app.Now())}})
 	return nil
+}
+
+// defaultSeries is the filesystem nearest to full, else CPU.
+func defaultSeries(st host.Status) string {
+	pick, best := "cpu", math.Inf(1)
+	for _, f := range st.Filesystems {
+		rank := 1e6 - f.UsedPercent // any projection ranks before none
+		if f.DaysUntilFull != nil {
+			rank = *f.DaysUntilFull
+		}
+		if rank < best {
+			pick, best = "disk:"+f.Mount, rank
+		}
+	}
+	return pick
 }
 
 // chart draws a series' hourly averages and the least-squares line fitted
@@ -190,10 +202,19 @@ func chart(hs []host.Hour, since, now time.Time) template.HTML {
 	}
 	slope, icept, ok := host.Fit(xs, ys).Line()
 	if ok {
-		for _, x := range []float64{0, span} {
+		for _, x := range []float64{xs[0], span} {
 			y := icept + slope*x
 			lo, hi = math.Min(lo, y), math.Max(hi, y)
 		}
+	}
+	// Usage is drawn against its whole range: 0 to the capacity (or 100 %).
+	switch total := hs[len(hs)-1].Total; {
+	case strings.HasPrefix(hs[0].Series, "disk:") || strings.HasPrefix(hs[0].Series, "inodes:"):
+		if total > 0 {
+			lo, hi = 0, math.Max(hi, total)
+		}
+	case hs[0].Series == "cpu" || hs[0].Series == "memory":
+		lo, hi = 0, math.Max(hi, 100)
 	}
 	if hi-lo < 1e-9 {
 		lo, hi = lo-1, hi+1
@@ -211,7 +232,7 @@ func chart(hs []host.Hour, since, now time.Time) template.HTML {
 	}
 	b.WriteString(`"/>`)
 	if ok {
-		fmt.Fprintf(&b, `<line class="trend" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, px(0), py(icept), px(span), py(icept+slope*span))
+		fmt.Fprintf(&b, `<line class="trend" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, px(xs[0]), py(icept+slope*xs[0]), px(span), py(icept+slope*span))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())

@@ -182,3 +182,48 @@ func TestAgentOnThisMachine(t *testing.T) {
 		t.Fatalf("host name %q, want %q", hs[0].Name, name)
 	}
 }
+
+// addHosts has two hosts report two days of facts: db-1 in production
+// with a disk filling, web-1 in staging sharing its token.
+func addHosts(t *testing.T, e *env) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Minute)
+	for h := 47; h >= 0; h-- {
+		at := now.Add(-time.Duration(h) * time.Hour)
+		used := uint64(400+h*0) + uint64(47-h)*8
+		for _, r := range []host.Report{
+			{Version: 1, HostID: "m-db1", Hostname: "db-1", Environment: "production", Groups: []string{"databases"}, CollectedAt: at,
+				CPU: host.CPU{Percent: 35 + float64(h%7)*6, Cores: 8}, Memory: host.Memory{TotalBytes: 64 << 30, UsedBytes: 52 << 30},
+				Load:        host.Load{Load1: 2.5, Load5: 2.1, Load15: 1.9},
+				Filesystems: []host.Filesystem{{Mount: "/", Device: "/dev/vda1", Type: "ext4", TotalBytes: 1000 << 20, UsedBytes: 300 << 20, AvailBytes: 700 << 20, InodesTotal: 65536, InodesUsed: 9000},
+					{Mount: "/var/lib/postgresql", Device: "/dev/vdb", Type: "xfs", TotalBytes: 1000 << 30, UsedBytes: used << 30, AvailBytes: (1000 - used) << 30, InodesTotal: 1 << 20, InodesUsed: 4000}},
+				Clock: &host.Clock{Source: "chrony", OffsetMS: 0.8, ErrorMS: 2.4, Synchronised: true, Server: "10.0.0.1", Stratum: 2}},
+			{Version: 1, HostID: "m-web1", Hostname: "web-1", Environment: "staging", CollectedAt: at,
+				CPU: host.CPU{Percent: 12, Cores: 2}, Memory: host.Memory{TotalBytes: 4 << 30, UsedBytes: 1 << 30},
+				Filesystems: []host.Filesystem{{Mount: "/", Device: "/dev/vda1", Type: "ext4", TotalBytes: 40 << 30, UsedBytes: 33 << 30, AvailBytes: 7 << 30, InodesTotal: 65536, InodesUsed: 30000}},
+				Clock: &host.Clock{Source: "ntp", OffsetMS: -240, ErrorMS: 250, Synchronised: true, Server: "pool.ntp.org"}},
+		} {
+			if _, err := e.app.Host.Ingest(ctx, host.Sender{Actor: "agent", TokenID: "tok_shared", Address: "10.0.0.7"}, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestHostPages(t *testing.T) {
+	e := newSQLiteEnv(t)
+	addHosts(t, e)
+	cookie, _ := e.signIn("auditor")
+	_, body := e.page(cookie, "/hosts")
+	for _, want := range []string{`id="host-db-1"`, "production", "shares token tok_shared with web-1 (staging)", "full in"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/hosts lacks %q", want)
+		}
+	}
+	_, body = e.page(cookie, "/hosts/db-1?series=disk:/var/lib/postgresql")
+	for _, want := range []string{`<svg class="chart"`, `class="trend"`, "<polyline", "/var/lib/postgresql"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/hosts/db-1 lacks %q", want)
+		}
+	}
+}

@@ -194,14 +194,14 @@ func addHosts(t *testing.T, e *env) {
 		for _, r := range []host.Report{
 			{Version: 1, HostID: "m-db1", Hostname: "db-1", Environment: "production", Groups: []string{"databases"}, CollectedAt: at,
 				CPU: host.CPU{Percent: 35 + float64(h%7)*6, Cores: 8}, Memory: host.Memory{TotalBytes: 64 << 30, UsedBytes: 52 << 30},
-				Load:        host.Load{Load1: 2.5, Load5: 2.1, Load15: 1.9},
+				Load: host.Load{Load1: 2.5, Load5: 2.1, Load15: 1.9},
 				Filesystems: []host.Filesystem{{Mount: "/", Device: "/dev/vda1", Type: "ext4", TotalBytes: 1000 << 20, UsedBytes: 300 << 20, AvailBytes: 700 << 20, InodesTotal: 65536, InodesUsed: 9000},
 					{Mount: "/var/lib/postgresql", Device: "/dev/vdb", Type: "xfs", TotalBytes: 1000 << 30, UsedBytes: used << 30, AvailBytes: (1000 - used) << 30, InodesTotal: 1 << 20, InodesUsed: 4000}},
 				Clock: &host.Clock{Source: "chrony", OffsetMS: 0.8, ErrorMS: 2.4, Synchronised: true, Server: "10.0.0.1", Stratum: 2}},
 			{Version: 1, HostID: "m-web1", Hostname: "web-1", Environment: "staging", CollectedAt: at,
 				CPU: host.CPU{Percent: 12, Cores: 2}, Memory: host.Memory{TotalBytes: 4 << 30, UsedBytes: 1 << 30},
 				Filesystems: []host.Filesystem{{Mount: "/", Device: "/dev/vda1", Type: "ext4", TotalBytes: 40 << 30, UsedBytes: 33 << 30, AvailBytes: 7 << 30, InodesTotal: 65536, InodesUsed: 30000}},
-				Clock: &host.Clock{Source: "ntp", OffsetMS: -240, ErrorMS: 250, Synchronised: true, Server: "pool.ntp.org"}},
+				Clock:       &host.Clock{Source: "ntp", OffsetMS: -240, ErrorMS: 250, Synchronised: true, Server: "pool.ntp.org"}},
 		} {
 			if _, err := e.app.Host.Ingest(ctx, host.Sender{Actor: "agent", TokenID: "tok_shared", Address: "10.0.0.7"}, r); err != nil {
 				t.Fatal(err)

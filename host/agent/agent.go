@@ -116,31 +116,35 @@ func New(c Collector, p Poster, q *Queue, opts Options) *Agent {
 	return &Agent{c: c, p: p, q: q, opts: opts}
 }
 
-// Run collects every interval and sends until ctx ends.
+// Run collects every interval and sends until ctx ends. After a failed
+// send the next attempt waits out the backoff; collections go on into the
+// queue meanwhile.
 func (a *Agent) Run(ctx context.Context) error {
-	next := time.Now()
+	nextCollect, nextTry := time.Now(), time.Now()
 	for {
-		if !time.Now().Before(next) {
+		now := time.Now()
+		if !now.Before(nextCollect) {
 			if err := a.Enqueue(ctx); err != nil {
 				a.opts.Logger.Error("queue a report", "err", err)
 			}
-			next = next.Add(a.opts.Interval)
-			if time.Now().After(next) {
-				next = time.Now().Add(a.opts.Interval)
+			nextCollect = nextCollect.Add(a.opts.Interval)
+			if now.After(nextCollect) {
+				nextCollect = now.Add(a.opts.Interval)
 			}
 		}
-		wait := time.Until(next)
-		if err := a.Flush(ctx); err != nil {
-			a.backoff()
-			a.opts.Logger.Warn("server not reached; reports kept", "err", err, "retry_in", a.retry.String())
-			wait = min(wait, a.retry)
-		} else {
-			a.retry = 0
+		if !now.Before(nextTry) {
+			if err := a.Flush(ctx); err != nil {
+				a.backoff()
+				a.opts.Logger.Warn("server not reached; reports kept", "err", err, "retry_in", a.retry.String())
+				nextTry = time.Now().Add(a.retry)
+			} else {
+				a.retry, nextTry = 0, nextCollect
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
+		case <-time.After(time.Until(earlier(nextCollect, nextTry))):
 		}
 	}
 }
@@ -191,4 +195,11 @@ func (a *Agent) Flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -108,7 +108,7 @@ func BenchmarkCapacityStatus(b *testing.B) {
 				}
 				for h := 30 * 24; h > 0; h-- {
 					r := benchReport(j, now.Add(-time.Duration(h)*time.Hour))
-					r.Filesystems[0].UsedBytes += uint64(720 - h)
+					r.Filesystems[1].AvailBytes -= uint64(720-h) << 20
 					if err := tx.AddHourly(b.Context(), r.HostID, r.CollectedAt, r.Points()); err != nil {
 						return err
 					}
@@ -124,7 +124,7 @@ func BenchmarkCapacityStatus(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		sts, err := s.Status(b.Context())
-		if err != nil || len(sts) != n || sts[0].Filesystems[0].DaysUntilFull == nil {
+		if err != nil || len(sts) != n || sts[0].Filesystems[1].DaysUntilFull == nil {
 			b.Fatalf("%d statuses, %v", len(sts), err)
 		}
 	}

@@ -206,21 +206,17 @@ func (s *Service) Status(ctx context.Context) ([]Status, error) {
 	}
 	now := s.now()
 	since := now.Add(-s.opts.Capacity.TrendWindow).Truncate(time.Hour)
-	var sums []FitSum
+	fits, err := s.fitSums(ctx, since, now.Truncate(time.Hour))
+	if err != nil {
+		return nil, err
+	}
 	var alerts []AlertState
 	err = s.store.View(ctx, func(tx Tx) error {
-		if sums, err = tx.FitSums(ctx, since); err != nil {
-			return err
-		}
 		alerts, err = tx.AlertStates(ctx)
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	fits := make(map[string]FitSum, len(sums))
-	for _, f := range sums {
-		fits[f.HostID+"\x00"+f.Series] = f
 	}
 	firing := map[string][]string{}
 	for _, a := range alerts {
@@ -233,6 +229,49 @@ func (s *Service) Status(ctx context.Context) ([]Status, error) {
 		out[i] = s.status(h, fits, now)
 		out[i].Firing = nonNil(firing[h.ID])
 		slices.Sort(out[i].Firing)
+	}
+	return out, nil
+}
+
+// fitSums returns the fit's sums of every series from origin on: those
+// of the complete hours from the cache (read again when the hour turns),
+// those of the current hour read now. A late report that adds to a past
+// hour shows at the next hour.
+func (s *Service) fitSums(ctx context.Context, origin, hour time.Time) (map[string]FitSum, error) {
+	s.fitMu.Lock()
+	defer s.fitMu.Unlock()
+	var past, cur []FitSum
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if !s.fitOrigin.Equal(origin) || !s.fitHour.Equal(hour) {
+			if past, err = tx.FitSums(ctx, origin, origin, hour); err != nil {
+				return err
+			}
+			s.fits = make(map[string]FitSum, len(past))
+			for _, f := range past {
+				s.fits[f.HostID+"\x00"+f.Series] = f
+			}
+			s.fitOrigin, s.fitHour = origin, hour
+		}
+		cur, err = tx.FitSums(ctx, origin, hour, time.Time{})
+		return err
+	})
+	if err != nil {
+		s.fitOrigin = time.Time{}
+		return nil, err
+	}
+	out := make(map[string]FitSum, len(s.fits)+len(cur))
+	for k, f := range s.fits {
+		out[k] = f
+	}
+	for _, f := range cur {
+		k := f.HostID + "\x00" + f.Series
+		p := out[k]
+		p.HostID, p.Series = f.HostID, f.Series
+		p.N += f.N
+		p.SX, p.SY, p.SXX, p.SXY = p.SX+f.SX, p.SY+f.SY, p.SXX+f.SXX, p.SXY+f.SXY
+		p.Total = max(p.Total, f.Total)
+		out[k] = p
 	}
 	return out, nil
 }

@@ -37,8 +37,9 @@ type Tx interface {
 	Samples(ctx context.Context, hostID string, since time.Time) ([]Sample, error)
 	Hours(ctx context.Context, hostID, series string, since time.Time) ([]Hour, error)
 	// FitSums sums, per host and disk or inode series, the hourly
-	// averages since a time for a least-squares fit.
-	FitSums(ctx context.Context, since time.Time) ([]FitSum, error)
+	// averages in [from, until) (until zero: no bound) for a
+	// least-squares fit, x in hours since origin.
+	FitSums(ctx context.Context, origin, from, until time.Time) ([]FitSum, error)
 	// PruneSamples deletes the full-resolution samples before a time.
 	PruneSamples(ctx context.Context, before time.Time) (int64, error)
 	AlertStates(ctx context.Context) ([]AlertState, error)
@@ -77,6 +78,13 @@ type Service struct {
 	mu      sync.Mutex
 	pending []*ingest
 	running bool
+
+	// fits caches the fit's sums over the window's complete hours (from
+	// fitOrigin to fitHour), which change only when the hour does.
+	fitMu     sync.Mutex
+	fitOrigin time.Time
+	fitHour   time.Time
+	fits      map[string]FitSum
 }
 
 // NewService returns the register.

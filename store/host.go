@@ -179,16 +179,21 @@ func (tx *Tx) Hours(ctx context.Context, hostID, series string, since time.Time)
 		hostID, series, since.Unix())
 }
 
-// FitSums sums the hourly averages of every disk and inode series since a
-// time, x in hours since then: the whole fit is one pass in SQL.
-func (tx *Tx) FitSums(ctx context.Context, since time.Time) ([]host.FitSum, error) {
+// FitSums sums the hourly averages of every disk and inode series in
+// [from, until) (no upper bound for a zero until), x in hours since
+// origin: the whole fit is one pass in SQL.
+func (tx *Tx) FitSums(ctx context.Context, origin, from, until time.Time) ([]host.FitSum, error) {
+	end := int64(math.MaxInt64)
+	if !until.IsZero() {
+		end = until.Unix()
+	}
 	return queryAll(ctx, tx, func(r row) (host.FitSum, error) {
 		var f host.FitSum
 		return f, r.Scan(&f.HostID, &f.Series, &f.N, &f.SX, &f.SY, &f.SXX, &f.SXY, &f.Total)
 	}, `SELECT host_id, series, COUNT(*), SUM(x), SUM(y), SUM(x * x), SUM(x * y), MAX(total) FROM (
 			SELECT host_id, series, CAST(hour_unix - ? AS DOUBLE PRECISION) / 3600 AS x, CAST(sum_value AS DOUBLE PRECISION) / n AS y, total
-			FROM host_hourly WHERE kind IN ('disk', 'inodes') AND hour_unix >= ?) f
-		GROUP BY host_id, series`, since.Unix(), since.Unix())
+			FROM host_hourly WHERE kind IN ('disk', 'inodes') AND hour_unix >= ? AND hour_unix < ?) f
+		GROUP BY host_id, series`, origin.Unix(), from.Unix(), end)
 }
 
 // PruneSamples deletes the full-resolution samples before a time.

@@ -56,7 +56,8 @@ CREATE TABLE host_hourly (
     PRIMARY KEY (host_id, k)
 );
 {{seal host_hourly host_id k}}
-CREATE INDEX host_hourly_fit ON host_hourly (kind, hour_unix);
+-- Covers the fit: one range scan of the window, no row read.
+CREATE INDEX host_hourly_fit ON host_hourly (kind, hour_unix, host_id, series, n, sum_value, total);
 CREATE INDEX host_hourly_series ON host_hourly (host_id, series, hour_unix);
 
 CREATE TABLE capacity_alerts (

@@ -17,6 +17,7 @@ import (
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/host"
 	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/notify"
@@ -41,6 +42,7 @@ type App struct {
 	Backup   *backup.Service
 	Policy   *policy.Service
 	Report   *report.Service
+	Host     *host.Service
 	Logger   *slog.Logger
 	Now      func() time.Time
 

@@ -93,10 +93,12 @@ const (
 	// Attest is filing an attestation, with evidence, that a requirement
 	// is met.
 	Attest Permission = "requirements.attest"
+	// ManageHosts is putting a host in an environment (an admin's).
+	ManageHosts Permission = "hosts.manage"
 )
 
 var grants = map[Role][]Permission{
-	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets, ManageBackups, WritePolicies},
+	Admin:           {Read, ManageUsers, OwnTokens, OwnAccount, RunControls, ImportScans, ManageRepos, ManageAssets, ManageBackups, WritePolicies, ManageHosts},
 	SecurityOfficer: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ApproveRisk, ManageRepos, ReviewChanges, ApproveChanges, GrantExceptions, ManageAssets, ManageBackups, WritePolicies, ApprovePolicies, Attest},
 	EngineeringHead: {Read, OwnTokens, OwnAccount, RunControls, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ApproveChanges, ManageAssets, ManageBackups, WritePolicies, Attest},
 	InfraOps:        {Read, OwnTokens, OwnAccount, ImportScans, TriageFindings, ManageRepos, ReviewChanges, ManageAssets, ManageBackups, Attest},

@@ -156,6 +156,54 @@ type Capacity struct {
 	InodePercent     float64       `yaml:"inode_percent" json:"inode_percent"`
 	DiskFullWarnDays int           `yaml:"disk_full_warn_days" json:"disk_full_warn_days"`
 	AlertAfter       time.Duration `yaml:"alert_after" json:"alert_after"`
+	// The percentages above are the critical levels; Warning holds the
+	// warning levels, Groups both for the hosts of a group.
+	Warning CapacityLevels           `yaml:"warning" json:"warning"`
+	Groups  map[string]CapacityGroup `yaml:"groups" json:"groups,omitempty"`
+	// HysteresisPercent is how far below its threshold a value must fall
+	// for an alert to resolve.
+	HysteresisPercent float64 `yaml:"hysteresis_percent" json:"hysteresis_percent"`
+	// TrendWindow is the span of the days-until-full fit; RawWindow how
+	// long every report is kept before only hourly aggregates remain.
+	TrendWindow time.Duration `yaml:"trend_window" json:"trend_window"`
+	RawWindow   time.Duration `yaml:"raw_window" json:"raw_window"`
+	// ReportInterval is the agents' interval: a host silent for three
+	// fails CP-1.
+	ReportInterval time.Duration `yaml:"report_interval" json:"report_interval"`
+	// Prometheus is queried every check_interval for the named metrics.
+	Prometheus CapacityPrometheus `yaml:"prometheus" json:"prometheus"`
+}
+
+// CapacityPrometheus names a Prometheus and the PromQL expressions whose
+// series are hosts' metrics.
+type CapacityPrometheus struct {
+	URL     string      `yaml:"url" json:"url,omitempty"`
+	Queries []PromQuery `yaml:"queries" json:"queries,omitempty"`
+}
+
+// PromQuery is one named expression: each series of its answer is the
+// value of the host named by its host_label, checked against warning and
+// critical (when set).
+type PromQuery struct {
+	Name      string  `yaml:"name" json:"name"`
+	Expr      string  `yaml:"expr" json:"expr"`
+	HostLabel string  `yaml:"host_label" json:"host_label,omitempty"`
+	Warning   float64 `yaml:"warning" json:"warning,omitempty"`
+	Critical  float64 `yaml:"critical" json:"critical,omitempty"`
+}
+
+// CapacityLevels are percentages, one per metric.
+type CapacityLevels struct {
+	CPUPercent    float64 `yaml:"cpu_percent" json:"cpu_percent"`
+	MemoryPercent float64 `yaml:"memory_percent" json:"memory_percent"`
+	DiskPercent   float64 `yaml:"disk_percent" json:"disk_percent"`
+	InodePercent  float64 `yaml:"inode_percent" json:"inode_percent"`
+}
+
+// CapacityGroup is the thresholds of a host group.
+type CapacityGroup struct {
+	Warning  CapacityLevels `yaml:"warning" json:"warning"`
+	Critical CapacityLevels `yaml:"critical" json:"critical"`
 }
 
 // Configuration holds the numbers of CF-1 … CF-5.
@@ -255,6 +303,8 @@ func Default() Config {
 		Capacity: Capacity{
 			CheckInterval: time.Minute, CPUPercent: 90, MemoryPercent: 90,
 			DiskPercent: 85, InodePercent: 85, DiskFullWarnDays: 14, AlertAfter: 5 * time.Minute,
+			Warning:           CapacityLevels{CPUPercent: 80, MemoryPercent: 80, DiskPercent: 75, InodePercent: 75},
+			HysteresisPercent: 5, TrendWindow: 7 * 24 * time.Hour, RawWindow: 48 * time.Hour, ReportInterval: time.Minute,
 		},
 		Configuration: Configuration{ClockMaxOffsetMS: 100},
 		Logging:       Logging{RetentionDays: 365},

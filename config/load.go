@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -210,6 +211,10 @@ func (c Config) Validate() error {
 		{"backup.collect_interval", c.Backup.CollectInterval},
 		{"backup.drill_check_interval", c.Backup.DrillCheckInterval},
 		{"capacity.check_interval", c.Capacity.CheckInterval},
+		{"capacity.trend_window", c.Capacity.TrendWindow},
+		{"capacity.raw_window", c.Capacity.RawWindow},
+		{"capacity.report_interval", c.Capacity.ReportInterval},
+		{"capacity.alert_after", c.Capacity.AlertAfter},
 	}
 	for _, d := range durations {
 		if d.v.Seconds() <= 0 {
@@ -224,10 +229,18 @@ func (c Config) Validate() error {
 		{"capacity.memory_percent", c.Capacity.MemoryPercent},
 		{"capacity.disk_percent", c.Capacity.DiskPercent},
 		{"capacity.inode_percent", c.Capacity.InodePercent},
+		{"capacity.warning.cpu_percent", c.Capacity.Warning.CPUPercent},
+		{"capacity.warning.memory_percent", c.Capacity.Warning.MemoryPercent},
+		{"capacity.warning.disk_percent", c.Capacity.Warning.DiskPercent},
+		{"capacity.warning.inode_percent", c.Capacity.Warning.InodePercent},
+		{"capacity.hysteresis_percent", c.Capacity.HysteresisPercent},
 	} {
 		if p.v <= 0 || p.v > 100 {
 			return &Error{Key: p.key, Msg: fmt.Sprintf("must be a percentage in (0, 100], got %g", p.v)}
 		}
+	}
+	if err := c.Capacity.Prometheus.check(); err != nil {
+		return err
 	}
 	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
 		return &Error{Key: "server.tls_cert_file", Msg: "tls_cert_file and tls_key_file must be set together"}
@@ -401,4 +414,31 @@ func (c Config) ScratchDir() string {
 		return c.Backup.ScratchDir
 	}
 	return filepath.Join(c.Server.DataDir, "scratch")
+}
+
+var promName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// check checks the Prometheus of capacity: a URL when queries are named,
+// each query named once, with an expression.
+func (p CapacityPrometheus) check() error {
+	if p.URL == "" && len(p.Queries) == 0 {
+		return nil
+	}
+	if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &Error{Key: "capacity.prometheus.url", Msg: fmt.Sprintf("%q: want http(s)://host[:port]", p.URL)}
+	}
+	seen := map[string]bool{}
+	for i, q := range p.Queries {
+		key := fmt.Sprintf("capacity.prometheus.queries[%d]", i)
+		switch {
+		case !promName.MatchString(q.Name) || seen[q.Name]:
+			return &Error{Key: key + ".name", Msg: fmt.Sprintf("%q: a unique name of letters, digits, '.', '_' or '-'", q.Name)}
+		case strings.TrimSpace(q.Expr) == "":
+			return &Error{Key: key + ".expr", Msg: "a PromQL expression is needed"}
+		case q.Critical != 0 && q.Warning > q.Critical:
+			return &Error{Key: key + ".warning", Msg: "must not exceed critical"}
+		}
+		seen[q.Name] = true
+	}
+	return nil
 }

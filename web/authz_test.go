@@ -169,6 +169,13 @@ var allowed = map[string][]auth.Role{
 	"GET /api/v1/audit/bundle":                          readers,
 	"GET /audit":                                        readers,
 	"POST /audit/verify":                                readers,
+	"POST /api/v1/host/facts":                           {auth.Agent},
+	"GET /api/v1/hosts":                                 readers,
+	"GET /api/v1/hosts/{name}":                          readers,
+	"PUT /api/v1/hosts/{name}/environment":              {auth.Admin},
+	"GET /api/v1/capacity/status":                       readers,
+	"GET /hosts":                                        readers,
+	"GET /hosts/{name}":                                 readers,
 }
 
 // backupManagers declare data sets and copies.

@@ -71,6 +71,7 @@ func TestBrowserPagesAtTwoWidths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addHosts(t, e)
 	if _, err := e.app.Controls.Run(ctx, "security-officer", "manual"); err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +83,7 @@ func TestBrowserPagesAtTwoWidths(t *testing.T) {
 		{"dashboard", "/"}, {"findings", "/findings"}, {"finding", "/findings/" + fs[1].ID}, {"approvals", "/approvals"},
 		{"changes", "/changes"}, {"tickets", "/tickets"}, {"ticket", "/tickets/" + tk.ID}, {"ledger", "/ledger"}, {"users", "/users"},
 		{"tokens", "/tokens"}, {"notifications", "/notifications"}, {"jobs", "/jobs"}, {"account", "/account"}, {"control", "/controls/VM-3.sla-kept"}, {"not-found", "/no/such/page"},
+		{"hosts", "/hosts"}, {"host", "/hosts/db-1"},
 	}
 	pages = append(pages, backupPages(t, e)...)
 	for _, width := range []int64{1400, 390} {

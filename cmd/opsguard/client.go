@@ -16,6 +16,7 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/host"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/policy"
 	"github.com/opsguard/opsguard/vuln"
@@ -438,4 +439,20 @@ func (c *client) Exercises(ctx context.Context) ([]backup.Exercise, error) {
 
 func (c *client) AddExercise(ctx context.Context, e backup.Exercise) (backup.Exercise, error) {
 	return callAs[backup.Exercise](ctx, c, "POST", "/api/v1/backup/exercises", e)
+}
+
+func (c *client) Hosts(ctx context.Context) ([]host.Host, error) {
+	return callItems[host.Host](ctx, c, "GET", "/api/v1/hosts", nil)
+}
+
+func (c *client) Host(ctx context.Context, name string) (hostView, error) {
+	return callAs[hostView](ctx, c, "GET", "/api/v1/hosts/"+url.PathEscape(name), nil)
+}
+
+func (c *client) SetHostEnvironment(ctx context.Context, name, env string) (host.Host, error) {
+	return callAs[host.Host](ctx, c, "PUT", "/api/v1/hosts/"+url.PathEscape(name)+"/environment", map[string]string{"environment": env})
+}
+
+func (c *client) CapacityStatus(ctx context.Context) ([]host.Status, error) {
+	return callItems[host.Status](ctx, c, "GET", "/api/v1/capacity/status", nil)
 }

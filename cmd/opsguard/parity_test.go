@@ -42,8 +42,22 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 	mustRun(t, local, "correct horse battery\n", "user", "add", "emma", "--role", "engineering_head")
 	mustRun(t, local, "", "backup", "exercise", "add", "--scenario", "Region lost", "--date", "2026-01-15", "--participants", "ines,emma,erik",
 		"--findings", "DNS TTLs too long", "--action", "lower the TTLs;erik")
+	mustRun(t, local, "correct horse battery\n", "user", "add", "host-agent", "--role", "agent")
+	var agentTok struct {
+		Secret string `json:"secret"`
+	}
+	json.Unmarshal([]byte(mustRun(t, local, "", "token", "create", "--user", "host-agent", "--name", "this-host", "-o", "json").stdout), &agentTok)
+	tokenFile := filepath.Join(dir, "agent.token")
+	os.WriteFile(tokenFile, []byte(agentTok.Secret+"\n"), 0o600)
 	base := serve(t, data)
 	remote := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + ownToken(t, base, "reader", "correct horse battery")}
+	// One collection of this machine, posted: exit 0 only when accepted.
+	mustRun(t, nil, "", "agent", "--once", "--server", base, "--token-file", tokenFile, "--env", "production", "--state-dir", filepath.Join(dir, "agent"))
+	os.WriteFile(filepath.Join(dir, "bad.token"), []byte("ogt_nothing\n"), 0o600)
+	if r := run(t, nil, "", "agent", "--once", "--server", base, "--token-file", filepath.Join(dir, "bad.token"), "--state-dir", filepath.Join(dir, "agent")); r.code == 0 {
+		t.Fatalf("agent --once with an unknown token: exit 0\n%s", r)
+	}
+	hostname, _ := os.Hostname()
 
 	var fs, cs struct {
 		Items []struct {
@@ -91,6 +105,9 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"backup", "drills", "shop"},
 		{"backup", "rca", "list"},
 		{"backup", "exercise", "list"},
+		{"host", "list"},
+		{"host", "show", hostname},
+		{"capacity", "status"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")
@@ -120,6 +137,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"policy", "ack", "nope"},
 		{"policy", "render", "operations-security-policy", "--format", "odt"},
 		{"backup", "drills", "nope"},
+		{"host", "show", "no-such-host"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			in, out := run(t, local, "", args...), run(t, remote, "", args...)

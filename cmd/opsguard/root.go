@@ -54,6 +54,7 @@ func newRoot() *cobra.Command {
 	)
 	root.AddCommand(witnessCmd(g))
 	root.AddCommand(adminCmd(g))
+	root.AddCommand(capacityCmd(g), agentCmd(g))
 	for _, m := range modules {
 		root.AddCommand(m.command(g))
 	}
@@ -69,7 +70,7 @@ type module struct {
 }
 
 // modules are the domain modules of the command line.
-var modules = []module{{"vuln", vulnCmd}, {"change", changeCmd}, {"backup", backupCmd}, {"policy", policyCmd}, {"audit", auditCmd}}
+var modules = []module{{"vuln", vulnCmd}, {"change", changeCmd}, {"backup", backupCmd}, {"policy", policyCmd}, {"audit", auditCmd}, {"host", hostCmd}}
 
 // config loads the process config: file, then environment, then flags.
 func (g *globals) config() (config.Config, error) {

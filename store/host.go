@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/opsguard/opsguard/host"
+)
+
+// The queries of the host register. *Tx implements host.Tx.
+
+var _ host.Tx = (*Tx)(nil)
+
+const hostColumns = `id, name, environment, env_set_by, host_groups, address, token_id, first_seen, last_seen, last_seen_unix, received_at, facts`
+
+func scanHost(sc row) (host.Host, error) {
+	var h host.Host
+	var groups, first, last, received, facts string
+	var lastUnix int64
+	err := sc.Scan(&h.ID, &h.Name, &h.Environment, &h.EnvSetBy, &groups, &h.Address, &h.TokenID, &first, &last, &lastUnix, &received, &facts)
+	if err != nil {
+		return h, err
+	}
+	if err := json.Unmarshal([]byte(groups), &h.Groups); err != nil {
+		return h, fmt.Errorf("host %s: groups: %w", h.ID, err)
+	}
+	if err := json.Unmarshal([]byte(facts), &h.Facts); err != nil {
+		return h, fmt.Errorf("host %s: facts: %w", h.ID, err)
+	}
+	if h.FirstSeen, err = parseTS(first); err != nil {
+		return h, err
+	}
+	if h.LastSeen, err = parseTS(last); err != nil {
+		return h, err
+	}
+	h.ReceivedAt, err = parseTS(received)
+	return h, err
+}
+
+// HostByID returns a host.
+func (tx *Tx) HostByID(ctx context.Context, id string) (host.Host, error) {
+	h, err := scanHost(tx.queryRow(ctx, "SELECT "+hostColumns+" FROM hosts WHERE id = ?", id))
+	return h, notFound(err, "host "+id)
+}
+
+// HostByName returns the host of that name (the newest seen), or of that ID.
+func (tx *Tx) HostByName(ctx context.Context, name string) (host.Host, error) {
+	h, err := scanHost(tx.queryRow(ctx, "SELECT "+hostColumns+" FROM hosts WHERE name = ? OR id = ? ORDER BY id = ? DESC, last_seen_unix DESC LIMIT 1", name, name, name))
+	return h, notFound(err, "host "+name)
+}
+
+// ListHosts returns every host by name.
+func (tx *Tx) ListHosts(ctx context.Context) ([]host.Host, error) {
+	return queryAll(ctx, tx, scanHost, "SELECT "+hostColumns+" FROM hosts ORDER BY name, id")
+}
+
+// PutHost inserts or replaces a host.
+func (tx *Tx) PutHost(ctx context.Context, h host.Host) error {
+	groups, err := json.Marshal(nonNilStrings(h.Groups))
+	if err != nil {
+		return err
+	}
+	facts, err := json.Marshal(h.Facts)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, "INSERT INTO hosts ("+hostColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, environment = excluded.environment, env_set_by = excluded.env_set_by,
+		host_groups = excluded.host_groups, address = excluded.address, token_id = excluded.token_id, last_seen = excluded.last_seen,
+		last_seen_unix = excluded.last_seen_unix, received_at = excluded.received_at, facts = excluded.facts`,
+		h.ID, h.Name, h.Environment, h.EnvSetBy, string(groups), h.Address, h.TokenID, ts(h.FirstSeen), ts(h.LastSeen), h.LastSeen.Unix(),
+		ts(h.ReceivedAt), string(facts))
+	return err
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// AddHostEnvironment records that a host reported into env.
+func (tx *Tx) AddHostEnvironment(ctx context.Context, hostID, env string, at time.Time) error {
+	_, err := tx.exec(ctx, "INSERT INTO host_environments (host_id, environment, first_seen) VALUES (?, ?, ?) ON CONFLICT (host_id, environment) DO NOTHING",
+		hostID, env, ts(at))
+	return err
+}
+
+// HostEnvironments maps each host to the environments it reported into.
+func (tx *Tx) HostEnvironments(ctx context.Context) (map[string][]string, error) {
+	type pair struct{ h, e string }
+	ps, err := queryAll(ctx, tx, func(r row) (p pair, err error) { return p, r.Scan(&p.h, &p.e) },
+		"SELECT host_id, environment FROM host_environments ORDER BY host_id, environment")
+	out := map[string][]string{}
+	for _, p := range ps {
+		out[p.h] = append(out[p.h], p.e)
+	}
+	return out, err
+}
+
+// InsertSample stores a report's points; false when the host has one at
+// that time already.
+func (tx *Tx) InsertSample(ctx context.Context, s host.Sample) (bool, error) {
+	pts, err := json.Marshal(s.Points)
+	if err != nil {
+		return false, err
+	}
+	res, err := tx.exec(ctx, "INSERT INTO host_samples (host_id, at, at_unix, points) VALUES (?, ?, ?, ?) ON CONFLICT (host_id, at) DO NOTHING",
+		s.HostID, ts(s.At), s.At.Unix(), string(pts))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// kindScale is a series' kind and the factor its values are stored at:
+// percentages and loads in hundredths, bytes and inodes as counted.
+func kindScale(series string) (string, float64) {
+	kind, _, _ := strings.Cut(series, ":")
+	if kind == "disk" || kind == "inodes" {
+		return kind, 1
+	}
+	return kind, 100
+}
+
+// AddHourly adds a sample's points to their hours' aggregates.
+func (tx *Tx) AddHourly(ctx context.Context, hostID string, at time.Time, ps []host.Point) error {
+	hour := at.UTC().Truncate(time.Hour)
+	for _, p := range ps {
+		kind, scale := kindScale(p.Series)
+		v := int64(math.Round(p.Value * scale))
+		_, err := tx.exec(ctx, `INSERT INTO host_hourly (host_id, k, series, kind, hour_unix, n, sum_value, max_value, total) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+			ON CONFLICT (host_id, k) DO UPDATE SET n = host_hourly.n + 1, sum_value = host_hourly.sum_value + excluded.sum_value,
+			max_value = CASE WHEN excluded.max_value > host_hourly.max_value THEN excluded.max_value ELSE host_hourly.max_value END, total = excluded.total`,
+			hostID, ts(hour)+" "+p.Series, p.Series, kind, hour.Unix(), v, v, int64(p.Total))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Samples returns a host's full-resolution samples since a time, oldest first.
+func (tx *Tx) Samples(ctx context.Context, hostID string, since time.Time) ([]host.Sample, error) {
+	return queryAll(ctx, tx, func(r row) (host.Sample, error) {
+		var s host.Sample
+		var at, pts string
+		if err := r.Scan(&s.HostID, &at, &pts); err != nil {
+			return s, err
+		}
+		var err error
+		if s.At, err = parseTS(at); err != nil {
+			return s, err
+		}
+		return s, json.Unmarshal([]byte(pts), &s.Points)
+	}, "SELECT host_id, at, points FROM host_samples WHERE host_id = ? AND at_unix >= ? ORDER BY at_unix", hostID, since.Unix())
+}
+
+// Hours returns a series' hourly aggregates since a time, oldest first.
+func (tx *Tx) Hours(ctx context.Context, hostID, series string, since time.Time) ([]host.Hour, error) {
+	_, scale := kindScale(series)
+	return queryAll(ctx, tx, func(r row) (host.Hour, error) {
+		h := host.Hour{Series: series}
+		var unix, sum, mx, total int64
+		err := r.Scan(&unix, &h.N, &sum, &mx, &total)
+		h.Hour = time.Unix(unix, 0).UTC()
+		if h.N > 0 {
+			h.Avg = float64(sum) / float64(h.N) / scale
+		}
+		h.Max, h.Total = float64(mx)/scale, float64(total)
+		return h, err
+	}, "SELECT hour_unix, n, sum_value, max_value, total FROM host_hourly WHERE host_id = ? AND series = ? AND hour_unix >= ? ORDER BY hour_unix",
+		hostID, series, since.Unix())
+}
+
+// FitSums sums the hourly averages of every disk and inode series in
+// [from, until) (no upper bound for a zero until), x in hours since
+// origin: the whole fit is one pass in SQL.
+func (tx *Tx) FitSums(ctx context.Context, origin, from, until time.Time) ([]host.FitSum, error) {
+	end := int64(math.MaxInt64)
+	if !until.IsZero() {
+		end = until.Unix()
+	}
+	return queryAll(ctx, tx, func(r row) (host.FitSum, error) {
+		var f host.FitSum
+		return f, r.Scan(&f.HostID, &f.Series, &f.N, &f.SX, &f.SY, &f.SXX, &f.SXY, &f.Total)
+	}, `SELECT host_id, series, COUNT(*), SUM(x), SUM(y), SUM(x * x), SUM(x * y), MAX(total) FROM (
+			SELECT host_id, series, CAST(hour_unix - ? AS DOUBLE PRECISION) / 3600 AS x, CAST(sum_value AS DOUBLE PRECISION) / n AS y, total
+			FROM host_hourly WHERE kind IN ('disk', 'inodes') AND hour_unix >= ? AND hour_unix < ?) f
+		GROUP BY host_id, series`, origin.Unix(), from.Unix(), end)
+}
+
+// PruneSamples deletes the full-resolution samples before a time.
+func (tx *Tx) PruneSamples(ctx context.Context, before time.Time) (int64, error) {
+	res, err := tx.exec(ctx, "DELETE FROM host_samples WHERE at_unix < ?", before.Unix())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// AlertStates returns every capacity alert's state.
+func (tx *Tx) AlertStates(ctx context.Context) ([]host.AlertState, error) {
+	return queryAll(ctx, tx, func(r row) (host.AlertState, error) {
+		var a host.AlertState
+		var data string
+		if err := r.Scan(&data); err != nil {
+			return a, err
+		}
+		return a, json.Unmarshal([]byte(data), &a)
+	}, "SELECT data FROM capacity_alerts ORDER BY k")
+}
+
+// PutAlertState stores a capacity alert's state.
+func (tx *Tx) PutAlertState(ctx context.Context, a host.AlertState) error {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO capacity_alerts (k, host_id, state, data) VALUES (?, ?, ?, ?)
+		ON CONFLICT (k) DO UPDATE SET host_id = excluded.host_id, state = excluded.state, data = excluded.data`, a.Key, a.HostID, a.State, string(data))
+	return err
+}

@@ -34,10 +34,7 @@ func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		if os.Getenv("OPSGUARD_REQUIRE_INTEGRATION") == "1" {
-			t.Fatal("prometheus is not installed (required: OPSGUARD_REQUIRE_INTEGRATION=1)")
-		}
-		t.Skip("prometheus is not installed (apt-get install prometheus)")
+		storetest.Missing(t, "prometheus is not installed (apt-get install prometheus)")
 	}
 	dir := t.TempDir()
 	conf := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: test\n    static_configs:\n      - targets: [%q]\n", target)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/opsguard/opsguard/host"
 	"github.com/opsguard/opsguard/host/collect"
+	"github.com/opsguard/opsguard/store/storetest"
 )
 
 // requireProgram skips without the program, or fails under
@@ -24,10 +25,7 @@ func requireProgram(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("OPSGUARD_REQUIRE_INTEGRATION") == "1" {
-			t.Fatalf("%s is not installed (required: OPSGUARD_REQUIRE_INTEGRATION=1)", name)
-		}
-		t.Skipf("%s is not installed", name)
+		storetest.Missing(t, name+" is not installed")
 	}
 	return p
 }
@@ -257,7 +255,7 @@ func TestChronyd(t *testing.T) {
 	chronyd := requireProgram(t, "chronyd")
 	requireProgram(t, "chronyc")
 	if os.Geteuid() != 0 {
-		t.Skip("chronyd's command socket needs a root-owned directory: run as root")
+		storetest.Missing(t, "chronyd's command socket needs a root-owned directory: run as root")
 	}
 	addr := ntpServer(t, 0)
 	_, port, _ := net.SplitHostPort(addr)

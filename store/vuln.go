@@ -58,8 +58,12 @@ func (tx *Tx) LockAsset(ctx context.Context, name string) error {
 
 // InsertScan stores a scan.
 func (tx *Tx) InsertScan(ctx context.Context, s vuln.Scan) error {
-	_, err := tx.exec(ctx, "INSERT INTO scans ("+scanColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		s.ID, s.AssetID, s.Format, s.Tool, s.ToolVersion, s.Target, s.Complete, s.Evidence, s.Findings, s.Statements, ts(s.ImportedAt), s.ImportedBy)
+	var repeats any
+	if s.Repeats != "" {
+		repeats = s.Repeats
+	}
+	_, err := tx.exec(ctx, "INSERT INTO scans ("+scanColumns+", repeats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		s.ID, s.AssetID, s.Format, s.Tool, s.ToolVersion, s.Target, s.Complete, s.Evidence, s.Findings, s.Statements, ts(s.ImportedAt), s.ImportedBy, repeats)
 	return err
 }
 
@@ -75,8 +79,8 @@ const scanColumns = "id, asset_id, format, tool, tool_version, target, complete,
 func (tx *Tx) scanWhere(ctx context.Context, what, rest string, args ...any) (vuln.Scan, error) {
 	var s vuln.Scan
 	var at string
-	err := tx.queryRow(ctx, "SELECT "+scanColumns+" FROM scans "+rest, args...).Scan(&s.ID, &s.AssetID, &s.Format, &s.Tool, &s.ToolVersion,
-		&s.Target, &s.Complete, &s.Evidence, &s.Findings, &s.Statements, &at, &s.ImportedBy)
+	err := tx.queryRow(ctx, "SELECT "+scanColumns+", COALESCE(repeats, '') FROM scans "+rest, args...).Scan(&s.ID, &s.AssetID, &s.Format, &s.Tool, &s.ToolVersion,
+		&s.Target, &s.Complete, &s.Evidence, &s.Findings, &s.Statements, &at, &s.ImportedBy, &s.Repeats)
 	if err != nil {
 		return s, notFound(err, what)
 	}
@@ -101,25 +105,30 @@ func (tx *Tx) ClosedFindingsOfScan(ctx context.Context, scanID string) ([]vuln.F
 	return tx.findingsWhere(ctx, "WHERE f.status = 'closed' AND f.id IN (SELECT finding_id FROM finding_tools WHERE scan_id = ?)", scanID)
 }
 
-// MoveScan points the tool rows that point at scan from at scan to instead
-// (its findings are seen again by it) and returns how many there are: one
-// statement, however many findings.
-func (tx *Tx) MoveScan(ctx context.Context, from, to string) (int, error) {
-	res, err := tx.exec(ctx, "UPDATE finding_tools SET scan_id = ? WHERE scan_id = ?", to, from)
-	if err != nil {
+// ScanSeen records that the findings whose tool rows point at scan id were
+// reported again at at (by a scan that repeats it) and returns how many
+// there are: two statements, however many findings.
+func (tx *Tx) ScanSeen(ctx context.Context, id string, at time.Time) (int, error) {
+	if err := tx.updateOne(ctx, "scan "+id, "UPDATE scans SET seen_at = ? WHERE id = ?", ts(at), id); err != nil {
 		return 0, err
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	var n int
+	err := tx.queryRow(ctx, "SELECT COUNT(*) FROM finding_tools WHERE scan_id = ?", id).Scan(&n)
+	return n, err
 }
 
-// lastSeen is when a finding was last reported: the time of the newest
-// scan its tool rows point at, or the stored last_seen, which keeps the
-// time of the scans whose rows are gone. Re-importing a report so moves
-// its findings' rows, not the findings themselves: a hundred thousand
-// unchanged findings are not rewritten for one timestamp.
-const lastSeen = `COALESCE((SELECT MAX(s.imported_at) FROM finding_tools t JOIN scans s ON s.id = t.scan_id
-	WHERE t.finding_id = f.id AND s.imported_at > f.last_seen), f.last_seen)`
+// scanSeen is when scan s last reported its findings: when it was
+// imported, or when a scan repeating it was.
+const scanSeen = "COALESCE(s.seen_at, s.imported_at)"
+
+// lastSeen is when a finding was last reported: the time the newest scan
+// its tool rows point at was last seen, or the stored last_seen, which
+// keeps the time of the scans whose rows are gone. Re-importing a report
+// so touches its scan, not the findings nor their rows: a hundred
+// thousand unchanged findings are not rewritten (and resealed) for one
+// timestamp.
+const lastSeen = `COALESCE((SELECT MAX(` + scanSeen + `) FROM finding_tools t JOIN scans s ON s.id = t.scan_id
+	WHERE t.finding_id = f.id AND ` + scanSeen + ` > f.last_seen), f.last_seen)`
 
 const findingColumns = `f.id, f.asset_id, a.name, f.vuln_id, f.aliases, f.package, f.version, f.fixed_version, f.location, f.target,
 	COALESCE(t.title, f.title), COALESCE(t.description, f.description), f.severity, f.severity_note, f.cvss_score, f.cvss_vector, f.risk, f.risk_note, f.status, f.resolution,
@@ -400,8 +409,8 @@ func (tx *Tx) SeenAgain(ctx context.Context, had, added []string, tool, scanID s
 // RemoveFindingTool forgets that tool reports a finding, keeping the time
 // its scan last did as the finding's last_seen.
 func (tx *Tx) RemoveFindingTool(ctx context.Context, findingID, tool string) error {
-	if _, err := tx.exec(ctx, `UPDATE findings SET last_seen = COALESCE((SELECT s.imported_at FROM finding_tools t JOIN scans s ON s.id = t.scan_id
-		WHERE t.finding_id = findings.id AND t.tool = ? AND s.imported_at > findings.last_seen), last_seen) WHERE id = ?`, tool, findingID); err != nil {
+	if _, err := tx.exec(ctx, `UPDATE findings SET last_seen = COALESCE((SELECT `+scanSeen+` FROM finding_tools t JOIN scans s ON s.id = t.scan_id
+		WHERE t.finding_id = findings.id AND t.tool = ? AND `+scanSeen+` > findings.last_seen), last_seen) WHERE id = ?`, tool, findingID); err != nil {
 		return err
 	}
 	_, err := tx.exec(ctx, "DELETE FROM finding_tools WHERE finding_id = ? AND tool = ?", findingID, tool)

@@ -64,6 +64,9 @@ type Scan struct {
 	Statements  int       `json:"statements"` // VEX statements in the report; -1: imported before they were counted
 	ImportedAt  time.Time `json:"imported_at"`
 	ImportedBy  string    `json:"imported_by"`
+	// Repeats is the scan this one repeats byte for byte, whose tool rows
+	// its findings keep: empty for a scan imported in full.
+	Repeats string `json:"repeats,omitempty"`
 }
 
 // Finding is one vulnerability at one place of one asset.

@@ -23,10 +23,13 @@ var errNotAgain = errors.New("not a repeated report")
 // which is what the full import would conclude. It reports ok false, having
 // written nothing, for any other report.
 //
-// The previous scan's findings are those whose tool rows point at it: its
-// import, of the same bytes, matched or created exactly them, and only a
-// later scan of the same tool on the asset (then it would not be the
-// newest) moves or removes those rows. The report is not parsed again, so
+// The previous scan's findings are those whose tool rows point at it (or
+// at the scan it repeats): its import, of the same bytes, matched or
+// created exactly them, and only a later scan of the same tool on the
+// asset (then it would not be the newest) moves or removes those rows.
+// The rows stay where they are; the new scan names the scan they point at
+// and that scan's seen_at moves, so a repeat writes two rows, not one per
+// finding. The report is not parsed again, so
 // what the importer of a newer opsguard would read differently in it is
 // read when the report next changes.
 func (s *Service) importAgain(ctx context.Context, actor string, req ImportRequest, blob ledger.Blob) (Summary, bool, error) {
@@ -40,16 +43,20 @@ func (s *Service) importAgain(ctx context.Context, actor string, req ImportReque
 		if err := s.log.Put(ctx, tx, blob); err != nil {
 			return err
 		}
+		base := prev.ID
+		if prev.Repeats != "" {
+			base = prev.Repeats
+		}
 		scan := prev
-		scan.ID, scan.Evidence, scan.ImportedAt, scan.ImportedBy = id.New("scn"), blob.Ref(), now, actor
+		scan.ID, scan.Evidence, scan.ImportedAt, scan.ImportedBy, scan.Repeats = id.New("scn"), blob.Ref(), now, actor, base
 		if err := tx.InsertScan(ctx, scan); err != nil {
 			return err
 		}
-		closed, err := tx.ClosedFindingsOfScan(ctx, prev.ID)
+		closed, err := tx.ClosedFindingsOfScan(ctx, base)
 		if err != nil {
 			return err
 		}
-		n, err := tx.MoveScan(ctx, prev.ID, scan.ID)
+		n, err := tx.ScanSeen(ctx, base, now)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package vuln_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +144,60 @@ func TestLastSeenOfAFixedFinding(t *testing.T) {
 		x := f.all(t)["CVE-1|a"]
 		if x.Status != vuln.Closed || !x.LastSeen.Equal(seen) {
 			t.Errorf("last seen %v, want %v: %+v", x.LastSeen, seen, x)
+		}
+	})
+}
+
+// A repeat of a repeat counts and dates the findings of the scan first
+// imported, seals two scan rows and no finding row, and a full import
+// after it closes what is gone with the repeat's time as last seen.
+func TestRepeatOfARepeat(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		a, b, c := pkg("CVE-1", "a", vuln.High), pkg("CVE-2", "b", vuln.Medium), pkg("CVE-3", "c", vuln.Low)
+		r := report("Trivy", true, a, b, c)
+		first := f.imp(t, r)
+		for i := 0; i < 2; i++ {
+			f.now = f.now.Add(time.Hour)
+			s := f.imp(t, r)
+			if s.Unchanged != 3 || s.New != 0 || s.Findings != 3 {
+				t.Fatalf("repeat %d: %+v", i+1, s)
+			}
+			for k, x := range f.all(t) {
+				if !x.LastSeen.Equal(f.now) || x.FirstSeen.Equal(f.now) {
+					t.Errorf("repeat %d: %s last seen %v, first seen %v, want last %v", i+1, k, x.LastSeen, x.FirstSeen, f.now)
+				}
+			}
+			var tables map[string]int
+			err := db.View(ctx, func(tx *store.Tx) error {
+				es, err := tx.ListEntries(ctx, ledger.EntryFilter{Kind: ledger.KindRows, Limit: 1})
+				if err != nil || len(es) != 1 {
+					return fmt.Errorf("rows entries %v %v", es, err)
+				}
+				var p struct{ Tables map[string]int }
+				err = json.Unmarshal(es[0].Payload, &p)
+				tables = p.Tables
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tables["findings"] != 0 || tables["finding_tools"] != 0 || tables["scans"] != 2 {
+				t.Errorf("repeat %d sealed %v, want two scan rows and no finding row", i+1, tables)
+			}
+		}
+		repeated := f.now
+		f.now = f.now.Add(time.Hour)
+		s := f.imp(t, report("Trivy", true, a, b))
+		if s.Fixed != 1 || s.Unchanged != 2 || s.Scan == first.Scan {
+			t.Fatalf("full import after repeats: %+v", s)
+		}
+		all := f.all(t)
+		if x := all["CVE-3|c"]; x.Status != vuln.Closed || !x.LastSeen.Equal(repeated) {
+			t.Errorf("gone after the repeats: last seen %v, want %v: %+v", x.LastSeen, repeated, x)
+		}
+		if x := all["CVE-1|a"]; !x.LastSeen.Equal(f.now) {
+			t.Errorf("still reported: last seen %v, want %v", x.LastSeen, f.now)
 		}
 	})
 }

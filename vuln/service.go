@@ -43,10 +43,10 @@ type Tx interface {
 	ScanByEvidence(ctx context.Context, evidence string) (Scan, error)
 	LatestScan(ctx context.Context, assetID, tool string) (Scan, error)
 	// ClosedFindingsOfScan returns the closed findings whose tool rows
-	// point at the scan; MoveScan points the tool rows that point at scan
-	// from at scan to instead, and returns how many there are.
+	// point at the scan; ScanSeen records that those rows' findings were
+	// reported again at a time (by a scan repeating it) and counts them.
 	ClosedFindingsOfScan(ctx context.Context, scanID string) ([]Finding, error)
-	MoveScan(ctx context.Context, from, to string) (int, error)
+	ScanSeen(ctx context.Context, scanID string, at time.Time) (int, error)
 	UpdateFindingState(ctx context.Context, f Finding) error
 	ListFindings(ctx context.Context, f Filter) ([]Finding, int, error)
 	CountFindings(ctx context.Context, f Filter) (int, error)

@@ -250,8 +250,21 @@ func (a *Appender) Close() error {
 	return nil
 }
 
-// sealRows seals the rows the transaction changed with one last entry,
-// so the checkpoint signed next covers them.
+// Seal seals the rows the transaction changed so far with an entry added
+// now; Close seals those changed after. A write of many rows in parts (an
+// import) calls it after each part, so that each row is sealed while its
+// page is still in the database's cache rather than read back at the end.
+// Before any entry is added it does nothing: the seal is by the actor of
+// the last entry, and Close seals what is left.
+func (a *Appender) Seal() error {
+	if a.n == 0 {
+		return nil
+	}
+	return a.sealRows()
+}
+
+// sealRows seals the rows the transaction changed with one entry, so the
+// checkpoint signed next covers them.
 func (a *Appender) sealRows() error {
 	var c sealCollector
 	if err := a.tx.SealRows(a.ctx, int64(a.rng.End())+1, c.add); err != nil {

@@ -198,3 +198,72 @@ func writeFile(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// Seal in the middle of a transaction seals what was written so far with
+// an entry of its own; a row written again after it is sealed again at
+// Close, and verify accepts both, naming the row when it is edited after.
+func TestSealInParts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		l := newLog(t)
+		user := func(tx *store.Tx, id, name string) {
+			storetest.ExecTx(t, tx, `INSERT INTO users (id, username, display_name, email, role, password_hash, created_at, created_by)
+				VALUES (?, ?, 'U', 'u@example.com', 'engineer', 'argon2id$x', '2026-12-01T00:00:00.000000Z', 'test')`, id, name)
+		}
+		var first, last int64
+		err := db.Update(ctx, func(tx *store.Tx) error {
+			a, err := l.Begin(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if err := a.Seal(); err != nil { // nothing added yet: nothing to do
+				return err
+			}
+			user(tx, "usr_a", "a")
+			if _, err := a.Add(ledger.Event{Actor: "test", Kind: "user.created", Subject: "users/usr_a"}); err != nil {
+				return err
+			}
+			if err := a.Seal(); err != nil {
+				return err
+			}
+			first = a.Seq()
+			user(tx, "usr_b", "b")
+			storetest.ExecTx(t, tx, "UPDATE users SET display_name = 'A' WHERE id = 'usr_a'")
+			if _, err := a.Add(ledger.Event{Actor: "test", Kind: "user.created", Subject: "users/usr_b"}); err != nil {
+				return err
+			}
+			if err := a.Close(); err != nil {
+				return err
+			}
+			last = a.Seq()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		db.View(ctx, func(tx *store.Tx) error {
+			es, err := tx.ListEntries(ctx, ledger.EntryFilter{})
+			for i := len(es) - 1; i >= 0; i-- {
+				kinds = append(kinds, es[i].Kind)
+			}
+			return err
+		})
+		if got := strings.Join(kinds, ","); got != "user.created,ledger.rows,user.created,ledger.rows" || first != 2 || last != 4 {
+			t.Errorf("entries %s, seals at %d and %d; want each part sealed by its own entry, at 2 and 4", got, first, last)
+		}
+		var seqA, seqB int64
+		storetest.QueryRow(t, db, "SELECT seal_seq FROM users WHERE id = 'usr_a'", &seqA)
+		storetest.QueryRow(t, db, "SELECT seal_seq FROM users WHERE id = 'usr_b'", &seqB)
+		if seqA != last || seqB != last {
+			t.Errorf("rows sealed by %d and %d, want both by the last entry %d", seqA, seqB, last)
+		}
+		if rep := verify(t, db, l); !rep.OK() {
+			t.Fatalf("verify: %v", rep.Problems)
+		}
+		storetest.Exec(t, db, "UPDATE users SET display_name = 'X' WHERE id = 'usr_a'")
+		rep := verify(t, db, l)
+		if rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "table users: row usr_a differs") {
+			t.Errorf("edited row not named: %v", rep.Problems)
+		}
+	})
+}

@@ -470,6 +470,10 @@ func init() {
 		}
 		return res.RowsAffected()
 	}
+	rawexec.QueryRow = func(ctx context.Context, d any, q string, args []any, dest ...any) error {
+		db := d.(*DB)
+		return db.read.QueryRowContext(ctx, db.bind(q), args...).Scan(dest...)
+	}
 }
 
 // row is what a scan function reads one record from: *sql.Row or *sql.Rows.

@@ -124,6 +124,9 @@ func (rc *recording) part(ctx context.Context, part []Reported) error {
 	if _, err := rc.app.Add(rc.events...); err != nil {
 		return err
 	}
+	if err := rc.app.Seal(); err != nil {
+		return err
+	}
 	rc.sum.New += len(rc.fresh)
 	for i := range rc.fresh {
 		rc.ix.stored(i, &rc.fresh[i])

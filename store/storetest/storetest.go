@@ -73,6 +73,14 @@ func Exec(t testing.TB, db *store.DB, q string, args ...any) int64 {
 	return n
 }
 
+// QueryRow reads one row of q on db into dest, failing t when it cannot.
+func QueryRow(t testing.TB, db *store.DB, q string, dest ...any) {
+	t.Helper()
+	if err := rawexec.QueryRow(context.Background(), db, q, nil, dest...); err != nil {
+		t.Fatalf("query %q: %v", q, err)
+	}
+}
+
 // RequireIntegration reports whether missing external programs must fail
 // tests instead of skipping them.
 func RequireIntegration() bool { return os.Getenv("OPSGUARD_REQUIRE_INTEGRATION") == "1" }

@@ -9,4 +9,7 @@ type EntryFilter struct {
 	Actor   string
 	Before  int64 // only seq < Before; 0 for the newest
 	Limit   int
+	// NoSeals leaves out the entries that only seal rows (KindRows,
+	// KindSealed): a reader of the ledger page wants what happened.
+	NoSeals bool
 }

@@ -222,6 +222,9 @@ func (tx *Tx) ListEntries(ctx context.Context, f ledger.EntryFilter) ([]ledger.E
 	if f.Before > 0 {
 		where, args = append(where, "seq < ?"), append(args, f.Before)
 	}
+	if f.NoSeals {
+		where, args = append(where, "kind NOT IN (?, ?)"), append(args, ledger.KindRows, ledger.KindSealed)
+	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}

@@ -62,3 +62,22 @@ func TestNavigation(t *testing.T) {
 		}
 	}
 }
+
+// The ledger page lists what happened; the entries that only seal rows
+// (every write makes one) are listed on request.
+func TestLedgerPageHidesRowSeals(t *testing.T) {
+	e := newSQLiteEnv(t)
+	cookie, _ := e.signIn("auditor")
+	_, hidden := e.page(cookie, "/ledger")
+	_, shown := e.page(cookie, "/ledger?seals=1")
+	const cell = "<td>ledger.rows</td>"
+	if strings.Contains(hidden, cell) || !strings.Contains(hidden, `href="/ledger?seals=1"`) {
+		t.Errorf("/ledger lists row seals or offers no way to show them")
+	}
+	if !strings.Contains(shown, cell) || !strings.Contains(shown, `href="/ledger">Hide them`) {
+		t.Errorf("/ledger?seals=1 lists no row seal")
+	}
+	if !strings.Contains(hidden, "<td>user.created</td>") {
+		t.Errorf("/ledger lost the other entries")
+	}
+}

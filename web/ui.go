@@ -228,6 +228,7 @@ type ledgerView struct {
 	Head    *ledger.Checkpoint
 	Entries []ledger.Entry
 	Next    int64 // seq for the older page, 0 when none
+	Seals   bool  // the row seals are listed
 	Report  *ledger.Report
 	Public  string
 }
@@ -246,7 +247,9 @@ func (s *Server) ledgerView(r *http.Request) (ledgerView, error) {
 		v.Head = &cp
 	}
 	const pageSize = 50
-	if v.Entries, err = s.app.Entries(r.Context(), ledger.EntryFilter{Before: before, Limit: pageSize}); err != nil {
+	// Row seals (an import writes one per part) are shown on request.
+	v.Seals = r.URL.Query().Get("seals") == "1"
+	if v.Entries, err = s.app.Entries(r.Context(), ledger.EntryFilter{Before: before, Limit: pageSize, NoSeals: !v.Seals}); err != nil {
 		return v, err
 	}
 	if n := len(v.Entries); n == pageSize && v.Entries[n-1].Seq > 1 {

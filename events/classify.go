@@ -25,7 +25,7 @@ var rules = []rule{
 	{[]string{"login"}, Login, regexp.MustCompile(`^(?:ROOT LOGIN|LOGIN) ON \S+(?: BY (?P<user>\S+))?`)},
 	{[]string{"login"}, Login, regexp.MustCompile(`^pam_unix\(login:session\): session opened for user (?P<user>[^(\s]+)`)},
 	{[]string{"useradd", "usermod", "userdel", "chpasswd", "passwd", "chage", "chsh", "chfn"}, AccountUser,
-		regexp.MustCompile(`(?:name=|user '|user |password for ')(?P<user>[^,'\s]+)`)},
+		regexp.MustCompile(`(?:name=|user '|user |password for '|^add '|^delete ')(?P<user>[^,'\s]+)`)},
 	{[]string{"groupadd", "groupmod", "groupdel", "gpasswd"}, AccountGroup, regexp.MustCompile(`(?:name=|group ')(?P<user>[^,'\s]+)`)},
 	{[]string{"systemd"}, UnitFailed, regexp.MustCompile(`^(?P<unit>\S+\.(?:service|socket|timer|mount|target)): Failed with result`)},
 	{[]string{"systemd"}, UnitFailed, regexp.MustCompile(`^Failed to start (?P<unit>.+?)\.?$`)},

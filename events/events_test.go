@@ -350,3 +350,5 @@ func TestBadBatch(t *testing.T) {
 		}
 	})
 }
+
+func storeOf(e *env) events.Store { return store.Bind[events.Tx](e.db) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/opsguard/opsguard"
@@ -114,7 +115,8 @@ func (s *Service) Ingest(ctx context.Context, from Sender, b Batch) (Stored, err
 		Events: len(b.Events), Malformed: b.Malformed, SHA256: Hash(b.HostID, b.Malformed, b.Events)}
 	for i := range b.Events {
 		e := &b.Events[i]
-		e.ID, e.BatchID = id.New("evt"), st.ID
+		// The batch's id and the event's place: a batch is one range of ids.
+		e.ID, e.BatchID = st.ID+"."+strconv.Itoa(100000 + i)[1:], st.ID
 		if st.First.IsZero() || e.At.Before(st.First) {
 			st.First = e.At
 		}

@@ -52,9 +52,20 @@ func TestSyslogFromLogger(t *testing.T) {
 		}
 		fmt.Fprint(c, "this is not syslog at all\n")
 		c.Close()
+		sealedMalformed := func() int {
+			n := 0
+			for _, en := range e.entries(t, "events.batch") {
+				var p struct{ Malformed int }
+				if err := jsonUnmarshal(en.Payload, &p); err != nil {
+					t.Fatal(err)
+				}
+				n += p.Malformed
+			}
+			return n
+		}
 		var got []events.Event
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if got, _ = e.svc.Search(t.Context(), events.Filter{}); len(got) >= 3 && srv.Stats.Malformed.Load() >= 1 {
+			if got, _ = e.svc.Search(t.Context(), events.Filter{}); len(got) >= 3 && sealedMalformed() >= 1 {
 				break
 			}
 		}
@@ -74,16 +85,8 @@ func TestSyslogFromLogger(t *testing.T) {
 		if n := srv.Stats.Malformed.Load(); n != 1 {
 			t.Errorf("%d malformed lines counted, want 1", n)
 		}
-		malformed := 0
-		for _, en := range e.entries(t, "events.batch") {
-			var p struct{ Malformed int }
-			if err := jsonUnmarshal(en.Payload, &p); err != nil {
-				t.Fatal(err)
-			}
-			malformed += p.Malformed
-		}
-		if malformed != 1 {
-			t.Errorf("%d malformed lines in the sealed batches, want 1", malformed)
+		if malformed := sealedMalformed(); malformed != 1 {
+			t.Errorf("%d malformed lines in the sealed batches, want 1", sealedMalformed())
 		}
 		if rep := e.verify(t); !rep.OK() {
 			t.Fatalf("verify: %q", rep.Problems)

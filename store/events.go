@@ -25,22 +25,33 @@ func (tx *Tx) InsertEventBatch(ctx context.Context, b events.Stored) error {
 	return err
 }
 
-// eventRows is how many events one INSERT statement writes (10 arguments
-// each, well under either engine's limit).
-const eventRows = 200
+// eventChunks are the rows one INSERT statement writes (9 arguments
+// each, well under either engine's limit); their statements are prepared
+// when the store opens, as the ledger's are.
+var eventChunks = []int{200, 50, 10, 1}
+
+func insertEventsQuery(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return "INSERT INTO events (id, batch_id, host, at_us, kind, user_name, address, program, message) VALUES " +
+		strings.Repeat(row+", ", n-1) + row
+}
 
 // InsertEvents stores events, many to a statement.
 func (tx *Tx) InsertEvents(ctx context.Context, es []events.Event) error {
-	const cols = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	args := make([]any, 0, 9*eventChunks[0])
 	for len(es) > 0 {
-		n := min(len(es), eventRows)
-		q := "INSERT INTO events (id, batch_id, host, at, at_us, kind, user_name, address, program, message) VALUES " +
-			strings.TrimSuffix(strings.Repeat(cols+", ", n), ", ")
-		args := make([]any, 0, n*10)
-		for _, e := range es[:n] {
-			args = append(args, e.ID, e.BatchID, e.Host, ts(e.At), e.At.UnixMicro(), e.Kind, e.User, e.Address, e.Program, e.Message)
+		n := 1
+		for _, c := range eventChunks {
+			if c <= len(es) {
+				n = c
+				break
+			}
 		}
-		st, err := tx.stmt(ctx, q)
+		args = args[:0]
+		for _, e := range es[:n] {
+			args = append(args, e.ID, e.BatchID, e.Host, e.At.UnixMicro(), e.Kind, e.User, e.Address, e.Program, e.Message)
+		}
+		st, err := tx.stmt(ctx, insertEventsQuery(n))
 		if err != nil {
 			return err
 		}
@@ -67,19 +78,16 @@ func (tx *Tx) SearchEvents(ctx context.Context, f events.Filter) ([]events.Event
 	if !f.Until.IsZero() {
 		where, args = append(where, "at_us < ?"), append(args, f.Until.UnixMicro())
 	}
-	q := "SELECT id, batch_id, host, at, kind, user_name, address, program, message FROM events"
+	q := "SELECT id, batch_id, host, at_us, kind, user_name, address, program, message FROM events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY at_us DESC, id DESC LIMIT ?"
 	return queryAll(ctx, tx, func(r row) (events.Event, error) {
 		var e events.Event
-		var at string
-		if err := r.Scan(&e.ID, &e.BatchID, &e.Host, &at, &e.Kind, &e.User, &e.Address, &e.Program, &e.Message); err != nil {
-			return e, err
-		}
-		var err error
-		e.At, err = parseTS(at)
+		var us int64
+		err := r.Scan(&e.ID, &e.BatchID, &e.Host, &us, &e.Kind, &e.User, &e.Address, &e.Program, &e.Message)
+		e.At = time.UnixMicro(us).UTC()
 		return e, err
 	}, q, append(args, f.Limit)...)
 }
@@ -131,7 +139,8 @@ func (tx *Tx) ExpiredBatches(ctx context.Context, before time.Time, limit int) (
 
 // PruneEventBatch deletes a batch's events and marks it pruned.
 func (tx *Tx) PruneEventBatch(ctx context.Context, batchID string, at time.Time) (int64, error) {
-	res, err := tx.exec(ctx, "DELETE FROM events WHERE batch_id = ?", batchID)
+	// A batch's events are the ids from "batch." to "batch/" ('/' follows '.').
+	res, err := tx.exec(ctx, "DELETE FROM events WHERE id > ? AND id < ?", batchID+".", batchID+"/")
 	if err != nil {
 		return 0, err
 	}

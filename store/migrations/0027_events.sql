@@ -2,8 +2,10 @@
 -- is what one agent post or one syslog connection's flush brought; its
 -- row keeps the SHA-256 of its events after retention deleted them, so
 -- the ledger entry that recorded the hash still has its row to prove.
--- Times are kept as text and as microseconds since 1970 (at_us) to order
--- and bound on both engines alike.
+-- An event's time is kept as microseconds since 1970 (at_us), to order
+-- and bound on both engines alike. An event's id is its batch's id, a dot
+-- and its place in the batch, so a batch's events are one range of the
+-- primary key (retention deletes by it, with no index of its own).
 
 CREATE TABLE event_batches (
     id          TEXT   PRIMARY KEY,
@@ -28,7 +30,6 @@ CREATE TABLE events (
     id        TEXT   PRIMARY KEY,
     batch_id  TEXT   NOT NULL,
     host      TEXT   NOT NULL,
-    at        TEXT   NOT NULL,
     at_us     BIGINT NOT NULL,
     kind      TEXT   NOT NULL,
     user_name TEXT   NOT NULL,
@@ -38,7 +39,6 @@ CREATE TABLE events (
 );
 {{seal events id}}
 CREATE INDEX events_time ON events (at_us);
-CREATE INDEX events_batch ON events (batch_id);
 CREATE INDEX events_host ON events (host, at_us);
 CREATE INDEX events_kind_address ON events (kind, address, at_us);
 CREATE INDEX events_user ON events (user_name, at_us);

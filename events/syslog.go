@@ -228,14 +228,19 @@ func NewLineParser() *LineParser {
 // message's host name (else the peer), its time (else now), its program,
 // classified when it is a known security event, else of kind Syslog.
 func (p *LineParser) Parse(frame []byte, peer string, now time.Time) (Event, error) {
+	// The parsers may answer neither a message nor an error (an empty
+	// frame): each answer is checked, not asserted.
 	var base *syslog.Base
 	m, err := p.m5424.Parse(frame)
-	if err == nil {
-		base = &m.(*rfc5424.SyslogMessage).Base
-	} else if m2, err2 := p.m3164.Parse(frame); err2 == nil {
-		base = &m2.(*rfc3164.SyslogMessage).Base
+	if r, ok := m.(*rfc5424.SyslogMessage); ok && err == nil && r != nil {
+		base = &r.Base
 	} else {
-		return Event{}, fmt.Errorf("neither RFC 5424 (%v) nor RFC 3164 (%v)", err, err2)
+		m2, err2 := p.m3164.Parse(frame)
+		r2, ok := m2.(*rfc3164.SyslogMessage)
+		if !ok || err2 != nil || r2 == nil {
+			return Event{}, fmt.Errorf("neither RFC 5424 (%v) nor RFC 3164 (%v)", err, err2)
+		}
+		base = &r2.Base
 	}
 	e := Event{Host: peer, At: now, Address: peer}
 	if base.Hostname != nil && hostPattern.MatchString(*base.Hostname) {

@@ -22,7 +22,9 @@ func TestEventsThroughAPI(t *testing.T) {
 	e := newSQLiteEnv(t)
 	dir := t.TempDir()
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-	line := func(d time.Duration, rest string) string { return at.Add(d).Format("2006-01-02T15:04:05.000000-07:00") + " web-1 " + rest + "\n" }
+	line := func(d time.Duration, rest string) string {
+		return at.Add(d).Format("2006-01-02T15:04:05.000000-07:00") + " web-1 " + rest + "\n"
+	}
 	os.WriteFile(filepath.Join(dir, "auth.log"), []byte(
 		line(0, "sshd[10]: Failed password for root from 203.0.113.9 port 4000 ssh2")+
 			line(time.Second, "sshd[11]: Accepted publickey for ann from 192.0.2.1 port 4001 ssh2")+

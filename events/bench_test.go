@@ -83,7 +83,7 @@ func plainDB(b *testing.B, path string) *sql.DB {
 	db.SetMaxOpenConns(1)
 	b.Cleanup(func() { db.Close() })
 	for _, q := range []string{
-		`CREATE TABLE events (id TEXT PRIMARY KEY, batch_id TEXT NOT NULL, host TEXT NOT NULL, at_us BIGINT NOT NULL, kind TEXT NOT NULL,
+		`CREATE TABLE events (id TEXT PRIMARY KEY, host TEXT NOT NULL, at_us BIGINT NOT NULL, kind TEXT NOT NULL,
 			user_name TEXT NOT NULL, address TEXT NOT NULL, program TEXT NOT NULL, message TEXT NOT NULL)`,
 		`CREATE INDEX events_time ON events (at_us)`, `CREATE INDEX events_host ON events (host, at_us)`,
 		`CREATE INDEX events_kind_address ON events (kind, address, at_us)`, `CREATE INDEX events_user ON events (user_name, at_us)`,
@@ -105,10 +105,10 @@ func plainInsert(b *testing.B, db *sql.DB, es []events.Event) {
 	batch, k := id.New("evb"), 0
 	for len(es) > 0 {
 		n := min(len(es), 200)
-		q := "INSERT INTO events VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
-		args := make([]any, 0, n*10)
+		q := "INSERT INTO events VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+		args := make([]any, 0, n*8)
 		for i, e := range es[:n] {
-			args = append(args, batch+"."+strconv.Itoa(100000 + k + i)[1:], batch, e.Host, e.At.UnixMicro(), e.Kind, e.User, e.Address, e.Program, e.Message)
+			args = append(args, batch+"."+strconv.Itoa(100000 + k + i)[1:], e.Host, e.At.UnixMicro(), e.Kind, e.User, e.Address, e.Program, e.Message)
 		}
 		k += n
 		if _, err := tx.Exec(q, args...); err != nil {

@@ -25,20 +25,20 @@ func (tx *Tx) InsertEventBatch(ctx context.Context, b events.Stored) error {
 	return err
 }
 
-// eventChunks are the rows one INSERT statement writes (9 arguments
+// eventChunks are the rows one INSERT statement writes (8 arguments
 // each, well under either engine's limit); their statements are prepared
 // when the store opens, as the ledger's are.
 var eventChunks = []int{200, 50, 10, 1}
 
 func insertEventsQuery(n int) string {
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	return "INSERT INTO events (id, batch_id, host, at_us, kind, user_name, address, program, message) VALUES " +
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?)"
+	return "INSERT INTO events (id, host, at_us, kind, user_name, address, program, message) VALUES " +
 		strings.Repeat(row+", ", n-1) + row
 }
 
 // InsertEvents stores events, many to a statement.
 func (tx *Tx) InsertEvents(ctx context.Context, es []events.Event) error {
-	args := make([]any, 0, 9*eventChunks[0])
+	args := make([]any, 0, 8*eventChunks[0])
 	for len(es) > 0 {
 		n := 1
 		for _, c := range eventChunks {
@@ -49,7 +49,7 @@ func (tx *Tx) InsertEvents(ctx context.Context, es []events.Event) error {
 		}
 		args = args[:0]
 		for _, e := range es[:n] {
-			args = append(args, e.ID, e.BatchID, e.Host, e.At.UnixMicro(), e.Kind, e.User, e.Address, e.Program, e.Message)
+			args = append(args, e.ID, e.Host, e.At.UnixMicro(), e.Kind, e.User, e.Address, e.Program, e.Message)
 		}
 		st, err := tx.stmt(ctx, insertEventsQuery(n))
 		if err != nil {
@@ -78,7 +78,7 @@ func (tx *Tx) SearchEvents(ctx context.Context, f events.Filter) ([]events.Event
 	if !f.Until.IsZero() {
 		where, args = append(where, "at_us < ?"), append(args, f.Until.UnixMicro())
 	}
-	q := "SELECT id, batch_id, host, at_us, kind, user_name, address, program, message FROM events"
+	q := "SELECT id, host, at_us, kind, user_name, address, program, message FROM events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -86,8 +86,9 @@ func (tx *Tx) SearchEvents(ctx context.Context, f events.Filter) ([]events.Event
 	return queryAll(ctx, tx, func(r row) (events.Event, error) {
 		var e events.Event
 		var us int64
-		err := r.Scan(&e.ID, &e.BatchID, &e.Host, &us, &e.Kind, &e.User, &e.Address, &e.Program, &e.Message)
+		err := r.Scan(&e.ID, &e.Host, &us, &e.Kind, &e.User, &e.Address, &e.Program, &e.Message)
 		e.At = time.UnixMicro(us).UTC()
+		e.BatchID, _, _ = strings.Cut(e.ID, ".") // an event's id is its batch's, a dot and its place
 		return e, err
 	}, q, append(args, f.Limit)...)
 }

@@ -5,7 +5,7 @@
 -- An event's time is kept as microseconds since 1970 (at_us), to order
 -- and bound on both engines alike. An event's id is its batch's id, a dot
 -- and its place in the batch, so a batch's events are one range of the
--- primary key (retention deletes by it, with no index of its own).
+-- primary key (retention deletes by it, with no column or index of its own).
 
 CREATE TABLE event_batches (
     id          TEXT   PRIMARY KEY,
@@ -28,7 +28,6 @@ CREATE INDEX event_batches_expiry ON event_batches (last_us);
 
 CREATE TABLE events (
     id        TEXT   PRIMARY KEY,
-    batch_id  TEXT   NOT NULL,
     host      TEXT   NOT NULL,
     at_us     BIGINT NOT NULL,
     kind      TEXT   NOT NULL,

@@ -17,6 +17,7 @@ import (
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/events"
 	"github.com/opsguard/opsguard/host"
 	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/ledger"
@@ -43,6 +44,8 @@ type App struct {
 	Policy   *policy.Service
 	Report   *report.Service
 	Host     *host.Service
+	Events   *events.Service
+	Syslog   *events.SyslogServer // the syslog receiver, when listening
 	Logger   *slog.Logger
 	Now      func() time.Time
 

@@ -20,7 +20,7 @@ type module struct {
 
 // modules are the domain modules of every instance, in the order of their
 // controls.
-var modules = []module{vulnModule, changeModule, backupModule, policyModule, reportModule, hostModule}
+var modules = []module{vulnModule, changeModule, backupModule, policyModule, reportModule, hostModule, eventsModule}
 
 // Modules names the domain modules, for the faces' tests to check that each
 // face plugs in every one.

@@ -214,6 +214,17 @@ type Configuration struct {
 // Logging holds the numbers of LG-1 … LG-4.
 type Logging struct {
 	RetentionDays int `yaml:"retention_days" json:"retention_days"` // LG-2
+	// EventsIntervalMinutes is how often a production host must ship
+	// security events or a heartbeat batch (LG-1).
+	EventsIntervalMinutes int `yaml:"events_interval_minutes" json:"events_interval_minutes"`
+	// FailedSignIns failed SSH sign-ins from one address within
+	// FailedSignInWindowMinutes raise one alert (0: never).
+	FailedSignIns             int  `yaml:"failed_sign_ins" json:"failed_sign_ins"`
+	FailedSignInWindowMinutes int  `yaml:"failed_sign_in_window_minutes" json:"failed_sign_in_window_minutes"`
+	RootLoginAlert            bool `yaml:"root_login_alert" json:"root_login_alert"`
+	// SyslogListen is the TCP address the server accepts RFC 5424 and
+	// 3164 syslog on (octet counting or LF framing); empty: none.
+	SyslogListen string `yaml:"syslog_listen" json:"syslog_listen"`
 }
 
 // Vuln holds the numbers of VM-1 … VM-8.
@@ -307,7 +318,7 @@ func Default() Config {
 			HysteresisPercent: 5, TrendWindow: 7 * 24 * time.Hour, RawWindow: 48 * time.Hour, ReportInterval: time.Minute,
 		},
 		Configuration: Configuration{ClockMaxOffsetMS: 100},
-		Logging:       Logging{RetentionDays: 365},
+		Logging:       Logging{RetentionDays: 365, EventsIntervalMinutes: 60, FailedSignIns: 5, FailedSignInWindowMinutes: 10, RootLoginAlert: true},
 		Vuln: Vuln{
 			SLADays:                        SLADays{Critical: 7, High: 30, Medium: 90, Low: 180},
 			ScanIntervalDays:               7,

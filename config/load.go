@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -156,6 +157,8 @@ func (c Config) Validate() error {
 		{"backup.tabletop_exercise_interval_days", c.Backup.TabletopExerciseIntervalDays},
 		{"configuration.clock_max_offset_ms", c.Configuration.ClockMaxOffsetMS},
 		{"logging.retention_days", c.Logging.RetentionDays},
+		{"logging.events_interval_minutes", c.Logging.EventsIntervalMinutes},
+		{"logging.failed_sign_in_window_minutes", c.Logging.FailedSignInWindowMinutes},
 		{"vuln.sla_days.critical", c.Vuln.SLADays.Critical},
 		{"vuln.sla_days.high", c.Vuln.SLADays.High},
 		{"vuln.sla_days.medium", c.Vuln.SLADays.Medium},
@@ -173,6 +176,14 @@ func (c Config) Validate() error {
 	for _, p := range positive {
 		if p.v <= 0 {
 			return &Error{Key: p.key, Msg: fmt.Sprintf("must be a positive number, got %d", p.v)}
+		}
+	}
+	if c.Logging.FailedSignIns < 0 {
+		return &Error{Key: "logging.failed_sign_ins", Msg: "must not be negative (0: no alert)"}
+	}
+	if a := c.Logging.SyslogListen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return &Error{Key: "logging.syslog_listen", Msg: fmt.Sprintf("%q: a host:port to listen on (127.0.0.1:6514): %v", a, err)}
 		}
 	}
 	if c.Backup.OffsiteCopies < 0 {

@@ -367,6 +367,15 @@ func (db *DB) prepareHot(ctx context.Context) error {
 		}
 		db.stmts.Store(q, s)
 	}
+	// The events' inserts, where the table exists (a store migrated only
+	// part way, in the store's own tests, has none): else prepared per
+	// transaction.
+	for _, n := range eventChunks {
+		q := insertEventsQuery(n)
+		if s, err := db.write.PrepareContext(ctx, db.bind(q)); err == nil {
+			db.stmts.Store(q, s)
+		}
+	}
 	return nil
 }
 

@@ -176,6 +176,9 @@ var allowed = map[string][]auth.Role{
 	"GET /api/v1/capacity/status":                       readers,
 	"GET /hosts":                                        readers,
 	"GET /hosts/{name}":                                 readers,
+	"POST /api/v1/events":                               {auth.Agent},
+	"GET /api/v1/events":                                readers,
+	"GET /events":                                       readers,
 }
 
 // backupManagers declare data sets and copies.

@@ -11,7 +11,7 @@ type module struct {
 
 // modules are the domain modules the server serves, in the order of the
 // navigation. New takes their routes and the layout their links from here.
-var modules = []module{vulnModule, changeModule, backupModule, policyModule, reportModule, hostModule}
+var modules = []module{vulnModule, changeModule, backupModule, policyModule, reportModule, hostModule, eventsModule}
 
 // navLink is one link of the navigation bar.
 type navLink struct{ Label, Path string }

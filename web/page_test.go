@@ -44,6 +44,7 @@ func TestNavigation(t *testing.T) {
     <a href="/attestations">Attestations</a>
     <a href="/audit">Audit</a>
     <a href="/hosts">Hosts</a>
+    <a href="/events">Events</a>
     <a href="/ledger">Ledger</a>
     <a href="/notifications">Notifications</a>
     <a href="/jobs">Jobs</a>

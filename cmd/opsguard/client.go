@@ -16,6 +16,7 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/control"
+	"github.com/opsguard/opsguard/events"
 	"github.com/opsguard/opsguard/host"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/policy"
@@ -455,4 +456,8 @@ func (c *client) SetHostEnvironment(ctx context.Context, name, env string) (host
 
 func (c *client) CapacityStatus(ctx context.Context) ([]host.Status, error) {
 	return callItems[host.Status](ctx, c, "GET", "/api/v1/capacity/status", nil)
+}
+
+func (c *client) Events(ctx context.Context, q url.Values) ([]events.Event, error) {
+	return callItems[events.Event](ctx, c, "GET", "/api/v1/events?"+q.Encode(), nil)
 }

@@ -132,6 +132,8 @@ type agentFlags struct {
 	ntp      []string
 	groups   []string
 	queueMax int
+	events   bool
+	authLog  string
 }
 
 func agentCmd(g *globals) *cobra.Command {
@@ -155,6 +157,8 @@ posted with it (exit 0 only when the server accepted it).`,
 	fl.StringSliceVar(&f.ntp, "ntp-server", nil, "NTP servers (host[:port]) to measure the clock against where chrony is not running")
 	fl.StringSliceVar(&f.groups, "group", nil, "host groups (capacity thresholds per group)")
 	fl.IntVar(&f.queueMax, "queue-max", 10080, "reports kept while the server is down (oldest dropped beyond)")
+	fl.BoolVar(&f.events, "events", true, "ship security events from the journal (auth.log without one) at every collection (LG-1)")
+	fl.StringVar(&f.authLog, "auth-log", "/var/log/auth.log", "the log read for security events on a host without a journal")
 	return c
 }
 
@@ -210,7 +214,12 @@ func runAgent(cmd *cobra.Command, g *globals, f agentFlags) error {
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	logger.Info("agent started", "host_id", col.HostID(), "server", g.server, "interval", f.interval.String())
-	return agent.New(col, poster, q, agent.Options{Interval: f.interval, Logger: logger}).Run(ctx)
+	opts := agent.Options{Interval: f.interval, Logger: logger}
+	if f.events {
+		opts.Events = &collect.Journal{HostID: col.HostID(), StateDir: stateDir, AuthLog: f.authLog}
+		opts.EventsPoster = agent.HTTP{URL: g.server, Token: b.token, Client: b.http, Path: agent.EventsPath}
+	}
+	return agent.New(col, poster, q, opts).Run(ctx)
 }
 
 func printFacts(cmd *cobra.Command, g *globals, r host.Report) error {

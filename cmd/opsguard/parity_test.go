@@ -108,6 +108,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"host", "list"},
 		{"host", "show", hostname},
 		{"capacity", "status"},
+		{"events", "search", "--kind", "ssh.failed", "--since", "2026-01-01T00:00:00Z"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")
@@ -138,6 +139,8 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"policy", "render", "operations-security-policy", "--format", "odt"},
 		{"backup", "drills", "nope"},
 		{"host", "show", "no-such-host"},
+		{"events", "search", "--kind", "nope"},
+		{"events", "search", "--since", "yesterday"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			in, out := run(t, local, "", args...), run(t, remote, "", args...)

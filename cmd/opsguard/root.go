@@ -70,7 +70,7 @@ type module struct {
 }
 
 // modules are the domain modules of the command line.
-var modules = []module{{"vuln", vulnCmd}, {"change", changeCmd}, {"backup", backupCmd}, {"policy", policyCmd}, {"audit", auditCmd}, {"host", hostCmd}}
+var modules = []module{{"vuln", vulnCmd}, {"change", changeCmd}, {"backup", backupCmd}, {"policy", policyCmd}, {"audit", auditCmd}, {"host", hostCmd}, {"events", eventsCmd}}
 
 // config loads the process config: file, then environment, then flags.
 func (g *globals) config() (config.Config, error) {

@@ -92,6 +92,11 @@ func serve(ctx context.Context, a *app.App, ln net.Listener, logger *slog.Logger
 	jobsDone := make(chan struct{})
 	go func() { a.Jobs.Start(jobs); close(jobsDone) }()
 	go a.Notify.Run(jobs) // the outbox: claimed per delivery, so every replica may run it
+	if addr, err := a.ListenSyslog(jobs); err != nil {
+		return err
+	} else if addr != nil {
+		logger.Info("syslog receiver listening", "address", addr.String())
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/host"
+	"github.com/opsguard/opsguard/host/collect"
 )
 
 // FactsPath is where the server takes reports.
@@ -47,11 +48,17 @@ type HTTP struct {
 	URL    string // the server's base URL
 	Token  string
 	Client *http.Client
+	// Path is where it posts (FactsPath by default; EventsPath).
+	Path string
 }
 
 // Post sends a report; nil when the server accepted it (or had it).
 func (h HTTP) Post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(h.URL, "/")+FactsPath, bytes.NewReader(body))
+	path := h.Path
+	if path == "" {
+		path = FactsPath
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(h.URL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -91,6 +98,10 @@ type Options struct {
 	// MaxBackoff bounds the wait between attempts to reach the server.
 	MaxBackoff time.Duration
 	Logger     *slog.Logger
+	// Events, when set, ships the host's security events (or a
+	// heartbeat batch) at every collection through EventsPoster.
+	Events       *collect.Journal
+	EventsPoster Poster
 }
 
 // Agent collects and sends.
@@ -126,6 +137,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		if !now.Before(nextCollect) {
 			if err := a.Enqueue(ctx); err != nil {
 				a.opts.Logger.Error("queue a report", "err", err)
+			}
+			if a.opts.Events != nil {
+				if n, err := ShipEvents(ctx, a.opts.Events, a.opts.EventsPoster, a.opts.Logger); err != nil {
+					a.opts.Logger.Warn("security events not shipped; sent next time", "err", err)
+				} else {
+					a.opts.Logger.Debug("security events shipped", "events", n)
+				}
 			}
 			nextCollect = nextCollect.Add(a.opts.Interval)
 			if now.After(nextCollect) {

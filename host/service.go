@@ -37,9 +37,10 @@ type Tx interface {
 	Samples(ctx context.Context, hostID string, since time.Time) ([]Sample, error)
 	Hours(ctx context.Context, hostID, series string, since time.Time) ([]Hour, error)
 	// FitSums sums, per host and disk or inode series, the hourly
-	// averages in [from, until) (until zero: no bound) for a
-	// least-squares fit, x in hours since origin.
-	FitSums(ctx context.Context, origin, from, until time.Time) ([]FitSum, error)
+	// averages of the days from origin (a UTC midnight) on for a
+	// least-squares fit, x in hours since origin. The sums are kept per
+	// day at ingest, so this reads a row per series and day.
+	FitSums(ctx context.Context, origin time.Time) ([]FitSum, error)
 	// PruneSamples deletes the full-resolution samples before a time.
 	PruneSamples(ctx context.Context, before time.Time) (int64, error)
 	AlertStates(ctx context.Context) ([]AlertState, error)
@@ -78,13 +79,6 @@ type Service struct {
 	mu      sync.Mutex
 	pending []*ingest
 	running bool
-
-	// fits caches the fit's sums over the window's complete hours (from
-	// fitOrigin to fitHour), which change only when the hour does.
-	fitMu     sync.Mutex
-	fitOrigin time.Time
-	fitHour   time.Time
-	fits      map[string]FitSum
 }
 
 // NewService returns the register.

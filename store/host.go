@@ -129,21 +129,48 @@ func kindScale(series string) (string, float64) {
 	return kind, 100
 }
 
-// AddHourly adds a sample's points to their hours' aggregates.
+// AddHourly adds a sample's points to their hours' aggregates, and a
+// disk or inode point's change of its hour's average to its day's fit.
 func (tx *Tx) AddHourly(ctx context.Context, hostID string, at time.Time, ps []host.Point) error {
 	hour := at.UTC().Truncate(time.Hour)
 	for _, p := range ps {
 		kind, scale := kindScale(p.Series)
 		v := int64(math.Round(p.Value * scale))
-		_, err := tx.exec(ctx, `INSERT INTO host_hourly (host_id, k, series, kind, hour_unix, n, sum_value, max_value, total) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+		var n, sum int64
+		err := tx.queryRow(ctx, `INSERT INTO host_hourly (host_id, k, series, kind, hour_unix, n, sum_value, max_value, total) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
 			ON CONFLICT (host_id, k) DO UPDATE SET n = host_hourly.n + 1, sum_value = host_hourly.sum_value + excluded.sum_value,
-			max_value = CASE WHEN excluded.max_value > host_hourly.max_value THEN excluded.max_value ELSE host_hourly.max_value END, total = excluded.total`,
-			hostID, ts(hour)+" "+p.Series, p.Series, kind, hour.Unix(), v, v, int64(p.Total))
+			max_value = CASE WHEN excluded.max_value > host_hourly.max_value THEN excluded.max_value ELSE host_hourly.max_value END, total = excluded.total
+			RETURNING n, sum_value`,
+			hostID, ts(hour)+" "+p.Series, p.Series, kind, hour.Unix(), v, v, int64(p.Total)).Scan(&n, &sum)
 		if err != nil {
 			return err
 		}
+		if kind == "disk" || kind == "inodes" {
+			if err := tx.addFit(ctx, hostID, p.Series, hour, n, sum, v, int64(p.Total)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// addFit adds to a day's fit sums the change of an hour's average: the
+// hour (n values, their sum, v the newest) counts once, at x its hour of
+// the day, y its average.
+func (tx *Tx) addFit(ctx context.Context, hostID, series string, hour time.Time, n, sum, v, total int64) error {
+	day := hour.Truncate(24 * time.Hour)
+	x := int64(hour.Sub(day) / time.Hour)
+	avg := func(s, n int64) int64 { return int64(math.Round(float64(s) / float64(n))) }
+	dn, dy := int64(1), avg(sum, n)
+	if n > 1 {
+		dn, dy = 0, dy-avg(sum-v, n-1)
+	}
+	_, err := tx.exec(ctx, `INSERT INTO host_fit_daily (host_id, k, series, day_unix, n, sx, sxx, sy, sxy, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (host_id, k) DO UPDATE SET n = host_fit_daily.n + excluded.n, sx = host_fit_daily.sx + excluded.sx,
+		sxx = host_fit_daily.sxx + excluded.sxx, sy = host_fit_daily.sy + excluded.sy, sxy = host_fit_daily.sxy + excluded.sxy,
+		total = CASE WHEN excluded.total > host_fit_daily.total THEN excluded.total ELSE host_fit_daily.total END`,
+		hostID, ts(day)[:10]+" "+series, series, day.Unix(), dn, dn*x, dn*x*x, dy, dy*x, total)
+	return err
 }
 
 // Samples returns a host's full-resolution samples since a time, oldest first.
@@ -179,21 +206,19 @@ func (tx *Tx) Hours(ctx context.Context, hostID, series string, since time.Time)
 		hostID, series, since.Unix())
 }
 
-// FitSums sums the hourly averages of every disk and inode series in
-// [from, until) (no upper bound for a zero until), x in hours since
-// origin: the whole fit is one pass in SQL.
-func (tx *Tx) FitSums(ctx context.Context, origin, from, until time.Time) ([]host.FitSum, error) {
-	end := int64(math.MaxInt64)
-	if !until.IsZero() {
-		end = until.Unix()
-	}
+// FitSums sums the fit of every disk and inode series over the days
+// from origin on, x in hours since origin: one row per series and day,
+// each day's sums shifted by its offset d from origin (Σ(x+d) = sx + n·d,
+// Σ(x+d)² = sxx + 2d·sx + n·d², Σ(x+d)·y = sxy + d·sy).
+func (tx *Tx) FitSums(ctx context.Context, origin time.Time) ([]host.FitSum, error) {
 	return queryAll(ctx, tx, func(r row) (host.FitSum, error) {
 		var f host.FitSum
 		return f, r.Scan(&f.HostID, &f.Series, &f.N, &f.SX, &f.SY, &f.SXX, &f.SXY, &f.Total)
-	}, `SELECT host_id, series, COUNT(*), SUM(x), SUM(y), SUM(x * x), SUM(x * y), MAX(total) FROM (
-			SELECT host_id, series, CAST(hour_unix - ? AS DOUBLE PRECISION) / 3600 AS x, CAST(sum_value AS DOUBLE PRECISION) / n AS y, total
-			FROM host_hourly WHERE kind IN ('disk', 'inodes') AND hour_unix >= ? AND hour_unix < ?) f
-		GROUP BY host_id, series`, origin.Unix(), from.Unix(), end)
+	}, `SELECT host_id, series, SUM(n), SUM(sx + n * d), SUM(sy), SUM(sxx + 2 * d * sx + n * d * d), SUM(sxy + d * sy), MAX(total) FROM (
+			SELECT host_id, series, CAST(n AS DOUBLE PRECISION) AS n, CAST(sx AS DOUBLE PRECISION) AS sx, CAST(sxx AS DOUBLE PRECISION) AS sxx,
+				CAST(sy AS DOUBLE PRECISION) AS sy, CAST(sxy AS DOUBLE PRECISION) AS sxy, total, CAST(day_unix - ? AS DOUBLE PRECISION) / 3600 AS d
+			FROM host_fit_daily WHERE day_unix >= ?) f
+		GROUP BY host_id, series`, origin.Unix(), origin.Unix())
 }
 
 // PruneSamples deletes the full-resolution samples before a time.

@@ -221,7 +221,10 @@ func (s *Service) store1(ctx context.Context, tx Tx, in *ingest, now time.Time) 
 	}
 	if !h.LastSeen.After(r.CollectedAt) {
 		// An older report from the queue does not replace a newer state.
-		h.Name, h.Groups, h.Facts, h.LastSeen = r.Hostname, nonNil(r.Groups), r, r.CollectedAt
+		h.Name, h.Facts, h.LastSeen = r.Hostname, r, r.CollectedAt
+		if h.GroupsSetBy == "" {
+			h.Groups = nonNil(r.Groups)
+		}
 		h.Address, h.TokenID = in.from.Address, in.from.TokenID
 	}
 	h.ReceivedAt = now
@@ -254,6 +257,42 @@ func (s *Service) SetEnvironment(ctx context.Context, by, name, env string) (Hos
 		}
 		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by, Kind: "host.environment_set", Subject: "host/" + h.ID,
 			Payload: map[string]any{"host": h.Name, "from": old, "to": env}})
+		return err
+	})
+	return h, err
+}
+
+// MaxGroups bounds the groups of a host.
+const MaxGroups = 20
+
+// SetGroups puts a host in groups (none: no group) by an admin's
+// decision; the agent's --group no longer changes them. The first group
+// with thresholds in capacity.groups sets the host's thresholds.
+func (s *Service) SetGroups(ctx context.Context, by, name string, groups []string) (Host, error) {
+	if len(groups) > MaxGroups {
+		return Host{}, invalid("groups", "groups: %d, at most %d", len(groups), MaxGroups)
+	}
+	groups = nonNil(slices.Clone(groups))
+	for i, g := range groups {
+		if !NamePattern.MatchString(g) {
+			return Host{}, invalid(fmt.Sprintf("groups[%d]", i), "groups[%d] %q: 1 to 100 letters, digits, '.', '_' or '-'", i, g)
+		}
+	}
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	var h Host
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if h, err = tx.HostByName(ctx, name); err != nil {
+			return err
+		}
+		old := nonNil(h.Groups)
+		h.Groups, h.GroupsSetBy = groups, by
+		if err := tx.PutHost(ctx, h); err != nil {
+			return err
+		}
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by, Kind: "host.groups_set", Subject: "host/" + h.ID,
+			Payload: map[string]any{"host": h.Name, "from": old, "to": groups}})
 		return err
 	})
 	return h, err

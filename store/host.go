@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -15,13 +16,15 @@ import (
 
 var _ host.Tx = (*Tx)(nil)
 
-const hostColumns = `id, name, environment, env_set_by, host_groups, address, token_id, first_seen, last_seen, last_seen_unix, received_at, facts`
+const hostColumns = `id, name, environment, env_set_by, host_groups, address, token_id, first_seen, last_seen, last_seen_unix, received_at, facts, groups_set_by`
 
 func scanHost(sc row) (host.Host, error) {
 	var h host.Host
 	var groups, first, last, received, facts string
 	var lastUnix int64
-	err := sc.Scan(&h.ID, &h.Name, &h.Environment, &h.EnvSetBy, &groups, &h.Address, &h.TokenID, &first, &last, &lastUnix, &received, &facts)
+	var groupsBy sql.NullString
+	err := sc.Scan(&h.ID, &h.Name, &h.Environment, &h.EnvSetBy, &groups, &h.Address, &h.TokenID, &first, &last, &lastUnix, &received, &facts, &groupsBy)
+	h.GroupsSetBy = groupsBy.String
 	if err != nil {
 		return h, err
 	}
@@ -68,12 +71,12 @@ func (tx *Tx) PutHost(ctx context.Context, h host.Host) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.exec(ctx, "INSERT INTO hosts ("+hostColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = tx.exec(ctx, "INSERT INTO hosts ("+hostColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, environment = excluded.environment, env_set_by = excluded.env_set_by,
 		host_groups = excluded.host_groups, address = excluded.address, token_id = excluded.token_id, last_seen = excluded.last_seen,
-		last_seen_unix = excluded.last_seen_unix, received_at = excluded.received_at, facts = excluded.facts`,
+		last_seen_unix = excluded.last_seen_unix, received_at = excluded.received_at, facts = excluded.facts, groups_set_by = excluded.groups_set_by`,
 		h.ID, h.Name, h.Environment, h.EnvSetBy, string(groups), h.Address, h.TokenID, ts(h.FirstSeen), ts(h.LastSeen), h.LastSeen.Unix(),
-		ts(h.ReceivedAt), string(facts))
+		ts(h.ReceivedAt), string(facts), nullString(h.GroupsSetBy))
 	return err
 }
 
@@ -252,3 +255,7 @@ func (tx *Tx) PutAlertState(ctx context.Context, a host.AlertState) error {
 		ON CONFLICT (k) DO UPDATE SET host_id = excluded.host_id, state = excluded.state, data = excluded.data`, a.Key, a.HostID, a.State, string(data))
 	return err
 }
+
+// nullString stores "" as NULL: a nullable column added to a sealed table
+// leaves the content of the rows that do not use it unchanged.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -173,6 +173,8 @@ var allowed = map[string][]auth.Role{
 	"GET /api/v1/hosts":                                 readers,
 	"GET /api/v1/hosts/{name}":                          readers,
 	"PUT /api/v1/hosts/{name}/environment":              {auth.Admin},
+	"PUT /api/v1/hosts/{name}/groups":                   {auth.Admin},
+	"POST /hosts/{name}/groups":                         {auth.Admin},
 	"GET /api/v1/capacity/status":                       readers,
 	"GET /hosts":                                        readers,
 	"GET /hosts/{name}":                                 readers,

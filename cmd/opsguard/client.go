@@ -453,6 +453,13 @@ func (c *client) SetHostEnvironment(ctx context.Context, name, env string) (host
 	return callAs[host.Host](ctx, c, "PUT", "/api/v1/hosts/"+url.PathEscape(name)+"/environment", map[string]string{"environment": env})
 }
 
+func (c *client) SetHostGroups(ctx context.Context, name string, groups []string) (host.Host, error) {
+	if groups == nil {
+		groups = []string{}
+	}
+	return callAs[host.Host](ctx, c, "PUT", "/api/v1/hosts/"+url.PathEscape(name)+"/groups", map[string][]string{"groups": groups})
+}
+
 func (c *client) CapacityStatus(ctx context.Context) ([]host.Status, error) {
 	return callItems[host.Status](ctx, c, "GET", "/api/v1/capacity/status", nil)
 }

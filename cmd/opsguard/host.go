@@ -28,7 +28,7 @@ type hostView struct {
 
 func hostCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "host", Short: "Hosts reporting facts: environments, capacity, clocks (CP-1 … CP-3, CF-3, CF-5)"}
-	c.AddCommand(hostListCmd(g), hostShowCmd(g), hostEnvCmd(g))
+	c.AddCommand(hostListCmd(g), hostShowCmd(g), hostEnvCmd(g), hostGroupCmd(g))
 	return c
 }
 
@@ -86,6 +86,20 @@ func hostEnvCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return fetch(g, cmd, func(b *client) (host.Host, error) { return b.SetHostEnvironment(cmd.Context(), args[0], args[1]) },
 				func(tw *tabwriter.Writer, h host.Host) { fmt.Fprintf(tw, "Host %s is in %s.\n", h.Name, h.Environment) })
+		},
+	}
+}
+
+func hostGroupCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "group HOST [GROUP...]",
+		Short: "Put a host in groups (admin; none: no group); the first group with thresholds in capacity.groups sets its levels, and the agent's --group no longer changes them",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fetch(g, cmd, func(b *client) (host.Host, error) { return b.SetHostGroups(cmd.Context(), args[0], args[1:]) },
+				func(tw *tabwriter.Writer, h host.Host) {
+					fmt.Fprintf(tw, "Host %s is in groups: %s.\n", h.Name, strings.Join(append([]string{}, h.Groups...), ", "))
+				})
 		},
 	}
 }

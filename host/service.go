@@ -19,6 +19,7 @@ import (
 // Tx is what the host register needs from a store transaction.
 type Tx interface {
 	ledger.Tx
+	DayTx
 	HostByID(ctx context.Context, id string) (Host, error)
 	// HostByName returns the host of that name, or of that ID.
 	HostByName(ctx context.Context, name string) (Host, error)

@@ -259,3 +259,52 @@ func (tx *Tx) PutAlertState(ctx context.Context, a host.AlertState) error {
 // nullString stores "" as NULL: a nullable column added to a sealed table
 // leaves the content of the rows that do not use it unchanged.
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// DayPeaks aggregates every host's series over [from, to): the average
+// of its values and the highest.
+func (tx *Tx) DayPeaks(ctx context.Context, from, to time.Time) ([]host.Peak, error) {
+	return queryAll(ctx, tx, func(r row) (host.Peak, error) {
+		var p host.Peak
+		var n, sum, mx, total int64
+		if err := r.Scan(&p.HostID, &p.Series, &n, &sum, &mx, &total); err != nil {
+			return p, err
+		}
+		_, scale := kindScale(p.Series)
+		if n > 0 {
+			p.Avg = float64(sum) / float64(n) / scale
+		}
+		p.Max, p.Total = float64(mx)/scale, float64(total)
+		return p, nil
+	}, `SELECT host_id, series, SUM(n), SUM(sum_value), MAX(max_value), MAX(total) FROM host_hourly
+		WHERE kind IN ('cpu', 'memory', 'load1', 'disk', 'inodes') AND hour_unix >= ? AND hour_unix < ?
+		GROUP BY host_id, series`, from.Unix(), to.Unix())
+}
+
+// CapacityDayRecorded reports whether a day's records are sealed.
+func (tx *Tx) CapacityDayRecorded(ctx context.Context, day string) (bool, error) {
+	var n int
+	err := tx.queryRow(ctx, "SELECT COUNT(*) FROM capacity_days WHERE day = ?", day).Scan(&n)
+	return n > 0, err
+}
+
+// PutCapacityDay stores a host's record of a day.
+func (tx *Tx) PutCapacityDay(ctx context.Context, r host.DayRecord) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, "INSERT INTO capacity_days (host_id, day, data) VALUES (?, ?, ?)", r.HostID, r.Day, string(data))
+	return err
+}
+
+// CapacityDays returns a host's daily records, newest first.
+func (tx *Tx) CapacityDays(ctx context.Context, hostID string, limit int) ([]host.DayRecord, error) {
+	return queryAll(ctx, tx, func(r row) (host.DayRecord, error) {
+		var d host.DayRecord
+		var data string
+		if err := r.Scan(&data); err != nil {
+			return d, err
+		}
+		return d, json.Unmarshal([]byte(data), &d)
+	}, "SELECT data FROM capacity_days WHERE host_id = ? ORDER BY day DESC LIMIT ?", hostID, limit)
+}

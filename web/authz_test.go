@@ -174,6 +174,7 @@ var allowed = map[string][]auth.Role{
 	"GET /api/v1/hosts/{name}":                          readers,
 	"PUT /api/v1/hosts/{name}/environment":              {auth.Admin},
 	"PUT /api/v1/hosts/{name}/groups":                   {auth.Admin},
+	"GET /api/v1/hosts/{name}/capacity/history":         readers,
 	"POST /hosts/{name}/groups":                         {auth.Admin},
 	"GET /api/v1/capacity/status":                       readers,
 	"GET /hosts":                                        readers,

@@ -25,6 +25,7 @@ func (s *Server) hostRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/hosts/{name}", Perm: auth.Read, Summary: "A host with its newest facts and capacity", handle: s.apiHost},
 		{Method: "PUT", Pattern: "/api/v1/hosts/{name}/environment", Perm: auth.ManageHosts, Summary: "Put a host in an environment (the agent's --env no longer changes it)", handle: s.apiHostEnv},
 		{Method: "PUT", Pattern: "/api/v1/hosts/{name}/groups", Perm: auth.ManageHosts, Summary: "Put a host in groups, which pick its thresholds (the agent's --group no longer changes them)", handle: s.apiHostGroups},
+		{Method: "GET", Pattern: "/api/v1/hosts/{name}/capacity/history", Perm: auth.Read, Summary: "A host's sealed daily capacity records (peaks, projections), newest first", handle: s.apiCapacityHistory},
 		{Method: "GET", Pattern: "/api/v1/capacity/status", Perm: auth.Read, Summary: "Every host's capacity: usage, threshold state, days until full", handle: s.apiCapacity},
 
 		{Method: "GET", Pattern: "/hosts", Perm: auth.Read, UI: true, Summary: "Host overview: environment, last seen, CPU, memory and disk, clock, alerts", handle: s.uiHosts},
@@ -113,6 +114,15 @@ func (s *Server) uiHostGroups(w http.ResponseWriter, r *http.Request, p auth.Pri
 	return s.hostPage(w, r, p, http.StatusOK, "Groups set.", "")
 }
 
+func (s *Server) apiCapacityHistory(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	days, err := intParam(r, "days", 30)
+	if err != nil {
+		return err
+	}
+	rs, err := s.app.Host.CapacityHistory(r.Context(), r.PathValue("name"), int(days))
+	return answer(w, http.StatusOK, items(rs), err)
+}
+
 func (s *Server) apiCapacity(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	st, err := s.app.Host.Status(r.Context())
 	return answer(w, http.StatusOK, items(st), err)
@@ -189,6 +199,10 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return err
 	}
+	days, err := s.app.Host.CapacityHistory(r.Context(), v.ID, 14)
+	if err != nil {
+		return err
+	}
 	s.render(w, status, "host.html", page{Title: "Host " + v.Name, Me: &p, CSRF: p.CSRFToken, Error: problem, Data: struct {
 		Notice    string
 		View      hostView
@@ -196,7 +210,8 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, p auth.Princip
 		Pick      string
 		Chart     template.HTML
 		CanManage bool
-	}{notice, v, series, pick, chart(hours, since, s.app.Now()), p.Can(auth.ManageHosts)}})
+		Days      []host.DayRecord
+	}{notice, v, series, pick, chart(hours, since, s.app.Now()), p.Can(auth.ManageHosts), days}})
 	return nil
 }
 

@@ -460,6 +460,10 @@ func (c *client) SetHostGroups(ctx context.Context, name string, groups []string
 	return callAs[host.Host](ctx, c, "PUT", "/api/v1/hosts/"+url.PathEscape(name)+"/groups", map[string][]string{"groups": groups})
 }
 
+func (c *client) CapacityHistory(ctx context.Context, name string, days int) ([]host.DayRecord, error) {
+	return callItems[host.DayRecord](ctx, c, "GET", "/api/v1/hosts/"+url.PathEscape(name)+"/capacity/history?days="+strconv.Itoa(days), nil)
+}
+
 func (c *client) CapacityStatus(ctx context.Context) ([]host.Status, error) {
 	return callItems[host.Status](ctx, c, "GET", "/api/v1/capacity/status", nil)
 }

@@ -133,6 +133,32 @@ func capacityCmd(g *globals) *cobra.Command {
 				})
 		},
 	})
+	c.AddCommand(capacityHistoryCmd(g))
+	return c
+}
+
+func capacityHistoryCmd(g *globals) *cobra.Command {
+	var days int
+	c := &cobra.Command{
+		Use:   "history HOST",
+		Short: "A host's sealed daily capacity records (peaks, projections), newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fetchList(g, cmd, func(b *client) ([]host.DayRecord, error) { return b.CapacityHistory(cmd.Context(), args[0], days) },
+				"DAY\tCPU AVG/PEAK\tMEMORY AVG/PEAK\tLOAD PEAK\tFILESYSTEMS\tSTATE", func(tw *tabwriter.Writer, r host.DayRecord) {
+					var fs []string
+					for _, f := range r.Filesystems {
+						x := fmt.Sprintf("%s %.1f%%", f.Mount, f.PeakUsedPercent)
+						if f.DaysUntilFull != nil {
+							x += fmt.Sprintf(" (full in %.1fd)", *f.DaysUntilFull)
+						}
+						fs = append(fs, x)
+					}
+					fmt.Fprintf(tw, "%s\t%.1f%%/%.1f%%\t%.1f%%/%.1f%%\t%.2f\t%s\t%s\n", r.Day, r.CPUAvg, r.CPUPeak, r.MemoryAvg, r.MemoryPeak, r.Load1Peak, strings.Join(fs, ", "), r.State)
+				})
+		},
+	}
+	c.Flags().IntVar(&days, "days", 30, "how many days, newest first (at most 400)")
 	return c
 }
 

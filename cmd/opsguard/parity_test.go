@@ -108,6 +108,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"host", "list"},
 		{"host", "show", hostname},
 		{"capacity", "status"},
+		{"capacity", "history", hostname},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")
@@ -138,6 +139,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"policy", "render", "operations-security-policy", "--format", "odt"},
 		{"backup", "drills", "nope"},
 		{"host", "show", "no-such-host"},
+		{"capacity", "history", "no-such-host"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			in, out := run(t, local, "", args...), run(t, remote, "", args...)

@@ -36,3 +36,4 @@ CREATE TABLE capacity_days (
     PRIMARY KEY (host_id, day)
 );
 {{seal capacity_days host_id day}}
+CREATE INDEX capacity_days_day ON capacity_days (day);

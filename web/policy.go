@@ -60,7 +60,7 @@ func (s *Server) policyRoutes() []Route {
 }
 
 func policyActor(p auth.Principal) policy.Actor {
-	return policy.Actor{Name: p.Name(), Username: p.User.Username, SecurityOfficer: p.Can(auth.ApprovePolicies)}
+	return policy.Actor{Name: p.Name(), Username: p.User.Username, SecurityOfficer: p.Can(auth.ApprovePolicies), Role: string(p.User.Role)}
 }
 
 func versionParam(r *http.Request, name string) (int, error) {

@@ -148,6 +148,7 @@ var allowed = map[string][]auth.Role{
 	"POST /policies/{doc}/versions/{n}/approve":         {auth.SecurityOfficer},
 	"POST /policies/{doc}/versions/{n}/reject":          {auth.SecurityOfficer},
 	"POST /policies/{doc}/versions/{n}/{action}":        {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
+	"POST /policies/{doc}/versions/{n}/edit":            {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
 	"POST /api/v1/policies/{doc}/ack":                   readers,
 	"GET /api/v1/acknowledgements":                      readers,
 	"POST /policies/{doc}/ack":                          readers,

@@ -51,6 +51,7 @@ func (s *Server) policyRoutes() []Route {
 		{Method: "POST", Pattern: "/policies/{doc}/drafts", Perm: auth.WritePolicies, UI: true, Summary: "Draft a new version", handle: s.uiDraftPolicy},
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/approve", Perm: auth.ApprovePolicies, UI: true, Summary: "Approve a version", handle: s.uiPolicyAction},
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/reject", Perm: auth.ApprovePolicies, UI: true, Summary: "Reject a version", handle: s.uiPolicyAction},
+		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/edit", Perm: auth.WritePolicies, UI: true, Summary: "Edit a draft (its author)", handle: s.uiEditPolicy},
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/{action}", Perm: auth.WritePolicies, UI: true, Summary: "Submit or publish a version", handle: s.uiPolicyAction},
 		{Method: "POST", Pattern: "/policies/{doc}/ack", Perm: auth.OwnAccount, UI: true, Summary: "Acknowledge a document", handle: s.uiAckPolicy},
 		{Method: "GET", Pattern: "/attestations", Perm: auth.Read, UI: true, Summary: "Attestations", handle: s.uiAttestations},
@@ -389,6 +390,21 @@ func (s *Server) uiDraftPolicy(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return formError(err, func(st int, msg string) error { return s.policyPage(w, r, p, st, "", msg) })
 	}
 	return s.policyPage(w, r, p, http.StatusCreated, fmt.Sprintf("Version %d drafted.", v.Number), "")
+}
+
+// uiEditPolicy rewrites a draft from the form: its summary and
+// classification, and the Markdown of a company's own document.
+func (s *Server) uiEditPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	n, err := versionParam(r, "n")
+	if err == nil {
+		var v policy.Version
+		v, err = s.app.Policy.Edit(r.Context(), policyActor(p), r.PathValue("doc"), n, policy.NewDraft{Summary: r.PostFormValue("summary"),
+			Classification: r.PostFormValue("classification"), Source: strings.ReplaceAll(r.PostFormValue("source"), "\r\n", "\n")})
+		if err == nil {
+			return s.policyPage(w, r, p, http.StatusOK, fmt.Sprintf("Version %d edited (SHA-256 %s).", v.Number, v.SHA256[:12]), "")
+		}
+	}
+	return formError(err, func(st int, msg string) error { return s.policyPage(w, r, p, st, "", msg) })
 }
 
 func (s *Server) uiPolicyAction(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

@@ -376,6 +376,12 @@ func (c *client) DraftPolicy(ctx context.Context, doc string, n policy.NewDraft)
 	return out, err
 }
 
+func (c *client) EditPolicy(ctx context.Context, doc string, version int, n policy.NewDraft) (policy.Version, error) {
+	var out policy.Version
+	err := c.call(ctx, "PUT", fmt.Sprintf("/api/v1/policies/%s/versions/%d", url.PathEscape(doc), version), n, &out)
+	return out, err
+}
+
 func (c *client) PolicyStep(ctx context.Context, doc string, version int, action, note string) (policy.Version, error) {
 	var out policy.Version
 	err := c.call(ctx, "POST", fmt.Sprintf("/api/v1/policies/%s/versions/%d/%s", url.PathEscape(doc), version, action), map[string]string{"note": note}, &out)

@@ -34,7 +34,8 @@ var policyModule = module{
 	},
 	controls: func(a *App) []control.Control { return a.Policy.Controls() },
 	jobs: func(a *App) []jobs.Job {
-		return []jobs.Job{{Name: "policy-reviews", Interval: 24 * time.Hour, Run: a.PolicyReviews}}
+		return []jobs.Job{{Name: "policy-reviews", Interval: 24 * time.Hour, Run: a.PolicyReviews},
+			{Name: "compliance-record", Interval: time.Hour, Run: func(ctx context.Context) error { _, err := a.Policy.RecordCompliance(ctx); return err }}}
 	},
 }
 

@@ -116,6 +116,7 @@ func (a Actor) user() string {
 // Tx is what the service needs from a store transaction.
 type Tx interface {
 	ledger.Tx
+	TrendTx
 	InsertPolicyDocument(ctx context.Context, d Document) error
 	UpdatePolicyDocument(ctx context.Context, d Document) error
 	PolicyDocument(ctx context.Context, id string) (Document, error)

@@ -140,6 +140,7 @@ var allowed = map[string][]auth.Role{
 	"POST /api/v1/attestations/{id}/review":             {auth.SecurityOfficer},
 	"GET /api/v1/requirements":                          readers,
 	"GET /api/v1/requirements/{id}":                     readers,
+	"GET /api/v1/requirements/trend":                    readers,
 	"GET /requirements":                                 readers,
 	"GET /requirements/{id}":                            readers,
 	"GET /policies":                                     readers,

@@ -110,3 +110,28 @@ func TestPolicyDraftEditForm(t *testing.T) {
 		t.Errorf("the published version changed: %s %s", v.State, v.SHA256)
 	}
 }
+
+// The compliance view shows the trend of its counts, drawn and as a
+// table; the API answers the same days.
+func TestRequirementsTrend(t *testing.T) {
+	e := newSQLiteEnv(t)
+	if made, err := e.app.Policy.RecordCompliance(ctx); err != nil || !made {
+		t.Fatalf("record: %v %v", made, err)
+	}
+	resp := e.do("GET", "/api/v1/requirements/trend?days=7", e.tokens[auth.Auditor], nil, nil)
+	var got struct{ Items []policy.DayCounts }
+	jsonBody(t, resp, &got)
+	if resp.StatusCode != 200 || len(got.Items) != 1 || !got.Items[0].Live || got.Items[0].Counts["gap"] == 0 {
+		t.Fatalf("trend: %d %+v", resp.StatusCode, got)
+	}
+	if resp := e.do("GET", "/api/v1/requirements/trend?days=401", e.tokens[auth.Auditor], nil, nil); resp.StatusCode != 400 {
+		t.Errorf("days=401: %d", resp.StatusCode)
+	}
+	cookie, _ := e.signIn("auditor")
+	_, body := e.page(cookie, "/requirements")
+	for _, want := range []string{`<svg class="counts"`, `<rect class="gap"`, `id="trend-table"`, "(now)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/requirements lacks %q", want)
+		}
+	}
+}

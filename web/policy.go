@@ -42,6 +42,7 @@ func (s *Server) policyRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/attestations/{id}", Perm: auth.Read, Summary: "One attestation", handle: s.apiAttestation},
 		{Method: "POST", Pattern: "/api/v1/attestations/{id}/review", Perm: auth.ApprovePolicies, Summary: "Accept or reject an attestation (a security officer other than the attester)", handle: s.apiReviewAttestation},
 		{Method: "GET", Pattern: "/api/v1/requirements", Perm: auth.Read, Summary: "Every requirement with its controls, attestations and state", handle: s.apiRequirements},
+		{Method: "GET", Pattern: "/api/v1/requirements/trend", Perm: auth.Read, Summary: "The compliance view's counts per day (pass, fail, gap, attested, …), oldest first, today's live", handle: s.apiRequirementsTrend},
 		{Method: "GET", Pattern: "/api/v1/requirements/{id}", Perm: auth.Read, Summary: "One requirement with its controls, attestations and state", handle: s.apiRequirement},
 
 		{Method: "GET", Pattern: "/requirements", Perm: auth.Read, UI: true, Summary: "The compliance view", handle: s.uiRequirements},
@@ -255,6 +256,8 @@ type requirementsView struct {
 	policy.Compliance
 	States []string
 	Areas  []control.Area
+	Trend  []policy.DayCounts
+	Chart  template.HTML
 }
 
 func (s *Server) uiRequirements(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -262,8 +265,12 @@ func (s *Server) uiRequirements(w http.ResponseWriter, r *http.Request, p auth.P
 	if err != nil {
 		return err
 	}
+	trend, err := s.app.Policy.Trend(r.Context(), 30)
+	if err != nil {
+		return err
+	}
 	s.render(w, http.StatusOK, "requirements.html", page{Title: "Requirements", Me: &p, CSRF: p.CSRFToken,
-		Data: requirementsView{Compliance: c, States: policy.States, Areas: control.Areas}})
+		Data: requirementsView{Compliance: c, States: policy.States, Areas: control.Areas, Trend: trend, Chart: countsChart(trend)}})
 	return nil
 }
 

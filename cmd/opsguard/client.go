@@ -404,6 +404,10 @@ func (c *client) ReviewAttestation(ctx context.Context, id, decision, note strin
 	return out, err
 }
 
+func (c *client) RequirementsTrend(ctx context.Context, days int) ([]policy.DayCounts, error) {
+	return callItems[policy.DayCounts](ctx, c, "GET", "/api/v1/requirements/trend?days="+strconv.Itoa(days), nil)
+}
+
 func (c *client) Requirements(ctx context.Context) (policy.Compliance, error) {
 	var out policy.Compliance
 	err := c.call(ctx, "GET", "/api/v1/requirements", nil, &out)

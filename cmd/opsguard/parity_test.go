@@ -101,6 +101,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"policy", "show", "operations-security-policy"},
 		{"attest", "list"},
 		{"requirements"},
+		{"requirements", "--trend", "--days", "7"},
 		{"backup", "drills"},
 		{"backup", "drills", "shop"},
 		{"backup", "rca", "list"},

@@ -321,9 +321,25 @@ func attestCmd(g *globals) *cobra.Command {
 
 // requirementsCmd is the compliance view: every requirement and its state.
 func requirementsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use: "requirements", Short: "Every requirement with its controls, attestations and one state (gap when nothing covers it)", Args: cobra.NoArgs,
+	var trend bool
+	var days int
+	c := &cobra.Command{
+		Use: "requirements [--trend [--days N]]", Short: "Every requirement with its controls, attestations and one state (gap when nothing covers it); --trend: the counts per day", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if trend {
+				return fetchList(g, cmd, func(b *client) ([]policy.DayCounts, error) { return b.RequirementsTrend(cmd.Context(), days) },
+					"DAY\t"+strings.ToUpper(strings.Join(policy.States, "\t")), func(tw *tabwriter.Writer, d policy.DayCounts) {
+						day := d.Day
+						if d.Live {
+							day += " (now)"
+						}
+						fmt.Fprint(tw, day)
+						for _, s := range policy.States {
+							fmt.Fprintf(tw, "\t%d", d.Counts[s])
+						}
+						fmt.Fprintln(tw)
+					})
+			}
 			return fetch(g, cmd, func(b *client) (policy.Compliance, error) { return b.Requirements(cmd.Context()) },
 				func(tw *tabwriter.Writer, c policy.Compliance) {
 					fmt.Fprintln(tw, "ID\tSTATE\tCONTROLS\tATTESTATIONS\tWHY")
@@ -338,4 +354,7 @@ func requirementsCmd(g *globals) *cobra.Command {
 				})
 		},
 	}
+	c.Flags().BoolVar(&trend, "trend", false, "the counts of each state per day, oldest first (the last is now)")
+	c.Flags().IntVar(&days, "days", 30, "with --trend: how many days (at most 400)")
+	return c
 }

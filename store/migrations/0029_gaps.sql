@@ -1,7 +1,8 @@
--- Hosts, the remaining gaps of part 1: the least-squares fit's sums kept
--- per series and day at ingest (capacity status reads a row per series
--- and day instead of one per hour), groups set by an admin, and the
--- daily capacity record of each host.
+-- The remaining gaps of hosts part 1 and of governance. Hosts: the
+-- least-squares fit's sums kept per series and day at ingest (capacity
+-- status reads a row per series and day instead of one per hour), groups
+-- set by an admin, the daily capacity record of each host. Governance:
+-- the compliance counts of each day.
 
 -- x is the hour within the day (0 … 23), y the hour's average rounded to
 -- a whole byte or inode: integers, so a row's sealed content reads the
@@ -37,3 +38,11 @@ CREATE TABLE capacity_days (
 );
 {{seal capacity_days host_id day}}
 CREATE INDEX capacity_days_day ON capacity_days (day);
+
+-- Governance: the compliance view's counts of each day (pass, fail, gap,
+-- attested, …), recorded once a day, for the trend.
+CREATE TABLE compliance_days (
+    day    TEXT PRIMARY KEY, -- YYYY-MM-DD, UTC
+    counts TEXT NOT NULL     -- JSON: state → requirements
+);
+{{seal compliance_days day}}

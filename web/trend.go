@@ -31,7 +31,8 @@ func countsChart(days []policy.DayCounts) template.HTML {
 		}
 		total = max(total, n)
 	}
-	width := float64(len(days))*(bw+gap) + 40
+	// Room for a month of bars, so that a short trend keeps its scale.
+	width := float64(max(len(days), 30))*(bw+gap) + 40
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="counts" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" role="img" aria-label="requirement states per day">`, width, h+top+16, width, h+top+16)
 	for i, d := range days {

@@ -113,8 +113,11 @@ func (tx *Tx) InsertSample(ctx context.Context, s host.Sample) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	res, err := tx.exec(ctx, "INSERT INTO host_samples (host_id, at, at_unix, points) VALUES (?, ?, ?, ?) ON CONFLICT (host_id, at) DO NOTHING",
-		s.HostID, ts(s.At), s.At.Unix(), string(pts))
+	st, err := tx.stmt(ctx, insertSampleQuery)
+	if err != nil {
+		return false, err
+	}
+	res, err := st.ExecContext(ctx, s.HostID, ts(s.At), s.At.Unix(), string(pts))
 	if err != nil {
 		return false, err
 	}
@@ -132,6 +135,22 @@ func kindScale(series string) (string, float64) {
 	return kind, 100
 }
 
+// The statements of ingest, prepared once when the store opens: parsing
+// them for every point was most of an ingest's CPU time.
+const (
+	addHourlyQuery = `INSERT INTO host_hourly (host_id, k, series, kind, hour_unix, n, sum_value, max_value, total) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+		ON CONFLICT (host_id, k) DO UPDATE SET n = host_hourly.n + 1, sum_value = host_hourly.sum_value + excluded.sum_value,
+		max_value = CASE WHEN excluded.max_value > host_hourly.max_value THEN excluded.max_value ELSE host_hourly.max_value END, total = excluded.total
+		RETURNING n, sum_value`
+	addFitQuery = `INSERT INTO host_fit_daily (host_id, k, series, day_unix, n, sx, sxx, sy, sxy, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (host_id, k) DO UPDATE SET n = host_fit_daily.n + excluded.n, sx = host_fit_daily.sx + excluded.sx,
+		sxx = host_fit_daily.sxx + excluded.sxx, sy = host_fit_daily.sy + excluded.sy, sxy = host_fit_daily.sxy + excluded.sxy,
+		total = CASE WHEN excluded.total > host_fit_daily.total THEN excluded.total ELSE host_fit_daily.total END`
+	insertSampleQuery = "INSERT INTO host_samples (host_id, at, at_unix, points) VALUES (?, ?, ?, ?) ON CONFLICT (host_id, at) DO NOTHING"
+)
+
+var hostHotStatements = []string{addHourlyQuery, addFitQuery, insertSampleQuery}
+
 // AddHourly adds a sample's points to their hours' aggregates, and a
 // disk or inode point's change of its hour's average to its day's fit.
 func (tx *Tx) AddHourly(ctx context.Context, hostID string, at time.Time, ps []host.Point) error {
@@ -140,11 +159,11 @@ func (tx *Tx) AddHourly(ctx context.Context, hostID string, at time.Time, ps []h
 		kind, scale := kindScale(p.Series)
 		v := int64(math.Round(p.Value * scale))
 		var n, sum int64
-		err := tx.queryRow(ctx, `INSERT INTO host_hourly (host_id, k, series, kind, hour_unix, n, sum_value, max_value, total) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
-			ON CONFLICT (host_id, k) DO UPDATE SET n = host_hourly.n + 1, sum_value = host_hourly.sum_value + excluded.sum_value,
-			max_value = CASE WHEN excluded.max_value > host_hourly.max_value THEN excluded.max_value ELSE host_hourly.max_value END, total = excluded.total
-			RETURNING n, sum_value`,
-			hostID, ts(hour)+" "+p.Series, p.Series, kind, hour.Unix(), v, v, int64(p.Total)).Scan(&n, &sum)
+		st, err := tx.stmt(ctx, addHourlyQuery)
+		if err != nil {
+			return err
+		}
+		err = st.QueryRowContext(ctx, hostID, ts(hour)+" "+p.Series, p.Series, kind, hour.Unix(), v, v, int64(p.Total)).Scan(&n, &sum)
 		if err != nil {
 			return err
 		}
@@ -168,11 +187,11 @@ func (tx *Tx) addFit(ctx context.Context, hostID, series string, hour time.Time,
 	if n > 1 {
 		dn, dy = 0, dy-avg(sum-v, n-1)
 	}
-	_, err := tx.exec(ctx, `INSERT INTO host_fit_daily (host_id, k, series, day_unix, n, sx, sxx, sy, sxy, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (host_id, k) DO UPDATE SET n = host_fit_daily.n + excluded.n, sx = host_fit_daily.sx + excluded.sx,
-		sxx = host_fit_daily.sxx + excluded.sxx, sy = host_fit_daily.sy + excluded.sy, sxy = host_fit_daily.sxy + excluded.sxy,
-		total = CASE WHEN excluded.total > host_fit_daily.total THEN excluded.total ELSE host_fit_daily.total END`,
-		hostID, ts(day)[:10]+" "+series, series, day.Unix(), dn, dn*x, dn*x*x, dy, dy*x, total)
+	st, err := tx.stmt(ctx, addFitQuery)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, hostID, ts(day)[:10]+" "+series, series, day.Unix(), dn, dn*x, dn*x*x, dy, dy*x, total)
 	return err
 }
 

@@ -367,6 +367,13 @@ func (db *DB) prepareHot(ctx context.Context) error {
 		}
 		db.stmts.Store(q, s)
 	}
+	// A store opened with only some migrations (in tests) lacks their
+	// tables: tx.stmt then prepares them in each transaction.
+	for _, q := range hostHotStatements {
+		if s, err := db.write.PrepareContext(ctx, db.bind(q)); err == nil {
+			db.stmts.Store(q, s)
+		}
+	}
 	return nil
 }
 

@@ -41,6 +41,7 @@ var hostModule = module{
 		return []jobs.Job{
 			{Name: "capacity-check", Interval: a.Config.Capacity.CheckInterval, Run: a.Host.Check},
 			{Name: "host-downsample", Interval: time.Hour, Run: func(ctx context.Context) error { _, err := a.Host.Downsample(ctx); return err }},
+			{Name: "capacity-record", Interval: time.Hour, Run: func(ctx context.Context) error { _, _, err := a.Host.RecordDay(ctx); return err }},
 			{Name: "capacity-prometheus", Interval: a.Config.Capacity.CheckInterval, Run: a.QueryPrometheus},
 		}
 	},

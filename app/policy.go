@@ -24,7 +24,7 @@ var policyModule = module{
 			Company: g.Company, DefaultClassification: g.DefaultClassification,
 			ReviewInterval: time.Duration(g.ReviewIntervalDays) * day, ReviewNotice: time.Duration(g.ReviewNoticeDays) * day,
 			FeedMaxAge: time.Duration(g.FeedMaxAgeDays) * day, AttestationMaxAge: time.Duration(g.AttestationMaxDays) * day,
-			MaxEvidenceBytes: g.MaxEvidenceBytes, Numbers: policy.NumbersFrom(a.Config),
+			MaxEvidenceBytes: g.MaxEvidenceBytes, AttestRoles: g.AttestRoles, Numbers: policy.NumbersFrom(a.Config),
 			Holders:     a.roleHolders,
 			Staff:       a.staff,
 			Catalog:     func(ctx context.Context) ([]control.Item, error) { return a.Controls.Catalog(ctx) },
@@ -34,7 +34,8 @@ var policyModule = module{
 	},
 	controls: func(a *App) []control.Control { return a.Policy.Controls() },
 	jobs: func(a *App) []jobs.Job {
-		return []jobs.Job{{Name: "policy-reviews", Interval: 24 * time.Hour, Run: a.PolicyReviews}}
+		return []jobs.Job{{Name: "policy-reviews", Interval: 24 * time.Hour, Run: a.PolicyReviews},
+			{Name: "compliance-record", Interval: time.Hour, Run: func(ctx context.Context) error { _, err := a.Policy.RecordCompliance(ctx); return err }}}
 	},
 }
 

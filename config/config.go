@@ -265,6 +265,9 @@ type Governance struct {
 	AttestationMaxDays int `yaml:"attestation_max_days" json:"attestation_max_days"`
 	// MaxEvidenceBytes bounds the evidence files of one attestation.
 	MaxEvidenceBytes int `yaml:"max_evidence_bytes" json:"max_evidence_bytes"`
+	// AttestRoles names the roles that may attest each requirement (by
+	// ID; "*" for every other). A role must hold requirements.attest.
+	AttestRoles map[string][]string `yaml:"attest_roles" json:"attest_roles"`
 }
 
 // Notifications names the channels and which event kinds go where.
@@ -329,7 +332,15 @@ func Default() Config {
 			MaxTextBytes:                   64 << 10,
 		},
 		Governance: Governance{ReviewIntervalDays: 365, DefaultClassification: "Company Internal", Company: "the company",
-			ReviewNoticeDays: 30, FeedMaxAgeDays: 7, AttestationMaxDays: 365, MaxEvidenceBytes: 10 << 20},
+			ReviewNoticeDays: 30, FeedMaxAgeDays: 7, AttestationMaxDays: 365, MaxEvidenceBytes: 10 << 20,
+			// Those who run the test environment, the vendor products and the
+			// feeds attest them; the security officer reviews.
+			AttestRoles: map[string][]string{
+				"*":     {"security_officer", "engineering_head", "infra_ops"},
+				"CM-9":  {"engineering_head", "infra_ops"},
+				"CM-10": {"engineering_head", "infra_ops"},
+				"VM-8":  {"security_officer", "infra_ops"},
+			}},
 		Notifications: Notifications{DeadAfterDays: 3},
 	}
 }

@@ -82,6 +82,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad allowed host", "change:\n  allowed_hosts: [\"https://git.internal\"]\n", 2, []string{"change.allowed_hosts"}},
 		{"no imports", "vuln:\n  max_concurrent_imports: 0\n", 2, []string{"vuln.max_concurrent_imports", "positive"}},
 		{"text too long", "vuln:\n  max_text_bytes: 2000000\n", 2, []string{"vuln.max_text_bytes", "1048576"}},
+		{"attest roles of an unknown requirement", "governance:\n  attest_roles:\n    CM-99: [infra_ops]\n", 3, []string{"governance.attest_roles.CM-99", "unknown requirement"}},
+		{"attest role without the permission", "governance:\n  attest_roles:\n    CM-9: [engineer]\n", 3, []string{"governance.attest_roles.CM-9", "engineer", "may not attest"}},
 		{"syntax", "server: [\n", 0, nil},
 	}
 	for _, tc := range tests {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +21,8 @@ import (
 	"github.com/goccy/go-yaml/token"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/opsguard/opsguard/auth"
+	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/egress"
 )
 
@@ -193,6 +197,9 @@ func (c Config) Validate() error {
 		return &Error{Key: "auth.max_failed_sign_ins", Msg: "must not exceed max_failed_sign_ins_per_user and max_failed_sign_ins_per_address"}
 	}
 	if err := checkProxies(c.Server.TrustedProxies); err != nil {
+		return err
+	}
+	if err := checkAttestRoles(c.Governance.AttestRoles); err != nil {
 		return err
 	}
 	if c.Auth.TokenTTLDays < 0 {
@@ -450,6 +457,26 @@ func (p CapacityPrometheus) check() error {
 			return &Error{Key: key + ".warning", Msg: "must not exceed critical"}
 		}
 		seen[q.Name] = true
+	}
+	return nil
+}
+
+// checkAttestRoles: each key a requirement of the catalog or "*", each
+// role one that may attest at all.
+func checkAttestRoles(m map[string][]string) error {
+	for _, req := range slices.Sorted(maps.Keys(m)) {
+		key := "governance.attest_roles." + req
+		if _, ok := control.RequirementByID(req); !ok && req != "*" {
+			return &Error{Key: key, Msg: fmt.Sprintf("unknown requirement %q: an ID of the catalog (CM-1 … GV-5) or *", req)}
+		}
+		if len(m[req]) == 0 {
+			return &Error{Key: key, Msg: "names no role: leave the requirement out to use *"}
+		}
+		for _, r := range m[req] {
+			if !auth.Role(r).Can(auth.Attest) {
+				return &Error{Key: key, Msg: fmt.Sprintf("role %q may not attest at all (requirements.attest)", r)}
+			}
+		}
 	}
 	return nil
 }

@@ -205,8 +205,7 @@ func (s *Service) Status(ctx context.Context) ([]Status, error) {
 		return nil, err
 	}
 	now := s.now()
-	since := now.Add(-s.opts.Capacity.TrendWindow).Truncate(time.Hour)
-	fits, err := s.fitSums(ctx, since, now.Truncate(time.Hour))
+	fits, err := s.fitSums(ctx, s.fitOrigin(now))
 	if err != nil {
 		return nil, err
 	}
@@ -233,47 +232,27 @@ func (s *Service) Status(ctx context.Context) ([]Status, error) {
 	return out, nil
 }
 
-// fitSums returns the fit's sums of every series from origin on: those
-// of the complete hours from the cache (read again when the hour turns),
-// those of the current hour read now. A late report that adds to a past
-// hour shows at the next hour.
-func (s *Service) fitSums(ctx context.Context, origin, hour time.Time) (map[string]FitSum, error) {
-	s.fitMu.Lock()
-	defer s.fitMu.Unlock()
-	var past, cur []FitSum
+// fitSums returns the fit's sums of every disk and inode series from
+// origin on, by host and series: the sums are kept per day at ingest, so
+// this is one query over a row per series and day.
+func (s *Service) fitSums(ctx context.Context, origin time.Time) (map[string]FitSum, error) {
+	var fs []FitSum
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		if !s.fitOrigin.Equal(origin) || !s.fitHour.Equal(hour) {
-			if past, err = tx.FitSums(ctx, origin, origin, hour); err != nil {
-				return err
-			}
-			s.fits = make(map[string]FitSum, len(past))
-			for _, f := range past {
-				s.fits[f.HostID+"\x00"+f.Series] = f
-			}
-			s.fitOrigin, s.fitHour = origin, hour
-		}
-		cur, err = tx.FitSums(ctx, origin, hour, time.Time{})
+		fs, err = tx.FitSums(ctx, origin)
 		return err
 	})
-	if err != nil {
-		s.fitOrigin = time.Time{}
-		return nil, err
+	out := make(map[string]FitSum, len(fs))
+	for _, f := range fs {
+		out[f.HostID+"\x00"+f.Series] = f
 	}
-	out := make(map[string]FitSum, len(s.fits)+len(cur))
-	for k, f := range s.fits {
-		out[k] = f
-	}
-	for _, f := range cur {
-		k := f.HostID + "\x00" + f.Series
-		p := out[k]
-		p.HostID, p.Series = f.HostID, f.Series
-		p.N += f.N
-		p.SX, p.SY, p.SXX, p.SXY = p.SX+f.SX, p.SY+f.SY, p.SXX+f.SXX, p.SXY+f.SXY
-		p.Total = max(p.Total, f.Total)
-		out[k] = p
-	}
-	return out, nil
+	return out, err
+}
+
+// fitOrigin is where the trend window starts: the UTC midnight at or
+// before now minus capacity.trend_window (the fit's sums are kept per day).
+func (s *Service) fitOrigin(now time.Time) time.Time {
+	return now.Add(-s.opts.Capacity.TrendWindow).UTC().Truncate(24 * time.Hour)
 }
 
 func (s *Service) status(h Host, fits map[string]FitSum, now time.Time) Status {

@@ -10,9 +10,12 @@ type Host struct {
 	Name string `json:"name"`
 	// Environment is production, staging, development, …: the agent's
 	// --env, unless an admin set it (EnvSetBy names who).
-	Environment string   `json:"environment"`
-	EnvSetBy    string   `json:"env_set_by"`
+	Environment string `json:"environment"`
+	EnvSetBy    string `json:"env_set_by"`
+	// Groups pick a host's thresholds: the agent's --group, unless an
+	// admin set them (GroupsSetBy names who; empty: the agent).
 	Groups      []string `json:"groups"`
+	GroupsSetBy string   `json:"groups_set_by,omitempty"`
 	// Address and TokenID are what the newest report came from and with.
 	Address    string    `json:"address"`
 	TokenID    string    `json:"token_id"`

@@ -19,6 +19,7 @@ import (
 // Tx is what the host register needs from a store transaction.
 type Tx interface {
 	ledger.Tx
+	DayTx
 	HostByID(ctx context.Context, id string) (Host, error)
 	// HostByName returns the host of that name, or of that ID.
 	HostByName(ctx context.Context, name string) (Host, error)
@@ -37,9 +38,10 @@ type Tx interface {
 	Samples(ctx context.Context, hostID string, since time.Time) ([]Sample, error)
 	Hours(ctx context.Context, hostID, series string, since time.Time) ([]Hour, error)
 	// FitSums sums, per host and disk or inode series, the hourly
-	// averages in [from, until) (until zero: no bound) for a
-	// least-squares fit, x in hours since origin.
-	FitSums(ctx context.Context, origin, from, until time.Time) ([]FitSum, error)
+	// averages of the days from origin (a UTC midnight) on for a
+	// least-squares fit, x in hours since origin. The sums are kept per
+	// day at ingest, so this reads a row per series and day.
+	FitSums(ctx context.Context, origin time.Time) ([]FitSum, error)
 	// PruneSamples deletes the full-resolution samples before a time.
 	PruneSamples(ctx context.Context, before time.Time) (int64, error)
 	AlertStates(ctx context.Context) ([]AlertState, error)
@@ -78,13 +80,6 @@ type Service struct {
 	mu      sync.Mutex
 	pending []*ingest
 	running bool
-
-	// fits caches the fit's sums over the window's complete hours (from
-	// fitOrigin to fitHour), which change only when the hour does.
-	fitMu     sync.Mutex
-	fitOrigin time.Time
-	fitHour   time.Time
-	fits      map[string]FitSum
 }
 
 // NewService returns the register.
@@ -227,7 +222,10 @@ func (s *Service) store1(ctx context.Context, tx Tx, in *ingest, now time.Time) 
 	}
 	if !h.LastSeen.After(r.CollectedAt) {
 		// An older report from the queue does not replace a newer state.
-		h.Name, h.Groups, h.Facts, h.LastSeen = r.Hostname, nonNil(r.Groups), r, r.CollectedAt
+		h.Name, h.Facts, h.LastSeen = r.Hostname, r, r.CollectedAt
+		if h.GroupsSetBy == "" {
+			h.Groups = nonNil(r.Groups)
+		}
 		h.Address, h.TokenID = in.from.Address, in.from.TokenID
 	}
 	h.ReceivedAt = now
@@ -260,6 +258,42 @@ func (s *Service) SetEnvironment(ctx context.Context, by, name, env string) (Hos
 		}
 		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by, Kind: "host.environment_set", Subject: "host/" + h.ID,
 			Payload: map[string]any{"host": h.Name, "from": old, "to": env}})
+		return err
+	})
+	return h, err
+}
+
+// MaxGroups bounds the groups of a host.
+const MaxGroups = 20
+
+// SetGroups puts a host in groups (none: no group) by an admin's
+// decision; the agent's --group no longer changes them. The first group
+// with thresholds in capacity.groups sets the host's thresholds.
+func (s *Service) SetGroups(ctx context.Context, by, name string, groups []string) (Host, error) {
+	if len(groups) > MaxGroups {
+		return Host{}, invalid("groups", "groups: %d, at most %d", len(groups), MaxGroups)
+	}
+	groups = nonNil(slices.Clone(groups))
+	for i, g := range groups {
+		if !NamePattern.MatchString(g) {
+			return Host{}, invalid(fmt.Sprintf("groups[%d]", i), "groups[%d] %q: 1 to 100 letters, digits, '.', '_' or '-'", i, g)
+		}
+	}
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	var h Host
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if h, err = tx.HostByName(ctx, name); err != nil {
+			return err
+		}
+		old := nonNil(h.Groups)
+		h.Groups, h.GroupsSetBy = groups, by
+		if err := tx.PutHost(ctx, h); err != nil {
+			return err
+		}
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by, Kind: "host.groups_set", Subject: "host/" + h.ID,
+			Payload: map[string]any{"host": h.Name, "from": old, "to": groups}})
 		return err
 	})
 	return h, err

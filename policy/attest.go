@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,10 @@ func (s *Service) Attest(ctx context.Context, by Actor, n NewAttestation) (Attes
 	n.Requirement = strings.ToUpper(strings.TrimSpace(n.Requirement))
 	if _, ok := control.RequirementByID(n.Requirement); !ok {
 		return Attestation{}, invalid("requirement", "unknown requirement %q: one of the IDs of the catalog (CM-1 … GV-5)", n.Requirement)
+	}
+	if roles := s.AttestRoles(n.Requirement); roles != nil && !slices.Contains(roles, by.Role) {
+		return Attestation{}, opsguard.Errorf(opsguard.EForbidden, "the role %s may not attest %s: governance.attest_roles allows %s",
+			orNone(by.Role), n.Requirement, strings.Join(roles, ", "))
 	}
 	n.Statement = strings.TrimSpace(n.Statement)
 	now := s.stamp()
@@ -101,6 +106,22 @@ func (s *Service) Attest(ctx context.Context, by Actor, n NewAttestation) (Attes
 		return Attestation{}, fmt.Errorf("attest %s: %w", n.Requirement, err)
 	}
 	return a, nil
+}
+
+// AttestRoles returns the roles that may attest a requirement; nil when
+// the config names none (any role the route admits).
+func (s *Service) AttestRoles(requirement string) []string {
+	if r, ok := s.opts.AttestRoles[requirement]; ok {
+		return r
+	}
+	return s.opts.AttestRoles["*"]
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 // Review accepts or rejects a pending attestation: a security officer who

@@ -29,6 +29,8 @@ type RequirementState struct {
 	Why          string           `json:"why"`
 	Controls     []control.Latest `json:"controls"`
 	Attestations []Attestation    `json:"attestations"`
+	// AttestRoles are the roles that may attest it (governance.attest_roles).
+	AttestRoles []string `json:"attest_roles,omitempty"`
 }
 
 // Compliance is every requirement of the catalog with its state.
@@ -58,6 +60,7 @@ func (s *Service) Compliance(ctx context.Context) (Compliance, error) {
 	}
 	for _, it := range items {
 		r := s.state(it, byReq[it.ID])
+		r.AttestRoles = s.AttestRoles(it.ID)
 		out.Counts[r.State]++
 		out.Requirements = append(out.Requirements, r)
 	}

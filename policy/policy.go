@@ -102,7 +102,8 @@ func (a Attestation) Valid(t time.Time) bool { return a.State == Accepted && t.B
 type Actor struct {
 	Name            string // the ledger's actor
 	Username        string
-	SecurityOfficer bool // may approve documents and review attestations
+	SecurityOfficer bool   // may approve documents and review attestations
+	Role            string // checked against governance.attest_roles
 }
 
 func (a Actor) user() string {
@@ -115,6 +116,7 @@ func (a Actor) user() string {
 // Tx is what the service needs from a store transaction.
 type Tx interface {
 	ledger.Tx
+	TrendTx
 	InsertPolicyDocument(ctx context.Context, d Document) error
 	UpdatePolicyDocument(ctx context.Context, d Document) error
 	PolicyDocument(ctx context.Context, id string) (Document, error)
@@ -159,7 +161,10 @@ type Options struct {
 	FeedMaxAge            time.Duration
 	AttestationMaxAge     time.Duration
 	MaxEvidenceBytes      int
-	Numbers               Numbers
+	// AttestRoles names the roles that may attest each requirement ("*":
+	// every other); none: any caller the route admits.
+	AttestRoles map[string][]string
+	Numbers     Numbers
 	// Holders returns the active users of each role (auth's role names).
 	Holders func(ctx context.Context) (map[string][]string, error)
 	// Staff returns the role of every active user, by user name, for the

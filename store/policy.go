@@ -202,3 +202,29 @@ func (tx *Tx) PolicyAcks(ctx context.Context, versionID string) ([]policy.Ack, e
 		return a, err
 	}, "SELECT version_id, username, document_id, acked_at FROM policy_acks WHERE version_id = ? ORDER BY acked_at, username", versionID)
 }
+
+// PutComplianceDay stores a day's counts; false when the day has them.
+func (tx *Tx) PutComplianceDay(ctx context.Context, d policy.DayCounts) (bool, error) {
+	counts, err := json.Marshal(d.Counts)
+	if err != nil {
+		return false, err
+	}
+	res, err := tx.exec(ctx, "INSERT INTO compliance_days (day, counts) VALUES (?, ?) ON CONFLICT (day) DO NOTHING", d.Day, string(counts))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ComplianceDays returns the recorded days from since on, oldest first.
+func (tx *Tx) ComplianceDays(ctx context.Context, since string) ([]policy.DayCounts, error) {
+	return queryAll(ctx, tx, func(r row) (policy.DayCounts, error) {
+		var d policy.DayCounts
+		var counts string
+		if err := r.Scan(&d.Day, &counts); err != nil {
+			return d, err
+		}
+		return d, json.Unmarshal([]byte(counts), &d.Counts)
+	}, "SELECT day, counts FROM compliance_days WHERE day >= ? ORDER BY day", since)
+}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -367,11 +368,14 @@ func (db *DB) prepareHot(ctx context.Context) error {
 		}
 		db.stmts.Store(q, s)
 	}
-	// The events' inserts, where the table exists (a store migrated only
-	// part way, in the store's own tests, has none): else prepared per
-	// transaction.
+	// The events' inserts and the hosts' hot statements, where their
+	// tables exist (a store opened with only some migrations, in the
+	// store's own tests, lacks them): else prepared per transaction.
+	optional := slices.Clone(hostHotStatements)
 	for _, n := range eventChunks {
-		q := insertEventsQuery(n)
+		optional = append(optional, insertEventsQuery(n))
+	}
+	for _, q := range optional {
 		if s, err := db.write.PrepareContext(ctx, db.bind(q)); err == nil {
 			db.stmts.Store(q, s)
 		}

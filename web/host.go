@@ -24,10 +24,13 @@ func (s *Server) hostRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/hosts", Perm: auth.Read, Summary: "Every host: environment, groups, last report, separation flags", handle: s.apiHosts},
 		{Method: "GET", Pattern: "/api/v1/hosts/{name}", Perm: auth.Read, Summary: "A host with its newest facts and capacity", handle: s.apiHost},
 		{Method: "PUT", Pattern: "/api/v1/hosts/{name}/environment", Perm: auth.ManageHosts, Summary: "Put a host in an environment (the agent's --env no longer changes it)", handle: s.apiHostEnv},
+		{Method: "PUT", Pattern: "/api/v1/hosts/{name}/groups", Perm: auth.ManageHosts, Summary: "Put a host in groups, which pick its thresholds (the agent's --group no longer changes them)", handle: s.apiHostGroups},
+		{Method: "GET", Pattern: "/api/v1/hosts/{name}/capacity/history", Perm: auth.Read, Summary: "A host's sealed daily capacity records (peaks, projections), newest first", handle: s.apiCapacityHistory},
 		{Method: "GET", Pattern: "/api/v1/capacity/status", Perm: auth.Read, Summary: "Every host's capacity: usage, threshold state, days until full", handle: s.apiCapacity},
 
 		{Method: "GET", Pattern: "/hosts", Perm: auth.Read, UI: true, Summary: "Host overview: environment, last seen, CPU, memory and disk, clock, alerts", handle: s.uiHosts},
 		{Method: "GET", Pattern: "/hosts/{name}", Perm: auth.Read, UI: true, Summary: "A host: its facts and a chart of a metric with its fitted trend", handle: s.uiHost},
+		{Method: "POST", Pattern: "/hosts/{name}/groups", Perm: auth.ManageHosts, UI: true, Summary: "Put a host in groups", handle: s.uiHostGroups},
 	}
 }
 
@@ -90,6 +93,36 @@ func (s *Server) apiHostEnv(w http.ResponseWriter, r *http.Request, p auth.Princ
 	return answer(w, http.StatusOK, h, err)
 }
 
+func (s *Server) apiHostGroups(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req struct {
+		Groups []string `json:"groups"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	h, err := s.app.Host.SetGroups(r.Context(), p.Name(), r.PathValue("name"), req.Groups)
+	return answer(w, http.StatusOK, h, err)
+}
+
+// uiHostGroups takes the groups as one field, separated by spaces or commas.
+func (s *Server) uiHostGroups(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	groups := strings.FieldsFunc(r.PostFormValue("groups"), func(c rune) bool { return c == ',' || c == ' ' })
+	_, err := s.app.Host.SetGroups(r.Context(), p.Name(), r.PathValue("name"), groups)
+	if err != nil {
+		return formError(err, func(st int, msg string) error { return s.hostPage(w, r, p, st, "", msg) })
+	}
+	return s.hostPage(w, r, p, http.StatusOK, "Groups set.", "")
+}
+
+func (s *Server) apiCapacityHistory(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	days, err := intParam(r, "days", 30)
+	if err != nil {
+		return err
+	}
+	rs, err := s.app.Host.CapacityHistory(r.Context(), r.PathValue("name"), int(days))
+	return answer(w, http.StatusOK, items(rs), err)
+}
+
 func (s *Server) apiCapacity(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	st, err := s.app.Host.Status(r.Context())
 	return answer(w, http.StatusOK, items(st), err)
@@ -144,6 +177,10 @@ func bar(pct float64, state string) template.HTML {
 }
 
 func (s *Server) uiHost(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.hostPage(w, r, p, http.StatusOK, "", "")
+}
+
+func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, notice, problem string) error {
 	v, err := s.hostAndStatus(r, r.PathValue("name"))
 	if err != nil {
 		return err
@@ -162,12 +199,19 @@ func (s *Server) uiHost(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if err != nil {
 		return err
 	}
-	s.render(w, http.StatusOK, "host.html", page{Title: "Host " + v.Name, Me: &p, CSRF: p.CSRFToken, Data: struct {
-		View   hostView
-		Series []string
-		Pick   string
-		Chart  template.HTML
-	}{v, series, pick, chart(hours, since, s.app.Now())}})
+	days, err := s.app.Host.CapacityHistory(r.Context(), v.ID, 14)
+	if err != nil {
+		return err
+	}
+	s.render(w, status, "host.html", page{Title: "Host " + v.Name, Me: &p, CSRF: p.CSRFToken, Error: problem, Data: struct {
+		Notice    string
+		View      hostView
+		Series    []string
+		Pick      string
+		Chart     template.HTML
+		CanManage bool
+		Days      []host.DayRecord
+	}{notice, v, series, pick, chart(hours, since, s.app.Now()), p.Can(auth.ManageHosts), days}})
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,5 +226,42 @@ func TestHostPages(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/hosts/db-1 lacks %q", want)
 		}
+	}
+}
+
+// An admin sets a host's groups on its page, an auditor sees no form; the
+// page and the API show the sealed daily records.
+func TestHostGroupsAndDailyRecord(t *testing.T) {
+	e := newSQLiteEnv(t)
+	addHosts(t, e)
+	if _, n, err := e.app.Host.RecordDay(ctx); err != nil || n != 2 {
+		t.Fatalf("record day: %d hosts, %v", n, err)
+	}
+	auditor, _ := e.signIn("auditor")
+	_, body := e.page(auditor, "/hosts/db-1")
+	if strings.Contains(body, `id="groups-form"`) || !strings.Contains(body, `id="capacity-days"`) {
+		t.Errorf("the auditor's host page: a groups form %v, the daily table %v", strings.Contains(body, `id="groups-form"`), strings.Contains(body, `id="capacity-days"`))
+	}
+	admin, csrf := e.signIn("admin")
+	st, body := e.form(admin, "/hosts/db-1/groups", url.Values{"csrf_token": {csrf}, "groups": {"bad/group"}})
+	if st != http.StatusBadRequest || !strings.Contains(body, "groups[0]") {
+		t.Errorf("a bad group: %d, want 400 naming groups[0]", st)
+	}
+	st, body = e.form(admin, "/hosts/db-1/groups", url.Values{"csrf_token": {csrf}, "groups": {"critical-db, databases"}})
+	if st != http.StatusOK || !strings.Contains(body, "Groups set.") || !strings.Contains(body, "set by admin") {
+		t.Errorf("set groups: %d", st)
+	}
+	h, err := e.app.Host.Host(ctx, "db-1")
+	if err != nil || strings.Join(h.Groups, ",") != "critical-db,databases" {
+		t.Errorf("groups %v, %v", h.Groups, err)
+	}
+	resp := e.do("GET", "/api/v1/hosts/db-1/capacity/history?days=7", e.tokens[auth.Auditor], nil, nil)
+	var got struct{ Items []host.DayRecord }
+	jsonBody(t, resp, &got)
+	if resp.StatusCode != 200 || len(got.Items) != 1 || got.Items[0].Host != "db-1" || len(got.Items[0].Filesystems) != 2 {
+		t.Errorf("history: %d %+v", resp.StatusCode, got)
+	}
+	if resp := e.do("GET", "/api/v1/hosts/db-1/capacity/history?days=0", e.tokens[auth.Auditor], nil, nil); resp.StatusCode != 400 {
+		t.Errorf("days=0: %d, want 400", resp.StatusCode)
 	}
 }

@@ -42,6 +42,7 @@ func (s *Server) policyRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/attestations/{id}", Perm: auth.Read, Summary: "One attestation", handle: s.apiAttestation},
 		{Method: "POST", Pattern: "/api/v1/attestations/{id}/review", Perm: auth.ApprovePolicies, Summary: "Accept or reject an attestation (a security officer other than the attester)", handle: s.apiReviewAttestation},
 		{Method: "GET", Pattern: "/api/v1/requirements", Perm: auth.Read, Summary: "Every requirement with its controls, attestations and state", handle: s.apiRequirements},
+		{Method: "GET", Pattern: "/api/v1/requirements/trend", Perm: auth.Read, Summary: "The compliance view's counts per day (pass, fail, gap, attested, …), oldest first, today's live", handle: s.apiRequirementsTrend},
 		{Method: "GET", Pattern: "/api/v1/requirements/{id}", Perm: auth.Read, Summary: "One requirement with its controls, attestations and state", handle: s.apiRequirement},
 
 		{Method: "GET", Pattern: "/requirements", Perm: auth.Read, UI: true, Summary: "The compliance view", handle: s.uiRequirements},
@@ -51,6 +52,7 @@ func (s *Server) policyRoutes() []Route {
 		{Method: "POST", Pattern: "/policies/{doc}/drafts", Perm: auth.WritePolicies, UI: true, Summary: "Draft a new version", handle: s.uiDraftPolicy},
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/approve", Perm: auth.ApprovePolicies, UI: true, Summary: "Approve a version", handle: s.uiPolicyAction},
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/reject", Perm: auth.ApprovePolicies, UI: true, Summary: "Reject a version", handle: s.uiPolicyAction},
+		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/edit", Perm: auth.WritePolicies, UI: true, Summary: "Edit a draft (its author)", handle: s.uiEditPolicy},
 		{Method: "POST", Pattern: "/policies/{doc}/versions/{n}/{action}", Perm: auth.WritePolicies, UI: true, Summary: "Submit or publish a version", handle: s.uiPolicyAction},
 		{Method: "POST", Pattern: "/policies/{doc}/ack", Perm: auth.OwnAccount, UI: true, Summary: "Acknowledge a document", handle: s.uiAckPolicy},
 		{Method: "GET", Pattern: "/attestations", Perm: auth.Read, UI: true, Summary: "Attestations", handle: s.uiAttestations},
@@ -60,7 +62,7 @@ func (s *Server) policyRoutes() []Route {
 }
 
 func policyActor(p auth.Principal) policy.Actor {
-	return policy.Actor{Name: p.Name(), Username: p.User.Username, SecurityOfficer: p.Can(auth.ApprovePolicies)}
+	return policy.Actor{Name: p.Name(), Username: p.User.Username, SecurityOfficer: p.Can(auth.ApprovePolicies), Role: string(p.User.Role)}
 }
 
 func versionParam(r *http.Request, name string) (int, error) {
@@ -254,6 +256,8 @@ type requirementsView struct {
 	policy.Compliance
 	States []string
 	Areas  []control.Area
+	Trend  []policy.DayCounts
+	Chart  template.HTML
 }
 
 func (s *Server) uiRequirements(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -261,8 +265,12 @@ func (s *Server) uiRequirements(w http.ResponseWriter, r *http.Request, p auth.P
 	if err != nil {
 		return err
 	}
+	trend, err := s.app.Policy.Trend(r.Context(), 30)
+	if err != nil {
+		return err
+	}
 	s.render(w, http.StatusOK, "requirements.html", page{Title: "Requirements", Me: &p, CSRF: p.CSRFToken,
-		Data: requirementsView{Compliance: c, States: policy.States, Areas: control.Areas}})
+		Data: requirementsView{Compliance: c, States: policy.States, Areas: control.Areas, Trend: trend, Chart: countsChart(trend)}})
 	return nil
 }
 
@@ -389,6 +397,21 @@ func (s *Server) uiDraftPolicy(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return formError(err, func(st int, msg string) error { return s.policyPage(w, r, p, st, "", msg) })
 	}
 	return s.policyPage(w, r, p, http.StatusCreated, fmt.Sprintf("Version %d drafted.", v.Number), "")
+}
+
+// uiEditPolicy rewrites a draft from the form: its summary and
+// classification, and the Markdown of a company's own document.
+func (s *Server) uiEditPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	n, err := versionParam(r, "n")
+	if err == nil {
+		var v policy.Version
+		v, err = s.app.Policy.Edit(r.Context(), policyActor(p), r.PathValue("doc"), n, policy.NewDraft{Summary: r.PostFormValue("summary"),
+			Classification: r.PostFormValue("classification"), Source: strings.ReplaceAll(r.PostFormValue("source"), "\r\n", "\n")})
+		if err == nil {
+			return s.policyPage(w, r, p, http.StatusOK, fmt.Sprintf("Version %d edited (SHA-256 %s).", v.Number, v.SHA256[:12]), "")
+		}
+	}
+	return formError(err, func(st int, msg string) error { return s.policyPage(w, r, p, st, "", msg) })
 }
 
 func (s *Server) uiPolicyAction(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

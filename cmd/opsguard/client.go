@@ -377,6 +377,12 @@ func (c *client) DraftPolicy(ctx context.Context, doc string, n policy.NewDraft)
 	return out, err
 }
 
+func (c *client) EditPolicy(ctx context.Context, doc string, version int, n policy.NewDraft) (policy.Version, error) {
+	var out policy.Version
+	err := c.call(ctx, "PUT", fmt.Sprintf("/api/v1/policies/%s/versions/%d", url.PathEscape(doc), version), n, &out)
+	return out, err
+}
+
 func (c *client) PolicyStep(ctx context.Context, doc string, version int, action, note string) (policy.Version, error) {
 	var out policy.Version
 	err := c.call(ctx, "POST", fmt.Sprintf("/api/v1/policies/%s/versions/%d/%s", url.PathEscape(doc), version, action), map[string]string{"note": note}, &out)
@@ -397,6 +403,10 @@ func (c *client) ReviewAttestation(ctx context.Context, id, decision, note strin
 	var out policy.Attestation
 	err := c.call(ctx, "POST", "/api/v1/attestations/"+url.PathEscape(id)+"/review", map[string]string{"decision": decision, "note": note}, &out)
 	return out, err
+}
+
+func (c *client) RequirementsTrend(ctx context.Context, days int) ([]policy.DayCounts, error) {
+	return callItems[policy.DayCounts](ctx, c, "GET", "/api/v1/requirements/trend?days="+strconv.Itoa(days), nil)
 }
 
 func (c *client) Requirements(ctx context.Context) (policy.Compliance, error) {
@@ -452,6 +462,17 @@ func (c *client) Host(ctx context.Context, name string) (hostView, error) {
 
 func (c *client) SetHostEnvironment(ctx context.Context, name, env string) (host.Host, error) {
 	return callAs[host.Host](ctx, c, "PUT", "/api/v1/hosts/"+url.PathEscape(name)+"/environment", map[string]string{"environment": env})
+}
+
+func (c *client) SetHostGroups(ctx context.Context, name string, groups []string) (host.Host, error) {
+	if groups == nil {
+		groups = []string{}
+	}
+	return callAs[host.Host](ctx, c, "PUT", "/api/v1/hosts/"+url.PathEscape(name)+"/groups", map[string][]string{"groups": groups})
+}
+
+func (c *client) CapacityHistory(ctx context.Context, name string, days int) ([]host.DayRecord, error) {
+	return callItems[host.DayRecord](ctx, c, "GET", "/api/v1/hosts/"+url.PathEscape(name)+"/capacity/history?days="+strconv.Itoa(days), nil)
 }
 
 func (c *client) CapacityStatus(ctx context.Context) ([]host.Status, error) {

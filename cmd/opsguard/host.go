@@ -28,7 +28,7 @@ type hostView struct {
 
 func hostCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "host", Short: "Hosts reporting facts: environments, capacity, clocks (CP-1 … CP-3, CF-3, CF-5)"}
-	c.AddCommand(hostListCmd(g), hostShowCmd(g), hostEnvCmd(g))
+	c.AddCommand(hostListCmd(g), hostShowCmd(g), hostEnvCmd(g), hostGroupCmd(g))
 	return c
 }
 
@@ -90,6 +90,20 @@ func hostEnvCmd(g *globals) *cobra.Command {
 	}
 }
 
+func hostGroupCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "group HOST [GROUP...]",
+		Short: "Put a host in groups (admin; none: no group); the first group with thresholds in capacity.groups sets its levels, and the agent's --group no longer changes them",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fetch(g, cmd, func(b *client) (host.Host, error) { return b.SetHostGroups(cmd.Context(), args[0], args[1:]) },
+				func(tw *tabwriter.Writer, h host.Host) {
+					fmt.Fprintf(tw, "Host %s is in groups: %s.\n", h.Name, strings.Join(append([]string{}, h.Groups...), ", "))
+				})
+		},
+	}
+}
+
 func capacityCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "capacity", Short: "Capacity of every host: usage, thresholds, days until full (CP-1 … CP-3)"}
 	c.AddCommand(&cobra.Command{
@@ -119,6 +133,32 @@ func capacityCmd(g *globals) *cobra.Command {
 				})
 		},
 	})
+	c.AddCommand(capacityHistoryCmd(g))
+	return c
+}
+
+func capacityHistoryCmd(g *globals) *cobra.Command {
+	var days int
+	c := &cobra.Command{
+		Use:   "history HOST",
+		Short: "A host's sealed daily capacity records (peaks, projections), newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fetchList(g, cmd, func(b *client) ([]host.DayRecord, error) { return b.CapacityHistory(cmd.Context(), args[0], days) },
+				"DAY\tCPU AVG/PEAK\tMEMORY AVG/PEAK\tLOAD PEAK\tFILESYSTEMS\tSTATE", func(tw *tabwriter.Writer, r host.DayRecord) {
+					var fs []string
+					for _, f := range r.Filesystems {
+						x := fmt.Sprintf("%s %.1f%%", f.Mount, f.PeakUsedPercent)
+						if f.DaysUntilFull != nil {
+							x += fmt.Sprintf(" (full in %.1fd)", *f.DaysUntilFull)
+						}
+						fs = append(fs, x)
+					}
+					fmt.Fprintf(tw, "%s\t%.1f%%/%.1f%%\t%.1f%%/%.1f%%\t%.2f\t%s\t%s\n", r.Day, r.CPUAvg, r.CPUPeak, r.MemoryAvg, r.MemoryPeak, r.Load1Peak, strings.Join(fs, ", "), r.State)
+				})
+		},
+	}
+	c.Flags().IntVar(&days, "days", 30, "how many days, newest first (at most 400)")
 	return c
 }
 

@@ -101,6 +101,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"policy", "show", "operations-security-policy"},
 		{"attest", "list"},
 		{"requirements"},
+		{"requirements", "--trend", "--days", "7"},
 		{"backup", "drills"},
 		{"backup", "drills", "shop"},
 		{"backup", "rca", "list"},
@@ -109,6 +110,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"host", "show", hostname},
 		{"capacity", "status"},
 		{"events", "search", "--kind", "ssh.failed", "--since", "2026-01-01T00:00:00Z"},
+		{"capacity", "history", hostname},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")
@@ -141,6 +143,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"host", "show", "no-such-host"},
 		{"events", "search", "--kind", "nope"},
 		{"events", "search", "--since", "yesterday"},
+		{"capacity", "history", "no-such-host"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			in, out := run(t, local, "", args...), run(t, remote, "", args...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,7 +57,7 @@ func policyCmd(g *globals) *cobra.Command {
 				})
 		},
 	})
-	c.AddCommand(policyRenderCmd(g), policyDraftCmd(g), policyDiffCmd(g), &cobra.Command{
+	c.AddCommand(policyRenderCmd(g), policyDraftCmd(g), policyEditCmd(g), policyDiffCmd(g), &cobra.Command{
 		Use: "ack DOC", Short: "Acknowledge that you read the current version of a document", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return fetch(g, cmd, func(b *client) (policy.Ack, error) { return b.AckPolicy(cmd.Context(), args[0]) },
@@ -150,11 +151,10 @@ func policyDraftCmd(g *globals) *cobra.Command {
 		Use: "draft DOC --summary TEXT [--file FILE]", Short: "Draft a new version: a built-in document from its template and the config, your own from FILE", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file != "" {
-				b, err := os.ReadFile(file)
-				if err != nil {
+				var err error
+				if n.Source, err = readBounded(file, maxSourceFile); err != nil {
 					return err
 				}
-				n.Source = string(b)
 				if n.Title == "" {
 					n.Title = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 				}
@@ -170,6 +170,57 @@ func policyDraftCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&n.Title, "title", "", "the title of a new document")
 	c.Flags().StringVar(&n.Classification, "classification", "", "the classification (default: the previous version's, or governance.default_classification)")
 	return c
+}
+
+// maxSourceFile bounds the Markdown read for a draft.
+const maxSourceFile = 1 << 20
+
+func policyEditCmd(g *globals) *cobra.Command {
+	var n policy.NewDraft
+	var file string
+	c := &cobra.Command{
+		Use: "edit DOC VERSION [--file FILE] [--summary TEXT] [--classification C]", Args: cobra.ExactArgs(2),
+		Short: "Edit a draft you wrote: its summary, classification, and the Markdown of your own document; an approved or published text never changes",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			num, err := versionArg(args[1])
+			if err != nil {
+				return err
+			}
+			if file != "" {
+				if n.Source, err = readBounded(file, maxSourceFile); err != nil {
+					return err
+				}
+			}
+			if n.Source == "" && n.Summary == "" && n.Classification == "" {
+				return fmt.Errorf("nothing to edit: give --file, --summary or --classification")
+			}
+			return fetch(g, cmd, func(b *client) (policy.Version, error) { return b.EditPolicy(cmd.Context(), args[0], num, n) },
+				func(tw *tabwriter.Writer, v policy.Version) {
+					fmt.Fprintf(tw, "Version %d of %s edited (SHA-256 %s).\n", v.Number, v.DocumentID, v.SHA256)
+				})
+		},
+	}
+	c.Flags().StringVar(&n.Summary, "summary", "", "what changed, for the version history")
+	c.Flags().StringVar(&file, "file", "", "the new Markdown of your own document (placeholders as for draft)")
+	c.Flags().StringVar(&n.Classification, "classification", "", "the classification")
+	return c
+}
+
+// readBounded reads a file of at most max bytes.
+func readBounded(name string, max int64) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(b)) > max {
+		return "", fmt.Errorf("%s: larger than %d bytes", name, max)
+	}
+	return string(b), nil
 }
 
 func policyDiffCmd(g *globals) *cobra.Command {
@@ -270,9 +321,25 @@ func attestCmd(g *globals) *cobra.Command {
 
 // requirementsCmd is the compliance view: every requirement and its state.
 func requirementsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use: "requirements", Short: "Every requirement with its controls, attestations and one state (gap when nothing covers it)", Args: cobra.NoArgs,
+	var trend bool
+	var days int
+	c := &cobra.Command{
+		Use: "requirements [--trend [--days N]]", Short: "Every requirement with its controls, attestations and one state (gap when nothing covers it); --trend: the counts per day", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if trend {
+				return fetchList(g, cmd, func(b *client) ([]policy.DayCounts, error) { return b.RequirementsTrend(cmd.Context(), days) },
+					"DAY\t"+strings.ToUpper(strings.Join(policy.States, "\t")), func(tw *tabwriter.Writer, d policy.DayCounts) {
+						day := d.Day
+						if d.Live {
+							day += " (now)"
+						}
+						fmt.Fprint(tw, day)
+						for _, s := range policy.States {
+							fmt.Fprintf(tw, "\t%d", d.Counts[s])
+						}
+						fmt.Fprintln(tw)
+					})
+			}
 			return fetch(g, cmd, func(b *client) (policy.Compliance, error) { return b.Requirements(cmd.Context()) },
 				func(tw *tabwriter.Writer, c policy.Compliance) {
 					fmt.Fprintln(tw, "ID\tSTATE\tCONTROLS\tATTESTATIONS\tWHY")
@@ -287,4 +354,7 @@ func requirementsCmd(g *globals) *cobra.Command {
 				})
 		},
 	}
+	c.Flags().BoolVar(&trend, "trend", false, "the counts of each state per day, oldest first (the last is now)")
+	c.Flags().IntVar(&days, "days", 30, "with --trend: how many days (at most 400)")
+	return c
 }

@@ -38,3 +38,34 @@ func TestBinaryPolicyPDF(t *testing.T) {
 		t.Logf("pdftotext:\n%s", text)
 	}
 }
+
+// A draft is edited from the CLI by its author; once it left the draft
+// state the same command is refused and the text stays.
+func TestBinaryPolicyEdit(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"OPSGUARD_DATA_DIR=" + filepath.Join(dir, "data")}
+	mustRun(t, env, "", "init", "--password", "correct horse battery")
+	src, edited := filepath.Join(dir, "acceptable-use.md"), filepath.Join(dir, "v1b.md")
+	os.WriteFile(src, []byte("# Acceptable use at {{.Company}}\n\nLaptops are locked.\n"), 0o644)
+	os.WriteFile(edited, []byte("# Acceptable use at {{.Company}}\n\nLaptops are locked and encrypted.\n"), 0o644)
+	mustRun(t, env, "", "policy", "draft", "acceptable-use", "--file", src, "--summary", "First")
+	if r := run(t, env, "", "policy", "edit", "acceptable-use", "1"); r.code == 0 || !strings.Contains(r.stderr, "nothing to edit") {
+		t.Errorf("an edit of nothing: %s", r)
+	}
+	r := mustRun(t, env, "", "policy", "edit", "acceptable-use", "1", "--file", edited, "--summary", "Encryption too")
+	if !strings.Contains(r.stdout, "Version 1 of acceptable-use edited") {
+		t.Errorf("edit: %s", r)
+	}
+	md := mustRun(t, env, "", "policy", "render", "acceptable-use", "--version", "1").stdout
+	if !strings.Contains(md, "locked and encrypted") || !strings.Contains(md, "Encryption too") {
+		t.Errorf("the draft's text after the edit:\n%s", md)
+	}
+	mustRun(t, env, "", "policy", "submit", "acceptable-use", "1")
+	r = run(t, env, "", "policy", "edit", "acceptable-use", "1", "--file", src)
+	if r.code == 0 || !strings.Contains(r.stderr, "only a draft can be edited") {
+		t.Errorf("an edit of a submitted version: %s", r)
+	}
+	if md = mustRun(t, env, "", "policy", "render", "acceptable-use", "--version", "1").stdout; !strings.Contains(md, "locked and encrypted") {
+		t.Errorf("a refused edit changed the text:\n%s", md)
+	}
+}

@@ -112,7 +112,7 @@ func (r *drillRun) randomSnapshot(ctx context.Context) (snapshot, error) {
 		return json.NewDecoder(io.LimitReader(rd, 256<<20)).Decode(&snaps)
 	}))
 	if err != nil {
-		return snapshot{}, resticCause(stderr, err)
+		return snapshot{}, r.resticCause(stderr, err)
 	}
 	if len(snaps) == 0 {
 		return snapshot{}, errors.New("the repository holds no snapshot")
@@ -156,7 +156,7 @@ func (r *drillRun) listSnapshot(ctx context.Context, sel string) (snapshot, list
 	// restic 0.14 ignores a snapshot it cannot find and exits 0.
 	switch {
 	case err != nil:
-		return snap, l, resticCause(stderr, err)
+		return snap, l, r.resticCause(stderr, err)
 	case snap.ID != "":
 	case strings.Contains(stderr, "no snapshot matched"):
 		return snap, l, errors.New("the repository holds no snapshot")
@@ -187,7 +187,7 @@ func (r *drillRun) restore(ctx context.Context, id, target, limit string) bool {
 		return false
 	}
 	if err != nil {
-		r.fail("restic restore --verify", "exit 0", resticCause(stderr, err))
+		r.fail("restic restore --verify", "exit 0", r.resticCause(stderr, err))
 		return false
 	}
 	return r.check("restic restore --verify", "exit 0", "exit 0", true)
@@ -306,8 +306,8 @@ func freeBytes(dir string) (uint64, bool) {
 }
 
 // resticCause turns restic 0.14's exit and stderr, which has no distinct
-// exit codes, into the cause a person can act on.
-func resticCause(stderr string, err error) error {
+// exit codes, into the cause a person can act on, naming the repository.
+func (r *drillRun) resticCause(stderr string, err error) error {
 	var exit interface{ ExitCode() int }
 	if !errors.As(err, &exit) {
 		return err // not installed, stopped: already clear
@@ -320,14 +320,14 @@ func resticCause(stderr string, err error) error {
 		}
 		return false
 	}
-	detail := lastLine(stderr)
+	detail, repo := lastLine(stderr), redactURL(r.spec.Location)
 	switch {
 	case has("wrong password or no key found"):
 		return errors.New("wrong password: the password file does not open the repository")
 	case has("unable to open config file", "Is there a repository at"):
-		return fmt.Errorf("repository missing: no restic repository at the location (%s)", detail)
+		return fmt.Errorf("repository missing: no restic repository at %s (%s)", repo, detail)
 	case has("already locked", "unable to create lock"):
-		return fmt.Errorf("repository locked by another restic: %s", firstLine(stderr, "locked"))
+		return fmt.Errorf("repository %s is locked by another restic (a prune, a check, or a stale lock: restic unlock removes a stale one): %s", repo, firstLine(stderr, "locked"))
 	case has("no space left on device"):
 		return errors.New("disk full during the restore (no space left on device)")
 	case has("ciphertext verification failed", "checksum mismatch", "decrypting blob"):

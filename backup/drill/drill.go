@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsguard/opsguard"
@@ -213,6 +214,7 @@ type drillRun struct {
 	spec Spec
 	opts Options
 	rep  *Report
+	mu   sync.Mutex // the log: a listing and a restore run at once
 	log  strings.Builder
 }
 
@@ -228,6 +230,8 @@ func (r *drillRun) fail(name, expected string, err error) {
 
 // logf appends to the evidence log, bounded.
 func (r *drillRun) logf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.log.Len() < 4*maxLog {
 		fmt.Fprintf(&r.log, format, args...)
 	}

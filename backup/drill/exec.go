@@ -50,6 +50,7 @@ func (r *drillRun) run(ctx context.Context, t tool) (string, error) {
 		cmd.Stdout = out
 	}
 	r.logf("$ %s %s\n", t.name, strings.Join(redactArgs(t.args), " "))
+	start := time.Now()
 	err := cmd.Start()
 	if err == nil {
 		if pipe != nil {
@@ -67,7 +68,7 @@ func (r *drillRun) run(ctx context.Context, t tool) (string, error) {
 	case err != nil && ctx.Err() != nil:
 		err = fmt.Errorf("%s was stopped: %w", t.name, context.Cause(ctx))
 	}
-	r.logf("exit: %s\n", exitText(err))
+	r.logf("exit: %s (%s: %s)\n", exitText(err), t.name, time.Since(start).Round(time.Millisecond))
 	return stderr.String(), err
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/backup"
+	"github.com/opsguard/opsguard/backup/drill"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 )
@@ -123,6 +124,33 @@ func TestDrillLockedRepositoryAndFullDisk(t *testing.T) {
 			if b, a := before[i], after[i]; b.DataSet != a.DataSet || b.Snapshots != a.Snapshots || b.Copies != a.Copies || a.Snapshots == 0 {
 				t.Errorf("data set %s: %d snapshots, %d copies before; %d, %d after", b.DataSet, b.Snapshots, b.Copies, a.Snapshots, a.Copies)
 			}
+		}
+	})
+}
+
+// A pgBackRest copy is drilled: the spec names the stanza, the server's
+// scratch root and the plan's database; a manifest copy is not drillable.
+func TestPgBackRestDrillSpec(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		fake := &fakeDrills{}
+		e, _, scratch := drillEnv(t, db, func(o *backup.Options) { o.Drill = fake.run })
+		if _, err := e.svc.AddDataSet(t.Context(), local, backup.DataSet{Name: "pg", Owner: "olga", Drill: []byte(`{"database": "shop", "assertions": [{"sql": "SELECT count(*) FROM orders", "min": 1}]}`)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []backup.Copy{{Name: "rds", Source: backup.SourceManifest}, {Name: "pitr", Source: backup.SourcePgBackRest, Location: "main"}} {
+			if _, err := e.svc.AddCopy(t.Context(), local, "pg", c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := e.svc.Drill(t.Context(), hugo, "pg", backup.DrillRequest{})
+		if err != nil || d.State != backup.DrillPassed || d.Copy != "pitr" || len(fake.specs) != 1 {
+			t.Fatalf("drill %+v, %v; specs %+v", d, err, fake.specs)
+		}
+		if s := fake.specs[0]; s.Kind != drill.PgBackRest || s.Location != "main" || s.ScratchRoot != scratch || s.Database != "shop" || len(s.Assertions) != 1 {
+			t.Errorf("spec = %+v", s)
+		}
+		if _, err := e.svc.Drill(t.Context(), hugo, "pg", backup.DrillRequest{Copy: "rds"}); err == nil || !strings.Contains(err.Error(), "no restic, pg_dump or pgBackRest copy named") {
+			t.Errorf("drill of the manifest copy: %v", err)
 		}
 	})
 }

@@ -149,26 +149,31 @@ func (s *Service) prepare(ctx context.Context, by Actor, dataSet string, req Dri
 			return p, err
 		}
 		p.spec.Kind, p.spec.Location, p.spec.DSN, p.spec.Snapshot = drill.PGDump, filepath.Join(c.Location, sn.ID), s.opts.ScratchPostgres, ""
+	case SourcePgBackRest:
+		if s.opts.ScratchRoot == "" {
+			return p, opsguard.Errorf(opsguard.EInvalid, "this server has no scratch directory for drills")
+		}
+		p.spec.Kind, p.spec.Location, p.spec.ScratchRoot, p.spec.Database = drill.PgBackRest, c.Location, s.opts.ScratchRoot, plan.Database
 	}
 	return p, nil
 }
 
 // drillCopy is the copy a drill restores from: the one asked for, the
-// plan's, or the first restic or pg_dump copy.
+// plan's, or the first restic, pg_dump or pgBackRest copy.
 func drillCopy(d DataSet, cs []Copy, plan DrillPlan, name string) (Copy, error) {
 	if name == "" {
 		name = plan.Copy
 	}
-	drillable := func(c Copy) bool { return c.Source == SourceRestic || c.Source == SourcePgDump }
+	drillable := func(c Copy) bool { return c.Source != SourceManifest }
 	for _, c := range cs {
 		if (name == "" || c.Name == name) && drillable(c) {
 			return c, nil
 		}
 	}
 	if name != "" {
-		return Copy{}, invalid("copy", "data set %s has no restic or pg_dump copy named %q", d.Name, name)
+		return Copy{}, invalid("copy", "data set %s has no restic, pg_dump or pgBackRest copy named %q", d.Name, name)
 	}
-	return Copy{}, invalid("copy", "data set %s has no restic or pg_dump copy to drill (opsguard backup copy add)", d.Name)
+	return Copy{}, invalid("copy", "data set %s has no restic, pg_dump or pgBackRest copy to drill (opsguard backup copy add)", d.Name)
 }
 
 // pickDump chooses a pg_dump file among the copy's collected snapshots.

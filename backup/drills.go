@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opsguard/opsguard/backup/drill"
@@ -73,6 +74,9 @@ type DrillPlan struct {
 	MaxMinutes    int               `json:"max_minutes,omitempty"`
 	ExpectedPaths []string          `json:"expected_paths,omitempty"`
 	Assertions    []drill.Assertion `json:"assertions,omitempty"`
+	// Database is where a pgBackRest drill's assertions run (default
+	// postgres): a restored cluster holds several.
+	Database string `json:"database,omitempty"`
 }
 
 // ParseDrillPlan reads a data set's drill specification, naming the
@@ -85,13 +89,16 @@ func ParseDrillPlan(raw json.RawMessage) (DrillPlan, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return p, invalid("drill", "drill: %v (fields: copy, interval_days, snapshot, max_bytes, max_minutes, expected_paths, assertions)", err)
+		return p, invalid("drill", "drill: %v (fields: copy, interval_days, snapshot, max_bytes, max_minutes, expected_paths, assertions, database)", err)
 	}
 	switch {
 	case p.IntervalDays < 0 || p.IntervalDays > 3650:
 		return p, invalid("drill.interval_days", "drill.interval_days %d: 0 (default %d) to 3650", p.IntervalDays, DefaultDrillIntervalDays)
 	case p.MaxBytes < 0 || p.MaxMinutes < 0 || p.MaxMinutes > 7*24*60:
 		return p, invalid("drill.max_bytes", "drill.max_bytes and drill.max_minutes: not negative, at most a week")
+	}
+	if len(p.Database) > 63 || strings.ContainsAny(p.Database, "/?&=\x00") {
+		return p, invalid("drill.database", "drill.database %q: a PostgreSQL database name", p.Database)
 	}
 	spec := drill.Spec{Kind: drill.Restic, Location: "x", ScratchRoot: "x", PasswordFile: "x", ExpectedPaths: p.ExpectedPaths, Assertions: p.Assertions}
 	if err := spec.Validate(); err != nil {

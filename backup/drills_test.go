@@ -287,7 +287,7 @@ func TestDrillSpecRefusals(t *testing.T) {
 			}
 		}
 		e.dataSet(t, "shop", true)
-		if _, err := e.svc.Drill(t.Context(), hugo, "shop", backup.DrillRequest{}); opsguard.ErrorCode(err) != opsguard.EInvalid || !strings.Contains(err.Error(), "no restic or pg_dump copy") {
+		if _, err := e.svc.Drill(t.Context(), hugo, "shop", backup.DrillRequest{}); opsguard.ErrorCode(err) != opsguard.EInvalid || !strings.Contains(err.Error(), "no restic, pg_dump or pgBackRest copy") {
 			t.Errorf("drill without a copy: %v", err)
 		}
 	})

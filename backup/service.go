@@ -227,6 +227,34 @@ func (s *Service) AddDataSet(ctx context.Context, by Actor, d DataSet) (DataSet,
 	return d, err
 }
 
+// UpdateDataSet replaces what a data set documents: owner,
+// classification, description, frequency, type, retention, restore
+// instructions and drill specification. Its name, copies and history stay.
+func (s *Service) UpdateDataSet(ctx context.Context, by Actor, name string, d DataSet) (DataSet, error) {
+	d.Name = name
+	if err := normalize(&d); err != nil {
+		return d, err
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		old, err := tx.DataSetByName(ctx, name)
+		if err != nil {
+			return err
+		}
+		if _, _, err := tx.UserByName(ctx, d.Owner); opsguard.ErrorCode(err) == opsguard.ENotFound {
+			return invalid("owner", "owner %q is not a user", d.Owner)
+		} else if err != nil {
+			return err
+		}
+		d.ID, d.CreatedAt, d.CreatedBy, d.UpdatedAt = old.ID, old.CreatedAt, old.CreatedBy, s.now()
+		if err := tx.UpdateDataSet(ctx, d); err != nil {
+			return err
+		}
+		_, err = s.log.Append(ctx, tx, ledger.Event{Actor: by.Name, Kind: "backup.dataset_updated", Subject: "dataset/" + d.ID, Payload: d})
+		return err
+	})
+	return d, err
+}
+
 // normalize fills a data set's defaults and checks every field.
 func normalize(d *DataSet) error {
 	d.Name, d.Owner = strings.TrimSpace(d.Name), strings.TrimSpace(d.Owner)

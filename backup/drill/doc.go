@@ -4,7 +4,10 @@
 // `restic restore --verify`, compared with the snapshot's own listing and
 // searched for the expected paths; pg_dump custom-format files are restored
 // with pg_restore into a fresh scratch database, asserted with SQL and
-// checked with pg_amcheck when it is installed.
+// checked with pg_amcheck when it is installed; pgBackRest backups are
+// restored with pgbackrest restore into a scratch data directory that a
+// PostgreSQL started on a spare loopback port serves for the same SQL
+// assertions.
 //
 // Run never reports a drill as passed unless every check passed: a wrong
 // password, a missing or locked repository, a missing tool, a full disk,

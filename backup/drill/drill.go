@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opsguard/opsguard"
@@ -17,18 +18,22 @@ type Kind string
 const (
 	Restic Kind = "restic"
 	PGDump Kind = "pgdump"
+	// PgBackRest restores a pgBackRest backup into a scratch data
+	// directory and starts a PostgreSQL on it.
+	PgBackRest Kind = "pgbackrest"
 )
 
 // Spec says what a drill restores and how it checks it.
 type Spec struct {
 	Kind Kind `json:"kind"`
-	// Location is the restic repository (a path or a rest:/sftp:/s3: URL)
-	// or the path of a pg_dump custom-format file.
+	// Location is the restic repository (a path or a rest:/sftp:/s3: URL),
+	// the path of a pg_dump custom-format file, or a pgBackRest stanza.
 	Location string `json:"location"`
 	// PasswordFile holds the restic repository's password.
 	PasswordFile string `json:"password_file,omitempty"`
-	// Snapshot selects a restic snapshot: "latest" (default), "random", or
-	// an ID (full or at least 8 hex digits of it).
+	// Snapshot selects a restic snapshot or a pgBackRest backup: "latest"
+	// (default), "random", or an ID (restic: full or at least 8 hex digits
+	// of it; pgBackRest: a backup label).
 	Snapshot string `json:"snapshot,omitempty"`
 	// MaxBytes bounds the restored data; 0 means DefaultMaxBytes.
 	MaxBytes int64 `json:"max_bytes,omitempty"`
@@ -45,6 +50,13 @@ type Spec struct {
 	// scratch database of a pg_dump drill. It is the operator's, never an
 	// API caller's.
 	DSN string `json:"-"`
+	// Config is the pgBackRest configuration file naming the stanza's
+	// repository ("" is pgBackRest's default). It is the operator's.
+	Config string `json:"-"`
+	// Database and DBUser are where a restored pgBackRest cluster's
+	// assertions run (default postgres and postgres).
+	Database string `json:"database,omitempty"`
+	DBUser   string `json:"db_user,omitempty"`
 }
 
 // Assertion is one SQL check of a restored database: either SQL returns
@@ -105,8 +117,15 @@ type Options struct {
 	// AfterRestore runs on the restored tree before it is checked (tests
 	// use it to tamper with it).
 	AfterRestore func(dir string)
-	// Restic, PGRestore and PGAmcheck name the programs ("" finds them).
-	Restic, PGRestore, PGAmcheck string
+	// Restic, PGRestore, PGAmcheck and PgBackRest name the programs (""
+	// finds them).
+	Restic, PGRestore, PGAmcheck, PgBackRest string
+	// PGBin is the directory of the postgres that runs a restored
+	// pgBackRest cluster ("" is Debian's /usr/lib/postgresql/<major>/bin).
+	PGBin string
+	// RunAs is the user that runs pgbackrest and postgres when the drill
+	// runs as root, which PostgreSQL refuses ("" is postgres).
+	RunAs string
 }
 
 func (o Options) withDefaults() Options {
@@ -121,6 +140,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PGRestore == "" {
 		o.PGRestore = "pg_restore"
+	}
+	if o.PgBackRest == "" {
+		o.PgBackRest = "pgbackrest"
 	}
 	return o
 }
@@ -147,6 +169,8 @@ func Run(ctx context.Context, spec Spec, opts Options) (*Report, error) {
 		r.restic(ctx)
 	case PGDump:
 		r.pgdump(ctx)
+	case PgBackRest:
+		r.pgbackrest(ctx)
 	}
 	return r.finish(ctx), nil
 }
@@ -157,8 +181,8 @@ func (s Spec) Validate() error {
 		return opsguard.Errorf(opsguard.EInvalid, "drill spec: "+format, args...)
 	}
 	switch {
-	case s.Kind != Restic && s.Kind != PGDump:
-		return bad("kind %q: want restic or pgdump", s.Kind)
+	case s.Kind != Restic && s.Kind != PGDump && s.Kind != PgBackRest:
+		return bad("kind %q: want restic, pgdump or pgbackrest", s.Kind)
 	case strings.TrimSpace(s.Location) == "":
 		return bad("location is empty")
 	case s.MaxBytes < 0 || s.MaxDuration < 0:
@@ -167,7 +191,7 @@ func (s Spec) Validate() error {
 		return bad("expected_paths: at most %d", maxExpectedPaths)
 	case len(s.Assertions) > maxAssertions:
 		return bad("assertions: at most %d", maxAssertions)
-	case s.Kind == Restic && s.ScratchRoot == "":
+	case (s.Kind == Restic || s.Kind == PgBackRest) && s.ScratchRoot == "":
 		return bad("scratch_root is empty")
 	case s.Kind == Restic && s.PasswordFile == "":
 		return bad("password_file is empty")
@@ -190,6 +214,7 @@ type drillRun struct {
 	spec Spec
 	opts Options
 	rep  *Report
+	mu   sync.Mutex // the log: a listing and a restore run at once
 	log  strings.Builder
 }
 
@@ -205,6 +230,8 @@ func (r *drillRun) fail(name, expected string, err error) {
 
 // logf appends to the evidence log, bounded.
 func (r *drillRun) logf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.log.Len() < 4*maxLog {
 		fmt.Fprintf(&r.log, format, args...)
 	}

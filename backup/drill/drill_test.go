@@ -164,6 +164,12 @@ func TestResticDrillFails(t *testing.T) {
 		{"expected path missing", func(t *testing.T, s *drill.Spec, o *drill.Options) {
 			s.ExpectedPaths = append(s.ExpectedPaths, r.src+"/customers.db")
 		}, "path " + r.src + "/customers.db", "missing"},
+		{"another snapshot restored than listed", func(t *testing.T, s *drill.Spec, o *drill.Options) {
+			// As when a backup ends between the listing and the restore of "latest".
+			o.Restic = filepath.Join(t.TempDir(), "restic")
+			writeFile(t, o.Restic, []byte("#!/bin/sh\ncase \"$*\" in *restore*) echo 'restoring <Snapshot deadbeef of [/x] at 2026-01-01 by a@b> to /t';; esac\nexec restic \"$@\"\n"))
+			os.Chmod(o.Restic, 0o700)
+		}, "snapshot restored", "deadbeef"},
 		{"unknown snapshot", func(t *testing.T, s *drill.Spec, o *drill.Options) {
 			s.Snapshot = "deadbeef"
 		}, "snapshot", "no snapshot deadbeef"},

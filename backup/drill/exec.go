@@ -20,6 +20,8 @@ type tool struct {
 	// stdout, when set, reads the program's output as it comes (a JSON
 	// listing); else the output goes to the log.
 	stdout func(io.Reader) error
+	// cred, when set, is the user the program runs as.
+	cred *syscall.Credential
 }
 
 // run runs t in a process group of its own, so that a deadline or a
@@ -31,7 +33,7 @@ func (r *drillRun) run(ctx context.Context, t tool) (string, error) {
 	cmd.Env = append(environ(), t.env...)
 	// Pdeathsig: a drill killed with -9 takes its restore down with it,
 	// so CleanStale never removes a directory a live restic still fills.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: t.cred}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	stderr := &capped{max: maxLog}
@@ -48,6 +50,7 @@ func (r *drillRun) run(ctx context.Context, t tool) (string, error) {
 		cmd.Stdout = out
 	}
 	r.logf("$ %s %s\n", t.name, strings.Join(redactArgs(t.args), " "))
+	start := time.Now()
 	err := cmd.Start()
 	if err == nil {
 		if pipe != nil {
@@ -65,7 +68,7 @@ func (r *drillRun) run(ctx context.Context, t tool) (string, error) {
 	case err != nil && ctx.Err() != nil:
 		err = fmt.Errorf("%s was stopped: %w", t.name, context.Cause(ctx))
 	}
-	r.logf("exit: %s\n", exitText(err))
+	r.logf("exit: %s (%s: %s)\n", exitText(err), t.name, time.Since(start).Round(time.Millisecond))
 	return stderr.String(), err
 }
 

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,20 +52,6 @@ func (r *drillRun) restic(ctx context.Context) {
 		}
 		sel = snap.ID
 	}
-	// restic ls prints the snapshot it resolved first: one opening of the
-	// repository (a key derivation of a second or so) resolves and lists.
-	snap, list, err := r.listSnapshot(ctx, sel)
-	if err != nil {
-		r.fail("snapshot", r.selector(), err)
-		return
-	}
-	r.rep.SnapshotID, r.rep.SnapshotTime = snap.ID, snap.Time
-	r.check("snapshot", r.selector(), snap.ID+" of "+snap.Time.UTC().Format(time.RFC3339), true)
-	limit := fmt.Sprintf("at most %d bytes", r.spec.MaxBytes)
-	if list.bytes > r.spec.MaxBytes {
-		r.check("size limit", limit, fmt.Sprintf("the snapshot lists %d bytes: not restored", list.bytes), false)
-		return
-	}
 	dir, release, err := newScratch(r.spec.ScratchRoot)
 	if err != nil {
 		r.fail("scratch", "a fresh scratch directory", err)
@@ -75,18 +62,78 @@ func (r *drillRun) restic(ctx context.Context) {
 			r.fail("cleanup", "scratch removed", err)
 		}
 	}()
-	if free, ok := freeBytes(dir); ok && free < uint64(list.bytes) {
-		r.check("free space", fmt.Sprintf("%d bytes free under %s", list.bytes, r.spec.ScratchRoot), fmt.Sprintf("%d bytes free", free), false)
-		return
-	}
 	target := filepath.Join(dir, "restore")
-	if !r.restore(ctx, snap.ID, target, limit) {
+	list, ok := r.listAndRestore(ctx, sel, dir, target)
+	if !ok {
 		return
 	}
 	if r.opts.AfterRestore != nil {
 		r.opts.AfterRestore(target)
 	}
-	r.compare(target, list, limit)
+	r.compare(target, list, fmt.Sprintf("at most %d bytes", r.spec.MaxBytes))
+}
+
+// restoreResult is how a restore ended.
+type restoreResult struct {
+	short  string // the snapshot restic said it restored (8 hex digits)
+	stderr string
+	err    error
+}
+
+// listAndRestore reads the snapshot's listing and restores it at the same
+// time: each opens the repository (a key derivation of a second or so)
+// and the listing is small beside the restore. A listing that fails, is
+// over the size limit or does not fit in the free space stops the
+// restore; a restore of another snapshot than the one listed (a new
+// "latest" in between) fails the drill. It records the checks and says
+// whether the restored tree is worth comparing.
+func (r *drillRun) listAndRestore(ctx context.Context, sel, dir, target string) (listing, bool) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var snap snapshot
+	var list listing
+	var lsErr error
+	listed := make(chan struct{})
+	free, known := freeBytes(dir)
+	go func() {
+		defer close(listed)
+		snap, list, lsErr = r.listSnapshot(ctx, sel)
+		switch {
+		case lsErr != nil:
+			cancel(errListing)
+		case list.bytes > r.spec.MaxBytes:
+			cancel(errTooLarge)
+		case known && free < uint64(list.bytes):
+			cancel(errNoSpace)
+		}
+	}()
+	res := r.restore(ctx, sel, target, cancel)
+	<-listed
+	limit := fmt.Sprintf("at most %d bytes", r.spec.MaxBytes)
+	if lsErr != nil {
+		r.fail("snapshot", r.selector(), lsErr)
+		return list, false
+	}
+	r.rep.SnapshotID, r.rep.SnapshotTime = snap.ID, snap.Time
+	r.check("snapshot", r.selector(), snap.ID+" of "+snap.Time.UTC().Format(time.RFC3339), true)
+	switch cause := context.Cause(ctx); {
+	case list.bytes > r.spec.MaxBytes:
+		r.check("size limit", limit, fmt.Sprintf("the snapshot lists %d bytes: not restored", list.bytes), false)
+		return list, false
+	case errors.Is(cause, errNoSpace):
+		r.check("free space", fmt.Sprintf("%d bytes free under %s", list.bytes, r.spec.ScratchRoot), fmt.Sprintf("%d bytes free", free), false)
+		return list, false
+	case errors.Is(cause, errTooLarge):
+		r.check("size limit", limit, "the restore grew beyond it and was stopped", false)
+		return list, false
+	case res.err != nil:
+		r.fail("restic restore --verify", "exit 0", r.resticCause(res.stderr, res.err))
+		return list, false
+	case !strings.HasPrefix(snap.ID, res.short):
+		r.check("snapshot restored", "the snapshot listed, "+snap.ID, fmt.Sprintf("restic restored %q", res.short), false)
+		return list, false
+	}
+	return list, r.check("restic restore --verify", "exit 0", "exit 0", true)
 }
 
 func (r *drillRun) selector() string {
@@ -112,7 +159,7 @@ func (r *drillRun) randomSnapshot(ctx context.Context) (snapshot, error) {
 		return json.NewDecoder(io.LimitReader(rd, 256<<20)).Decode(&snaps)
 	}))
 	if err != nil {
-		return snapshot{}, resticCause(stderr, err)
+		return snapshot{}, r.resticCause(stderr, err)
 	}
 	if len(snaps) == 0 {
 		return snapshot{}, errors.New("the repository holds no snapshot")
@@ -156,7 +203,7 @@ func (r *drillRun) listSnapshot(ctx context.Context, sel string) (snapshot, list
 	// restic 0.14 ignores a snapshot it cannot find and exits 0.
 	switch {
 	case err != nil:
-		return snap, l, resticCause(stderr, err)
+		return snap, l, r.resticCause(stderr, err)
 	case snap.ID != "":
 	case strings.Contains(stderr, "no snapshot matched"):
 		return snap, l, errors.New("the repository holds no snapshot")
@@ -168,29 +215,62 @@ func (r *drillRun) listSnapshot(ctx context.Context, sel string) (snapshot, list
 	return snap, l, nil
 }
 
-// restore runs `restic restore --verify` into target while a watcher
-// stops it when target grows beyond the size limit.
-func (r *drillRun) restore(ctx context.Context, id, target, limit string) bool {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+// The causes that stop a restore before its end.
+var (
+	errListing = errors.New("the snapshot could not be listed")
+	errNoSpace = errors.New("the snapshot does not fit in the free space")
+)
+
+// restore runs `restic restore --verify` of sel into target while a
+// watcher stops it when target grows beyond the size limit.
+func (r *drillRun) restore(ctx context.Context, sel, target string, stop context.CancelCauseFunc) restoreResult {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		size := func(context.Context) int64 { n, _, _ := walkFiles(target, nil); return n }
-		watchSize(ctx, size, r.spec.MaxBytes, func() { cancel(errTooLarge) })
+		watchSize(ctx, r.treeSize(target), r.spec.MaxBytes, func() { stop(errTooLarge) })
 	}()
-	stderr, err := r.run(ctx, r.resticTool([]string{"restore", id, "--verify", "--target", target}, nil))
-	cancel(nil)
+	var res restoreResult
+	res.stderr, res.err = r.run(ctx, r.resticTool([]string{"restore", sel, "--verify", "--target", target}, func(rd io.Reader) error {
+		sc := bufio.NewScanner(io.LimitReader(rd, maxLog))
+		for sc.Scan() {
+			line := sc.Text()
+			if v, ok := strings.CutPrefix(line, "restoring <Snapshot "); ok && res.short == "" {
+				res.short, _, _ = strings.Cut(v, " ")
+			}
+			r.logf("%s\n", line)
+		}
+		return sc.Err()
+	}))
+	cancel()
 	<-done
-	if errors.Is(context.Cause(ctx), errTooLarge) {
-		r.check("size limit", limit, "the restore grew beyond it and was stopped", false)
-		return false
+	return res
+}
+
+// treeSize is what the size watcher measures: the growth of the file
+// system's used space since the restore began (one statfs, however large
+// the tree), and only when that says the limit may be passed, the sum of
+// the tree's files (a walk). Others' writes can only overstate the
+// growth; the final comparison counts the files exactly.
+func (r *drillRun) treeSize(target string) func(context.Context) int64 {
+	base, ok := usedBytes(filepath.Dir(target))
+	return func(context.Context) int64 {
+		if used, ok2 := usedBytes(filepath.Dir(target)); ok && ok2 && used-base <= r.spec.MaxBytes {
+			return max(used-base, 0)
+		}
+		n, _, _ := walkFiles(target, nil)
+		return n
 	}
-	if err != nil {
-		r.fail("restic restore --verify", "exit 0", resticCause(stderr, err))
-		return false
+}
+
+// usedBytes is the space used on the file system holding dir.
+func usedBytes(dir string) (int64, bool) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, false
 	}
-	return r.check("restic restore --verify", "exit 0", "exit 0", true)
+	return int64(st.Blocks-st.Bfree) * st.Bsize, true
 }
 
 // watchSize calls over once size says more than limit bytes. It looks
@@ -306,8 +386,8 @@ func freeBytes(dir string) (uint64, bool) {
 }
 
 // resticCause turns restic 0.14's exit and stderr, which has no distinct
-// exit codes, into the cause a person can act on.
-func resticCause(stderr string, err error) error {
+// exit codes, into the cause a person can act on, naming the repository.
+func (r *drillRun) resticCause(stderr string, err error) error {
 	var exit interface{ ExitCode() int }
 	if !errors.As(err, &exit) {
 		return err // not installed, stopped: already clear
@@ -320,14 +400,14 @@ func resticCause(stderr string, err error) error {
 		}
 		return false
 	}
-	detail := lastLine(stderr)
+	detail, repo := lastLine(stderr), redactURL(r.spec.Location)
 	switch {
 	case has("wrong password or no key found"):
 		return errors.New("wrong password: the password file does not open the repository")
 	case has("unable to open config file", "Is there a repository at"):
-		return fmt.Errorf("repository missing: no restic repository at the location (%s)", detail)
+		return fmt.Errorf("repository missing: no restic repository at %s (%s)", repo, detail)
 	case has("already locked", "unable to create lock"):
-		return fmt.Errorf("repository locked by another restic: %s", firstLine(stderr, "locked"))
+		return fmt.Errorf("repository %s is locked by another restic (a prune, a check, or a stale lock: restic unlock removes a stale one): %s", repo, firstLine(stderr, "locked"))
 	case has("no space left on device"):
 		return errors.New("disk full during the restore (no space left on device)")
 	case has("ciphertext verification failed", "checksum mismatch", "decrypting blob"):

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -55,19 +56,45 @@ func removeScratch(dir string) error {
 }
 
 // removeAll is os.RemoveAll that also removes what a restore made read
-// only (a restored directory keeps its mode, 0555 included).
+// only (a restored directory keeps its mode, 0555 included), and that
+// unlinks the files of a large tree from several goroutines: removing a
+// restored tree one file at a time costs half as long as restoring it,
+// waiting on the file system's journal rather than on a CPU.
 func removeAll(dir string) error {
-	if err := os.RemoveAll(dir); err == nil {
-		return nil
-	}
+	var files []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o700)
+		switch {
+		case err != nil:
+		case d.IsDir():
+			if info, err := d.Info(); err == nil && info.Mode().Perm()&0o700 != 0o700 {
+				os.Chmod(p, 0o700)
+			}
+		default:
+			files = append(files, p)
 		}
 		return nil
 	})
-	return os.RemoveAll(dir)
+	var wg sync.WaitGroup
+	work := make(chan string, 256)
+	for range removers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				os.Remove(f)
+			}
+		}()
+	}
+	for _, f := range files {
+		work <- f
+	}
+	close(work)
+	wg.Wait()
+	return os.RemoveAll(dir) // the directories, and anything left
 }
+
+// removers is how many files are unlinked at once.
+const removers = 8
 
 // CleanStale removes the scratch directories under root whose drill is no
 // longer running (its process was killed mid-drill): call it before the

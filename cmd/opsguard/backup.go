@@ -16,7 +16,7 @@ import (
 func backupCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "backup", Short: "Backups: protected data sets, their copies and snapshots (BK-1 … BK-7)"}
 	ds := &cobra.Command{Use: "dataset", Short: "Protected data sets"}
-	ds.AddCommand(dataSetAddCmd(g), dataSetListCmd(g))
+	ds.AddCommand(dataSetAddCmd(g), dataSetListCmd(g), dataSetUpdateCmd(g))
 	cp := &cobra.Command{Use: "copy", Short: "Where a data set's backups live"}
 	cp.AddCommand(copyAddCmd(g))
 	c.AddCommand(ds, cp, backupStatusCmd(g), snapshotsCmd(g), collectCmd(g))
@@ -56,6 +56,59 @@ func dataSetAddCmd(g *globals) *cobra.Command {
 	f.StringVar(&drillSpec, "drill", "", `the restore drill's specification, JSON: {"interval_days": 30, "expected_paths": […], "assertions": […]}`)
 	add.MarkFlagRequired("owner")
 	return add
+}
+
+func dataSetUpdateCmd(g *globals) *cobra.Command {
+	var d backup.DataSet
+	var drillSpec string
+	up := &cobra.Command{
+		Use:   "update NAME [--owner USER --retention-days N --instructions TEXT …]",
+		Short: "Change what a data set documents; the flags not given keep their value",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fetch(g, cmd, func(b *client) (backup.DataSet, error) {
+				cur, err := b.DataSet(cmd.Context(), args[0])
+				if err != nil {
+					return cur, err
+				}
+				f := cmd.Flags()
+				keep := func(name string, v *string, cur string) {
+					if !f.Changed(name) {
+						*v = cur
+					}
+				}
+				keep("owner", &d.Owner, cur.Owner)
+				keep("frequency", &d.Frequency, cur.Frequency)
+				keep("type", &d.Type, cur.Type)
+				keep("instructions", &d.Instructions, cur.Instructions)
+				keep("description", &d.Description, cur.Description)
+				keep("classification", &d.Classification, cur.Classification)
+				if !f.Changed("retention-days") {
+					d.RetentionDays = cur.RetentionDays
+				}
+				d.Drill = cur.Drill
+				if f.Changed("drill") {
+					if !json.Valid([]byte(drillSpec)) {
+						return cur, fmt.Errorf("--drill: not valid JSON")
+					}
+					d.Drill = json.RawMessage(drillSpec)
+				}
+				return b.UpdateDataSet(cmd.Context(), args[0], d)
+			}, func(tw *tabwriter.Writer, out backup.DataSet) {
+				fmt.Fprintf(tw, "Changed %s (owner %s, %s %s backups kept %d days).\n", out.Name, out.Owner, out.Frequency, out.Type, out.RetentionDays)
+			})
+		},
+	}
+	f := up.Flags()
+	f.StringVar(&d.Owner, "owner", "", "the data owner (a user name)")
+	f.StringVar(&d.Frequency, "frequency", "", "expected frequency: hourly, daily or weekly")
+	f.StringVar(&d.Type, "type", "", "required type: full, incremental or differential")
+	f.IntVar(&d.RetentionDays, "retention-days", 0, "how long backups are kept")
+	f.StringVar(&d.Instructions, "instructions", "", "the restore procedure (BK-7)")
+	f.StringVar(&d.Description, "description", "", "the data covered (BK-7)")
+	f.StringVar(&d.Classification, "classification", "", "the data's classification")
+	f.StringVar(&drillSpec, "drill", "", "the restore drill's specification, JSON")
+	return up
 }
 
 func dataSetListCmd(g *globals) *cobra.Command {

@@ -329,6 +329,15 @@ func (c *client) AddDataSet(ctx context.Context, d backup.DataSet) (backup.DataS
 	return callAs[backup.DataSet](ctx, c, "POST", "/api/v1/backup/datasets", d)
 }
 
+// DataSet returns a data set (its copies are not read).
+func (c *client) DataSet(ctx context.Context, name string) (backup.DataSet, error) {
+	return callAs[backup.DataSet](ctx, c, "GET", "/api/v1/backup/datasets/"+url.PathEscape(name), nil)
+}
+
+func (c *client) UpdateDataSet(ctx context.Context, name string, d backup.DataSet) (backup.DataSet, error) {
+	return callAs[backup.DataSet](ctx, c, "PUT", "/api/v1/backup/datasets/"+url.PathEscape(name), d)
+}
+
 func (c *client) AddCopy(ctx context.Context, dataSet string, cp backup.Copy) (backup.Copy, error) {
 	return callAs[backup.Copy](ctx, c, "POST", "/api/v1/backup/datasets/"+url.PathEscape(dataSet)+"/copies", cp)
 }

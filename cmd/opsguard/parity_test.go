@@ -31,6 +31,10 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 	mustRun(t, local, "correct horse battery\n", "user", "add", "erik", "--role", "engineer")
 	mustRun(t, local, "", "change", "ticket", "create", "--title", "Raise the limit", "--as-role", "engineer")
 	mustRun(t, local, "", "backup", "dataset", "add", "shop", "--owner", "erik", "--instructions", "restore the RDS snapshot")
+	if r := mustRun(t, local, "", "backup", "dataset", "update", "shop", "--retention-days", "14", "-o", "json"); !strings.Contains(r.stdout, `"retention_days": 14`) ||
+		!strings.Contains(r.stdout, "restore the RDS snapshot") || !strings.Contains(r.stdout, `"owner": "erik"`) {
+		t.Fatalf("dataset update changed more or less than the flag given: %s", r.stdout)
+	}
 	mustRun(t, local, "", "backup", "copy", "add", "shop", "--source", "manifest", "--name", "rds", "--offsite")
 	pw := filepath.Join(dir, "restic.pw")
 	os.WriteFile(pw, []byte("pw\n"), 0o600)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -267,11 +266,11 @@ func evalJournald(c Check, sys *memo, opts EvalOptions, obs map[string]string) (
 	}
 	storage, retention := "auto", ""
 	files := []string{path}
-	if m, _ := filepath.Glob(filepath.Join(rootDir(sys), "/etc/systemd/journald.conf.d/*.conf")); len(m) > 0 {
-		for _, f := range m {
-			files = append(files, strings.TrimPrefix(f, rootDir(sys)))
-		}
+	dropins, err := sys.Glob("/etc/systemd/journald.conf.d/*.conf")
+	if err != nil {
+		return false, err
 	}
+	files = append(files, dropins...)
 	for _, f := range files {
 		b, err := sys.ReadFile(f)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -305,14 +304,6 @@ func evalJournald(c Check, sys *memo, opts EvalOptions, obs map[string]string) (
 		return false, fmt.Errorf("MaxRetentionSec=%s is below %d days", retention, min)
 	}
 	return true, nil
-}
-
-// rootDir is the directory of a Root system, for the drop-in glob.
-func rootDir(m *memo) string {
-	if r, ok := m.System.(Root); ok {
-		return r.Dir
-	}
-	return "/"
 }
 
 func evalPackage(c Check, sys *memo, _ EvalOptions, obs map[string]string) (bool, error) {

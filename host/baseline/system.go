@@ -39,6 +39,8 @@ type System interface {
 	// iptables-save), counters and comments left out.
 	Ruleset(kind string) ([]byte, error)
 	Packages() ([]Package, error)
+	// Glob lists the files matching a pattern, as paths of the host.
+	Glob(pattern string) ([]string, error)
 }
 
 // Root is the System of the machine (Dir "/") or of a directory laid out
@@ -93,6 +95,16 @@ func (r Root) ReadFile(p string) ([]byte, error) {
 }
 
 const maxFile = 16 << 20
+
+// Glob lists the root's files matching pattern.
+func (r Root) Glob(pattern string) ([]string, error) {
+	m, err := filepath.Glob(r.path(pattern))
+	for i := range m {
+		rel, _ := filepath.Rel(r.path("/"), m[i])
+		m[i] = "/" + rel
+	}
+	return m, err
+}
 
 // Sysctl reads /proc/sys.
 func (r Root) Sysctl(name string) (string, error) {

@@ -14,9 +14,9 @@ type Software struct {
 	// host's groups have none, and then no list approves anything.
 	Baseline string `json:"baseline"`
 	// Listed says whether that baseline has a software list.
-	Listed   bool              `json:"listed"`
-	Packages []PackageStatus   `json:"packages"`
-	Count    map[string]int    `json:"count"` // by status
+	Listed   bool            `json:"listed"`
+	Packages []PackageStatus `json:"packages"`
+	Count    map[string]int  `json:"count"` // by status
 }
 
 // PackageStatus is an installed package and why it may be there.

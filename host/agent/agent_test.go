@@ -25,7 +25,10 @@ type sender struct {
 	order *host.Order
 }
 
-func (s *sender) Post(ctx context.Context, body []byte) error { _, err := s.Send(ctx, body); return err }
+func (s *sender) Post(ctx context.Context, body []byte) error {
+	_, err := s.Send(ctx, body)
+	return err
+}
 
 func (s *sender) Send(_ context.Context, body []byte) (host.Receipt, error) {
 	var r host.Report

@@ -141,9 +141,14 @@ func (s *Service) Baselines(ctx context.Context, group string) ([]Baseline, erro
 	return out, err
 }
 
-// Baseline returns a version by ID (group@version), or the group's
-// approved version when given a group's name.
+// Baseline returns a version by ID (group@version), the group's approved
+// version when given a group's name, or for "default" the one shipped.
 func (s *Service) Baseline(ctx context.Context, id string) (Baseline, error) {
+	if id == DefaultBaseline {
+		doc := baseline.DefaultYAML()
+		sum := sha256.Sum256(doc)
+		return Baseline{ID: DefaultBaseline, State: DefaultBaseline, Document: string(doc), SHA256: hex.EncodeToString(sum[:]), Author: "opsguard"}, nil
+	}
 	var b Baseline
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error

@@ -31,7 +31,7 @@ type hostView struct {
 
 func hostCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "host", Short: "Hosts reporting facts: environments, capacity, clocks (CP-1 … CP-3, CF-3, CF-5)"}
-	c.AddCommand(hostListCmd(g), hostShowCmd(g), hostEnvCmd(g))
+	c.AddCommand(hostListCmd(g), hostShowCmd(g), hostEnvCmd(g), hostDriftCmd(g), hostSoftwareCmd(g))
 	return c
 }
 

@@ -160,7 +160,9 @@ func hostSoftwareCmd(g *globals) *cobra.Command {
 						sw.Count[host.PackageAllowed], sw.Count[host.PackageTicket], sw.Count[host.PackageViolation])
 					fmt.Fprintln(tw, "PACKAGE\tVERSION\tSTATUS\tWHY")
 					ps := append([]host.PackageStatus(nil), sw.Packages...)
-					sort.SliceStable(ps, func(i, j int) bool { return ps[i].Status == host.PackageViolation && ps[j].Status != host.PackageViolation })
+					sort.SliceStable(ps, func(i, j int) bool {
+						return ps[i].Status == host.PackageViolation && ps[j].Status != host.PackageViolation
+					})
 					for _, p := range ps {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Version, p.Status, p.Rule+p.TicketID)
 					}

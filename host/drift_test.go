@@ -2,12 +2,14 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/host"
 	"github.com/opsguard/opsguard/host/baseline"
 	"github.com/opsguard/opsguard/ledger"
@@ -216,4 +218,89 @@ func TestBaselineOrderAndSoftware(t *testing.T) {
 			t.Fatalf("capture %+v, %v", cb, err)
 		}
 	})
+}
+
+// CF-1 fails until the production host's group has an approved baseline
+// the host evaluates; CF-2 fails on an open unapproved drift; CF-4 on a
+// package outside the list, and passes once a ticket names it.
+func TestConfigControls(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		c := &clock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+		var tickets []host.Ticket
+		s := configService(t, db, c, nil, &tickets)
+		byReq := map[string]control.Control{}
+		for _, ctl := range s.Controls(func(context.Context) ([]string, error) { return nil, nil }) {
+			byReq[ctl.Requirement] = ctl
+		}
+		eval := func(req string) control.Outcome {
+			t.Helper()
+			o, err := byReq[req].Evaluate(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o
+		}
+		r := configReport("p", c.Now(), host.DefaultBaseline, true, "no")
+		r.Packages = []baseline.Package{{Name: "a", Version: "1"}, {Name: "nc", Version: "1"}}
+		ingest(t, s, r)
+		if o := eval("CF-1"); o.Status != control.Fail || !strings.Contains(o.Summary, "no approved baseline") {
+			t.Fatalf("CF-1 without a baseline: %+v", o)
+		}
+		b := approvedBaseline(t, s, webBaseline)
+		if o := eval("CF-1"); o.Status != control.Fail || !strings.Contains(o.Summary, "not yet reported an evaluation of web@1") {
+			t.Fatalf("CF-1 before the host evaluated it: %+v", o)
+		}
+		for _, pass := range []bool{true, false} {
+			c.Add(time.Minute)
+			r := configReport("p", c.Now(), b.ID, pass, map[bool]string{true: "no", false: "yes"}[pass])
+			r.Packages = []baseline.Package{{Name: "a", Version: "1"}, {Name: "nc", Version: "1"}}
+			ingest(t, s, r)
+		}
+		checks := []struct {
+			req    string
+			status control.Status
+			want   string
+		}{
+			{"CF-1", control.Pass, ""},
+			{"CF-2", control.Fail, "1 unapproved drifts: ssh-root"},
+			{"CF-4", control.Fail, "1 packages not approved: nc"},
+		}
+		for _, tc := range checks {
+			if o := eval(tc.req); o.Status != tc.status || !strings.Contains(o.Summary, tc.want) {
+				t.Errorf("%s: %+v, want %s with %q", tc.req, o, tc.status, tc.want)
+			}
+		}
+		tickets = []host.Ticket{{ID: "T1", State: "implemented", Text: "Install nc on the web hosts"}}
+		if o := eval("CF-4"); o.Status != control.Pass {
+			t.Errorf("CF-4 with a ticket naming nc for the group: %+v", o)
+		}
+	})
+}
+
+// A report's results and packages out of bounds are refused with the
+// JSON path of the field.
+func TestReportConfigRefused(t *testing.T) {
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name  string
+		tweak func(r *host.Report)
+		field string
+	}{
+		{"unknown kind", func(r *host.Report) { r.Baseline.Results[0].Kind = "registry" }, "baseline.results[0].kind"},
+		{"bad baseline", func(r *host.Report) { r.Baseline.Baseline = "web" }, "baseline.baseline"},
+		{"check twice", func(r *host.Report) { r.Baseline.Results = append(r.Baseline.Results, r.Baseline.Results[0]) }, "baseline.results[1].check"},
+		{"package twice", func(r *host.Report) { r.Packages = []baseline.Package{{Name: "a", Version: "1"}, {Name: "a", Version: "2"}} }, "packages[1].name"},
+		{"control character", func(r *host.Report) { r.Baseline.Results[0].Observed["value"] = "\x1b[2J" }, "baseline.results[0].observed.value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := configReport("p", now, "web@1", true, "no")
+			tc.tweak(&r)
+			err := r.Check(now)
+			var e *opsguard.Error
+			if !errors.As(err, &e) || e.Details["field"] != tc.field {
+				t.Fatalf("error %v, want one at %s", err, tc.field)
+			}
+		})
+	}
 }

@@ -153,6 +153,25 @@ checks:
 	}
 }
 
+// journald's drop-ins override its main file, as systemd reads them.
+func TestJournaldDropIns(t *testing.T) {
+	r := newRoot(t)
+	r.file("/etc/systemd/journald.conf", "[Journal]\nStorage=volatile\nMaxRetentionSec=1week\n", 0o644)
+	d := mustParse(t, "name: j\nchecks:\n  - {id: j, kind: journald}\n")
+	eval := func() baseline.Result { return baseline.Evaluate(d, baseline.Root{Dir: r.dir}, baseline.EvalOptions{RetentionDays: 365})[0] }
+	if x := eval(); x.Pass || x.Observed["storage"] != "volatile" {
+		t.Fatalf("volatile journal: %+v", x)
+	}
+	r.file("/etc/systemd/journald.conf.d/50-keep.conf", "[Journal]\nStorage=persistent\n", 0o644)
+	if x := eval(); x.Pass || !strings.Contains(x.Detail, "below 365 days") {
+		t.Fatalf("a week's retention: %+v", x)
+	}
+	r.file("/etc/systemd/journald.conf.d/60-retention.conf", "[Journal]\nMaxRetentionSec=13month\n", 0o644)
+	if x := eval(); !x.Pass {
+		t.Fatalf("persistent for 13 months: %+v", x)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	cases := []struct{ name, doc, want string }{
 		{"unknown kind", "name: x\nchecks:\n  - id: a\n    kind: registry\n", "bad.yaml:4: checks[0].kind: unknown check kind \"registry\""},

@@ -289,7 +289,9 @@ func TestReportConfigRefused(t *testing.T) {
 		{"unknown kind", func(r *host.Report) { r.Baseline.Results[0].Kind = "registry" }, "baseline.results[0].kind"},
 		{"bad baseline", func(r *host.Report) { r.Baseline.Baseline = "web" }, "baseline.baseline"},
 		{"check twice", func(r *host.Report) { r.Baseline.Results = append(r.Baseline.Results, r.Baseline.Results[0]) }, "baseline.results[1].check"},
-		{"package twice", func(r *host.Report) { r.Packages = []baseline.Package{{Name: "a", Version: "1"}, {Name: "a", Version: "2"}} }, "packages[1].name"},
+		{"package twice", func(r *host.Report) {
+			r.Packages = []baseline.Package{{Name: "a", Version: "1"}, {Name: "a", Version: "2"}}
+		}, "packages[1].name"},
 		{"control character", func(r *host.Report) { r.Baseline.Results[0].Observed["value"] = "\x1b[2J" }, "baseline.results[0].observed.value"},
 	}
 	for _, tc := range cases {

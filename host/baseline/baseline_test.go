@@ -158,7 +158,9 @@ func TestJournaldDropIns(t *testing.T) {
 	r := newRoot(t)
 	r.file("/etc/systemd/journald.conf", "[Journal]\nStorage=volatile\nMaxRetentionSec=1week\n", 0o644)
 	d := mustParse(t, "name: j\nchecks:\n  - {id: j, kind: journald}\n")
-	eval := func() baseline.Result { return baseline.Evaluate(d, baseline.Root{Dir: r.dir}, baseline.EvalOptions{RetentionDays: 365})[0] }
+	eval := func() baseline.Result {
+		return baseline.Evaluate(d, baseline.Root{Dir: r.dir}, baseline.EvalOptions{RetentionDays: 365})[0]
+	}
 	if x := eval(); x.Pass || x.Observed["storage"] != "volatile" {
 		t.Fatalf("volatile journal: %+v", x)
 	}

@@ -87,6 +87,7 @@ func (s *Service) DecideBaseline(ctx context.Context, by, id string, approve boo
 		return Baseline{}, invalid("note", "note: at most 2000 bytes")
 	}
 	var b Baseline
+	defer s.forgetApproved()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if b, err = tx.BaselineByID(ctx, id); err != nil {
@@ -190,22 +191,57 @@ type Order struct {
 
 // orderFor is the order for a report, nil when the agent is up to date.
 func (s *Service) orderFor(ctx context.Context, r Report) (*Order, error) {
-	var o *Order
-	err := s.store.View(ctx, func(tx Tx) error {
-		b, ok, err := approvedOf(ctx, tx, r.Groups)
-		if err != nil {
-			return err
-		}
-		want := Order{Baseline: DefaultBaseline, RetentionDays: s.opts.RetentionDays}
-		if ok {
+	approved, err := s.approved(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := Order{Baseline: DefaultBaseline, RetentionDays: s.opts.RetentionDays}
+	for _, g := range r.Groups {
+		if b, ok := approved[g]; ok {
 			want.Baseline, want.Document = b.ID, b.Document
+			break
 		}
-		if r.Baseline == nil || r.Baseline.Baseline != want.Baseline {
-			o = &want
+	}
+	if r.Baseline != nil && r.Baseline.Baseline == want.Baseline {
+		return nil, nil
+	}
+	return &want, nil
+}
+
+// approvedTTL bounds how long a replica answers agents with the approved
+// baselines it read, when another replica approved a new one.
+const approvedTTL = 10 * time.Second
+
+// approved maps each group to its approved baseline, read once per
+// approvedTTL rather than once per report.
+func (s *Service) approved(ctx context.Context) (map[string]Baseline, error) {
+	s.approvedMu.Lock()
+	defer s.approvedMu.Unlock()
+	if s.approvedMap != nil && time.Since(s.approvedAt) < approvedTTL {
+		return s.approvedMap, nil
+	}
+	m := map[string]Baseline{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		bs, err := tx.ListBaselines(ctx, "")
+		for _, b := range bs {
+			if b.State == BaselineApproved {
+				m[b.Group] = b
+			}
 		}
-		return nil
+		return err
 	})
-	return o, err
+	if err != nil {
+		return nil, err
+	}
+	s.approvedMap, s.approvedAt = m, time.Now()
+	return m, nil
+}
+
+// forgetApproved makes the next report read the approved baselines anew.
+func (s *Service) forgetApproved() {
+	s.approvedMu.Lock()
+	s.approvedMap = nil
+	s.approvedMu.Unlock()
 }
 
 // Capture proposes a baseline from a host's state: its newest results

@@ -116,6 +116,11 @@ type Service struct {
 	fitOrigin time.Time
 	fitHour   time.Time
 	fits      map[string]FitSum
+
+	// approvedMap caches the approved baselines by group (orderFor).
+	approvedMu  sync.Mutex
+	approvedAt  time.Time
+	approvedMap map[string]Baseline
 }
 
 // NewService returns the register.

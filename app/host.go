@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/opsguard/opsguard"
 	"github.com/opsguard/opsguard/change"
 	"github.com/opsguard/opsguard/config"
 	"github.com/opsguard/opsguard/control"
@@ -15,7 +16,8 @@ import (
 )
 
 // hostModule plugs the host register in: the agents' facts, capacity with
-// its alerts, clocks and environments (CP-1 … CP-3, CF-3, CF-5).
+// its alerts, clocks and environments, baselines, drift and software
+// (CP-1 … CP-3, CF-1 … CF-5).
 var hostModule = module{
 	name: "host",
 	open: func(a *App) {
@@ -34,6 +36,8 @@ var hostModule = module{
 			ClockMaxOffset: time.Duration(a.Config.Configuration.ClockMaxOffsetMS) * time.Millisecond,
 			Notifier:       hostNotifier{a},
 			Now:            a.Now,
+			Tickets:        a.approvedTickets,
+			RetentionDays:  a.Config.Logging.RetentionDays,
 		})
 	},
 	controls: func(a *App) []control.Control { return a.Host.Controls(a.openTicketTexts) },
@@ -104,6 +108,23 @@ func (a *App) openTicketTexts(ctx context.Context) ([]string, error) {
 		}
 		for _, t := range ts {
 			out = append(out, t.Title+"\n"+t.Description)
+		}
+	}
+	return out, nil
+}
+
+// approvedTickets are the change tickets approved or implemented, which
+// approve drift and software that they name (CF-2, CF-4).
+func (a *App) approvedTickets(ctx context.Context) ([]host.Ticket, error) {
+	var out []host.Ticket
+	for _, st := range []string{change.TicketApproved, change.TicketImplemented} {
+		// The newest MaxPage of each state: older tickets' windows are long past.
+		ts, err := a.Tickets.List(ctx, change.TicketFilter{State: st, Limit: opsguard.MaxPage})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			out = append(out, host.Ticket{ID: t.ID, State: t.State, Text: t.Title + "\n" + t.Description, WindowStart: t.WindowStart, WindowEnd: t.WindowEnd})
 		}
 	}
 	return out, nil

@@ -14,7 +14,7 @@ import (
 // names its host.
 type Tickets func(ctx context.Context) ([]string, error)
 
-// Controls returns CP-1, CP-2, CP-3, CF-3 and CF-5.
+// Controls returns CP-1, CP-2, CP-3, CF-1 … CF-5.
 func (s *Service) Controls(tickets Tickets) []control.Control {
 	return []control.Control{
 		s.perHost("CP-1", "hosts-reporting", "Every production host reported within three report intervals (capacity.report_interval)", true,
@@ -28,9 +28,64 @@ func (s *Service) Controls(tickets Tickets) []control.Control {
 		{ID: "CP-3.alerted-in-time", Requirement: "CP-3", Title: "Every threshold crossing was alerted within capacity.alert_after (and a check interval)", Evaluate: s.alertedInTime},
 		s.perHost("CF-3", "clocks", "Every production host's clock is synchronised within configuration.clock_max_offset_ms", true,
 			func(_ context.Context, st Status, _ Host) string { return s.ClockProblem(st.Clock) }),
+		s.perHost("CF-1", "baselines-approved", "Every production host's group has an approved baseline, and the host evaluates it", true, s.baselineProblem),
+		s.perHost("CF-2", "no-unapproved-drift", "No production host has drifted from its baseline without an approved change ticket", true, s.driftProblem),
+		s.perHost("CF-4", "software-approved", "Every package on a production host is on its group's approved list or named by an approved change ticket", true, s.softwareProblem),
 		s.perHost("CF-5", "environments-separated", "No host reports into two environments or shares an address or token with a host of another", false,
 			func(_ context.Context, _ Status, h Host) string { return strings.Join(h.Flags, "; ") }),
 	}
+}
+
+func (s *Service) baselineProblem(ctx context.Context, _ Status, h Host) string {
+	c, err := s.Configuration(ctx, h.ID)
+	switch {
+	case err != nil:
+		return err.Error()
+	case len(h.Groups) == 0:
+		return "in no group, so under no baseline"
+	case c.Baseline == "":
+		return fmt.Sprintf("no approved baseline for its groups (%s)", strings.Join(h.Groups, ", "))
+	case len(c.Results) == 0 || c.Results[0].Baseline != c.Baseline:
+		return "has not yet reported an evaluation of " + c.Baseline
+	}
+	return ""
+}
+
+func (s *Service) driftProblem(ctx context.Context, _ Status, h Host) string {
+	ds, err := s.Drifts(ctx, h.ID)
+	if err != nil {
+		return err.Error()
+	}
+	var bad []string
+	for _, d := range ds {
+		if d.Open() && d.Status == DriftViolation {
+			bad = append(bad, d.Check+" since "+d.At.Format(time.RFC3339))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Sprintf("%d unapproved drifts: %s", len(bad), control.Examples(bad, 3, ", "))
+	}
+	return ""
+}
+
+func (s *Service) softwareProblem(ctx context.Context, _ Status, h Host) string {
+	sw, err := s.Software(ctx, h.ID)
+	switch {
+	case err != nil:
+		return err.Error()
+	case !sw.Listed:
+		return "no approved software list for its groups"
+	}
+	var bad []string
+	for _, p := range sw.Packages {
+		if p.Status == PackageViolation {
+			bad = append(bad, p.Name)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Sprintf("%d packages not approved: %s", len(bad), control.Examples(bad, 5, ", "))
+	}
+	return ""
 }
 
 // perHost is a control that holds when problem finds nothing wrong with

@@ -47,6 +47,9 @@ type Receipt struct {
 	// Duplicate is set when the report was had before (the agent sent it
 	// again, not knowing it had been accepted); nothing changed.
 	Duplicate bool `json:"duplicate"`
+	// Baseline is what the agent should evaluate from now on, when it
+	// differs from what the report evaluated.
+	Baseline *Order `json:"baseline,omitempty"`
 }
 
 // Sample is one report's metrics, kept at full resolution for

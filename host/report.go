@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/host/baseline"
 )
 
 // Report is one collection of a host's facts, as the agent posts it to
@@ -31,6 +32,18 @@ type Report struct {
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	// Errors are the collectors that failed, each with why.
 	Errors []string `json:"errors,omitempty"`
+	// Baseline is the evaluation of the host's baseline (CF-1).
+	Baseline *Evaluation `json:"baseline,omitempty"`
+	// Packages are the installed packages (CF-4); nil when the agent
+	// could not list them.
+	Packages []baseline.Package `json:"packages,omitempty"`
+}
+
+// Evaluation is the agent's evaluation of a baseline: the group@version
+// it evaluated ("default" for the one shipped) and each check's result.
+type Evaluation struct {
+	Baseline string            `json:"baseline"`
+	Results  []baseline.Result `json:"results"`
 }
 
 // CPU is the busy share of every core since the last collection.
@@ -98,7 +111,8 @@ func percent(used, total uint64) float64 {
 
 // Bounds of a report.
 const (
-	MaxReportBytes = 256 << 10
+	// MaxReportBytes leaves room for a few thousand packages.
+	MaxReportBytes = 2 << 20
 	MaxFilesystems = 256
 	// MaxFuture and MaxAge bound collected_at against the server's clock:
 	// the agent keeps at most a week of reports while the server is down.
@@ -201,10 +215,62 @@ func (r *Report) Check(now time.Time) error {
 		seen[f.Mount] = true
 	}
 	if r.Clock != nil {
-		return r.Clock.check()
+		if err := r.Clock.check(); err != nil {
+			return err
+		}
+	}
+	return r.checkConfig()
+}
+
+// checkConfig checks the baseline results and the packages.
+func (r *Report) checkConfig() error {
+	if len(r.Packages) > baseline.MaxPackages {
+		return invalid("packages", "packages: at most %d", baseline.MaxPackages)
+	}
+	names := make(map[string]bool, len(r.Packages))
+	for i, p := range r.Packages {
+		at := fmt.Sprintf("packages[%d]", i)
+		if p.Name == "" || len(p.Name) > 200 || len(p.Version) > 200 || !printable(p.Name) || !printable(p.Version) {
+			return invalid(at, "%s: a name and a version of at most 200 printable bytes", at)
+		}
+		if names[p.Name] {
+			return invalid(at+".name", "%s.name %q: listed twice", at, p.Name)
+		}
+		names[p.Name] = true
+	}
+	if r.Baseline == nil {
+		return nil
+	}
+	e := r.Baseline
+	if e.Baseline != "default" && !baselineIDPattern.MatchString(e.Baseline) {
+		return invalid("baseline.baseline", "baseline.baseline %q: group@version or default", e.Baseline)
+	}
+	if len(e.Results) > baseline.MaxChecks {
+		return invalid("baseline.results", "baseline.results: at most %d", baseline.MaxChecks)
+	}
+	seen := map[string]bool{}
+	for i, x := range e.Results {
+		at := fmt.Sprintf("baseline.results[%d]", i)
+		if !NamePattern.MatchString(x.Check) || seen[x.Check] {
+			return invalid(at+".check", "%s.check %q: a check ID, once", at, x.Check)
+		}
+		seen[x.Check] = true
+		if _, ok := baseline.Kinds[x.Kind]; !ok {
+			return invalid(at+".kind", "%s.kind %q: not a check kind", at, x.Kind)
+		}
+		if len(x.Detail) > 1000 || len(x.Observed) > 16 {
+			return invalid(at, "%s: detail at most 1000 bytes, observed at most 16 values", at)
+		}
+		for k, v := range x.Observed {
+			if len(k) > 50 || len(v) > 500 || !printable(v) {
+				return invalid(at+".observed."+k, "%s.observed.%s: at most 500 printable bytes", at, k)
+			}
+		}
 	}
 	return nil
 }
+
+var baselineIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}@[0-9]{1,9}$`)
 
 func (f Filesystem) check(at string) error {
 	switch {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard"
+	"github.com/opsguard/opsguard/host/baseline"
 	"github.com/opsguard/opsguard/ledger"
 )
 
@@ -46,6 +47,31 @@ type Tx interface {
 	PruneSamples(ctx context.Context, before time.Time) (int64, error)
 	AlertStates(ctx context.Context) ([]AlertState, error)
 	PutAlertState(ctx context.Context, a AlertState) error
+	ConfigTx
+}
+
+// ConfigTx is what baselines, drift and software need (CF-1, CF-2, CF-4).
+type ConfigTx interface {
+	InsertBaseline(ctx context.Context, b Baseline) error
+	UpdateBaseline(ctx context.Context, b Baseline) error
+	BaselineByID(ctx context.Context, id string) (Baseline, error)
+	// ListBaselines returns a group's versions (every group's for ""),
+	// newest first.
+	ListBaselines(ctx context.Context, group string) ([]Baseline, error)
+	// BaselineResults returns a host's newest results (every host's for
+	// ""), by check.
+	BaselineResults(ctx context.Context, hostID string) ([]CheckResult, error)
+	PutBaselineResult(ctx context.Context, r CheckResult) error
+	DeleteBaselineResult(ctx context.Context, hostID, check string) error
+	InsertDrift(ctx context.Context, d Drift) error
+	UpdateDrift(ctx context.Context, d Drift) error
+	// Drifts returns a host's drifts (every host's for ""), newest first;
+	// only the open ones when open.
+	Drifts(ctx context.Context, hostID string, open bool) ([]Drift, error)
+	// HostPackages returns a host's packages by name.
+	HostPackages(ctx context.Context, hostID string) ([]baseline.Package, error)
+	PutHostPackage(ctx context.Context, hostID string, p baseline.Package) error
+	DeleteHostPackage(ctx context.Context, hostID, name string) error
 }
 
 // Store runs transactions.
@@ -64,6 +90,11 @@ type Options struct {
 	BatchWait time.Duration
 	Notifier  Notifier
 	Now       func() time.Time
+	// Tickets are the approved change tickets that approve drift and
+	// software (CF-2, CF-4).
+	Tickets ApprovedTickets
+	// RetentionDays is LG-2's, the least journald may keep (CF-1).
+	RetentionDays int
 }
 
 // Notifier queues a capacity notification in the transaction of its event.
@@ -80,6 +111,11 @@ type Service struct {
 	mu      sync.Mutex
 	pending []*ingest
 	running bool
+
+	// approvedMap caches the approved baselines by group (orderFor).
+	approvedMu  sync.Mutex
+	approvedAt  time.Time
+	approvedMap map[string]Baseline
 }
 
 // NewService returns the register.
@@ -129,7 +165,11 @@ func (s *Service) Ingest(ctx context.Context, from Sender, r Report) (Receipt, e
 	s.mu.Unlock()
 	select {
 	case err := <-in.done:
-		return Receipt{HostID: r.HostID, CollectedAt: r.CollectedAt, Duplicate: in.dup}, err
+		rc := Receipt{HostID: r.HostID, CollectedAt: r.CollectedAt, Duplicate: in.dup}
+		if err == nil {
+			rc.Baseline, err = s.orderFor(ctx, r)
+		}
+		return rc, err
 	case <-ctx.Done():
 		return Receipt{}, ctx.Err()
 	}
@@ -167,11 +207,15 @@ type factsEntry struct {
 
 func (s *Service) writeBatch(ctx context.Context, batch []*ingest) error {
 	now := s.now()
+	tickets, err := s.ticketsFor(ctx, batch)
+	if err != nil {
+		return err
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		var recs []factsEntry
 		for _, in := range batch {
 			in.dup = false
-			ok, err := s.store1(ctx, tx, in, now)
+			ok, err := s.store1(ctx, tx, in, now, tickets)
 			if err != nil {
 				return fmt.Errorf("report of %s at %s: %w", in.r.HostID, in.r.CollectedAt.Format(time.RFC3339), err)
 			}
@@ -195,7 +239,7 @@ func (s *Service) writeBatch(ctx context.Context, batch []*ingest) error {
 }
 
 // store1 stores one report in tx; false for a duplicate.
-func (s *Service) store1(ctx context.Context, tx Tx, in *ingest, now time.Time) (bool, error) {
+func (s *Service) store1(ctx context.Context, tx Tx, in *ingest, now time.Time, tickets []Ticket) (bool, error) {
 	r := in.r
 	ps := r.Points()
 	ok, err := tx.InsertSample(ctx, Sample{HostID: r.HostID, At: r.CollectedAt, Points: ps})
@@ -227,9 +271,28 @@ func (s *Service) store1(ctx context.Context, tx Tx, in *ingest, now time.Time) 
 			h.Groups = nonNil(r.Groups)
 		}
 		h.Address, h.TokenID = in.from.Address, in.from.TokenID
+		// Results and packages live in their own tables.
+		h.Facts.Baseline, h.Facts.Packages = nil, nil
+		if err := s.applyConfig(ctx, tx, h, r, tickets); err != nil {
+			return false, err
+		}
 	}
 	h.ReceivedAt = now
 	return true, tx.PutHost(ctx, h)
+}
+
+// ticketsFor reads the approved tickets when a report of the batch
+// carries baseline results, before the batch's transaction.
+func (s *Service) ticketsFor(ctx context.Context, batch []*ingest) ([]Ticket, error) {
+	if s.opts.Tickets == nil {
+		return nil, nil
+	}
+	for _, in := range batch {
+		if in.r.Baseline != nil {
+			return s.opts.Tickets(ctx)
+		}
+	}
+	return nil, nil
 }
 
 func nonNil(s []string) []string {

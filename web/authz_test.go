@@ -188,6 +188,15 @@ var allowed = map[string][]auth.Role{
 	"POST /api/v1/events":                               {auth.Agent},
 	"GET /api/v1/events":                                readers,
 	"GET /events":                                       readers,
+	"GET /api/v1/baselines":                             readers,
+	"POST /api/v1/baselines":                            {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
+	"GET /api/v1/baselines/{id}":                        readers,
+	"POST /api/v1/baselines/{id}/approve":               {auth.SecurityOfficer},
+	"POST /api/v1/baselines/{id}/reject":                {auth.SecurityOfficer},
+	"POST /api/v1/hosts/{name}/baseline/capture":        {auth.Admin, auth.SecurityOfficer, auth.EngineeringHead},
+	"GET /api/v1/hosts/{name}/configuration":            readers,
+	"GET /api/v1/hosts/{name}/software":                 readers,
+	"GET /api/v1/drifts":                                readers,
 }
 
 // backupManagers declare data sets and copies.

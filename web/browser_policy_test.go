@@ -42,8 +42,8 @@ func TestBrowserRequirementsAndPolicyApproval(t *testing.T) {
 	browse(t, tab, chromedp.Navigate(e.http.URL+"/requirements"))
 	submitSignIn(t, tab, "security-officer", password, 200)
 	browse(t, tab, chromedp.WaitVisible(chromedp.ID("requirements")))
-	if got := textOf(t, tab, chromedp.ID("req-CF-1")); !strings.Contains(got, "gap") {
-		t.Errorf("#req-CF-1 = %q, want a gap", got)
+	if got := textOf(t, tab, chromedp.ID("req-LG-4")); !strings.Contains(got, "gap") {
+		t.Errorf("#req-LG-4 = %q, want a gap", got)
 	}
 	if got := textOf(t, tab, chromedp.ID("count-gap")); strings.HasPrefix(got, "0 ") {
 		t.Errorf("#count-gap = %q", got)

@@ -19,7 +19,7 @@ import (
 var hostModule = module{name: "host", routes: (*Server).hostRoutes, nav: []navLink{{"Hosts", "/hosts"}}}
 
 func (s *Server) hostRoutes() []Route {
-	return []Route{
+	return append([]Route{
 		{Method: "POST", Pattern: "/api/v1/host/facts", Perm: auth.PostFacts, Summary: "A host agent's report of its facts (agent token)", handle: s.apiFacts},
 		{Method: "GET", Pattern: "/api/v1/hosts", Perm: auth.Read, Summary: "Every host: environment, groups, last report, separation flags", handle: s.apiHosts},
 		{Method: "GET", Pattern: "/api/v1/hosts/{name}", Perm: auth.Read, Summary: "A host with its newest facts and capacity", handle: s.apiHost},
@@ -29,9 +29,9 @@ func (s *Server) hostRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/capacity/status", Perm: auth.Read, Summary: "Every host's capacity: usage, threshold state, days until full", handle: s.apiCapacity},
 
 		{Method: "GET", Pattern: "/hosts", Perm: auth.Read, UI: true, Summary: "Host overview: environment, last seen, CPU, memory and disk, clock, alerts", handle: s.uiHosts},
-		{Method: "GET", Pattern: "/hosts/{name}", Perm: auth.Read, UI: true, Summary: "A host: its facts and a chart of a metric with its fitted trend", handle: s.uiHost},
+		{Method: "GET", Pattern: "/hosts/{name}", Perm: auth.Read, UI: true, Summary: "A host: its facts, a chart of a metric with its fitted trend, its baseline results, drift and software", handle: s.uiHost},
 		{Method: "POST", Pattern: "/hosts/{name}/groups", Perm: auth.ManageHosts, UI: true, Summary: "Put a host in groups", handle: s.uiHostGroups},
-	}
+	}, s.baselineRoutes()...)
 }
 
 func (s *Server) apiFacts(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -203,6 +203,10 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return err
 	}
+	cfg, err := s.hostConfig(r, v.ID)
+	if err != nil {
+		return err
+	}
 	s.render(w, status, "host.html", page{Title: "Host " + v.Name, Me: &p, CSRF: p.CSRFToken, Error: problem, Data: struct {
 		Notice    string
 		View      hostView
@@ -211,7 +215,8 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, p auth.Princip
 		Chart     template.HTML
 		CanManage bool
 		Days      []host.DayRecord
-	}{notice, v, series, pick, chart(hours, since, s.app.Now()), p.Can(auth.ManageHosts), days}})
+		Config    hostConfig
+	}{notice, v, series, pick, chart(hours, since, s.app.Now()), p.Can(auth.ManageHosts), days, cfg}})
 	return nil
 }
 

@@ -70,7 +70,7 @@ func TestBinaryLedgerAndTokenCommands(t *testing.T) {
 	for _, c := range cat {
 		status[c.ID] = c.Status
 	}
-	if status["LG-3"] != "pass" || status["GV-4"] != "fail" || status["BK-1"] != "fail" || status["BK-4"] != "fail" || status["CF-1"] != "not_automated" {
+	if status["LG-3"] != "pass" || status["GV-4"] != "fail" || status["BK-1"] != "fail" || status["BK-4"] != "fail" || status["CF-1"] != "fail" || status["LG-4"] != "not_automated" {
 		t.Errorf("catalog statuses: %v", status)
 	}
 

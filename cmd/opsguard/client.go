@@ -491,3 +491,31 @@ func (c *client) CapacityStatus(ctx context.Context) ([]host.Status, error) {
 func (c *client) Events(ctx context.Context, q url.Values) ([]events.Event, error) {
 	return callItems[events.Event](ctx, c, "GET", "/api/v1/events?"+q.Encode(), nil)
 }
+
+func (c *client) Baselines(ctx context.Context, group string) ([]host.Baseline, error) {
+	return callItems[host.Baseline](ctx, c, "GET", "/api/v1/baselines?group="+url.QueryEscape(group), nil)
+}
+
+func (c *client) AddBaseline(ctx context.Context, group, doc string) (host.Baseline, error) {
+	return callAs[host.Baseline](ctx, c, "POST", "/api/v1/baselines", map[string]string{"group": group, "document": doc})
+}
+
+func (c *client) Baseline(ctx context.Context, id string) (host.Baseline, error) {
+	return callAs[host.Baseline](ctx, c, "GET", "/api/v1/baselines/"+url.PathEscape(id), nil)
+}
+
+func (c *client) DecideBaseline(ctx context.Context, id, action, note string) (host.Baseline, error) {
+	return callAs[host.Baseline](ctx, c, "POST", "/api/v1/baselines/"+url.PathEscape(id)+"/"+action, map[string]string{"note": note})
+}
+
+func (c *client) CaptureBaseline(ctx context.Context, hostName string) (host.Baseline, error) {
+	return callAs[host.Baseline](ctx, c, "POST", "/api/v1/hosts/"+url.PathEscape(hostName)+"/baseline/capture", nil)
+}
+
+func (c *client) Drifts(ctx context.Context, hostName string) ([]host.HostDrift, error) {
+	return callItems[host.HostDrift](ctx, c, "GET", "/api/v1/drifts?host="+url.QueryEscape(hostName), nil)
+}
+
+func (c *client) HostSoftware(ctx context.Context, hostName string) (host.Software, error) {
+	return callAs[host.Software](ctx, c, "GET", "/api/v1/hosts/"+url.PathEscape(hostName)+"/software", nil)
+}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/opsguard/opsguard/host"
 	"github.com/opsguard/opsguard/host/agent"
+	"github.com/opsguard/opsguard/host/baseline"
 	"github.com/opsguard/opsguard/host/collect"
 )
 
@@ -28,7 +31,7 @@ type hostView struct {
 
 func hostCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "host", Short: "Hosts reporting facts: environments, capacity, clocks (CP-1 … CP-3, CF-3, CF-5)"}
-	c.AddCommand(hostListCmd(g), hostShowCmd(g), hostEnvCmd(g), hostGroupCmd(g))
+	c.AddCommand(hostListCmd(g), hostShowCmd(g), hostEnvCmd(g), hostGroupCmd(g), hostDriftCmd(g), hostSoftwareCmd(g))
 	return c
 }
 
@@ -217,8 +220,9 @@ func runAgent(cmd *cobra.Command, g *globals, f agentFlags) error {
 	if len(f.groups) > 0 {
 		col.Groups = f.groups
 	}
+	sys := baseline.Root{Dir: "/", Run: runProgram}
 	if f.once && g.server == "" {
-		r := col.Collect(cmd.Context())
+		r := agent.New(col, nil, nil, agent.Options{System: sys}).Collect(cmd.Context())
 		if g.output == "json" {
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
@@ -235,7 +239,7 @@ func runAgent(cmd *cobra.Command, g *globals, f agentFlags) error {
 	}
 	poster := agent.HTTP{URL: g.server, Token: b.token, Client: b.http}
 	if f.once {
-		r := col.Collect(cmd.Context())
+		r := agent.New(col, poster, nil, agent.Options{System: sys}).Collect(cmd.Context())
 		body, err := json.Marshal(r)
 		if err != nil {
 			return err
@@ -254,12 +258,24 @@ func runAgent(cmd *cobra.Command, g *globals, f agentFlags) error {
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	logger.Info("agent started", "host_id", col.HostID(), "server", g.server, "interval", f.interval.String())
-	opts := agent.Options{Interval: f.interval, Logger: logger}
+	opts := agent.Options{Interval: f.interval, Logger: logger, System: sys}
 	if f.events {
 		opts.Events = &collect.Journal{HostID: col.HostID(), StateDir: stateDir, AuthLog: f.authLog}
 		opts.EventsPoster = agent.HTTP{URL: g.server, Token: b.token, Client: b.http, Path: agent.EventsPath}
 	}
 	return agent.New(col, poster, q, opts).Run(ctx)
+}
+
+// runProgram runs one of the programs a baseline reads (nft,
+// iptables-save, dpkg-query, rpm), bounded in time.
+func runProgram(name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
 }
 
 func printFacts(cmd *cobra.Command, g *globals, r host.Report) error {
@@ -273,6 +289,18 @@ func printFacts(cmd *cobra.Command, g *globals, r host.Report) error {
 		}
 		if c := r.Clock; c != nil {
 			rows = append(rows, [2]string{"Clock", fmt.Sprintf("%s offset %.2f ms, error bound %.2f ms, synchronised %v %s", c.Source, c.OffsetMS, c.ErrorMS, c.Synchronised, c.Error)})
+		}
+		if b := r.Baseline; b != nil {
+			for _, x := range b.Results {
+				verdict := "pass"
+				if !x.Pass {
+					verdict = "FAIL " + x.Detail
+				}
+				rows = append(rows, [2]string{"Check " + x.Check, verdict})
+			}
+		}
+		if r.Packages != nil {
+			rows = append(rows, [2]string{"Packages", fmt.Sprintf("%d installed", len(r.Packages))})
 		}
 		for _, e := range r.Errors {
 			rows = append(rows, [2]string{"Error", e})

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/opsguard/opsguard/host/baseline"
 )
 
 // Every read command gives the same JSON in-process and through --server
@@ -56,7 +58,7 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 	base := serve(t, data)
 	remote := []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + ownToken(t, base, "reader", "correct horse battery")}
 	// One collection of this machine, posted: exit 0 only when accepted.
-	mustRun(t, nil, "", "agent", "--once", "--server", base, "--token-file", tokenFile, "--env", "production", "--state-dir", filepath.Join(dir, "agent"))
+	mustRun(t, nil, "", "agent", "--once", "--server", base, "--token-file", tokenFile, "--env", "production", "--group", "web", "--state-dir", filepath.Join(dir, "agent"))
 	os.WriteFile(filepath.Join(dir, "bad.token"), []byte("ogt_nothing\n"), 0o600)
 	if r := run(t, nil, "", "agent", "--once", "--server", base, "--token-file", filepath.Join(dir, "bad.token"), "--state-dir", filepath.Join(dir, "agent")); r.code == 0 {
 		t.Fatalf("agent --once with an unknown token: exit 0\n%s", r)
@@ -115,6 +117,11 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"capacity", "status"},
 		{"events", "search", "--kind", "ssh.failed", "--since", "2026-01-01T00:00:00Z"},
 		{"capacity", "history", hostname},
+		{"baseline", "list"},
+		{"baseline", "show", "default"},
+		{"host", "drift"},
+		{"host", "drift", hostname},
+		{"host", "software", hostname},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append(args, "-o", "json")
@@ -148,6 +155,8 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 		{"events", "search", "--kind", "nope"},
 		{"events", "search", "--since", "yesterday"},
 		{"capacity", "history", "no-such-host"},
+		{"baseline", "show", "web@9"},
+		{"host", "software", "no-such-host"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			in, out := run(t, local, "", args...), run(t, remote, "", args...)
@@ -155,6 +164,24 @@ func TestBinaryInProcessAndServerAgree(t *testing.T) {
 				t.Errorf("in-process:\n%s\nthrough the server:\n%s", in, out)
 			}
 		})
+	}
+
+	// A baseline added in-process is approved by a security officer
+	// through the server, not by its author; capture proposes the next
+	// version from the host's report.
+	doc := filepath.Join(dir, "web.yaml")
+	os.WriteFile(doc, []byte(strings.Replace(string(baseline.DefaultYAML()), "name: debian-server", "name: web", 1)), 0o644)
+	if r := mustRun(t, local, "", "baseline", "add", doc); !strings.Contains(r.stdout, "web@1 added as a draft") {
+		t.Errorf("baseline add:\n%s", r)
+	}
+	if r := run(t, local, "", "baseline", "approve", "web@1"); r.code == 0 {
+		t.Errorf("the author approved the baseline:\n%s", r)
+	}
+	if r := mustRun(t, []string{"OPSGUARD_SERVER=" + base, "OPSGUARD_TOKEN=" + ownToken(t, base, "ines", "correct horse battery")}, "", "baseline", "approve", "web@1"); !strings.Contains(r.stdout, "web@1 is approved") {
+		t.Errorf("baseline approve:\n%s", r)
+	}
+	if r := mustRun(t, local, "", "baseline", "capture", hostname); !strings.Contains(r.stdout, "Draft web@2") {
+		t.Errorf("baseline capture:\n%s", r)
 	}
 
 	// The failed drill's analysis: its runner (the in-process user) may

@@ -55,6 +55,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(witnessCmd(g))
 	root.AddCommand(adminCmd(g))
 	root.AddCommand(capacityCmd(g), agentCmd(g))
+	root.AddCommand(baselineCmd(g)) // host's, named by the issue
 	for _, m := range modules {
 		root.AddCommand(m.command(g))
 	}

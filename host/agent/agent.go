@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/host"
+	"github.com/opsguard/opsguard/host/baseline"
 	"github.com/opsguard/opsguard/host/collect"
 )
 
@@ -54,13 +55,21 @@ type HTTP struct {
 
 // Post sends a report; nil when the server accepted it (or had it).
 func (h HTTP) Post(ctx context.Context, body []byte) error {
+	_, err := h.Send(ctx, body)
+	return err
+}
+
+// Send sends a report and returns the server's receipt (the zero receipt
+// for a post to another path than FactsPath).
+func (h HTTP) Send(ctx context.Context, body []byte) (host.Receipt, error) {
+	var rc host.Receipt
 	path := h.Path
 	if path == "" {
 		path = FactsPath
 	}
 	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(h.URL, "/")+path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return rc, err
 	}
 	req.Header.Set("Authorization", "Bearer "+h.Token)
 	req.Header.Set("Content-Type", "application/json")
@@ -70,10 +79,10 @@ func (h HTTP) Post(ctx context.Context, body []byte) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return rc, err
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxReceipt))
 	reason := strings.TrimSpace(string(msg))
 	var e struct {
 		Error struct {
@@ -84,12 +93,44 @@ func (h HTTP) Post(ctx context.Context, body []byte) error {
 		reason = e.Error.Message
 	}
 	switch {
+	case resp.StatusCode/100 == 2 && path != FactsPath:
+		return rc, nil
 	case resp.StatusCode/100 == 2:
-		return nil
+		if err := json.Unmarshal(msg, &rc); err != nil {
+			return rc, fmt.Errorf("receipt: %w", err)
+		}
+		return rc, nil
 	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge:
-		return &Refused{Status: resp.StatusCode, Reason: reason}
+		return rc, &Refused{Status: resp.StatusCode, Reason: truncate(reason, 4096)}
 	}
-	return fmt.Errorf("server answered %s: %s", resp.Status, reason)
+	return rc, fmt.Errorf("server answered %s: %s", resp.Status, truncate(reason, 4096))
+}
+
+// maxReceipt bounds a receipt, which may carry a baseline document.
+const maxReceipt = 2 << 20
+
+// clean makes a string of at most n printable bytes, as the server takes.
+func clean(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.ToValidUTF8(truncate(s, n), "")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Sender is a Poster that returns the receipt, whose baseline order the
+// agent follows.
+type Sender interface {
+	Send(ctx context.Context, body []byte) (host.Receipt, error)
 }
 
 // Options configure an agent.
@@ -102,6 +143,9 @@ type Options struct {
 	// heartbeat batch) at every collection through EventsPoster.
 	Events       *collect.Journal
 	EventsPoster Poster
+	// System is the host the baseline is evaluated on and the packages
+	// read from at each collection; nil: neither.
+	System baseline.System
 }
 
 // Agent collects and sends.
@@ -111,6 +155,9 @@ type Agent struct {
 	q     *Queue
 	opts  Options
 	retry time.Duration
+	// order is the baseline to evaluate, as the server last said.
+	order host.Order
+	doc   baseline.Document
 }
 
 // New returns an agent.
@@ -124,7 +171,7 @@ func New(c Collector, p Poster, q *Queue, opts Options) *Agent {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{c: c, p: p, q: q, opts: opts}
+	return &Agent{c: c, p: p, q: q, opts: opts, order: host.Order{Baseline: host.DefaultBaseline}, doc: baseline.Default()}
 }
 
 // Run collects every interval and sends until ctx ends. After a failed
@@ -180,9 +227,17 @@ func (a *Agent) backoff() {
 	a.retry += time.Duration(rand.Int64N(int64(a.retry/10) + 1))
 }
 
+// Collect collects one report: the collector's facts, the packages and
+// the baseline's results.
+func (a *Agent) Collect(ctx context.Context) host.Report {
+	r := a.c.Collect(ctx)
+	a.configure(&r)
+	return r
+}
+
 // Enqueue collects one report into the queue.
 func (a *Agent) Enqueue(ctx context.Context) error {
-	r := a.c.Collect(ctx)
+	r := a.Collect(ctx)
 	body, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -201,7 +256,7 @@ func (a *Agent) Flush(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = a.p.Post(ctx, body)
+		err = a.post(ctx, body)
 		var ref *Refused
 		if errors.As(err, &ref) {
 			a.opts.Logger.Error("report refused by the server; dropped", "report", n, "reason", ref.Reason)
@@ -214,6 +269,70 @@ func (a *Agent) Flush(ctx context.Context) error {
 	}
 	return nil
 }
+
+// post sends a report and follows the receipt's baseline order.
+func (a *Agent) post(ctx context.Context, body []byte) error {
+	s, ok := a.p.(Sender)
+	if !ok {
+		return a.p.Post(ctx, body)
+	}
+	rc, err := s.Send(ctx, body)
+	if err == nil && rc.Baseline != nil {
+		a.follow(*rc.Baseline)
+	}
+	return err
+}
+
+// follow takes a new baseline to evaluate; a document that does not
+// parse is logged and the current one kept.
+func (a *Agent) follow(o host.Order) {
+	doc := baseline.Default()
+	if o.Document != "" {
+		d, err := baseline.Parse(o.Baseline, []byte(o.Document))
+		if err != nil {
+			a.opts.Logger.Error("baseline from the server refused; the current one kept", "baseline", o.Baseline, "err", err)
+			return
+		}
+		doc = d
+	}
+	if o.Baseline != a.order.Baseline {
+		a.opts.Logger.Info("baseline to evaluate", "baseline", o.Baseline, "checks", len(doc.Checks))
+	}
+	a.order, a.doc = o, doc
+}
+
+// configure adds the installed packages and the baseline's results to a
+// report; the packages are read once for both.
+func (a *Agent) configure(r *host.Report) {
+	if a.opts.System == nil {
+		return
+	}
+	pkgs, err := a.opts.System.Packages()
+	if err != nil {
+		r.Errors = append(r.Errors, "packages: "+truncate(err.Error(), 900))
+	} else {
+		r.Packages = pkgs
+	}
+	sys := listed{System: a.opts.System, pkgs: pkgs, err: err}
+	r.Baseline = &host.Evaluation{Baseline: a.order.Baseline,
+		Results: baseline.Evaluate(a.doc, sys, baseline.EvalOptions{RetentionDays: a.order.RetentionDays})}
+	for i := range r.Baseline.Results {
+		res := &r.Baseline.Results[i]
+		res.Detail = clean(res.Detail, 1000)
+		for k, v := range res.Observed {
+			res.Observed[k] = clean(v, 500)
+		}
+	}
+}
+
+// listed is a System whose packages were read already.
+type listed struct {
+	baseline.System
+	pkgs []baseline.Package
+	err  error
+}
+
+func (l listed) Packages() ([]baseline.Package, error) { return l.pkgs, l.err }
 
 func earlier(a, b time.Time) time.Time {
 	if a.Before(b) {

@@ -102,7 +102,7 @@ func (a *App) QueryPrometheus(ctx context.Context) error {
 func (a *App) openTicketTexts(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, st := range []string{change.TicketDraft, change.TicketSubmitted, change.TicketApproved, change.TicketImplemented} {
-		ts, err := a.Tickets.List(ctx, change.TicketFilter{State: st, Limit: 10000})
+		ts, err := a.Tickets.Every(ctx, st)
 		if err != nil {
 			return nil, err
 		}

@@ -434,6 +434,22 @@ func (t *Tickets) Get(ctx context.Context, ticketID string) (Ticket, error) {
 	return tk, err
 }
 
+// Every returns every ticket in state, newest first, however many: for the
+// controls, which must not judge from the first page (CP-2 looks for a
+// ticket that plans a disk's growth among all those still open).
+func (t *Tickets) Every(ctx context.Context, state string) ([]Ticket, error) {
+	if !slices.Contains(TicketStates, state) {
+		return nil, ticketInvalid("state", "state %q: one of %s", state, strings.Join(TicketStates, ", "))
+	}
+	var out []Ticket
+	err := t.store.View(ctx, func(tx TicketTx) error {
+		var err error
+		out, err = tx.ListTickets(ctx, TicketFilter{State: state})
+		return err
+	})
+	return out, err
+}
+
 // List returns tickets, newest first: opsguard.DefaultPage unless f.Limit
 // says otherwise, refused above opsguard.MaxPage.
 func (t *Tickets) List(ctx context.Context, f TicketFilter) ([]Ticket, error) {

@@ -533,3 +533,29 @@ func TestTicketDecision(t *testing.T) {
 		}
 	})
 }
+
+// Every gives the controls every ticket of a state, beyond the pages the
+// API lists (the CP-2 control asked List for 10,000 and was refused).
+func TestEveryTicketOfAState(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newTicketEnv(t, db)
+		ctx := t.Context()
+		n := opsguard.DefaultPage + 5
+		for i := 0; i < n; i++ {
+			if _, err := e.svc.Create(ctx, tkErik, e.complete()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.submitted(t, e.complete())
+		got, err := e.svc.Every(ctx, change.TicketDraft)
+		if err != nil || len(got) != n {
+			t.Fatalf("Every(draft): %d tickets, %v; want %d", len(got), err, n)
+		}
+		if _, err := e.svc.List(ctx, change.TicketFilter{State: change.TicketDraft, Limit: 10000}); err == nil {
+			t.Errorf("List above the maximum page was not refused")
+		}
+		if _, err := e.svc.Every(ctx, "nope"); opsguard.ErrorCode(err) != opsguard.EInvalid {
+			t.Errorf("unknown state: %v", err)
+		}
+	})
+}

@@ -142,3 +142,27 @@ func (c *capped) String() string {
 	}
 	return c.b.String()
 }
+
+// runWatched runs the restore t (its step named step) while a watcher of
+// size stops it past the drill's size limit, and records the outcome.
+func (r *drillRun) runWatched(ctx context.Context, step, limit string, t tool, size func(context.Context) int64) bool {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watchSize(ctx, size, r.spec.MaxBytes, func() { cancel(errTooLarge) })
+	}()
+	stderr, err := r.run(ctx, t)
+	cancel(nil)
+	<-done
+	if errors.Is(context.Cause(ctx), errTooLarge) {
+		r.check("size limit", limit, "the restore grew beyond it and was stopped", false)
+		return false
+	}
+	if err != nil {
+		r.fail(step, "exit 0", fmt.Errorf("%s failed (%v): %s", step, err, lastLine(stderr)))
+		return false
+	}
+	return r.check(step, "exit 0", "exit 0", true)
+}

@@ -264,29 +264,11 @@ func scratchConfig(config string) ([]byte, error) {
 // data directory, recovering to the end of the backup and promoting, with
 // archiving off, while a watcher stops it past the size limit.
 func (r *drillRun) pgbrRestore(ctx context.Context, sc *pgScratch, label, limit string) bool {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		size := func(context.Context) int64 { n, _, _ := walkFiles(sc.data, nil); return n }
-		watchSize(ctx, size, r.spec.MaxBytes, func() { cancel(errTooLarge) })
-	}()
 	args := append(r.pgbrConfig(sc.config), "--stanza="+r.spec.Location, "--pg1-path="+sc.data,
 		"--lock-path="+sc.sock, "--log-path="+sc.log, "--log-level-file=off", "--log-level-console=info",
 		"--set="+label, "--type=immediate", "--target-action=promote", "--archive-mode=off", "restore")
-	stderr, err := r.run(ctx, tool{name: r.opts.PgBackRest, args: args, cred: sc.cred})
-	cancel(nil)
-	<-done
-	if errors.Is(context.Cause(ctx), errTooLarge) {
-		r.check("size limit", limit, "the restore grew beyond it and was stopped", false)
-		return false
-	}
-	if err != nil {
-		r.fail("pgbackrest restore", "exit 0", fmt.Errorf("pgbackrest restore failed (%v): %s", err, lastLine(stderr)))
-		return false
-	}
-	return r.check("pgbackrest restore", "exit 0", "exit 0", true)
+	size := func(context.Context) int64 { n, _, _ := walkFiles(sc.data, nil); return n }
+	return r.runWatched(ctx, "pgbackrest restore", limit, tool{name: r.opts.PgBackRest, args: args, cred: sc.cred}, size)
 }
 
 // startPostgres starts the restored cluster and waits until it accepts

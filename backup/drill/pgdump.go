@@ -87,26 +87,8 @@ func (r *drillRun) readDump(ctx context.Context) error {
 }
 
 func (r *drillRun) pgRestore(ctx context.Context, db *scratchDB, limit string) bool {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		watchSize(ctx, db.size, r.spec.MaxBytes, func() { cancel(errTooLarge) })
-	}()
-	stderr, err := r.run(ctx, tool{name: r.opts.PGRestore, env: db.env,
-		args: []string{"--no-owner", "--no-privileges", "--exit-on-error", "--dbname", db.url, r.spec.Location}})
-	cancel(nil)
-	<-done
-	if errors.Is(context.Cause(ctx), errTooLarge) {
-		r.check("size limit", limit, "the restore grew beyond it and was stopped", false)
-		return false
-	}
-	if err != nil {
-		r.fail("pg_restore", "exit 0", fmt.Errorf("pg_restore failed (%v): %s", err, lastLine(stderr)))
-		return false
-	}
-	return r.check("pg_restore", "exit 0", "exit 0", true)
+	return r.runWatched(ctx, "pg_restore", limit, tool{name: r.opts.PGRestore, env: db.env,
+		args: []string{"--no-owner", "--no-privileges", "--exit-on-error", "--dbname", db.url, r.spec.Location}}, db.size)
 }
 
 // assert runs one SQL assertion in a read-only transaction, so that a

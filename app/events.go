@@ -3,11 +3,14 @@ package app
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"time"
 
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/events"
+	"github.com/opsguard/opsguard/host"
+	"github.com/opsguard/opsguard/host/baseline"
 	"github.com/opsguard/opsguard/jobs"
 	"github.com/opsguard/opsguard/notify"
 	"github.com/opsguard/opsguard/store"
@@ -39,15 +42,46 @@ var eventsModule = module{
 	},
 }
 
-// eventHosts are the hosts of the register for LG-1 and LG-2. No agent
-// reports journald's retention yet, so it is unknown.
+// eventHosts are the hosts of the register for LG-1 and LG-2, each with
+// how long its journald keeps logs when its baseline has a journald check.
 func (a *App) eventHosts(ctx context.Context) ([]events.HostInfo, error) {
 	hs, err := a.Host.Hosts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]events.HostInfo, len(hs))
 	for i, h := range hs {
 		out[i] = events.HostInfo{ID: h.ID, Name: h.Name, Environment: h.Environment}
+		c, err := a.Host.Configuration(ctx, h.Name)
+		if err != nil {
+			return nil, err
+		}
+		out[i].JournaldRetention = journaldRetention(c.Results)
 	}
-	return out, err
+	return out, nil
+}
+
+// journaldRetention is how long journald keeps logs by a host's newest
+// journald check: none when not persistent, unbounded (by time) when
+// MaxRetentionSec is unset or 0; nil when no check read it.
+func journaldRetention(rs []host.CheckResult) *time.Duration {
+	for _, r := range rs {
+		if r.Kind != "journald" || r.Observed["storage"] == "" {
+			continue
+		}
+		var d time.Duration
+		if r.Observed["storage"] == "persistent" {
+			var err error
+			if d, err = baseline.Timespan(r.Observed["max_retention_sec"]); err != nil {
+				continue
+			}
+			if d == 0 {
+				d = math.MaxInt64
+			}
+		}
+		return &d
+	}
+	return nil
 }
 
 // eventsNotifier queues event alerts in the outbox.

@@ -421,13 +421,22 @@ func packBlob(content []byte) ([]byte, string) {
 	return packed, blobZstd
 }
 
+// packInMemory is the largest blob packBlobFrom reads whole.
+const packInMemory = 4 << 20
+
 // packBlobFrom is packBlob for content read from src, compressed as it is
 // read, so that only the compressed form is held in memory.
 func packBlobFrom(src io.ReaderAt, size int64) ([]byte, string, error) {
 	in := io.NewSectionReader(src, 0, size)
-	if size < packMin {
+	if size <= packInMemory {
+		// A new encoder costs more than compressing a small blob (the
+		// seals of one write): read it and use the shared one.
 		raw, err := io.ReadAll(in)
-		return raw, blobRaw, err
+		if err != nil {
+			return nil, "", err
+		}
+		packed, enc := packBlob(raw)
+		return packed, enc, nil
 	}
 	var out bytes.Buffer
 	enc, err := zstd.NewWriter(&out, zstdOptions...)

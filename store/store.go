@@ -331,15 +331,26 @@ func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f)
 // Dialect reports the engine of the transaction's database.
 func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
 
+// exec, query and queryRow run q in tx, as the statement prepared at Open
+// when q is one of those.
 func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s, ok := tx.db.stmts.Load(q); ok {
+		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
 	return tx.tx.ExecContext(ctx, tx.db.bind(q), args...)
 }
 
 func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s, ok := tx.db.stmts.Load(q); ok {
+		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)).QueryContext(ctx, args...)
+	}
 	return tx.tx.QueryContext(ctx, tx.db.bind(q), args...)
 }
 
 func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s, ok := tx.db.stmts.Load(q); ok {
+		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)).QueryRowContext(ctx, args...)
+	}
 	return tx.tx.QueryRowContext(ctx, tx.db.bind(q), args...)
 }
 
@@ -371,7 +382,7 @@ func (db *DB) prepareHot(ctx context.Context) error {
 	// The events' inserts and the hosts' hot statements, where their
 	// tables exist (a store opened with only some migrations, in the
 	// store's own tests, lacks them): else prepared per transaction.
-	optional := slices.Clone(hostHotStatements)
+	optional := append(slices.Clone(hostHotStatements), db.sealStatements()...)
 	for _, n := range eventChunks {
 		optional = append(optional, insertEventsQuery(n))
 	}

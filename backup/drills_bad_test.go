@@ -3,67 +3,17 @@ package backup_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/backup/drill"
+	"github.com/opsguard/opsguard/backup/drill/drilltest"
 	"github.com/opsguard/opsguard/store"
 	"github.com/opsguard/opsguard/store/storetest"
 )
-
-// lockRepo holds the exclusive lock of a restic check on repo, stopped
-// (SIGSTOP) once its lock file is written, until the test ends.
-func lockRepo(t *testing.T, repo string) {
-	t.Helper()
-	pw := filepath.Join(filepath.Dir(repo), "pw")
-	for range 10 {
-		cmd := exec.Command("restic", "--no-cache", "check", "--read-data", "--repo", repo)
-		cmd.Env = append(os.Environ(), "RESTIC_PASSWORD_FILE="+pw)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		for held := false; !held; {
-			entries, _ := os.ReadDir(filepath.Join(repo, "locks"))
-			for _, e := range entries {
-				if info, err := e.Info(); err == nil && info.Mode().Perm()&0o200 == 0 { // written: restic made it read-only
-					held = cmd.Process.Signal(syscall.SIGSTOP) == nil
-				}
-			}
-			select {
-			case <-done:
-				held = true
-			case <-time.After(time.Millisecond):
-			}
-		}
-		select {
-		case <-done:
-			continue // check ended first: try again
-		default:
-			t.Cleanup(func() { cmd.Process.Kill(); <-done })
-			return
-		}
-	}
-	t.Fatal("restic check ended before it could be stopped holding its lock")
-}
-
-// tinyScratch mounts a tmpfs of size bytes, or skips (fails under
-// OPSGUARD_REQUIRE_INTEGRATION=1) where mounting is refused.
-func tinyScratch(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput(); err != nil {
-		storetest.Missing(t, fmt.Sprintf("the disk-full test mounts a tmpfs (needs root): %v %s", err, out))
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
-	return dir
-}
 
 // smallFiles makes a repository holding one snapshot of 120 files of 100
 // bytes: 12,000 bytes listed, 120 pages of tmpfs restored.
@@ -86,9 +36,9 @@ func smallFiles(t *testing.T) string {
 // and nothing else of the data sets' records is lost.
 func TestDrillLockedRepositoryAndFullDisk(t *testing.T) {
 	locked, full := repo(t, time.Hour), smallFiles(t)
-	lockRepo(t, locked)
+	drilltest.Lock(t, locked, filepath.Join(filepath.Dir(locked), "pw"))
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		scratch := tinyScratch(t, 256<<10)
+		scratch := drilltest.TinyScratch(t, 256<<10)
 		e, sent, _ := drillEnv(t, db, func(o *backup.Options) { o.ScratchRoot = scratch })
 		e.dataSet(t, "locked", true)
 		e.resticCopy(t, "locked", "local", locked, false)

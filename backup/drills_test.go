@@ -1,7 +1,6 @@
 package backup_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -20,6 +19,7 @@ import (
 	"github.com/opsguard/opsguard/auth"
 	"github.com/opsguard/opsguard/backup"
 	"github.com/opsguard/opsguard/backup/drill"
+	"github.com/opsguard/opsguard/backup/drill/drilltest"
 	"github.com/opsguard/opsguard/control"
 	"github.com/opsguard/opsguard/ledger"
 	"github.com/opsguard/opsguard/store"
@@ -94,7 +94,7 @@ func outcome(t *testing.T, e *env, req string) control.Outcome {
 // drill approves it.
 func TestDrillsOnRealResticRepositories(t *testing.T) {
 	shop := repo(t, 2*time.Hour)
-	corrupted := corruptCopy(t, shop)
+	corrupted := drilltest.CorruptCopy(t, shop)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e, sent, scratch := drillEnv(t, db)
 		e.dataSet(t, "shop", true)
@@ -182,37 +182,6 @@ func TestDrillsOnRealResticRepositories(t *testing.T) {
 			t.Errorf("BK-4 with failed drills: %s", o.Summary)
 		}
 	})
-}
-
-// corruptCopy copies a restic repository and overwrites the middle of its
-// largest pack file.
-func corruptCopy(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "repo")
-	if out, err := exec.Command("cp", "-r", src, dst).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
-	var largest string
-	var size int64
-	filepath.WalkDir(filepath.Join(dst, "data"), func(p string, d os.DirEntry, err error) error {
-		if info, _ := d.Info(); err == nil && !d.IsDir() && info.Size() > size {
-			largest, size = p, info.Size()
-		}
-		return err
-	})
-	if largest == "" {
-		t.Fatal("no pack file to corrupt")
-	}
-	os.Chmod(largest, 0o600)
-	f, err := os.OpenFile(largest, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(bytes.Repeat([]byte{'X'}, 32), size/2); err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // fakeDrills stands in for the drill engine: it passes, and counts.

@@ -441,13 +441,7 @@ func (t *Tickets) Every(ctx context.Context, state string) ([]Ticket, error) {
 	if !slices.Contains(TicketStates, state) {
 		return nil, ticketInvalid("state", "state %q: one of %s", state, strings.Join(TicketStates, ", "))
 	}
-	var out []Ticket
-	err := t.store.View(ctx, func(tx TicketTx) error {
-		var err error
-		out, err = tx.ListTickets(ctx, TicketFilter{State: state})
-		return err
-	})
-	return out, err
+	return t.list(ctx, TicketFilter{State: state})
 }
 
 // List returns tickets, newest first: opsguard.DefaultPage unless f.Limit
@@ -460,8 +454,13 @@ func (t *Tickets) List(ctx context.Context, f TicketFilter) ([]Ticket, error) {
 	if f.Limit, err = opsguard.PageLimit(f.Limit); err != nil {
 		return nil, err
 	}
+	return t.list(ctx, f)
+}
+
+// list reads the tickets f selects, every one when f.Limit is 0.
+func (t *Tickets) list(ctx context.Context, f TicketFilter) ([]Ticket, error) {
 	var out []Ticket
-	err = t.store.View(ctx, func(tx TicketTx) error {
+	err := t.store.View(ctx, func(tx TicketTx) error {
 		var err error
 		out, err = tx.ListTickets(ctx, f)
 		return err

@@ -334,24 +334,32 @@ func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
 // exec, query and queryRow run q in tx, as the statement prepared at Open
 // when q is one of those.
 func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if s, ok := tx.db.stmts.Load(q); ok {
-		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)).ExecContext(ctx, args...)
+	if s := tx.prepared(ctx, q); s != nil {
+		return s.ExecContext(ctx, args...)
 	}
 	return tx.tx.ExecContext(ctx, tx.db.bind(q), args...)
 }
 
 func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if s, ok := tx.db.stmts.Load(q); ok {
-		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)).QueryContext(ctx, args...)
+	if s := tx.prepared(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
 	}
 	return tx.tx.QueryContext(ctx, tx.db.bind(q), args...)
 }
 
 func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if s, ok := tx.db.stmts.Load(q); ok {
-		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)).QueryRowContext(ctx, args...)
+	if s := tx.prepared(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
 	}
 	return tx.tx.QueryRowContext(ctx, tx.db.bind(q), args...)
+}
+
+// prepared is q prepared at Open, within tx; nil when q is not one of those.
+func (tx *Tx) prepared(ctx context.Context, q string) *sql.Stmt {
+	if s, ok := tx.db.stmts.Load(q); ok {
+		return tx.tx.StmtContext(ctx, s.(*sql.Stmt))
+	}
+	return nil
 }
 
 func (tx *Tx) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -364,8 +372,8 @@ func (tx *Tx) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 // cannot prepare on the pool here: SQLite's one write connection is the
 // transaction's.)
 func (tx *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	if s, ok := tx.db.stmts.Load(q); ok {
-		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)), nil
+	if s := tx.prepared(ctx, q); s != nil {
+		return s, nil
 	}
 	return tx.prepare(ctx, q)
 }

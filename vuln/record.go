@@ -371,15 +371,14 @@ func (s *Service) reopen(ctx context.Context, tx Tx, actor string, f *Finding, s
 
 // scanImported is the ledger event of an imported scan.
 func scanImported(actor, asset, file string, scan Scan, sum Summary) ledger.Event {
-	ev := ledger.Event{Actor: actor, Kind: "scan.imported", Subject: "scan/" + scan.ID,
-		Payload: map[string]any{"asset": asset, "asset_id": scan.AssetID, "file": file, "format": scan.Format, "tool": scan.Tool,
-			"tool_version": scan.ToolVersion, "target": scan.Target, "complete": scan.Complete, "evidence": []string{scan.Evidence},
-			"findings": sum.Findings, "new": sum.New, "unchanged": sum.Unchanged, "fixed": sum.Fixed, "reopened": sum.Reopened,
-			"statements": sum.Statements, "decided": sum.Decided}}
+	p := map[string]any{"asset": asset, "asset_id": scan.AssetID, "file": file, "format": scan.Format, "tool": scan.Tool,
+		"tool_version": scan.ToolVersion, "target": scan.Target, "complete": scan.Complete, "evidence": []string{scan.Evidence},
+		"findings": sum.Findings, "new": sum.New, "unchanged": sum.Unchanged, "fixed": sum.Fixed, "reopened": sum.Reopened,
+		"statements": sum.Statements, "decided": sum.Decided}
 	if scan.Repeats != "" {
-		ev.Payload.(map[string]any)["repeats"] = scan.Repeats
+		p["repeats"] = scan.Repeats
 	}
-	return ev
+	return ledger.Event{Actor: actor, Kind: "scan.imported", Subject: "scan/" + scan.ID, Payload: p}
 }
 
 // opened is the ledger payload of a new finding: a struct, because an

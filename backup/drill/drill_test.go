@@ -1,7 +1,6 @@
 package drill_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opsguard/opsguard/backup/drill"
+	"github.com/opsguard/opsguard/backup/drill/drilltest"
 	"github.com/opsguard/opsguard/store/storetest"
 )
 
@@ -137,7 +137,7 @@ func TestResticDrillFails(t *testing.T) {
 		cause string // in its actual value
 	}{
 		{"corrupted pack", func(t *testing.T, s *drill.Spec, o *drill.Options) {
-			s.Location = corruptCopy(t, r.path)
+			s.Location = drilltest.CorruptCopy(t, r.path)
 		}, "restic restore --verify", "corrupted"},
 		{"wrong password", func(t *testing.T, s *drill.Spec, o *drill.Options) {
 			s.PasswordFile = filepath.Join(t.TempDir(), "pw")
@@ -193,37 +193,6 @@ func TestResticDrillFails(t *testing.T) {
 			empty(t, root)
 		})
 	}
-}
-
-// corruptCopy copies the repository and overwrites bytes in the middle
-// of its largest pack file under data/: the one holding the files' data
-// (the trees are in a smaller one, so the snapshot still lists).
-func corruptCopy(t *testing.T, src string) string {
-	dst := filepath.Join(t.TempDir(), "repo")
-	if out, err := exec.Command("cp", "-r", src, dst).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
-	var largest string
-	var size int64
-	filepath.WalkDir(filepath.Join(dst, "data"), func(p string, d os.DirEntry, err error) error {
-		if info, _ := d.Info(); err == nil && !d.IsDir() && info.Size() > size {
-			largest, size = p, info.Size()
-		}
-		return err
-	})
-	if largest == "" {
-		t.Fatal("no pack file to corrupt")
-	}
-	os.Chmod(largest, 0o600)
-	f, err := os.OpenFile(largest, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(bytes.Repeat([]byte{'X'}, 32), size/2); err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // A restore that hangs past the time limit is killed with its process
